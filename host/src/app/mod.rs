@@ -1,0 +1,314 @@
+//! A loaded program: its validated manifest, its compiled and checked module, its
+//! grants and its effective limits — ready to start sessions from.
+
+mod analysis;
+
+pub use analysis::{ModuleAnalysis, WASI_GROUP, analyze};
+
+use crate::audit::Outcome;
+use crate::capability::Grant;
+use crate::config::Limits;
+use crate::error::{LoadError, SessionError};
+use crate::host::HostInner;
+use crate::manifest::{Manifest, ManifestError};
+use crate::session::Session;
+pub(crate) use analysis::ExportIndices;
+use miniapp_abi::{AbiVersion, ApiError};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::InstancePre;
+
+/// Who a program is and what its gates decided at load.
+#[derive(Debug)]
+pub struct ProgramInfo {
+    /// The manifest's id.
+    pub id: String,
+    /// The manifest's display name.
+    pub name: String,
+    /// The manifest's version.
+    pub version: String,
+    /// The manifest's publisher.
+    pub publisher: String,
+    /// SHA-256 of the module's bytes, hex.
+    pub module_hash: String,
+    grants: BTreeMap<String, GrantState>,
+}
+
+enum GrantState {
+    Granted(Grant),
+    Denied(String),
+}
+
+impl std::fmt::Debug for GrantState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GrantState::Granted(_) => f.write_str("Granted"),
+            GrantState::Denied(reason) => write!(f, "Denied({reason:?})"),
+        }
+    }
+}
+
+impl ProgramInfo {
+    /// What declaring `capability` granted, or why it is denied.
+    pub(crate) fn grant(&self, capability: &str) -> Result<Grant, ApiError> {
+        match self.grants.get(capability) {
+            Some(GrantState::Granted(grant)) => Ok(grant.clone()),
+            Some(GrantState::Denied(reason)) => Err(ApiError::capability_denied(reason.clone())),
+            None => Err(ApiError::capability_denied(format!(
+                "`{capability}` is not declared in miniapp.toml"
+            ))),
+        }
+    }
+
+    /// Each declared capability and whether the host's policy allows it
+    /// (`Ok`) or not (`Err(reason)`).
+    pub fn capability_decisions(&self) -> BTreeMap<&str, Result<(), &str>> {
+        self.grants
+            .iter()
+            .map(|(name, state)| {
+                let decision = match state {
+                    GrantState::Granted(_) => Ok(()),
+                    GrantState::Denied(reason) => Err(reason.as_str()),
+                };
+                (name.as_str(), decision)
+            })
+            .collect()
+    }
+}
+
+/// A program loaded into a [`crate::Host`]; cheap to clone. Start a [`Session`] to
+/// run it.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<AppInner>,
+}
+
+struct AppInner {
+    host: Arc<HostInner>,
+    dir: Option<PathBuf>,
+    manifest: Manifest,
+    program: Arc<ProgramInfo>,
+    limits: Limits,
+    abi_version: AbiVersion,
+    module_size: usize,
+    analysis: ModuleAnalysis,
+    pre: InstancePre<crate::sandbox::SessionState>,
+    exports: ExportIndices,
+}
+
+/// A summary of a loaded program, as `miniapp inspect` shows it.
+#[derive(Debug, Serialize)]
+pub struct AppReport<'a> {
+    /// Program id.
+    pub id: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Version.
+    pub version: &'a str,
+    /// Publisher.
+    pub publisher: &'a str,
+    /// The module's bytes.
+    pub module_size: usize,
+    /// The module's SHA-256.
+    pub module_hash: &'a str,
+    /// Declared capabilities.
+    pub declared_capabilities: Vec<&'a str>,
+    /// Effective limits.
+    pub limits: &'a Limits,
+    /// Imports, ABI version, problems.
+    pub module: &'a ModuleAnalysis,
+}
+
+impl App {
+    /// Loads a program from a manifest and module bytes already in memory.
+    pub(crate) async fn load(
+        host: Arc<HostInner>,
+        manifest: Manifest,
+        dir: Option<PathBuf>,
+        module_bytes: Vec<u8>,
+        source_name: String,
+    ) -> Result<App, LoadError> {
+        let program_id = manifest.id.clone();
+        let module_size = module_bytes.len();
+        let compile_host = host.clone();
+        let compiled = tokio::task::spawn_blocking(move || {
+            compile_host
+                .cache
+                .load(compile_host.engine.engine(), &module_bytes)
+        })
+        .await
+        .map_err(|e| LoadError::Host {
+            program: program_id.clone(),
+            reason: e.to_string(),
+        })?
+        .map_err(|e| LoadError::ModuleInvalid {
+            source_name: source_name.clone(),
+            reason: format!("{e:#}"),
+        })?;
+
+        let mut analysis = analyze(&compiled.module, &manifest, &host.registry);
+        if !analysis.problems.is_empty() {
+            return Err(analysis.problems.remove(0));
+        }
+        let abi_version = analysis.parsed_version.ok_or_else(|| LoadError::Host {
+            program: program_id.clone(),
+            reason: "ABI version missing after a clean analysis".into(),
+        })?;
+        let manifest_path = || {
+            dir.as_deref()
+                .unwrap_or(Path::new("."))
+                .join(crate::manifest::MANIFEST_FILE)
+        };
+        let limits = manifest
+            .limits
+            .apply(&host.config.limits, host.config.engine.fuel)
+            .map_err(|(field, message)| ManifestError {
+                path: manifest_path(),
+                field: Some(field),
+                message,
+            })?;
+
+        let mut grants = BTreeMap::new();
+        for (name, params) in &manifest.capabilities {
+            let Some(capability) = host.registry.get(name) else {
+                return Err(LoadError::UnknownCapability {
+                    program: program_id.clone(),
+                    capability: name.clone(),
+                    place: format!("field `capabilities.{name}` of miniapp.toml"),
+                    offered: host.registry.names().collect::<Vec<_>>().join(", "),
+                });
+            };
+            let grant = capability.declare(params).map_err(|e| ManifestError {
+                path: manifest_path(),
+                field: Some(match e.field.as_str() {
+                    "" => format!("capabilities.{name}"),
+                    field => format!("capabilities.{name}.{field}"),
+                }),
+                message: e.message,
+            })?;
+            let (state, outcome, reason) = if host.config.disabled_capabilities.contains(name) {
+                let reason = format!("the host's policy disables `{name}`");
+                (GrantState::Denied(reason.clone()), Outcome::Denied, reason)
+            } else {
+                (
+                    GrantState::Granted(grant),
+                    Outcome::Allowed,
+                    "declared in miniapp.toml".to_string(),
+                )
+            };
+            host.audit
+                .record(&program_id, name, "load", outcome, &reason)
+                .await
+                .map_err(|e| LoadError::Host {
+                    program: program_id.clone(),
+                    reason: e.to_string(),
+                })?;
+            grants.insert(name.clone(), state);
+        }
+
+        let pre = host.linker.instantiate_pre(&compiled.module).map_err(|e| {
+            LoadError::UnknownImport {
+                program: program_id.clone(),
+                module: "?".into(),
+                name: "?".into(),
+                reason: format!("{e:#}"),
+            }
+        })?;
+        let exports = ExportIndices::of(&compiled.module).ok_or_else(|| LoadError::Host {
+            program: program_id.clone(),
+            reason: "required exports vanished after a clean analysis".into(),
+        })?;
+        let program = Arc::new(ProgramInfo {
+            id: manifest.id.clone(),
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            publisher: manifest.publisher.clone(),
+            module_hash: compiled.hash,
+            grants,
+        });
+        Ok(App {
+            inner: Arc::new(AppInner {
+                host,
+                dir,
+                manifest,
+                program,
+                limits,
+                abi_version,
+                module_size,
+                analysis,
+                pre,
+                exports,
+            }),
+        })
+    }
+
+    /// Instantiates the program in a fresh sandbox (running its WASI initialiser, if
+    /// any). Call [`Session::launch`] next.
+    pub async fn start(&self) -> Result<Session, SessionError> {
+        Session::start(
+            self.clone(),
+            &self.inner.pre,
+            &self.inner.exports,
+            self.inner.host.engine.engine(),
+        )
+        .await
+    }
+
+    /// The configuration of the host this program is loaded in.
+    pub fn host_config(&self) -> &crate::config::HostConfig {
+        &self.inner.host.config
+    }
+
+    /// The program's identity and grants.
+    pub fn program(&self) -> &Arc<ProgramInfo> {
+        &self.inner.program
+    }
+
+    /// The validated manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.inner.manifest
+    }
+
+    /// The app directory, if loaded from one.
+    pub fn dir(&self) -> Option<&Path> {
+        self.inner.dir.as_deref()
+    }
+
+    /// The effective limits: the host's, tightened by the manifest.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The ABI version the module speaks.
+    pub fn abi_version(&self) -> AbiVersion {
+        self.inner.abi_version
+    }
+
+    /// The module's imports and exports as analysed at load.
+    pub fn analysis(&self) -> &ModuleAnalysis {
+        &self.inner.analysis
+    }
+
+    /// A summary for display.
+    pub fn report(&self) -> AppReport<'_> {
+        let inner = &self.inner;
+        AppReport {
+            id: &inner.manifest.id,
+            name: &inner.manifest.name,
+            version: &inner.manifest.version,
+            publisher: &inner.manifest.publisher,
+            module_size: inner.module_size,
+            module_hash: &inner.program.module_hash,
+            declared_capabilities: inner
+                .manifest
+                .capabilities
+                .keys()
+                .map(String::as_str)
+                .collect(),
+            limits: &inner.limits,
+            module: &inner.analysis,
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The decision log: every gate decision, with the program, capability, outcome and
+//! the reason, kept in the host database so the user can see what was allowed or
+//! refused and why.
+
+use crate::store::{Database, StoreError};
+use serde::Serialize;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const SCHEMA: &[&str] = &["CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        program_id TEXT NOT NULL,
+        capability TEXT NOT NULL,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX decisions_by_program ON decisions (program_id, id);"];
+
+/// What a gate decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The request may proceed.
+    Allowed,
+    /// The request was refused.
+    Denied,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+/// One recorded decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// The program the decision was about.
+    pub program_id: String,
+    /// The capability asked for.
+    pub capability: String,
+    /// What was asked (`load`, a host function's name, …).
+    pub action: String,
+    /// `allowed` or `denied`.
+    pub outcome: String,
+    /// The rule or fact that decided.
+    pub reason: String,
+}
+
+/// Appends decisions to, and reads them from, the host database.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    database: Database,
+}
+
+impl AuditLog {
+    /// The audit log in `database`, creating its table if needed.
+    pub fn new(database: Database) -> Result<AuditLog, StoreError> {
+        database.migrate("audit", SCHEMA)?;
+        Ok(AuditLog { database })
+    }
+
+    /// Records one decision.
+    pub async fn record(
+        &self,
+        program_id: &str,
+        capability: &str,
+        action: &str,
+        outcome: Outcome,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let row = (
+            now_ms(),
+            program_id.to_string(),
+            capability.to_string(),
+            action.to_string(),
+            outcome.as_str(),
+            reason.to_string(),
+        );
+        self.database
+            .run(move |c| {
+                c.execute(
+                    "INSERT INTO decisions (at_ms, program_id, capability, action, outcome, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    rusqlite::params![row.0, row.1, row.2, row.3, row.4, row.5],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// The most recent `limit` decisions, oldest first, optionally for one program.
+    pub fn recent(
+        &self,
+        program_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Decision>, StoreError> {
+        self.database.run_blocking(|c| {
+            let mut statement = c.prepare(
+                "SELECT at_ms, program_id, capability, action, outcome, reason FROM (
+                     SELECT * FROM decisions WHERE ?1 IS NULL OR program_id = ?1
+                     ORDER BY id DESC LIMIT ?2
+                 ) ORDER BY id ASC",
+            )?;
+            let rows = statement.query_map(rusqlite::params![program_id, limit], |row| {
+                Ok(Decision {
+                    at_ms: row.get(0)?,
+                    program_id: row.get(1)?,
+                    capability: row.get(2)?,
+                    action: row.get(3)?,
+                    outcome: row.get(4)?,
+                    reason: row.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,67 @@
+//! The one path every host call takes, from wasm arguments to a delivered reply.
+//!
+//! Wasm signature of every host function: `(req_ptr: i32, req_len: i32,
+//! reply_slot: i32) -> i32`. The return value is 0 or an error code number; the
+//! reply (a result, or an [`ApiError`] when the status is not 0) is delivered into a
+//! guest buffer whose `(ptr, len)` is written to the reply slot.
+
+use super::{CallContext, HostFunction};
+use crate::boundary;
+use crate::sandbox::SessionState;
+use miniapp_abi::{ApiError, ErrorCode, STATUS_OK};
+use std::time::Instant;
+use wasmtime::Caller;
+
+pub(super) fn link(
+    linker: &mut wasmtime::Linker<SessionState>,
+    capability: &'static str,
+    function: HostFunction,
+) -> wasmtime::Result<()> {
+    let module = miniapp_abi::import_module(capability);
+    let name = function.name;
+    let handler = function.handler;
+    linker.func_wrap_async(
+        &module,
+        name,
+        move |mut caller: Caller<'_, SessionState>,
+              (request_ptr, request_len, reply_slot): (i32, i32, i32)| {
+            let handler = handler.clone();
+            Box::new(async move {
+                caller.data_mut().count_host_call()?;
+                boundary::check_reply_slot(&mut caller, reply_slot)?;
+                let request = boundary::read_message(&mut caller, request_ptr, request_len)?;
+
+                let started = Instant::now();
+                let program = caller.data().program.clone();
+                let result = match program.grant(capability) {
+                    Ok(grant) => handler(CallContext { program, grant }, request).await,
+                    Err(denied) => Err(denied),
+                };
+                caller.data_mut().refund_time(started.elapsed());
+
+                let limit = caller.data().limits.message_bytes as usize;
+                let (status, body) = match result {
+                    Ok(body) if body.len() <= limit => (STATUS_OK, body),
+                    Ok(body) => error_reply(&ApiError::new(
+                        ErrorCode::LimitExceeded,
+                        format!(
+                            "reply of {} bytes exceeds the {limit}-byte message limit",
+                            body.len()
+                        ),
+                    )),
+                    Err(error) => error_reply(&error),
+                };
+                let (ptr, len) = boundary::deliver(&mut caller, &body).await?;
+                boundary::write_reply_slot(&mut caller, reply_slot, ptr, len)?;
+                Ok(status)
+            })
+        },
+    )?;
+    Ok(())
+}
+
+fn error_reply(error: &ApiError) -> (i32, Vec<u8>) {
+    // Encoding a code and a string cannot fail; the fallback keeps the status honest.
+    let body = serde_json::to_vec(error).unwrap_or_default();
+    (error.code.number(), body)
+}

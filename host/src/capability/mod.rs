@@ -1,0 +1,309 @@
+//! Capabilities: the host APIs a program may use, each a plug-in.
+//!
+//! A capability is a type implementing [`Capability`]: it has a name (used in the
+//! manifest's `[capabilities.<name>]` table and the import module
+//! `miniapp:<name>`), checks the parameters a manifest declares for it, and lists
+//! its host functions. [`Registry::builtin`] is the one place built-in
+//! capabilities are registered; an embedder adds its own with
+//! [`crate::HostBuilder::capability`].
+//!
+//! Every host function has the same wasm signature and goes through the same
+//! dispatch (see `dispatch.rs`): count the call, check the reply slot, read the
+//! request through the boundary, check the gates, run the handler, deliver the
+//! reply. A handler only sees decoded requests and returns values or [`ApiError`]s.
+
+mod dispatch;
+pub mod storage;
+
+use crate::config::HostConfig;
+use crate::sandbox::SessionState;
+use crate::store::{Database, StoreError};
+use miniapp_abi::{ApiError, ErrorCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use crate::app::ProgramInfo;
+
+/// What a capability keeps for one program once its declaration is accepted (its
+/// parsed manifest parameters). Handlers get it back with [`CallContext::grant`].
+pub type Grant = Arc<dyn Any + Send + Sync>;
+
+/// A problem with a capability's manifest parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclarationError {
+    /// The field, relative to `[capabilities.<name>]` (`quota_bytes`), or empty
+    /// for the table as a whole.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl DeclarationError {
+    /// A problem with `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> DeclarationError {
+        DeclarationError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Decodes a parameter table into `T` (which should deny unknown fields),
+    /// naming the field a TOML error points at.
+    pub fn decode<T: DeserializeOwned>(params: &toml::Table) -> Result<T, DeclarationError> {
+        toml::Value::Table(params.clone())
+            .try_into::<T>()
+            .map_err(|e| {
+                let message = e.message().trim().to_string();
+                let field = message
+                    .split('`')
+                    .nth(1)
+                    .filter(|_| {
+                        message.starts_with("unknown field") || message.starts_with("missing field")
+                    })
+                    .unwrap_or_default()
+                    .to_string();
+                DeclarationError { field, message }
+            })
+    }
+}
+
+/// A host API offered to programs.
+pub trait Capability: Send + Sync + 'static {
+    /// The capability's name: lowercase letters and `_`.
+    fn name(&self) -> &'static str;
+
+    /// Checks the manifest's `[capabilities.<name>]` table and returns what the
+    /// program is granted by declaring it.
+    fn declare(&self, params: &toml::Table) -> Result<Grant, DeclarationError>;
+
+    /// The capability's host functions.
+    fn functions(self: Arc<Self>) -> Vec<HostFunction>;
+}
+
+/// The boxed future a host function handler returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Vec<u8>, ApiError>> + Send>>;
+
+type Handler = Arc<dyn Fn(CallContext, Vec<u8>) -> HandlerFuture + Send + Sync>;
+
+/// One host function: its import name and its handler.
+#[derive(Clone)]
+pub struct HostFunction {
+    name: &'static str,
+    handler: Handler,
+}
+
+impl HostFunction {
+    /// A function whose request decodes as `Req` and whose reply encodes `Resp`.
+    /// An empty request decodes as `{}`; a `null` reply is delivered as no bytes.
+    pub fn json<Req, Resp, F, Fut>(name: &'static str, handler: F) -> HostFunction
+    where
+        Req: DeserializeOwned,
+        Resp: Serialize,
+        F: Fn(CallContext, Req) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Resp, ApiError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        HostFunction {
+            name,
+            handler: Arc::new(move |context, bytes| match decode_request::<Req>(&bytes) {
+                Ok(request) => {
+                    let reply = handler(context, request);
+                    Box::pin(async move { encode_reply(&reply.await?) })
+                }
+                Err(error) => Box::pin(std::future::ready(Err(error))),
+            }),
+        }
+    }
+
+    /// A function served by `method` of the shared capability state `state`,
+    /// e.g. `HostFunction::method("get", &self, Storage::get)`.
+    pub fn method<S, Req, Resp, F, Fut>(
+        name: &'static str,
+        state: &Arc<S>,
+        method: F,
+    ) -> HostFunction
+    where
+        S: Send + Sync + 'static,
+        Req: DeserializeOwned,
+        Resp: Serialize,
+        F: Fn(Arc<S>, CallContext, Req) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Resp, ApiError>> + Send + 'static,
+    {
+        let state = state.clone();
+        HostFunction::json(name, move |context, request| {
+            method(state.clone(), context, request)
+        })
+    }
+
+    /// The import name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+fn decode_request<Req: DeserializeOwned>(bytes: &[u8]) -> Result<Req, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::invalid_argument(format!(
+            "request is not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let text = if text.is_empty() { "{}" } else { text };
+    serde_json::from_str(text).map_err(|e| ApiError::invalid_argument(format!("bad request: {e}")))
+}
+
+fn encode_reply<Resp: Serialize>(reply: &Resp) -> Result<Vec<u8>, ApiError> {
+    let bytes = serde_json::to_vec(reply)
+        .map_err(|e| ApiError::internal(format!("cannot encode reply: {e}")))?;
+    Ok(if bytes == b"null" { Vec::new() } else { bytes })
+}
+
+/// The request of a host function that takes no arguments: `{}` or empty.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoArguments {}
+
+/// What a handler knows about the call it is serving.
+#[derive(Clone)]
+pub struct CallContext {
+    program: Arc<ProgramInfo>,
+    grant: Grant,
+}
+
+impl CallContext {
+    /// The calling program.
+    pub fn program(&self) -> &ProgramInfo {
+        &self.program
+    }
+
+    /// What the program was granted by declaring this capability.
+    pub fn grant<G: Any + Send + Sync>(&self) -> Result<&G, ApiError> {
+        self.grant.downcast_ref::<G>().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Internal,
+                "capability grant has an unexpected type",
+            )
+        })
+    }
+}
+
+/// The capabilities a host offers.
+#[derive(Clone, Default)]
+pub struct Registry {
+    capabilities: BTreeMap<&'static str, Arc<dyn Capability>>,
+    function_names: BTreeMap<&'static str, Vec<&'static str>>,
+}
+
+impl Registry {
+    /// The built-in capabilities. This is the one place they are registered.
+    pub fn builtin(config: &HostConfig, database: &Database) -> Result<Registry, StoreError> {
+        let mut registry = Registry::default();
+        registry.add(Arc::new(storage::Storage::new(
+            config.storage,
+            database.clone(),
+        )?));
+        Ok(registry)
+    }
+
+    /// Adds (or replaces) a capability.
+    pub fn add(&mut self, capability: Arc<dyn Capability>) {
+        let names = capability
+            .clone()
+            .functions()
+            .iter()
+            .map(HostFunction::name)
+            .collect();
+        self.function_names.insert(capability.name(), names);
+        self.capabilities.insert(capability.name(), capability);
+    }
+
+    /// Whether `capability` has a host function called `function`.
+    pub fn has_function(&self, capability: &str, function: &str) -> bool {
+        self.function_names
+            .get(capability)
+            .is_some_and(|names| names.contains(&function))
+    }
+
+    /// The capability called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Capability>> {
+        self.capabilities.get(name)
+    }
+
+    /// The names of all capabilities.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.capabilities.keys().copied()
+    }
+
+    /// The host functions of every capability, with the capability's name.
+    pub(crate) fn functions(&self) -> Vec<(&'static str, HostFunction)> {
+        self.capabilities
+            .values()
+            .flat_map(|capability| {
+                let name = capability.name();
+                capability
+                    .clone()
+                    .functions()
+                    .into_iter()
+                    .map(move |f| (name, f))
+            })
+            .collect()
+    }
+
+    /// Defines every host function in `linker`.
+    pub(crate) fn link(&self, linker: &mut wasmtime::Linker<SessionState>) -> wasmtime::Result<()> {
+        for (capability, function) in self.functions() {
+            dispatch::link(linker, capability, function)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Params {
+        quota_bytes: u64,
+    }
+
+    #[test]
+    fn requests_decode_with_named_problems() {
+        let err = decode_request::<Params>(b"\xff\xfe").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidArgument);
+        assert!(err.message.contains("not UTF-8"), "{err}");
+        let err = decode_request::<Params>(b"{\"quota_bytes\":").unwrap_err();
+        assert!(err.message.contains("bad request"), "{err}");
+        let err = decode_request::<Params>(b"{\"quota_bytes\":1,\"x\":2}").unwrap_err();
+        assert!(err.message.contains("unknown field `x`"), "{err}");
+        assert!(
+            decode_request::<BTreeMap<String, u8>>(b"")
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn null_replies_are_empty() {
+        assert_eq!(encode_reply(&()).unwrap(), b"");
+        assert_eq!(
+            encode_reply(&serde_json::json!({"a": 1})).unwrap(),
+            b"{\"a\":1}"
+        );
+    }
+
+    #[test]
+    fn declaration_errors_name_the_field() {
+        let mut table = toml::Table::new();
+        table.insert("quota".into(), toml::Value::Integer(1));
+        let err = DeclarationError::decode::<Params>(&table).unwrap_err();
+        assert_eq!(err.field, "quota");
+    }
+}

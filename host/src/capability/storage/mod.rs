@@ -1,0 +1,337 @@
+//! `storage`: per-program key-value storage, modelled on `wx.setStorage`.
+//!
+//! Entries are JSON values kept in the host database, isolated by program id and
+//! metered against a quota: each entry costs its key's bytes plus its value's bytes
+//! as compact JSON. The manifest may ask for a quota up to the host's maximum; a
+//! write that would pass the quota or the per-entry maximum is refused with
+//! `quota_exceeded` and changes nothing.
+
+use super::{CallContext, Capability, DeclarationError, Grant, HostFunction, NoArguments};
+use crate::config::StorageSettings;
+use crate::store::{Database, StoreError};
+use miniapp_abi::storage::{
+    GetReply, InfoReply, KeyRequest, KeysReply, MAX_KEY_BYTES, RemoveReply, SetRequest,
+};
+use miniapp_abi::{ApiError, ErrorCode};
+use rusqlite::OptionalExtension;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const SCHEMA: &[&str] = &["CREATE TABLE storage_entries (
+        program_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (program_id, key)
+    ) WITHOUT ROWID;"];
+
+/// The storage capability.
+pub struct Storage {
+    settings: StorageSettings,
+    database: Database,
+}
+
+/// What a program that declares storage gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageGrant {
+    /// Total bytes the program may use.
+    pub quota_bytes: u64,
+    /// Largest single entry.
+    pub max_entry_bytes: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageParams {
+    quota_bytes: Option<u64>,
+}
+
+impl Storage {
+    /// Storage in `database` with the host's quota settings.
+    pub fn new(settings: StorageSettings, database: Database) -> Result<Storage, StoreError> {
+        database.migrate("storage", SCHEMA)?;
+        Ok(Storage { settings, database })
+    }
+
+    async fn set(
+        self: Arc<Self>,
+        context: CallContext,
+        request: SetRequest,
+    ) -> Result<(), ApiError> {
+        let grant = *context.grant::<StorageGrant>()?;
+        check_key(&request.key)?;
+        let value =
+            serde_json::to_string(&request.value).map_err(|e| ApiError::internal(e.to_string()))?;
+        let size = (request.key.len() + value.len()) as u64;
+        if size > grant.max_entry_bytes {
+            return Err(ApiError::new(
+                ErrorCode::QuotaExceeded,
+                format!(
+                    "entry `{}` is {size} bytes; the largest entry allowed is {} bytes",
+                    request.key, grant.max_entry_bytes
+                ),
+            ));
+        }
+        let program = context.program().id.clone();
+        self.database
+            .run(move |connection| {
+                let transaction = connection.transaction()?;
+                let used: i64 = transaction.query_row(
+                    "SELECT COALESCE(SUM(size), 0) FROM storage_entries WHERE program_id = ?1",
+                    [&program],
+                    |row| row.get(0),
+                )?;
+                let replaced: i64 = transaction
+                    .query_row(
+                        "SELECT size FROM storage_entries WHERE program_id = ?1 AND key = ?2",
+                        [&program, &request.key],
+                        |row| row.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(0);
+                let after = (used - replaced) as u64 + size;
+                if after > grant.quota_bytes {
+                    return Ok(Err(ApiError::new(
+                        ErrorCode::QuotaExceeded,
+                        format!(
+                            "storage quota of {} bytes would be exceeded: {} bytes used, entry `{}` needs {size}",
+                            grant.quota_bytes,
+                            used - replaced,
+                            request.key
+                        ),
+                    )));
+                }
+                transaction.execute(
+                    "INSERT INTO storage_entries (program_id, key, value, size) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(program_id, key) DO UPDATE SET value = excluded.value, size = excluded.size",
+                    rusqlite::params![program, request.key, value, size as i64],
+                )?;
+                transaction.commit()?;
+                Ok(Ok(()))
+            })
+            .await
+            .map_err(store_error)?
+    }
+
+    async fn get(
+        self: Arc<Self>,
+        context: CallContext,
+        request: KeyRequest,
+    ) -> Result<GetReply, ApiError> {
+        check_key(&request.key)?;
+        let program = context.program().id.clone();
+        let stored: Option<String> = self
+            .database
+            .run(move |connection| {
+                Ok(connection
+                    .query_row(
+                        "SELECT value FROM storage_entries WHERE program_id = ?1 AND key = ?2",
+                        [&program, &request.key],
+                        |row| row.get(0),
+                    )
+                    .optional()?)
+            })
+            .await
+            .map_err(store_error)?;
+        let value = stored
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| ApiError::internal(format!("stored value is corrupt: {e}")))?;
+        Ok(GetReply { value })
+    }
+
+    async fn remove(
+        self: Arc<Self>,
+        context: CallContext,
+        request: KeyRequest,
+    ) -> Result<RemoveReply, ApiError> {
+        check_key(&request.key)?;
+        let program = context.program().id.clone();
+        let removed = self
+            .database
+            .run(move |connection| {
+                Ok(connection.execute(
+                    "DELETE FROM storage_entries WHERE program_id = ?1 AND key = ?2",
+                    [&program, &request.key],
+                )?)
+            })
+            .await
+            .map_err(store_error)?;
+        Ok(RemoveReply {
+            removed: removed > 0,
+        })
+    }
+
+    async fn keys(
+        self: Arc<Self>,
+        context: CallContext,
+        _: NoArguments,
+    ) -> Result<KeysReply, ApiError> {
+        let program = context.program().id.clone();
+        let keys = self
+            .database
+            .run(move |connection| {
+                let mut statement = connection.prepare(
+                    "SELECT key FROM storage_entries WHERE program_id = ?1 ORDER BY key",
+                )?;
+                let keys = statement.query_map([&program], |row| row.get(0))?;
+                Ok(keys.collect::<Result<Vec<String>, _>>()?)
+            })
+            .await
+            .map_err(store_error)?;
+        Ok(KeysReply { keys })
+    }
+
+    async fn clear(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<(), ApiError> {
+        let program = context.program().id.clone();
+        self.database
+            .run(move |connection| {
+                connection.execute(
+                    "DELETE FROM storage_entries WHERE program_id = ?1",
+                    [&program],
+                )?;
+                Ok(())
+            })
+            .await
+            .map_err(store_error)
+    }
+
+    async fn info(
+        self: Arc<Self>,
+        context: CallContext,
+        _: NoArguments,
+    ) -> Result<InfoReply, ApiError> {
+        let grant = *context.grant::<StorageGrant>()?;
+        let program = context.program().id.clone();
+        let (used, count): (i64, i64) = self
+            .database
+            .run(move |connection| {
+                Ok(connection.query_row(
+                    "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM storage_entries WHERE program_id = ?1",
+                    [&program],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )?)
+            })
+            .await
+            .map_err(store_error)?;
+        Ok(InfoReply {
+            used_bytes: used as u64,
+            quota_bytes: grant.quota_bytes,
+            max_entry_bytes: grant.max_entry_bytes,
+            key_count: count as u64,
+        })
+    }
+}
+
+impl Capability for Storage {
+    fn name(&self) -> &'static str {
+        miniapp_abi::storage::CAPABILITY
+    }
+
+    fn declare(&self, params: &toml::Table) -> Result<Grant, DeclarationError> {
+        let params: StorageParams = DeclarationError::decode(params)?;
+        let quota_bytes = params
+            .quota_bytes
+            .unwrap_or(self.settings.default_quota_bytes);
+        if quota_bytes == 0 || quota_bytes > self.settings.max_quota_bytes {
+            return Err(DeclarationError::new(
+                "quota_bytes",
+                format!(
+                    "must be between 1 and the host's maximum of {} bytes",
+                    self.settings.max_quota_bytes
+                ),
+            ));
+        }
+        Ok(Arc::new(StorageGrant {
+            quota_bytes,
+            max_entry_bytes: self.settings.max_entry_bytes.min(quota_bytes),
+        }))
+    }
+
+    fn functions(self: Arc<Self>) -> Vec<HostFunction> {
+        vec![
+            HostFunction::method("set", &self, Storage::set),
+            HostFunction::method("get", &self, Storage::get),
+            HostFunction::method("remove", &self, Storage::remove),
+            HostFunction::method("keys", &self, Storage::keys),
+            HostFunction::method("clear", &self, Storage::clear),
+            HostFunction::method("info", &self, Storage::info),
+        ]
+    }
+}
+
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(ApiError::invalid_argument(format!(
+            "key must be 1 to {MAX_KEY_BYTES} bytes, is {}",
+            key.len()
+        )));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(ApiError::invalid_argument(
+            "key must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn store_error(error: StoreError) -> ApiError {
+    tracing::error!(%error, "storage failed");
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!("storage is unavailable: {error}"),
+    )
+}
+
+/// Usage per program, for tools that show it.
+pub fn usage_by_program(database: &Database) -> Result<BTreeMap<String, u64>, StoreError> {
+    database.run_blocking(|connection| {
+        let mut statement = connection
+            .prepare("SELECT program_id, SUM(size) FROM storage_entries GROUP BY program_id ORDER BY program_id")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<BTreeMap<_, _>, _>>()?)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_checked() {
+        assert!(check_key("launches").is_ok());
+        assert!(check_key("").is_err());
+        assert!(check_key(&"k".repeat(MAX_KEY_BYTES + 1)).is_err());
+        assert!(check_key("a\nb").is_err());
+    }
+
+    #[test]
+    fn quota_declarations_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::new(
+            StorageSettings::default(),
+            Database::open_in(dir.path()).unwrap(),
+        )
+        .unwrap();
+        let mut params = toml::Table::new();
+        let grant = storage.declare(&params).unwrap();
+        assert_eq!(
+            grant.downcast_ref::<StorageGrant>().unwrap().quota_bytes,
+            10 << 20
+        );
+        params.insert("quota_bytes".into(), toml::Value::Integer(1 << 40));
+        assert_eq!(storage.declare(&params).unwrap_err().field, "quota_bytes");
+        params.insert("quota_bytes".into(), toml::Value::Integer(100));
+        let grant = storage.declare(&params).unwrap();
+        assert_eq!(
+            *grant.downcast_ref::<StorageGrant>().unwrap(),
+            StorageGrant {
+                quota_bytes: 100,
+                max_entry_bytes: 100
+            }
+        );
+        params.insert("quota".into(), toml::Value::Integer(100));
+        assert_eq!(storage.declare(&params).unwrap_err().field, "quota");
+    }
+}

@@ -1,0 +1,120 @@
+//! `miniapp inspect`: what a program is, what its module imports by capability,
+//! and what declared and imported capabilities disagree on.
+
+use super::{build, open_host};
+use clap::Args;
+use miniapp_host::{HostConfig, Manifest};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `miniapp inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// The app directory (holding miniapp.toml).
+    app_dir: PathBuf,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+
+    /// Do not run the manifest's build command first.
+    #[arg(long)]
+    no_build: bool,
+}
+
+pub async fn inspect(config: HostConfig, args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let manifest = Manifest::from_dir(&args.app_dir)?;
+    if !args.no_build {
+        build::build(&args.app_dir, &manifest)?;
+    }
+    let host = open_host(config)?;
+    let (manifest, size, hash, analysis) = host.analyze_app(&args.app_dir).await?;
+    let declared: Vec<&str> = manifest.capabilities.keys().map(String::as_str).collect();
+    let imported: Vec<&str> = analysis
+        .imported_capabilities
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let declared_unused: Vec<&str> = declared
+        .iter()
+        .copied()
+        .filter(|c| !imported.contains(c))
+        .collect();
+    let clean = analysis.problems.is_empty();
+
+    if args.json {
+        let report = json!({
+            "id": manifest.id,
+            "name": manifest.name,
+            "version": manifest.version,
+            "publisher": manifest.publisher,
+            "module": { "path": manifest.module, "size": size, "sha256": hash },
+            "abi_version": analysis.abi_version,
+            "capabilities": {
+                "declared": declared,
+                "imported": imported,
+                "declared_but_not_imported": declared_unused,
+            },
+            "imports": analysis.imports,
+            "problems": analysis.problems.iter().map(|p| json!({"code": p.code(), "message": p.to_string()})).collect::<Vec<_>>(),
+            "manifest_limits": {
+                "memory_bytes": manifest.limits.memory_bytes,
+                "table_elements": manifest.limits.table_elements,
+                "launch_time_ms": manifest.limits.launch_time_ms,
+                "callback_time_ms": manifest.limits.callback_time_ms,
+                "fuel_per_callback": manifest.limits.fuel_per_callback,
+                "host_calls_per_callback": manifest.limits.host_calls_per_callback,
+                "message_bytes": manifest.limits.message_bytes,
+                "output_bytes": manifest.limits.output_bytes,
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{} {} — {} ({})",
+            manifest.id, manifest.version, manifest.name, manifest.publisher
+        );
+        println!(
+            "module        {} ({size} bytes, sha256 {hash})",
+            manifest.module.display()
+        );
+        println!(
+            "ABI version   {}",
+            analysis.abi_version.as_deref().unwrap_or("none")
+        );
+        println!("declared      {}", list(&declared));
+        println!("imported      {}", list(&imported));
+        if !declared_unused.is_empty() {
+            println!(
+                "unused        {} (declared but never imported)",
+                list(&declared_unused)
+            );
+        }
+        println!("imports");
+        for (group, names) in &analysis.imports {
+            println!("  {group:<12}{}", names.join(", "));
+        }
+        if clean {
+            println!("problems      none");
+        } else {
+            println!("problems");
+            for problem in &analysis.problems {
+                println!("  [{}] {problem}", problem.code());
+            }
+        }
+    }
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn list(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}

@@ -1,0 +1,99 @@
+//! The `miniapp` command line. Each subcommand lives in its own module; this one
+//! parses arguments, sets up the host and turns every error into one clear line.
+
+mod audit;
+mod build;
+mod inspect;
+mod run;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use miniapp_host::{Host, HostConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Run, inspect and audit miniapp mini-programs.
+#[derive(Parser)]
+#[command(name = "miniapp", version, about, long_about = None)]
+struct Cli {
+    /// Where the host keeps its database and compiled modules
+    /// [default: $MINIAPP_DATA_DIR, else the platform's data directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// A host configuration file (TOML); without it the built-in defaults apply.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build a program if it is stale, load it, launch it and show its output.
+    Run(run::RunArgs),
+    /// Show a program's manifest, module, ABI version and imports by capability.
+    Inspect(inspect::InspectArgs),
+    /// List the host's recorded capability decisions.
+    Audit(audit::AuditArgs),
+}
+
+/// Parses the command line and runs it; every failure is one `error:` line.
+pub fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error in miniapp: {info}; please report it");
+    }));
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MINIAPP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = host_config(&cli)?;
+    match cli.command {
+        Command::Run(args) => run::run(config, args).await,
+        Command::Inspect(args) => inspect::inspect(config, args).await,
+        Command::Audit(args) => audit::audit(config, args),
+    }
+}
+
+fn host_config(cli: &Cli) -> anyhow::Result<HostConfig> {
+    let mut config = match &cli.config {
+        Some(path) => HostConfig::from_file(path).map_err(anyhow::Error::msg)?,
+        None => HostConfig::default(),
+    };
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+/// Opens the host, naming the data directory if that fails.
+fn open_host(config: HostConfig) -> anyhow::Result<Host> {
+    let dir = config.data_dir.clone();
+    Host::new(config)
+        .with_context(|| format!("cannot open the host data directory {}", dir.display()))
+}

@@ -1,0 +1,200 @@
+//! Host configuration: which host this is, its resource limits, engine settings and
+//! capability policy — with a built-in default so `miniapp run` needs no file.
+//!
+//! A platform engineer writes the same settings as TOML (`miniapp --config
+//! host.toml`); every field is optional and unknown fields are rejected.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variable naming the data directory when `--data-dir` is not given.
+pub const DATA_DIR_ENV: &str = "MINIAPP_DATA_DIR";
+
+/// Everything a [`crate::Host`] needs to know about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostConfig {
+    /// The host profile's name, shown to users (a WeChat-style host by default).
+    pub profile: String,
+    /// Where the host keeps its databases and compiled-module cache.
+    pub data_dir: PathBuf,
+    /// Resource limits every program runs under; a manifest may only tighten them.
+    pub limits: Limits,
+    /// How the WebAssembly engine is set up.
+    pub engine: EngineSettings,
+    /// Storage quotas.
+    pub storage: StorageSettings,
+    /// Capabilities the host's policy turns off for every program.
+    pub disabled_capabilities: BTreeSet<String>,
+}
+
+impl Default for HostConfig {
+    fn default() -> HostConfig {
+        HostConfig {
+            profile: "wechat".to_string(),
+            data_dir: default_data_dir(),
+            limits: Limits::default(),
+            engine: EngineSettings::default(),
+            storage: StorageSettings::default(),
+            disabled_capabilities: BTreeSet::new(),
+        }
+    }
+}
+
+impl HostConfig {
+    /// The default configuration with its data in `data_dir`.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> HostConfig {
+        HostConfig {
+            data_dir: data_dir.into(),
+            ..HostConfig::default()
+        }
+    }
+
+    /// Parses a TOML host configuration. Missing fields take their defaults.
+    pub fn from_toml(text: &str) -> Result<HostConfig, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Reads a TOML host configuration file.
+    pub fn from_file(path: &Path) -> Result<HostConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        HostConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// The data directory when none is given: `$MINIAPP_DATA_DIR`, else the platform's
+/// per-user data directory (`~/.local/share/miniapp` on Linux), else `.miniapp`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::data_dir()
+        .map(|d| d.join("miniapp"))
+        .unwrap_or_else(|| PathBuf::from(".miniapp"))
+}
+
+/// Hard limits on one program. Exceeding one ends that program with an error naming
+/// the limit and its value; other programs are unaffected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest linear memory, in bytes (64 MiB).
+    pub memory_bytes: u64,
+    /// Most table elements (10,000).
+    pub table_elements: u64,
+    /// Wall time for `miniapp_on_launch`, in milliseconds (5,000). Time the host
+    /// spends waiting on the user or a provider inside a host call does not count.
+    pub launch_time_ms: u64,
+    /// Wall time for every other callback, in milliseconds (1,000).
+    pub callback_time_ms: u64,
+    /// Fuel (roughly, wasm instructions) per callback; `None` runs without fuel.
+    /// Setting it makes runs deterministic, at some cost in speed.
+    pub fuel_per_callback: Option<u64>,
+    /// Host calls per callback (10,000).
+    pub host_calls_per_callback: u32,
+    /// Largest message in either direction of a host call, in bytes (1 MiB).
+    pub message_bytes: u32,
+    /// Bytes of stdout plus stderr per callback (1 MiB).
+    pub output_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            memory_bytes: 64 << 20,
+            table_elements: 10_000,
+            launch_time_ms: 5_000,
+            callback_time_ms: 1_000,
+            fuel_per_callback: None,
+            host_calls_per_callback: 10_000,
+            message_bytes: 1 << 20,
+            output_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// The wall-time budget of `miniapp_on_launch`.
+    pub fn launch_time(&self) -> Duration {
+        Duration::from_millis(self.launch_time_ms)
+    }
+
+    /// The wall-time budget of every other callback.
+    pub fn callback_time(&self) -> Duration {
+        Duration::from_millis(self.callback_time_ms)
+    }
+}
+
+/// Settings of the shared WebAssembly engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// Use the pooling instance allocator (fast instantiation, memory reserved up front).
+    pub pooling: bool,
+    /// Programs that may be instantiated at once (the pool's size).
+    pub max_live_programs: u32,
+    /// Largest wasm stack, in bytes (512 KiB). Engine-wide: a manifest cannot change it.
+    pub wasm_stack_bytes: usize,
+    /// Period of the interruption clock, in milliseconds (5): the granularity of
+    /// time limits and of yielding a busy guest's thread to others.
+    pub epoch_tick_ms: u64,
+    /// Keep compiled modules in `<data dir>/cache` so the next load skips compilation.
+    pub module_cache: bool,
+    /// Count fuel, so `limits.fuel_per_callback` can apply.
+    pub fuel: bool,
+}
+
+impl Default for EngineSettings {
+    fn default() -> EngineSettings {
+        EngineSettings {
+            pooling: true,
+            max_live_programs: 1_000,
+            wasm_stack_bytes: 512 << 10,
+            epoch_tick_ms: 5,
+            module_cache: true,
+            fuel: false,
+        }
+    }
+}
+
+/// Storage quotas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// Quota of a program whose manifest names none (10 MiB).
+    pub default_quota_bytes: u64,
+    /// Largest quota a manifest may ask for (10 MiB).
+    pub max_quota_bytes: u64,
+    /// Largest single entry, key plus value (1 MiB).
+    pub max_entry_bytes: u64,
+}
+
+impl Default for StorageSettings {
+    fn default() -> StorageSettings {
+        StorageSettings {
+            default_quota_bytes: 10 << 20,
+            max_quota_bytes: 10 << 20,
+            max_entry_bytes: 1 << 20,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_toml_is_the_default() {
+        let config = HostConfig::from_toml("data_dir = \"/tmp/x\"").unwrap();
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let err = HostConfig::from_toml("[limits]\nmemory = 5").unwrap_err();
+        assert!(err.contains("memory"), "{err}");
+    }
+}

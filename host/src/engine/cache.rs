@@ -1,0 +1,107 @@
+//! Compiled modules, cached in memory and on disk.
+//!
+//! A module is keyed by the SHA-256 of its bytes; on disk the key also carries the
+//! engine's compatibility hash, so a different wasmtime version or engine setting
+//! never loads another's code. Files are written to a temporary name and renamed,
+//! so a crash leaves either a whole file or none.
+
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use wasmtime::{Engine, Module};
+
+/// Modules kept in memory before the oldest are dropped.
+const MEMORY_ENTRIES: usize = 256;
+
+pub(crate) struct ModuleCache {
+    dir: Option<PathBuf>,
+    memory: Mutex<HashMap<String, Module>>,
+}
+
+/// A compiled module and the hex SHA-256 of its bytes.
+pub(crate) struct CompiledModule {
+    pub module: Module,
+    pub hash: String,
+}
+
+impl ModuleCache {
+    /// A cache that also persists to `dir`, if given.
+    pub(crate) fn new(dir: Option<PathBuf>) -> ModuleCache {
+        ModuleCache {
+            dir,
+            memory: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The module for `bytes` (binary or text format), compiling it only if no cache
+    /// has it. Compilation is CPU-bound: call from a blocking context.
+    pub(crate) fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<CompiledModule> {
+        let hash = hex::encode(Sha256::digest(bytes));
+        if let Some(module) = self.lock().get(&hash) {
+            return Ok(CompiledModule {
+                module: module.clone(),
+                hash,
+            });
+        }
+        let module = match self.disk_path(engine, &hash) {
+            Some(path) => match load_from_disk(engine, &path) {
+                Some(module) => module,
+                None => {
+                    let module = Module::new(engine, bytes)?;
+                    if let Err(error) = store_on_disk(&module, &path) {
+                        tracing::warn!(path = %path.display(), %error, "cannot write the module cache");
+                    }
+                    module
+                }
+            },
+            None => Module::new(engine, bytes)?,
+        };
+        let mut memory = self.lock();
+        if memory.len() >= MEMORY_ENTRIES {
+            memory.clear();
+        }
+        memory.insert(hash.clone(), module.clone());
+        Ok(CompiledModule { module, hash })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Module>> {
+        self.memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn disk_path(&self, engine: &Engine, hash: &str) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        Some(dir.join(format!("{hash}-{:016x}.cwasm", hasher.finish())))
+    }
+}
+
+fn load_from_disk(engine: &Engine, path: &Path) -> Option<Module> {
+    if !path.is_file() {
+        return None;
+    }
+    // SAFETY: files in the cache directory are written only by `store_on_disk` from
+    // modules this engine compiled, atomically, and wasmtime checks each file's
+    // header against the engine's version and settings before using it. The data
+    // directory is trusted like the host binary itself.
+    match unsafe { Module::deserialize_file(engine, path) } {
+        Ok(module) => Some(module),
+        Err(error) => {
+            tracing::warn!(path = %path.display(), error = %format!("{error:#}"), "ignoring an unusable cached module");
+            None
+        }
+    }
+}
+
+fn store_on_disk(module: &Module, path: &Path) -> Result<(), String> {
+    let dir = path.parent().ok_or("cache path has no directory")?;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let bytes = module.serialize().map_err(|e| format!("{e:#}"))?;
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temporary, bytes).map_err(|e| e.to_string())?;
+    std::fs::rename(&temporary, path).map_err(|e| e.to_string())
+}

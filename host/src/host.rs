@@ -1,0 +1,233 @@
+//! The host: one engine, one linker with every capability's host functions, the
+//! database, the audit log and the module cache — shared by every program it loads.
+
+use crate::app::{App, ModuleAnalysis, analyze};
+use crate::audit::AuditLog;
+use crate::capability::{Capability, Registry};
+use crate::config::HostConfig;
+use crate::engine::{ModuleCache, SharedEngine};
+use crate::error::{HostError, LoadError};
+use crate::manifest::{Manifest, ManifestError};
+use crate::sandbox::SessionState;
+use crate::store::Database;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::Linker;
+
+/// A host that loads and runs mini-programs; cheap to clone.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<HostInner>,
+}
+
+pub(crate) struct HostInner {
+    pub config: HostConfig,
+    pub engine: SharedEngine,
+    pub linker: Linker<SessionState>,
+    pub registry: Registry,
+    pub database: Database,
+    pub audit: AuditLog,
+    pub cache: ModuleCache,
+}
+
+/// Builds a [`Host`] with capabilities beyond the built-in ones.
+pub struct HostBuilder {
+    config: HostConfig,
+    extra: Vec<Arc<dyn Capability>>,
+}
+
+impl HostBuilder {
+    /// Adds a capability (replacing a built-in one of the same name).
+    pub fn capability(mut self, capability: Arc<dyn Capability>) -> HostBuilder {
+        self.extra.push(capability);
+        self
+    }
+
+    /// Opens the data directory and sets up the engine.
+    pub fn build(self) -> Result<Host, HostError> {
+        let config = self.config;
+        let database = Database::open_in(&config.data_dir)?;
+        let audit = AuditLog::new(database.clone())?;
+        let mut registry = Registry::builtin(&config, &database)?;
+        for capability in self.extra {
+            registry.add(capability);
+        }
+        let engine =
+            SharedEngine::new(&config.engine, &config.limits).map_err(HostError::Engine)?;
+        let mut linker = Linker::new(engine.engine());
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut SessionState| {
+            &mut state.wasi
+        })
+        .map_err(|e| HostError::Engine(format!("cannot link WASI: {e:#}")))?;
+        registry
+            .link(&mut linker)
+            .map_err(|e| HostError::Engine(format!("cannot link host functions: {e:#}")))?;
+        let cache_dir = config
+            .engine
+            .module_cache
+            .then(|| config.data_dir.join("cache"));
+        Ok(Host {
+            inner: Arc::new(HostInner {
+                config,
+                engine,
+                linker,
+                registry,
+                database,
+                audit,
+                cache: ModuleCache::new(cache_dir),
+            }),
+        })
+    }
+}
+
+/// A program's manifest and module as read from its directory.
+struct AppFiles {
+    manifest: Manifest,
+    dir: PathBuf,
+    module_bytes: Vec<u8>,
+    module_path: PathBuf,
+}
+
+impl Host {
+    /// A host with the built-in capabilities.
+    pub fn new(config: HostConfig) -> Result<Host, HostError> {
+        Host::builder(config).build()
+    }
+
+    /// A builder, for adding capabilities.
+    pub fn builder(config: HostConfig) -> HostBuilder {
+        HostBuilder {
+            config,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Loads the program in `app_dir` (its `miniapp.toml` and the module it names).
+    /// Nothing is built: the module must exist.
+    pub async fn load_app(&self, app_dir: impl AsRef<Path>) -> Result<App, LoadError> {
+        let files = read_app_files(app_dir.as_ref())?;
+        let source = files.module_path.display().to_string();
+        App::load(
+            self.inner.clone(),
+            files.manifest,
+            Some(files.dir),
+            files.module_bytes,
+            source,
+        )
+        .await
+    }
+
+    /// Loads a program from a manifest and module bytes (binary or text format)
+    /// already in memory, e.g. from a platform's own program store.
+    pub async fn load_app_from_parts(
+        &self,
+        manifest: Manifest,
+        module_bytes: Vec<u8>,
+    ) -> Result<App, LoadError> {
+        let source = format!("module of {}", manifest.id);
+        App::load(self.inner.clone(), manifest, None, module_bytes, source).await
+    }
+
+    /// Analyses the program in `app_dir` without loading it: reports every problem
+    /// instead of stopping at the first. Fails only if the manifest or module
+    /// cannot be read or compiled.
+    pub async fn analyze_app(
+        &self,
+        app_dir: impl AsRef<Path>,
+    ) -> Result<(Manifest, usize, String, ModuleAnalysis), LoadError> {
+        let files = read_app_files(app_dir.as_ref())?;
+        let source = files.module_path.display().to_string();
+        let size = files.module_bytes.len();
+        let inner = self.inner.clone();
+        let id = files.manifest.id.clone();
+        let compiled = tokio::task::spawn_blocking(move || {
+            inner.cache.load(inner.engine.engine(), &files.module_bytes)
+        })
+        .await
+        .map_err(|e| LoadError::Host {
+            program: id,
+            reason: e.to_string(),
+        })?
+        .map_err(|e| LoadError::ModuleInvalid {
+            source_name: source,
+            reason: format!("{e:#}"),
+        })?;
+        let analysis = analyze(&compiled.module, &files.manifest, &self.inner.registry);
+        Ok((files.manifest, size, compiled.hash, analysis))
+    }
+
+    /// The host's configuration.
+    pub fn config(&self) -> &HostConfig {
+        &self.inner.config
+    }
+
+    /// The decision log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    /// The host database.
+    pub fn database(&self) -> &Database {
+        &self.inner.database
+    }
+
+    /// The capabilities this host offers.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+}
+
+fn read_app_files(app_dir: &Path) -> Result<AppFiles, LoadError> {
+    let manifest = Manifest::from_dir(app_dir)?;
+    let manifest_path = app_dir.join(crate::manifest::MANIFEST_FILE);
+    let module_path = app_dir.join(&manifest.module);
+    let hint = match &manifest.build {
+        Some(command) => format!(
+            "; build it with `{}` in {}, or use `miniapp run`, which builds it",
+            command.join(" "),
+            app_dir.display()
+        ),
+        None => String::new(),
+    };
+    if !module_path.exists() {
+        return Err(LoadError::ModuleMissing {
+            path: module_path,
+            hint,
+        });
+    }
+    // The manifest's path has no `..`, but a symlink could still lead outside.
+    let dir = app_dir
+        .canonicalize()
+        .map_err(|e| LoadError::ModuleUnreadable {
+            path: app_dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let resolved = module_path
+        .canonicalize()
+        .map_err(|e| LoadError::ModuleUnreadable {
+            path: module_path.clone(),
+            reason: e.to_string(),
+        })?;
+    if !resolved.starts_with(&dir) {
+        return Err(ManifestError {
+            path: manifest_path,
+            field: Some("module".into()),
+            message: format!(
+                "`{}` resolves to {}, outside the app directory",
+                manifest.module.display(),
+                resolved.display()
+            ),
+        }
+        .into());
+    }
+    let module_bytes = std::fs::read(&resolved).map_err(|e| LoadError::ModuleUnreadable {
+        path: module_path.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(AppFiles {
+        manifest,
+        dir,
+        module_bytes,
+        module_path,
+    })
+}

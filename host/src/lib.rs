@@ -1,0 +1,52 @@
+//! # miniapp host
+//!
+//! A capability-gated WebAssembly sandbox for mini-programs. A [`Host`] loads
+//! programs (a `miniapp.toml` manifest beside a core wasm module speaking the
+//! miniapp ABI, see `docs/abi.md`), checks what they import against what they
+//! declare, and runs each in its own sandbox with hard limits on memory, time,
+//! stack, fuel, host calls, message size and output.
+//!
+//! ```no_run
+//! use miniapp_host::{Host, HostConfig, LaunchContext, Surface};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let host = Host::new(HostConfig::with_data_dir("/tmp/miniapp-data"))?;
+//! let app = host.load_app("sample-programs/hello").await?;
+//! let mut session = app.start().await?;
+//! session.launch(&LaunchContext::new(Surface::Direct)).await?;
+//! print!("{}", session.take_output().stdout_text());
+//! # Ok(()) }
+//! ```
+//!
+//! The pieces, each in its own module:
+//! - `manifest`: `miniapp.toml`;
+//! - [`config`]: the host's configuration and limits;
+//! - `engine`: the wasmtime engine and the compiled-module cache;
+//! - `sandbox`: one program's store state, WASI context, limiter and output;
+//! - `boundary`: the only code that touches guest memory;
+//! - [`capability`]: the capability plug-ins and their registry;
+//! - [`store`]: the SQLite database; [`audit`]: the decision log;
+//! - [`App`] and [`Session`]: a loaded program and a running one.
+
+pub mod app;
+pub mod audit;
+mod boundary;
+pub mod capability;
+pub mod config;
+mod engine;
+mod error;
+mod host;
+pub mod manifest;
+mod sandbox;
+mod session;
+pub mod store;
+
+pub use app::{App, AppReport, ModuleAnalysis, ProgramInfo};
+pub use config::{EngineSettings, HostConfig, Limits, StorageSettings};
+pub use error::{HostError, LoadError, SessionError};
+pub use host::{Host, HostBuilder};
+pub use manifest::Manifest;
+pub use miniapp_abi::lifecycle::{Event, LaunchContext, Surface};
+pub use miniapp_abi::{ABI_VERSION, AbiVersion, ApiError, ErrorCode};
+pub use sandbox::{CapturedOutput, Fault, LimitKind};
+pub use session::Session;

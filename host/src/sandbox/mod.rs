@@ -1,0 +1,142 @@
+//! The sandbox one program runs in: its store state, its WASI context with no
+//! ambient authority, its resource limiter, its captured output and its clocks.
+//!
+//! What a guest may touch is decided here. WASI preview 1 is linked for the
+//! conveniences of `std` (printing, random numbers, a coarse clock) with no
+//! preopened directories, no environment, no arguments and stdin closed; stdout and
+//! stderr go to bounded per-callback buffers.
+
+mod clock;
+mod fault;
+mod limiter;
+mod output;
+
+pub use fault::{Fault, LimitKind};
+pub use output::{CapturedOutput, OutputCapture};
+
+use crate::app::ProgramInfo;
+use crate::boundary::GuestExports;
+use crate::config::Limits;
+use limiter::GuestLimiter;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+/// The state wasmtime keeps for one running program (`Store<SessionState>`).
+pub struct SessionState {
+    /// WASI preview 1, sandboxed.
+    pub(crate) wasi: WasiP1Ctx,
+    /// Who this program is and what it was granted.
+    pub(crate) program: Arc<ProgramInfo>,
+    /// The program's effective limits.
+    pub(crate) limits: Limits,
+    limiter: GuestLimiter,
+    /// The guest's memory and allocator, once instantiated.
+    pub(crate) exports: Option<GuestExports>,
+    /// Captured stdout and stderr.
+    pub(crate) output: OutputCapture,
+    /// The running callback's budget.
+    pub(crate) budget: CallbackBudget,
+    /// Why the guest was ended, once it was.
+    pub(crate) fault: Option<Fault>,
+}
+
+/// What the running callback may still spend.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallbackBudget {
+    /// The callback must return before this instant.
+    pub deadline: Instant,
+    /// Its time allowance, for the error message.
+    pub allowance: Duration,
+    /// Which limit the allowance comes from.
+    pub time_limit: LimitKind,
+    /// Host calls made so far in this callback.
+    pub host_calls: u32,
+}
+
+impl SessionState {
+    /// Fresh state for one instance of `program`.
+    pub(crate) fn new(program: Arc<ProgramInfo>, limits: Limits) -> SessionState {
+        let output = OutputCapture::new(limits.output_bytes);
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
+            .stdout(output.stdout())
+            .stderr(output.stderr())
+            .wall_clock(clock::CoarseWallClock)
+            .monotonic_clock(clock::CoarseMonotonicClock::new())
+            .build_p1();
+        SessionState {
+            wasi,
+            program,
+            limiter: GuestLimiter::new(&limits),
+            limits,
+            exports: None,
+            output,
+            budget: CallbackBudget {
+                deadline: Instant::now() + limits.launch_time(),
+                allowance: limits.launch_time(),
+                time_limit: LimitKind::LaunchTime,
+                host_calls: 0,
+            },
+            fault: None,
+        }
+    }
+
+    /// Records `fault` as the reason this guest ends and returns the error that
+    /// unwinds it. Only the first fault is kept: it is the cause.
+    pub(crate) fn fail(&mut self, fault: Fault) -> wasmtime::Error {
+        let error = wasmtime::Error::new(fault.clone());
+        self.fault.get_or_insert(fault);
+        error
+    }
+
+    /// Starts a callback's budget: `allowance` of wall time, no host calls yet,
+    /// a fresh output allowance.
+    pub(crate) fn begin_callback(&mut self, allowance: Duration, time_limit: LimitKind) {
+        self.budget = CallbackBudget {
+            deadline: Instant::now() + allowance,
+            allowance,
+            time_limit,
+            host_calls: 0,
+        };
+        self.output.begin_callback();
+    }
+
+    /// Counts one host call against the callback's allowance.
+    pub(crate) fn count_host_call(&mut self) -> Result<(), wasmtime::Error> {
+        self.budget.host_calls += 1;
+        if self.budget.host_calls > self.limits.host_calls_per_callback {
+            let limit = self.limits.host_calls_per_callback;
+            return Err(self.fail(Fault::limit(LimitKind::HostCalls, u64::from(limit))));
+        }
+        Ok(())
+    }
+
+    /// Gives back the wall time a host call spent waiting (on the user, a provider,
+    /// the disk): only the guest's own running time counts against its budget.
+    pub(crate) fn refund_time(&mut self, spent: Duration) {
+        self.budget.deadline += spent;
+    }
+
+    /// Called on every interruption-clock tick while wasm runs: ends the guest if its
+    /// callback is over time, else lets other tasks run.
+    pub(crate) fn on_epoch_tick(&mut self) -> Result<wasmtime::UpdateDeadline, wasmtime::Error> {
+        if Instant::now() >= self.budget.deadline {
+            let millis = u64::try_from(self.budget.allowance.as_millis()).unwrap_or(u64::MAX);
+            return Err(self.fail(Fault::limit(self.budget.time_limit, millis)));
+        }
+        Ok(wasmtime::UpdateDeadline::Yield(1))
+    }
+
+    /// The resource limiter wasmtime consults on memory and table growth.
+    pub(crate) fn limiter(&mut self) -> &mut dyn wasmtime::ResourceLimiter {
+        &mut self.limiter
+    }
+
+    /// A limit fault the limiter or the output capture recorded outside the store's
+    /// control flow, if any.
+    pub(crate) fn take_side_fault(&mut self) -> Option<Fault> {
+        self.limiter
+            .take_fault()
+            .or_else(|| self.output.take_fault())
+    }
+}
