@@ -1,0 +1,54 @@
+//! Test guest. On launch it prints `launched <surface>`; each `custom` event names a
+//! storage operation (`set`, `get`, `remove`, `keys`, `clear`, `info`, `fill`,
+//! `panic`) with its arguments in `data`, and the guest prints one JSON line:
+//! `{"op": ..., "ok": <result>}` or `{"op": ..., "error": {"code", "message"}}`.
+
+use miniapp_sdk::prelude::*;
+use serde_json::{Value, json};
+
+#[derive(Default)]
+struct Probe;
+
+fn text(data: &Value, field: &str) -> String {
+    data.get(field).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+impl MiniApp for Probe {
+    fn on_launch(&mut self, launch: LaunchContext) -> Result<()> {
+        println!("launched {}", launch.surface);
+        Ok(())
+    }
+
+    fn on_event(&mut self, event: Event) -> Result<()> {
+        let Event::Custom { name, data } = event else {
+            return Ok(());
+        };
+        let result: Result<Value> = match name.as_str() {
+            "set" => storage::set(&text(&data, "key"), &data["value"]).map(|()| Value::Null),
+            "get" => storage::get::<Value>(&text(&data, "key")).map(|v| json!(v)),
+            "remove" => storage::remove(&text(&data, "key")).map(|r| json!(r)),
+            "keys" => storage::keys().map(|k| json!(k)),
+            "clear" => storage::clear().map(|()| Value::Null),
+            "info" => storage::info().map(|i| json!({"used": i.used_bytes, "quota": i.quota_bytes, "keys": i.key_count})),
+            "fill" => {
+                // Writes `count` entries of `size` bytes until one fails.
+                let size = data["size"].as_u64().unwrap_or(1024) as usize;
+                let count = data["count"].as_u64().unwrap_or(1);
+                let value = "x".repeat(size);
+                (0..count)
+                    .try_for_each(|i| storage::set(&format!("fill-{i}"), &value))
+                    .map(|()| json!(count))
+            }
+            "panic" => panic!("the probe was asked to panic"),
+            other => Err(Error::new(ErrorCode::InvalidArgument, format!("unknown op {other}"))),
+        };
+        let line = match result {
+            Ok(value) => json!({"op": name, "ok": value}),
+            Err(error) => json!({"op": name, "error": {"code": error.code, "message": error.message}}),
+        };
+        println!("{line}");
+        Ok(())
+    }
+}
+
+miniapp_sdk::export_app!(Probe);

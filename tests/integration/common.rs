@@ -1,0 +1,83 @@
+//! Helpers shared by the integration tests.
+
+use miniapp_host::{App, Event, Host, HostConfig, LaunchContext, Manifest, Surface};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A host on a fresh data directory, with a pool sized for a test.
+pub fn host(data: &TempDir) -> Host {
+    host_with(data, |_| {})
+}
+
+/// A host on a fresh data directory, configured by `configure`.
+pub fn host_with(data: &TempDir, configure: impl FnOnce(&mut HostConfig)) -> Host {
+    let mut config = HostConfig::with_data_dir(data.path());
+    config.engine.max_live_programs = 64;
+    configure(&mut config);
+    Host::new(config).expect("host starts")
+}
+
+/// A manifest for program `id` with extra TOML appended (capabilities, limits).
+pub fn manifest(id: &str, extra: &str) -> Manifest {
+    let text = format!(
+        "id = \"{id}\"\nname = \"Test\"\nversion = \"0.1.0\"\npublisher = \"tests\"\nmodule = \"module.wasm\"\n{extra}"
+    );
+    Manifest::parse(&text, Path::new("test/miniapp.toml")).expect("test manifest is valid")
+}
+
+/// The text of a hostile test guest.
+pub fn hostile_module(name: &str) -> Vec<u8> {
+    let path = repo()
+        .join("tests/guests/hostile")
+        .join(format!("{name}.wat"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The compiled probe guest (built by build.rs).
+pub fn probe_module() -> Vec<u8> {
+    let path = repo().join("tests/guests/probe/target/wasm32-wasip1/release/probe.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The probe loaded as program `id`, with extra manifest TOML.
+pub async fn probe(host: &Host, id: &str, extra: &str) -> App {
+    let extra = if extra.contains("[capabilities.storage]") {
+        extra.to_string()
+    } else {
+        format!("[capabilities.storage]\n{extra}")
+    };
+    host.load_app_from_parts(manifest(id, &extra), probe_module())
+        .await
+        .expect("probe loads")
+}
+
+/// A `custom` event.
+pub fn custom(name: &str, data: Value) -> Event {
+    Event::Custom {
+        name: name.to_string(),
+        data,
+    }
+}
+
+/// A launch from the host's program list.
+pub fn direct() -> LaunchContext {
+    LaunchContext::new(Surface::Direct)
+}
+
+/// Sends `op` to a running probe and returns the JSON line it printed.
+pub async fn probe_op(session: &mut miniapp_host::Session, op: &str, data: Value) -> Value {
+    session
+        .event(&custom(op, data))
+        .await
+        .expect("probe handles the event");
+    let output = session.take_output();
+    let text = output.stdout_text();
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("probe printed {text:?}: {e}"))
+}

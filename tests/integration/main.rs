@@ -1,0 +1,8 @@
+//! Integration tests: real guests (the samples, the Rust probe, hand-written WAT
+//! attackers) run through the real host library on a temporary data directory.
+
+mod common;
+mod concurrency;
+mod hello;
+mod hostile;
+mod storage;
