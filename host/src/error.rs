@@ -257,3 +257,13 @@ impl SessionError {
         !matches!(self, SessionError::CallbackFailed { .. })
     }
 }
+
+/// Folds a multi-line message (a WAT parse error with its source excerpt) into one
+/// line, so every error the CLI prints stays one line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

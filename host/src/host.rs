@@ -150,7 +150,7 @@ impl Host {
         })?
         .map_err(|e| LoadError::ModuleInvalid {
             source_name: source,
-            reason: format!("{e:#}"),
+            reason: crate::error::one_line(&format!("{e:#}")),
         })?;
         let analysis = analyze(&compiled.module, &files.manifest, &self.inner.registry);
         Ok((files.manifest, size, compiled.hash, analysis))

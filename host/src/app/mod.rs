@@ -145,7 +145,7 @@ impl App {
         })?
         .map_err(|e| LoadError::ModuleInvalid {
             source_name: source_name.clone(),
-            reason: format!("{e:#}"),
+            reason: crate::error::one_line(&format!("{e:#}")),
         })?;
 
         let mut analysis = analyze(&compiled.module, &manifest, &host.registry);
@@ -213,7 +213,7 @@ impl App {
                 program: program_id.clone(),
                 module: "?".into(),
                 name: "?".into(),
-                reason: format!("{e:#}"),
+                reason: crate::error::one_line(&format!("{e:#}")),
             }
         })?;
         let exports = ExportIndices::of(&compiled.module).ok_or_else(|| LoadError::Host {
