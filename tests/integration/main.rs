@@ -1,6 +1,7 @@
 //! Integration tests: real guests (the samples, the Rust probe, hand-written WAT
 //! attackers) run through the real host library on a temporary data directory.
 
+mod abi_doc;
 mod common;
 mod concurrency;
 mod hello;
