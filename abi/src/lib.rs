@@ -10,6 +10,7 @@
 
 pub mod error;
 pub mod lifecycle;
+pub mod link;
 pub mod storage;
 
 pub use error::{ApiError, ErrorCode};

@@ -5,10 +5,12 @@ use crate::app::{App, ModuleAnalysis, analyze};
 use crate::audit::AuditLog;
 use crate::capability::{Capability, Registry};
 use crate::config::HostConfig;
+use crate::consent::{Nobody, User};
 use crate::engine::{ModuleCache, SharedEngine};
 use crate::error::{HostError, LoadError};
 use crate::manifest::{Manifest, ManifestError};
 use crate::sandbox::SessionState;
+use crate::settings::UserSettings;
 use crate::store::Database;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,12 +30,15 @@ pub(crate) struct HostInner {
     pub database: Database,
     pub audit: AuditLog,
     pub cache: ModuleCache,
+    pub user: Arc<dyn User>,
+    pub user_settings: UserSettings,
 }
 
 /// Builds a [`Host`] with capabilities beyond the built-in ones.
 pub struct HostBuilder {
     config: HostConfig,
     extra: Vec<Arc<dyn Capability>>,
+    user: Arc<dyn User>,
 }
 
 impl HostBuilder {
@@ -43,12 +48,20 @@ impl HostBuilder {
         self
     }
 
+    /// Sets who the host asks when a program needs the user (default: [`Nobody`],
+    /// which declines every prompt).
+    pub fn user(mut self, user: Arc<dyn User>) -> HostBuilder {
+        self.user = user;
+        self
+    }
+
     /// Opens the data directory and sets up the engine.
     pub fn build(self) -> Result<Host, HostError> {
         let config = self.config;
         let database = Database::open_in(&config.data_dir)?;
+        let database_for_settings = database.clone();
         let audit = AuditLog::new(database.clone())?;
-        let mut registry = Registry::builtin(&config, &database)?;
+        let mut registry = Registry::builtin(&config, &database, &audit)?;
         for capability in self.extra {
             registry.add(capability);
         }
@@ -75,6 +88,8 @@ impl HostBuilder {
                 database,
                 audit,
                 cache: ModuleCache::new(cache_dir),
+                user: self.user,
+                user_settings: UserSettings::new(database_for_settings)?,
             }),
         })
     }
@@ -99,6 +114,7 @@ impl Host {
         HostBuilder {
             config,
             extra: Vec::new(),
+            user: Arc::new(Nobody),
         }
     }
 
@@ -169,6 +185,11 @@ impl Host {
     /// The host database.
     pub fn database(&self) -> &Database {
         &self.inner.database
+    }
+
+    /// The user's settings (link switches per surface, …).
+    pub fn user_settings(&self) -> &UserSettings {
+        &self.inner.user_settings
     }
 
     /// The capabilities this host offers.

@@ -32,12 +32,13 @@ enum Callback<'a> {
 impl Session {
     pub(crate) async fn start(
         app: App,
+        user: std::sync::Arc<dyn crate::consent::User>,
         pre: &InstancePre<SessionState>,
         exports: &crate::app::ExportIndices,
         engine: &Engine,
     ) -> Result<Session, SessionError> {
         let limits = *app.limits();
-        let state = SessionState::new(app.program().clone(), limits);
+        let state = SessionState::new(app.program().clone(), limits, user);
         let output = state.output.clone();
         let mut store = Store::new(engine, state);
         store.limiter(|state| state.limiter());
@@ -124,6 +125,7 @@ impl Session {
     /// Runs `miniapp_on_launch` with `context`.
     pub async fn launch(&mut self, context: &LaunchContext) -> Result<(), SessionError> {
         let message = self.encode(context)?;
+        self.store.data_mut().surface = context.surface;
         let callback = Callback::WithMessage(self.on_launch.clone(), &message);
         let time = self.app.limits().launch_time();
         self.run(abi::EXPORT_ON_LAUNCH, callback, time, LimitKind::LaunchTime)
@@ -153,13 +155,19 @@ impl Session {
         };
         let message = self.encode(event)?;
         let time = self.app.limits().callback_time();
-        self.run(
-            abi::EXPORT_ON_EVENT,
-            Callback::WithMessage(func, &message),
-            time,
-            LimitKind::CallbackTime,
-        )
-        .await
+        // Only a tap is a user gesture; the host knows which event it delivers.
+        self.store.data_mut().gesture = matches!(event, Event::Tap { .. });
+        let callback = Callback::WithMessage(func, &message);
+        let result = self
+            .run(
+                abi::EXPORT_ON_EVENT,
+                callback,
+                time,
+                LimitKind::CallbackTime,
+            )
+            .await;
+        self.store.data_mut().gesture = false;
+        result
     }
 
     /// Whether the program handles events.

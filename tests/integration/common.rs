@@ -45,13 +45,23 @@ pub fn probe_module() -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The link declaration the probe gets unless a test gives its own.
+pub const PROBE_LINKS: &str = "[capabilities.link]
+domains = [\"taobao.com\", \"jd.com\"]
+platforms = [\"taobao\", \"jd\"]
+programs = [\"com.taobao.deals\", \"com.jd.deals\"]
+";
+
 /// The probe loaded as program `id`, with extra manifest TOML.
 pub async fn probe(host: &Host, id: &str, extra: &str) -> App {
-    let extra = if extra.contains("[capabilities.storage]") {
+    let mut extra = if extra.contains("[capabilities.storage]") {
         extra.to_string()
     } else {
         format!("[capabilities.storage]\n{extra}")
     };
+    if !extra.contains("[capabilities.link]") {
+        extra = format!("{extra}\n{PROBE_LINKS}");
+    }
     host.load_app_from_parts(manifest(id, &extra), probe_module())
         .await
         .expect("probe loads")

@@ -6,4 +6,6 @@ mod common;
 mod concurrency;
 mod hello;
 mod hostile;
+mod link;
+mod link_safety;
 mod storage;

@@ -247,8 +247,18 @@ impl App {
     /// Instantiates the program in a fresh sandbox (running its WASI initialiser, if
     /// any). Call [`Session::launch`] next.
     pub async fn start(&self) -> Result<Session, SessionError> {
+        self.start_with_user(self.inner.host.user.clone()).await
+    }
+
+    /// Like [`App::start`], with `user` answering this session's prompts instead of
+    /// the host's default user.
+    pub async fn start_with_user(
+        &self,
+        user: Arc<dyn crate::consent::User>,
+    ) -> Result<Session, SessionError> {
         Session::start(
             self.clone(),
+            user,
             &self.inner.pre,
             &self.inner.exports,
             self.inner.host.engine.engine(),

@@ -6,7 +6,8 @@ use crate::store::{Database, StoreError};
 use serde::Serialize;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const SCHEMA: &[&str] = &["CREATE TABLE decisions (
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE decisions (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         at_ms INTEGER NOT NULL,
         program_id TEXT NOT NULL,
@@ -15,7 +16,10 @@ const SCHEMA: &[&str] = &["CREATE TABLE decisions (
         outcome TEXT NOT NULL,
         reason TEXT NOT NULL
     );
-    CREATE INDEX decisions_by_program ON decisions (program_id, id);"];
+    CREATE INDEX decisions_by_program ON decisions (program_id, id);",
+    "ALTER TABLE decisions ADD COLUMN target TEXT;
+     ALTER TABLE decisions ADD COLUMN surface TEXT;",
+];
 
 /// What a gate decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -25,6 +29,10 @@ pub enum Outcome {
     Allowed,
     /// The request was refused.
     Denied,
+    /// The user was asked and agreed.
+    Confirmed,
+    /// The user was asked and refused (or nobody answered).
+    Declined,
 }
 
 impl Outcome {
@@ -32,6 +40,8 @@ impl Outcome {
         match self {
             Outcome::Allowed => "allowed",
             Outcome::Denied => "denied",
+            Outcome::Confirmed => "confirmed",
+            Outcome::Declined => "declined",
         }
     }
 }
@@ -51,6 +61,29 @@ pub struct Decision {
     pub outcome: String,
     /// The rule or fact that decided.
     pub reason: String,
+    /// What was asked for (a link's display form), if anything.
+    pub target: Option<String>,
+    /// The surface the decision was made for, if any.
+    pub surface: Option<String>,
+}
+
+/// A decision to record.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionRecord<'a> {
+    /// The program the decision is about.
+    pub program_id: &'a str,
+    /// The capability asked for.
+    pub capability: &'a str,
+    /// What was asked (`load`, a host function's name, …).
+    pub action: &'a str,
+    /// What was decided.
+    pub outcome: Outcome,
+    /// The rule or fact that decided.
+    pub reason: &'a str,
+    /// What was asked for.
+    pub target: Option<&'a str>,
+    /// Where.
+    pub surface: Option<&'a str>,
 }
 
 /// Appends decisions to, and reads them from, the host database.
@@ -66,7 +99,7 @@ impl AuditLog {
         Ok(AuditLog { database })
     }
 
-    /// Records one decision.
+    /// Records one decision with no target or surface.
     pub async fn record(
         &self,
         program_id: &str,
@@ -75,20 +108,36 @@ impl AuditLog {
         outcome: Outcome,
         reason: &str,
     ) -> Result<(), StoreError> {
+        let record = DecisionRecord {
+            program_id,
+            capability,
+            action,
+            outcome,
+            reason,
+            target: None,
+            surface: None,
+        };
+        self.record_decision(&record).await
+    }
+
+    /// Records one decision.
+    pub async fn record_decision(&self, record: &DecisionRecord<'_>) -> Result<(), StoreError> {
         let row = (
             now_ms(),
-            program_id.to_string(),
-            capability.to_string(),
-            action.to_string(),
-            outcome.as_str(),
-            reason.to_string(),
+            record.program_id.to_string(),
+            record.capability.to_string(),
+            record.action.to_string(),
+            record.outcome.as_str(),
+            record.reason.to_string(),
+            record.target.map(str::to_string),
+            record.surface.map(str::to_string),
         );
         self.database
             .run(move |c| {
                 c.execute(
-                    "INSERT INTO decisions (at_ms, program_id, capability, action, outcome, reason)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    rusqlite::params![row.0, row.1, row.2, row.3, row.4, row.5],
+                    "INSERT INTO decisions (at_ms, program_id, capability, action, outcome, reason, target, surface)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    rusqlite::params![row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7],
                 )?;
                 Ok(())
             })
@@ -103,7 +152,7 @@ impl AuditLog {
     ) -> Result<Vec<Decision>, StoreError> {
         self.database.run_blocking(|c| {
             let mut statement = c.prepare(
-                "SELECT at_ms, program_id, capability, action, outcome, reason FROM (
+                "SELECT at_ms, program_id, capability, action, outcome, reason, target, surface FROM (
                      SELECT * FROM decisions WHERE ?1 IS NULL OR program_id = ?1
                      ORDER BY id DESC LIMIT ?2
                  ) ORDER BY id ASC",
@@ -116,6 +165,8 @@ impl AuditLog {
                     action: row.get(3)?,
                     outcome: row.get(4)?,
                     reason: row.get(5)?,
+                    target: row.get(6)?,
+                    surface: row.get(7)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)

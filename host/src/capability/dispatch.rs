@@ -5,7 +5,7 @@
 //! reply (a result, or an [`ApiError`] when the status is not 0) is delivered into a
 //! guest buffer whose `(ptr, len)` is written to the reply slot.
 
-use super::{CallContext, HostFunction};
+use super::{CallContext, HostFunction, SessionView};
 use crate::boundary;
 use crate::sandbox::SessionState;
 use miniapp_abi::{ApiError, ErrorCode, STATUS_OK};
@@ -32,9 +32,26 @@ pub(super) fn link(
                 let request = boundary::read_message(&mut caller, request_ptr, request_len)?;
 
                 let started = Instant::now();
-                let program = caller.data().program.clone();
+                let state = caller.data();
+                let program = state.program.clone();
+                let session = SessionView {
+                    user: state.user.clone(),
+                    surface: state.surface,
+                    gesture: state.gesture,
+                    output: state.output.clone(),
+                };
                 let result = match program.grant(capability) {
-                    Ok(grant) => handler(CallContext { program, grant }, request).await,
+                    Ok(grant) => {
+                        handler(
+                            CallContext {
+                                program,
+                                grant,
+                                session,
+                            },
+                            request,
+                        )
+                        .await
+                    }
                     Err(denied) => Err(denied),
                 };
                 caller.data_mut().refund_time(started.elapsed());

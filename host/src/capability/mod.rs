@@ -13,11 +13,16 @@
 //! reply. A handler only sees decoded requests and returns values or [`ApiError`]s.
 
 mod dispatch;
+pub mod link;
 pub mod storage;
 
+use crate::audit::AuditLog;
 use crate::config::HostConfig;
-use crate::sandbox::SessionState;
+use crate::consent::User;
+use crate::sandbox::{OutputCapture, SessionState};
+use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};
+use miniapp_abi::lifecycle::Surface;
 use miniapp_abi::{ApiError, ErrorCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -173,9 +178,28 @@ pub struct NoArguments {}
 pub struct CallContext {
     program: Arc<ProgramInfo>,
     grant: Grant,
+    session: SessionView,
+}
+
+/// The session a host call comes from.
+#[derive(Clone)]
+pub struct SessionView {
+    /// The person using the program; the host asks them, never the guest.
+    pub user: Arc<dyn User>,
+    /// The surface the program was launched on.
+    pub surface: Surface,
+    /// Whether the program is handling a tap right now.
+    pub gesture: bool,
+    /// Where to report what the host did for the program.
+    pub output: OutputCapture,
 }
 
 impl CallContext {
+    /// The session the call comes from.
+    pub fn session(&self) -> &SessionView {
+        &self.session
+    }
+
     /// The calling program.
     pub fn program(&self) -> &ProgramInfo {
         &self.program
@@ -201,12 +225,22 @@ pub struct Registry {
 
 impl Registry {
     /// The built-in capabilities. This is the one place they are registered.
-    pub fn builtin(config: &HostConfig, database: &Database) -> Result<Registry, StoreError> {
+    pub fn builtin(
+        config: &HostConfig,
+        database: &Database,
+        audit: &AuditLog,
+    ) -> Result<Registry, StoreError> {
         let mut registry = Registry::default();
         registry.add(Arc::new(storage::Storage::new(
             config.storage,
             database.clone(),
         )?));
+        let user_settings = UserSettings::new(database.clone())?;
+        registry.add(Arc::new(link::Link::new(
+            config.link.clone(),
+            user_settings,
+            audit.clone(),
+        )));
         Ok(registry)
     }
 

@@ -12,12 +12,14 @@ mod limiter;
 mod output;
 
 pub use fault::{Fault, LimitKind};
-pub use output::{CapturedOutput, OutputCapture};
+pub use output::{CapturedOutput, Notice, OutputCapture};
 
 use crate::app::ProgramInfo;
 use crate::boundary::GuestExports;
 use crate::config::Limits;
+use crate::consent::User;
 use limiter::GuestLimiter;
+use miniapp_abi::lifecycle::Surface;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -39,6 +41,12 @@ pub struct SessionState {
     pub(crate) budget: CallbackBudget,
     /// Why the guest was ended, once it was.
     pub(crate) fault: Option<Fault>,
+    /// The person using the program.
+    pub(crate) user: Arc<dyn User>,
+    /// The surface the program was launched on.
+    pub(crate) surface: Surface,
+    /// Whether the running callback handles a tap (a user gesture).
+    pub(crate) gesture: bool,
 }
 
 /// What the running callback may still spend.
@@ -56,7 +64,11 @@ pub(crate) struct CallbackBudget {
 
 impl SessionState {
     /// Fresh state for one instance of `program`.
-    pub(crate) fn new(program: Arc<ProgramInfo>, limits: Limits) -> SessionState {
+    pub(crate) fn new(
+        program: Arc<ProgramInfo>,
+        limits: Limits,
+        user: Arc<dyn User>,
+    ) -> SessionState {
         let output = OutputCapture::new(limits.output_bytes);
         let wasi = wasmtime_wasi::WasiCtxBuilder::new()
             .stdout(output.stdout())
@@ -78,6 +90,9 @@ impl SessionState {
                 host_calls: 0,
             },
             fault: None,
+            user,
+            surface: Surface::Direct,
+            gesture: false,
         }
     }
 

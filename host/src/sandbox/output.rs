@@ -17,12 +17,23 @@ pub struct CapturedOutput {
     pub stdout: Vec<u8>,
     /// Bytes written to stderr.
     pub stderr: Vec<u8>,
+    /// What the host did on the program's behalf (links opened, cards shared, …).
+    pub notices: Vec<Notice>,
+}
+
+/// Something the host did for a program, for the person watching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The capability that acted.
+    pub capability: String,
+    /// What happened.
+    pub message: String,
 }
 
 impl CapturedOutput {
     /// Whether nothing was printed.
     pub fn is_empty(&self) -> bool {
-        self.stdout.is_empty() && self.stderr.is_empty()
+        self.stdout.is_empty() && self.stderr.is_empty() && self.notices.is_empty()
     }
 
     /// stdout as text (invalid UTF-8 replaced).
@@ -96,6 +107,15 @@ impl OutputCapture {
     /// Takes what was printed so far.
     pub fn drain(&self) -> CapturedOutput {
         std::mem::take(&mut self.lock().captured)
+    }
+
+    /// Records what the host did for the program; notices do not count against the
+    /// program's output limit.
+    pub fn notice(&self, capability: &str, message: String) {
+        self.lock().captured.notices.push(Notice {
+            capability: capability.to_string(),
+            message,
+        });
     }
 
     pub(super) fn take_fault(&self) -> Option<Fault> {

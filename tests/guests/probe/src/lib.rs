@@ -1,6 +1,6 @@
-//! Test guest. On launch it prints `launched <surface>`; each `custom` event names a
-//! storage operation (`set`, `get`, `remove`, `keys`, `clear`, `info`, `fill`,
-//! `panic`) with its arguments in `data`, and the guest prints one JSON line:
+//! Test guest. On launch it prints `launched <surface>`; each `custom` event (or
+//! `tap`, as a user gesture) names an operation (`set`, `get`, `remove`, `keys`,
+//! `clear`, `info`, `fill`, `open`, `share`, `panic`) with its arguments in `data`, and the guest prints one JSON line:
 //! `{"op": ..., "ok": <result>}` or `{"op": ..., "error": {"code", "message"}}`.
 
 use miniapp_sdk::prelude::*;
@@ -20,8 +20,11 @@ impl MiniApp for Probe {
     }
 
     fn on_event(&mut self, event: Event) -> Result<()> {
-        let Event::Custom { name, data } = event else {
-            return Ok(());
+        // A tap carries the same operations as a custom event, as a user gesture.
+        let (name, data) = match event {
+            Event::Custom { name, data } => (name, data),
+            Event::Tap { action, payload } => (action, payload),
+            _ => return Ok(()),
         };
         let result: Result<Value> = match name.as_str() {
             "set" => storage::set(&text(&data, "key"), &data["value"]).map(|()| Value::Null),
@@ -39,6 +42,18 @@ impl MiniApp for Probe {
                     .try_for_each(|i| storage::set(&format!("fill-{i}"), &value))
                     .map(|()| json!(count))
             }
+            "open" => serde_json::from_value::<link::Target>(data)
+                .map_err(|e| Error::new(ErrorCode::InvalidArgument, e.to_string()))
+                .and_then(link::open)
+                .map(|reply| json!(reply)),
+            "share" => serde_json::from_value::<link::Card>(data["card"].clone())
+                .map_err(|e| Error::new(ErrorCode::InvalidArgument, e.to_string()))
+                .and_then(|card| {
+                    let surface = Surface::parse(data["surface"].as_str().unwrap_or_default())
+                        .ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "surface"))?;
+                    link::share(card, surface)
+                })
+                .map(|reply| json!(reply)),
             "panic" => panic!("the probe was asked to panic"),
             other => Err(Error::new(ErrorCode::InvalidArgument, format!("unknown op {other}"))),
         };

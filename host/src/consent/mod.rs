@@ -1,0 +1,256 @@
+//! The user: the person the host asks before a link leaves the program, a card is
+//! shared, or (later) data or money changes hands.
+//!
+//! The host — never the guest — asks. [`User`] is how: a terminal prompt for
+//! people ([`TerminalUser`]), a queue of answers for tests and demos
+//! ([`ScriptedUser`]), or nobody at all ([`Nobody`], which declines). Every prompt
+//! says which program asks, what for, and exactly what would happen.
+
+use miniapp_abi::lifecycle::Surface;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{BufRead, IsTerminal, Write};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+/// What the host asks the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    /// Open a link that needs confirmation.
+    OpenLink {
+        /// The asking program's name and id.
+        program: String,
+        /// The target in its safe display form.
+        target: String,
+        /// The surface it is opened from.
+        surface: Surface,
+    },
+    /// Share a card to a surface.
+    Share {
+        /// The asking program's name and id.
+        program: String,
+        /// The card's title.
+        title: String,
+        /// The card's target in its safe display form.
+        target: String,
+        /// Where it would be shared.
+        surface: Surface,
+    },
+}
+
+impl Prompt {
+    /// The question as one line of text.
+    pub fn text(&self) -> String {
+        match self {
+            Prompt::OpenLink {
+                program,
+                target,
+                surface,
+            } => {
+                format!("{program} wants to open {target} (from {surface}). Open it?")
+            }
+            Prompt::Share {
+                program,
+                title,
+                target,
+                surface,
+            } => {
+                format!("{program} wants to share \"{title}\" ({target}) to {surface}. Share it?")
+            }
+        }
+    }
+}
+
+/// What the user answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Agreed.
+    Yes,
+    /// Refused.
+    No,
+    /// Nobody was there to answer; treated as a refusal.
+    NoAnswer,
+}
+
+impl Answer {
+    /// Parses `yes`/`y`/`no`/`n` (any case).
+    pub fn parse(text: &str) -> Option<Answer> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "yes" | "y" => Some(Answer::Yes),
+            "no" | "n" => Some(Answer::No),
+            _ => None,
+        }
+    }
+}
+
+/// The boxed future [`User::ask`] returns.
+pub type AnswerFuture<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
+
+/// The person using the host.
+pub trait User: Send + Sync + 'static {
+    /// A stable id for this user on this host (settings and grants are kept per user).
+    fn id(&self) -> &str;
+
+    /// Asks `prompt` and waits for the answer. The waiting is not charged to the
+    /// program's time budget.
+    fn ask<'a>(&'a self, prompt: &'a Prompt) -> AnswerFuture<'a>;
+}
+
+/// The id of the single local user of a desktop host.
+pub const LOCAL_USER: &str = "local";
+
+/// Nobody at the device: every prompt is declined with [`Answer::NoAnswer`].
+#[derive(Debug, Default)]
+pub struct Nobody;
+
+impl User for Nobody {
+    fn id(&self) -> &str {
+        LOCAL_USER
+    }
+
+    fn ask<'a>(&'a self, _prompt: &'a Prompt) -> AnswerFuture<'a> {
+        Box::pin(std::future::ready(Answer::NoAnswer))
+    }
+}
+
+/// Answers given in advance, used in order; once they run out, prompts go unanswered.
+/// Every prompt is kept, so a test can check what the user was shown.
+#[derive(Debug, Default)]
+pub struct ScriptedUser {
+    answers: Mutex<VecDeque<Answer>>,
+    asked: Mutex<Vec<Prompt>>,
+}
+
+impl ScriptedUser {
+    /// A user who will answer `answers`, in order.
+    pub fn new(answers: impl IntoIterator<Item = Answer>) -> Arc<ScriptedUser> {
+        Arc::new(ScriptedUser {
+            answers: Mutex::new(answers.into_iter().collect()),
+            asked: Mutex::default(),
+        })
+    }
+
+    /// Every prompt shown so far.
+    pub fn prompts(&self) -> Vec<Prompt> {
+        self.asked.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl User for ScriptedUser {
+    fn id(&self) -> &str {
+        LOCAL_USER
+    }
+
+    fn ask<'a>(&'a self, prompt: &'a Prompt) -> AnswerFuture<'a> {
+        self.asked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(prompt.clone());
+        let answer = self
+            .answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop_front();
+        Box::pin(std::future::ready(answer.unwrap_or(Answer::NoAnswer)))
+    }
+}
+
+/// A person at a terminal: prompts on stderr, answers read from stdin. When stdin is
+/// not a terminal, falls back to `fallback` (scripted answers, then nobody).
+pub struct TerminalUser {
+    fallback: Arc<ScriptedUser>,
+}
+
+impl TerminalUser {
+    /// A terminal user with `answers` to use first (from `--answer`).
+    pub fn new(answers: Vec<Answer>) -> TerminalUser {
+        TerminalUser {
+            fallback: ScriptedUser::new(answers),
+        }
+    }
+}
+
+impl User for TerminalUser {
+    fn id(&self) -> &str {
+        LOCAL_USER
+    }
+
+    fn ask<'a>(&'a self, prompt: &'a Prompt) -> AnswerFuture<'a> {
+        let scripted = !self
+            .fallback
+            .answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
+        if scripted || !std::io::stdin().is_terminal() {
+            let text = prompt.text();
+            return Box::pin(async move {
+                let answer = self.fallback.ask(prompt).await;
+                eprintln!("[host] {text} → {}", describe(answer));
+                answer
+            });
+        }
+        let text = prompt.text();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || ask_terminal(&text))
+                .await
+                .unwrap_or(Answer::NoAnswer)
+        })
+    }
+}
+
+fn describe(answer: Answer) -> &'static str {
+    match answer {
+        Answer::Yes => "yes",
+        Answer::No => "no",
+        Answer::NoAnswer => "no answer (declined)",
+    }
+}
+
+fn ask_terminal(question: &str) -> Answer {
+    let stdin = std::io::stdin();
+    loop {
+        eprint!("[host] {question} [y/n] ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => return Answer::NoAnswer,
+            Ok(_) => {
+                if let Some(answer) = Answer::parse(&line) {
+                    return answer;
+                }
+                eprintln!("[host] please answer y or n");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn scripted_answers_run_out_into_no_answer() {
+        let user = ScriptedUser::new([Answer::Yes]);
+        let prompt = Prompt::OpenLink {
+            program: "p".into(),
+            target: "https://a.example/".into(),
+            surface: Surface::Chat,
+        };
+        assert_eq!(user.ask(&prompt).await, Answer::Yes);
+        assert_eq!(user.ask(&prompt).await, Answer::NoAnswer);
+        assert_eq!(user.prompts().len(), 2);
+        assert!(
+            prompt
+                .text()
+                .contains("wants to open https://a.example/ (from chat)")
+        );
+    }
+
+    #[test]
+    fn answers_parse() {
+        assert_eq!(Answer::parse(" Yes\n"), Some(Answer::Yes));
+        assert_eq!(Answer::parse("n"), Some(Answer::No));
+        assert_eq!(Answer::parse("maybe"), None);
+    }
+}

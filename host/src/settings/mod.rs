@@ -1,0 +1,64 @@
+//! Settings the user changes: per-user switches kept in the host database, such as
+//! whether links may be opened and shared in group chats and the Moments feed.
+
+use crate::store::{Database, StoreError};
+use miniapp_abi::lifecycle::Surface;
+use rusqlite::OptionalExtension;
+
+const SCHEMA: &[&str] = &["CREATE TABLE user_settings (
+        user_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (user_id, key)
+    ) WITHOUT ROWID;"];
+
+/// The user's settings.
+#[derive(Debug, Clone)]
+pub struct UserSettings {
+    database: Database,
+}
+
+impl UserSettings {
+    /// Settings in `database`, creating the table if needed.
+    pub fn new(database: Database) -> Result<UserSettings, StoreError> {
+        database.migrate("settings", SCHEMA)?;
+        Ok(UserSettings { database })
+    }
+
+    fn links_key(surface: Surface) -> String {
+        format!("links.{surface}.enabled")
+    }
+
+    /// Whether `user_id` turned links on for `surface`.
+    pub fn links_enabled(&self, user_id: &str, surface: Surface) -> Result<bool, StoreError> {
+        let key = UserSettings::links_key(surface);
+        self.database.run_blocking(|c| {
+            let value: Option<String> = c
+                .query_row(
+                    "SELECT value FROM user_settings WHERE user_id = ?1 AND key = ?2",
+                    [user_id, &key],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            Ok(value.as_deref() == Some("true"))
+        })
+    }
+
+    /// Turns links on or off for `surface`.
+    pub fn set_links_enabled(
+        &self,
+        user_id: &str,
+        surface: Surface,
+        enabled: bool,
+    ) -> Result<(), StoreError> {
+        let key = UserSettings::links_key(surface);
+        self.database.run_blocking(|c| {
+            c.execute(
+                "INSERT INTO user_settings (user_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(user_id, key) DO UPDATE SET value = excluded.value",
+                rusqlite::params![user_id, key, enabled.to_string()],
+            )?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! The link safety checks over outside corpora and arbitrary input: never a panic,
+//! never an allow for a target that breaks a safety rule.
+
+use crate::common;
+use miniapp_host::capability::link::safety::{check_deep_link, check_web_url};
+use miniapp_host::config::LinkSettings;
+use proptest::prelude::*;
+use serde_json::Value;
+use url::Host;
+
+fn settings() -> LinkSettings {
+    let mut settings = LinkSettings::default();
+    settings.blocklist.insert("phish.example".into());
+    settings
+}
+
+/// Every property a web URL that passed must have.
+fn assert_safe_if_allowed(raw: &str, settings: &LinkSettings) {
+    if let Ok(safe) = check_web_url(raw, settings) {
+        assert!(raw.len() <= settings.max_url_bytes, "{raw:?}");
+        assert_eq!(safe.url.scheme(), "https", "{raw:?}");
+        assert!(
+            safe.url.username().is_empty() && safe.url.password().is_none(),
+            "{raw:?}"
+        );
+        assert!(matches!(safe.url.host(), Some(Host::Domain(_))), "{raw:?}");
+        assert!(!safe.host.ends_with("phish.example"), "{raw:?}");
+        assert!(safe.host.is_ascii(), "{raw:?}");
+        assert!(
+            !raw.chars().any(|c| c.is_control() || c.is_whitespace()),
+            "{raw:?}"
+        );
+    }
+}
+
+#[test]
+fn whatwg_url_corpus_never_panics_and_failures_are_rejected() {
+    let path = common::repo().join("tests/data/whatwg-url/urltestdata.json");
+    let cases: Vec<Value> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let settings = settings();
+    let (mut inputs, mut failures) = (0, 0);
+    for case in cases.iter().filter_map(Value::as_object) {
+        let Some(input) = case.get("input").and_then(Value::as_str) else {
+            continue;
+        };
+        inputs += 1;
+        let web = check_web_url(input, &settings);
+        let deep = check_deep_link(input, &settings);
+        assert_safe_if_allowed(input, &settings);
+        if case.get("failure").and_then(Value::as_bool) == Some(true) {
+            failures += 1;
+            assert!(
+                web.is_err() && deep.is_err(),
+                "the corpus marks {input:?} as a failure"
+            );
+        }
+    }
+    assert!(
+        inputs > 800 && failures > 250,
+        "{inputs} inputs, {failures} failures"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn arbitrary_text_never_panics_or_slips_through(raw in any::<String>()) {
+        let settings = settings();
+        let _ = check_deep_link(&raw, &settings);
+        assert_safe_if_allowed(&raw, &settings);
+    }
+
+    #[test]
+    fn url_shaped_text_never_slips_through(
+        scheme in prop::sample::select(vec!["https", "http", "javascript", "HTTPS", "taobao", "jd", "data", "file"]),
+        userinfo in prop::option::of("[a-z@:.]{0,8}"),
+        host in prop_oneof![
+            "[a-z]{1,10}\\.(com|cn|example)",
+            "[0-9]{1,10}",
+            "0x[0-9a-f]{1,8}",
+            "[0-9]{1,3}\\.[0-9x]{1,4}\\.[0-9]{1,3}",
+            "[a-zа-я]{1,8}\\.com",
+            "(login\\.)?phish\\.example",
+            "\\[[0-9a-f:]{2,12}\\]",
+        ],
+        path in "[ -~]{0,30}",
+    ) {
+        let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
+        let raw = format!("{scheme}://{userinfo}{host}/{path}");
+        let settings = settings();
+        let _ = check_deep_link(&raw, &settings);
+        assert_safe_if_allowed(&raw, &settings);
+    }
+}
