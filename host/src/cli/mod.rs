@@ -5,6 +5,7 @@ mod audit;
 mod build;
 mod inspect;
 mod run;
+mod settings;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// List the host's recorded capability decisions.
     Audit(audit::AuditArgs),
+    /// Show or change the user's settings (links per surface).
+    Settings(settings::SettingsArgs),
 }
 
 /// Parses the command line and runs it; every failure is one `error:` line.
@@ -77,6 +80,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(config, args).await,
         Command::Inspect(args) => inspect::inspect(config, args).await,
         Command::Audit(args) => audit::audit(config, args),
+        Command::Settings(args) => settings::settings(config, args),
     }
 }
 

@@ -4,10 +4,12 @@
 use super::{build, open_host};
 use anyhow::bail;
 use clap::Args;
+use miniapp_host::consent::{Answer, TerminalUser};
 use miniapp_host::{CapturedOutput, Event, HostConfig, LaunchContext, Manifest, Session, Surface};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Arguments of `miniapp run`.
 #[derive(Args)]
@@ -31,12 +33,21 @@ pub struct RunArgs {
     #[arg(long = "event", value_name = "JSON", value_parser = parse_event)]
     events: Vec<Event>,
 
+    /// An answer to the next prompt the host shows (yes or no; repeatable). Without
+    /// answers the host asks at the terminal, or declines when there is none.
+    #[arg(long = "answer", value_name = "yes|no", value_parser = parse_answer)]
+    answers: Vec<Answer>,
+
     /// Do not run the manifest's build command first.
     #[arg(long)]
     no_build: bool,
 }
 
-fn parse_surface(text: &str) -> Result<Surface, String> {
+fn parse_answer(text: &str) -> Result<Answer, String> {
+    Answer::parse(text).ok_or_else(|| format!("`{text}` is not an answer; expected yes or no"))
+}
+
+pub(super) fn parse_surface(text: &str) -> Result<Surface, String> {
     Surface::parse(text).ok_or_else(|| {
         let known: Vec<&str> = Surface::ALL.iter().map(|s| s.as_str()).collect();
         format!(
@@ -73,8 +84,9 @@ pub async fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> 
     }
     let host = open_host(config)?;
     let app = host.load_app(&args.app_dir).await?;
+    let user = Arc::new(TerminalUser::new(args.answers));
     let program = app.program().id.clone();
-    let mut session = app.start().await?;
+    let mut session = app.start_with_user(user).await?;
 
     let mut context = LaunchContext::new(args.surface);
     context.path = args.path;
@@ -111,4 +123,7 @@ fn show(program: &str, output: CapturedOutput) {
     }
     print_lines(std::io::stdout().lock(), program, &output.stdout);
     print_lines(std::io::stderr().lock(), program, &output.stderr);
+    for notice in &output.notices {
+        println!("[host] {}: {}", notice.capability, notice.message);
+    }
 }

@@ -195,9 +195,9 @@ impl Link {
     ) -> Result<LinkReply, ApiError> {
         let grant = context.grant::<LinkGrant>()?;
         let session = context.session();
-        let (action_name, verb) = match action {
-            Action::Open => ("open", "open"),
-            Action::Share { .. } => ("share", "share"),
+        let (action_name, verb, done) = match action {
+            Action::Open => ("open", "open", "not opened"),
+            Action::Share { .. } => ("share", "share", "not shared"),
         };
         let denied = |reason: DenyReason, message: String, display: String| LinkReply {
             outcome: Outcome::Denied,
@@ -208,12 +208,12 @@ impl Link {
 
         let reply = match self.check(target, grant) {
             Err((reason, message, display)) => {
-                denied(reason, format!("not opened: {message}"), display)
+                denied(reason, format!("{done}: {message}"), display)
             }
             Ok(checked) if !checked.declared => denied(
                 DenyReason::NotDeclared,
                 format!(
-                    "not opened: {} is not listed in the program's [capabilities.link] (add it to `{}`)",
+                    "{done}: {} is not listed in the program's [capabilities.link] (add it to `{}`)",
                     checked.declaration,
                     match checked.kind {
                         TargetKind::Web => "domains",
@@ -228,7 +228,7 @@ impl Link {
                 let Some(rules) = self.settings.surfaces.get(&surface) else {
                     let reply = denied(
                         DenyReason::SurfacePolicy,
-                        format!("not opened: the host has no link rules for {surface}"),
+                        format!("{done}: the host has no link rules for {surface}"),
                         checked.display,
                     );
                     return self.finish(context, action_name, surface, reply).await;
@@ -249,7 +249,10 @@ impl Link {
                     },
                     PolicyDecision::Deny(reason, why) => denied(
                         reason,
-                        format!("not opened: {why} ({rule_key})"),
+                        format!(
+                            "{done}: {} ({rule_key})",
+                            why.replace("<surface>", surface.as_str())
+                        ),
                         checked.display,
                     ),
                     PolicyDecision::Ask => {
@@ -330,14 +333,12 @@ impl Link {
         let notice = match (opened, action) {
             (true, "share") => format!("shared {} to {surface}", reply.display),
             (true, _) => format!("opening {} (from {surface})", reply.display),
-            (false, _) => format!(
-                "{action} of {} {}: {reason}",
-                reply.display,
-                match reply.outcome {
-                    Outcome::Declined => "declined",
-                    _ => "denied",
-                }
-            ),
+            (false, _) => {
+                let why = reply
+                    .reason
+                    .map_or("the user did not agree", DenyReason::as_str);
+                format!("refused to {action} {} on {surface}: {why}", reply.display)
+            }
         };
         context
             .session()
