@@ -318,3 +318,35 @@ impl TapManifest for PathBuf {
         self
     }
 }
+
+#[test]
+fn link_demo_follows_the_users_surface_switches() {
+    let data = tempfile::tempdir().unwrap();
+    let run = || miniapp(data.path(), &["run", "sample-programs/link-demo", "--surface", "chat"]);
+    let before = run();
+    let stdout = text(&before.stdout);
+    assert!(before.status.success(), "stderr: {}", text(&before.stderr));
+    assert!(stdout.contains("open the shop: Opened — taobao://shop/58"), "{stdout}");
+    assert!(stdout.contains("open a disguised link: Denied (userinfo)"), "{stdout}");
+    assert!(stdout.contains("share to Moments: Denied (surface_disabled)"), "{stdout}");
+    assert!(stdout.contains("[host] link: shared https://taobao.com/deals/1042 to chat"), "{stdout}");
+
+    let enabled = miniapp(data.path(), &["settings", "links", "--surface", "moments", "--enable"]);
+    assert!(text(&enabled.stdout).contains("moments       links switch on"), "{}", text(&enabled.stdout));
+    let after = text(&run().stdout);
+    assert!(after.contains("share to Moments: Opened"), "{after}");
+
+    let audit = miniapp(data.path(), &["audit", "--program", "com.example.link-demo"]);
+    assert!(text(&audit.stdout).contains("https://taobao.com/deals/1042 on moments"), "{}", text(&audit.stdout));
+}
+
+#[test]
+fn prompts_take_scripted_answers_and_decline_without_them() {
+    let data = tempfile::tempdir().unwrap();
+    let tap = r#"{"type":"tap","action":"open-deals"}"#;
+    let yes = miniapp(data.path(), &["run", "sample-programs/link-demo", "--event", tap, "--answer", "yes"]);
+    assert!(text(&yes.stdout).contains("open Deals after a tap: Confirmed"), "{}", text(&yes.stdout));
+    assert!(text(&yes.stderr).contains("wants to open mini-program com.taobao.deals /pages/index"), "{}", text(&yes.stderr));
+    let nobody = miniapp(data.path(), &["run", "sample-programs/link-demo", "--event", tap]);
+    assert!(text(&nobody.stdout).contains("open Deals after a tap: Declined"), "{}", text(&nobody.stdout));
+}
