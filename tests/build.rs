@@ -9,14 +9,8 @@ use std::process::Command;
 const GUESTS: &[&str] = &["../sample-programs/hello", "guests/probe"];
 
 fn main() {
-    let here =
-        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    for shared in [
-        "../guest-sdk/src",
-        "../guest-sdk/Cargo.toml",
-        "../abi/src",
-        "../abi/Cargo.toml",
-    ] {
+    let here = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    for shared in ["../guest-sdk/src", "../guest-sdk/Cargo.toml", "../abi/src", "../abi/Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", here.join(shared).display());
     }
     ensure_wasm_target();
@@ -30,18 +24,10 @@ fn main() {
 }
 
 fn ensure_wasm_target() {
-    match Command::new("rustup")
-        .args(["target", "add", "wasm32-wasip1"])
-        .output()
-    {
+    match Command::new("rustup").args(["target", "add", "wasm32-wasip1"]).output() {
         Ok(output) if output.status.success() => {}
-        Ok(output) => panic!(
-            "`rustup target add wasm32-wasip1` failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(error) => panic!(
-            "the tests build guests for wasm32-wasip1 and need rustup to add that target: {error}"
-        ),
+        Ok(output) => panic!("`rustup target add wasm32-wasip1` failed: {}", String::from_utf8_lossy(&output.stderr)),
+        Err(error) => panic!("the tests build guests for wasm32-wasip1 and need rustup to add that target: {error}"),
     }
 }
 
@@ -60,9 +46,5 @@ fn build(dir: &Path) {
         .env_remove("CARGO_LLVM_COV_TARGET_DIR")
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo for {}: {e}", dir.display()));
-    assert!(
-        status.success(),
-        "building the guest in {} failed",
-        dir.display()
-    );
+    assert!(status.success(), "building the guest in {} failed", dir.display());
 }

@@ -68,9 +68,7 @@ impl ErrorCode {
 
     /// The code with this number, if any.
     pub fn from_number(number: i32) -> Option<ErrorCode> {
-        ErrorCode::ALL
-            .into_iter()
-            .find(|code| code.number() == number)
+        ErrorCode::ALL.into_iter().find(|code| code.number() == number)
     }
 
     /// The stable string of this code, e.g. `quota_exceeded`.
@@ -108,10 +106,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with this code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            code,
-            message: message.into(),
-        }
+        ApiError { code, message: message.into() }
     }
 
     /// Shorthand for an [`ErrorCode::InvalidArgument`] error.

@@ -9,6 +9,7 @@
 //! It has no platform code and compiles for both the host and `wasm32-wasip1`.
 
 pub mod error;
+pub mod identity;
 pub mod lifecycle;
 pub mod link;
 pub mod storage;
@@ -120,14 +121,8 @@ mod tests {
             "miniapp_abi_v1_0_0",
             "miniapp_abi_v99999999999_0",
         ] {
-            assert!(
-                matches!(AbiVersion::from_marker_export(bad), Some(Err(_))),
-                "{bad}"
-            );
+            assert!(matches!(AbiVersion::from_marker_export(bad), Some(Err(_))), "{bad}");
         }
-        assert_eq!(
-            AbiVersion::from_marker_export("miniapp_abi_v2_7"),
-            Some(Ok(AbiVersion { major: 2, minor: 7 }))
-        );
+        assert_eq!(AbiVersion::from_marker_export("miniapp_abi_v2_7"), Some(Ok(AbiVersion { major: 2, minor: 7 })));
     }
 }

@@ -23,14 +23,8 @@ pub enum Surface {
 
 impl Surface {
     /// Every surface.
-    pub const ALL: [Surface; 6] = [
-        Surface::Direct,
-        Surface::Chat,
-        Surface::Group,
-        Surface::Moments,
-        Surface::ChannelsAd,
-        Surface::MiniProgram,
-    ];
+    pub const ALL: [Surface; 6] =
+        [Surface::Direct, Surface::Chat, Surface::Group, Surface::Moments, Surface::ChannelsAd, Surface::MiniProgram];
 
     /// The stable string of this surface, e.g. `channels_ad`.
     pub fn as_str(self) -> &'static str {
@@ -75,12 +69,7 @@ pub struct LaunchContext {
 impl LaunchContext {
     /// A launch on `surface` at the program's home page with no query.
     pub fn new(surface: Surface) -> LaunchContext {
-        LaunchContext {
-            surface,
-            path: String::new(),
-            query: BTreeMap::new(),
-            referrer: None,
-        }
+        LaunchContext { surface, path: String::new(), query: BTreeMap::new(), referrer: None }
     }
 }
 
@@ -134,12 +123,6 @@ mod tests {
         let event: Event = serde_json::from_str(r#"{"type":"swipe","dir":"left"}"#).unwrap();
         assert_eq!(event, Event::Unknown);
         let event: Event = serde_json::from_str(r#"{"type":"tap","action":"buy"}"#).unwrap();
-        assert_eq!(
-            event,
-            Event::Tap {
-                action: "buy".into(),
-                payload: serde_json::Value::Null
-            }
-        );
+        assert_eq!(event, Event::Tap { action: "buy".into(), payload: serde_json::Value::Null });
     }
 }

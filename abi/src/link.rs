@@ -164,11 +164,7 @@ impl Target {
 
     /// Another mini-program's page.
     pub fn program(id: impl Into<String>, path: impl Into<String>) -> Target {
-        Target::MiniProgram {
-            id: id.into(),
-            path: path.into(),
-            extra_data: None,
-        }
+        Target::MiniProgram { id: id.into(), path: path.into(), extra_data: None }
     }
 }
 

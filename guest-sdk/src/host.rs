@@ -43,33 +43,19 @@ pub(crate) fn request<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
     function: RawHostFn,
     request: &Req,
 ) -> Result<Resp> {
-    let bytes = serde_json::to_vec(request).map_err(|e| {
-        Error::new(
-            ErrorCode::InvalidArgument,
-            format!("cannot encode the request: {e}"),
-        )
-    })?;
+    let bytes = serde_json::to_vec(request)
+        .map_err(|e| Error::new(ErrorCode::InvalidArgument, format!("cannot encode the request: {e}")))?;
     let reply = call(function, &bytes)?;
     let reply: &[u8] = if reply.is_empty() { b"null" } else { &reply };
-    serde_json::from_slice(reply).map_err(|e| {
-        Error::new(
-            ErrorCode::Internal,
-            format!("cannot decode the host's reply: {e}"),
-        )
-    })
+    serde_json::from_slice(reply)
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot decode the host's reply: {e}")))
 }
 
 fn call(function: RawHostFn, request: &[u8]) -> Result<Vec<u8>> {
     let mut slot = [0u32; 2];
     // SAFETY: the request buffer and the reply slot are live for the whole call; the
     // host only reads the former and writes the 8 bytes of the latter.
-    let status = unsafe {
-        function(
-            request.as_ptr() as i32,
-            request.len() as i32,
-            slot.as_mut_ptr() as i32,
-        )
-    };
+    let status = unsafe { function(request.as_ptr() as i32, request.len() as i32, slot.as_mut_ptr() as i32) };
     // SAFETY: a non-empty reply was allocated by `alloc` with exactly this length.
     let reply = unsafe { take_buffer(slot[0], slot[1]) };
     if status == 0 {
@@ -117,12 +103,8 @@ unsafe fn take_buffer(ptr: u32, len: u32) -> Vec<u8> {
 fn take_message<T: DeserializeOwned>(ptr: i32, len: i32) -> Result<T> {
     // SAFETY: the host passes buffers it obtained from `alloc` for this callback.
     let bytes = unsafe { take_buffer(ptr as u32, len as u32) };
-    serde_json::from_slice(&bytes).map_err(|e| {
-        Error::new(
-            ErrorCode::InvalidArgument,
-            format!("cannot decode the host's message: {e}"),
-        )
-    })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::new(ErrorCode::InvalidArgument, format!("cannot decode the host's message: {e}")))
 }
 
 thread_local! {

@@ -42,9 +42,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What most programs need in one import.
 pub mod prelude {
-    pub use crate::{
-        Error, ErrorCode, Event, LaunchContext, MiniApp, Result, Surface, link, storage,
-    };
+    pub use crate::{Error, ErrorCode, Event, LaunchContext, MiniApp, Result, Surface, link, storage};
 }
 
 /// A mini-program's lifecycle, as the host drives it. Only `on_launch` is required.

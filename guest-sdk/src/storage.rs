@@ -52,32 +52,15 @@ pub fn set<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<()> {
 
 /// The value stored under `key`, or `None`.
 pub fn get<T: DeserializeOwned>(key: &str) -> Result<Option<T>> {
-    let reply: GetReply = request(
-        storage_get,
-        &KeyRequest {
-            key: key.to_string(),
-        },
-    )?;
-    reply
-        .value
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| {
-            crate::Error::new(
-                crate::ErrorCode::InvalidArgument,
-                format!("stored `{key}` has another type: {e}"),
-            )
-        })
+    let reply: GetReply = request(storage_get, &KeyRequest { key: key.to_string() })?;
+    reply.value.map(serde_json::from_value).transpose().map_err(|e| {
+        crate::Error::new(crate::ErrorCode::InvalidArgument, format!("stored `{key}` has another type: {e}"))
+    })
 }
 
 /// Removes `key`; returns whether it was stored.
 pub fn remove(key: &str) -> Result<bool> {
-    let reply: RemoveReply = request(
-        storage_remove,
-        &KeyRequest {
-            key: key.to_string(),
-        },
-    )?;
+    let reply: RemoveReply = request(storage_remove, &KeyRequest { key: key.to_string() })?;
     Ok(reply.removed)
 }
 

@@ -50,10 +50,7 @@ impl Default for HostConfig {
 impl HostConfig {
     /// The default configuration with its data in `data_dir`.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> HostConfig {
-        HostConfig {
-            data_dir: data_dir.into(),
-            ..HostConfig::default()
-        }
+        HostConfig { data_dir: data_dir.into(), ..HostConfig::default() }
     }
 
     /// Parses a TOML host configuration. Missing fields take their defaults.
@@ -74,9 +71,7 @@ pub fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    dirs::data_dir()
-        .map(|d| d.join("miniapp"))
-        .unwrap_or_else(|| PathBuf::from(".miniapp"))
+    dirs::data_dir().map(|d| d.join("miniapp")).unwrap_or_else(|| PathBuf::from(".miniapp"))
 }
 
 /// Hard limits on one program. Exceeding one ends that program with an error naming
@@ -177,11 +172,7 @@ pub struct StorageSettings {
 
 impl Default for StorageSettings {
     fn default() -> StorageSettings {
-        StorageSettings {
-            default_quota_bytes: 10 << 20,
-            max_quota_bytes: 10 << 20,
-            max_entry_bytes: 1 << 20,
-        }
+        StorageSettings { default_quota_bytes: 10 << 20, max_quota_bytes: 10 << 20, max_entry_bytes: 1 << 20 }
     }
 }
 
@@ -248,37 +239,16 @@ pub enum LinkRule {
 impl Default for LinkSettings {
     fn default() -> LinkSettings {
         use LinkRule::*;
-        let deep_link_kinds: BTreeSet<String> = ["item", "shop", "live"]
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let deep_link_kinds: BTreeSet<String> = ["item", "shop", "live"].into_iter().map(String::from).collect();
         // Two storefront platforms, configured identically: neutrality by construction.
         let platforms = [("taobao", "taobao"), ("jd", "jd")]
             .into_iter()
             .map(|(name, scheme)| {
-                (
-                    name.to_string(),
-                    PlatformSettings {
-                        scheme: scheme.to_string(),
-                        kinds: deep_link_kinds.clone(),
-                    },
-                )
+                (name.to_string(), PlatformSettings { scheme: scheme.to_string(), kinds: deep_link_kinds.clone() })
             })
             .collect();
-        let open = SurfaceRules {
-            web: Allow,
-            item: Allow,
-            shop: Allow,
-            live: Allow,
-            mini_program: GestureConfirm,
-        };
-        let opt_in = SurfaceRules {
-            web: OptIn,
-            item: OptIn,
-            shop: OptIn,
-            live: OptIn,
-            mini_program: GestureConfirm,
-        };
+        let open = SurfaceRules { web: Allow, item: Allow, shop: Allow, live: Allow, mini_program: GestureConfirm };
+        let opt_in = SurfaceRules { web: OptIn, item: OptIn, shop: OptIn, live: OptIn, mini_program: GestureConfirm };
         let surfaces = BTreeMap::from([
             (Surface::Direct, open),
             (Surface::Chat, open),
@@ -286,13 +256,7 @@ impl Default for LinkSettings {
             (Surface::Moments, opt_in),
             (
                 Surface::ChannelsAd,
-                SurfaceRules {
-                    web: Confirm,
-                    item: Confirm,
-                    shop: Allow,
-                    live: Allow,
-                    mini_program: GestureConfirm,
-                },
+                SurfaceRules { web: Confirm, item: Confirm, shop: Allow, live: Allow, mini_program: GestureConfirm },
             ),
             (
                 Surface::MiniProgram,
@@ -305,13 +269,7 @@ impl Default for LinkSettings {
                 },
             ),
         ]);
-        LinkSettings {
-            max_url_bytes: 2048,
-            max_declared_domains: 20,
-            blocklist: BTreeSet::new(),
-            platforms,
-            surfaces,
-        }
+        LinkSettings { max_url_bytes: 2048, max_declared_domains: 20, blocklist: BTreeSet::new(), platforms, surfaces }
     }
 }
 
@@ -339,10 +297,6 @@ mod tests {
         assert_eq!(config.link.surfaces[&Surface::Chat].web, LinkRule::Confirm);
         assert!(config.link.blocklist.contains("evil.example"));
         let text = "[link.surfaces.billboard]\nweb = \"allow\"\n";
-        assert!(
-            HostConfig::from_toml(text)
-                .unwrap_err()
-                .contains("billboard")
-        );
+        assert!(HostConfig::from_toml(text).unwrap_err().contains("billboard"));
     }
 }

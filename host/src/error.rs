@@ -85,9 +85,7 @@ pub enum LoadError {
         offered: String,
     },
     /// The module imports something the host does not provide.
-    #[error(
-        "{program}: the module imports `{module}.{name}`, which this host does not provide ({reason})"
-    )]
+    #[error("{program}: the module imports `{module}.{name}`, which this host does not provide ({reason})")]
     UnknownImport {
         /// The program id.
         program: String,
@@ -226,23 +224,15 @@ pub enum SessionError {
 }
 
 fn code_suffix(status: i32) -> String {
-    miniapp_abi::ErrorCode::from_number(status)
-        .map(|code| format!(", {code}"))
-        .unwrap_or_default()
+    miniapp_abi::ErrorCode::from_number(status).map(|code| format!(", {code}")).unwrap_or_default()
 }
 
 impl SessionError {
     /// Stable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
-            SessionError::Ended {
-                fault: Fault::Limit { .. },
-                ..
-            } => "limit_exceeded",
-            SessionError::Ended {
-                fault: Fault::Abi(_),
-                ..
-            } => "abi_violation",
+            SessionError::Ended { fault: Fault::Limit { .. }, .. } => "limit_exceeded",
+            SessionError::Ended { fault: Fault::Abi(_), .. } => "abi_violation",
             SessionError::Trapped { .. } => "guest_trapped",
             SessionError::CallbackFailed { .. } => "callback_failed",
             SessionError::AlreadyEnded { .. } => "session_ended",
@@ -261,9 +251,5 @@ impl SessionError {
 /// Folds a multi-line message (a WAT parse error with its source excerpt) into one
 /// line, so every error the CLI prints stays one line.
 pub(crate) fn one_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    text.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")
 }

@@ -65,20 +65,12 @@ impl HostBuilder {
         for capability in self.extra {
             registry.add(capability);
         }
-        let engine =
-            SharedEngine::new(&config.engine, &config.limits).map_err(HostError::Engine)?;
+        let engine = SharedEngine::new(&config.engine, &config.limits).map_err(HostError::Engine)?;
         let mut linker = Linker::new(engine.engine());
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut SessionState| {
-            &mut state.wasi
-        })
-        .map_err(|e| HostError::Engine(format!("cannot link WASI: {e:#}")))?;
-        registry
-            .link(&mut linker)
-            .map_err(|e| HostError::Engine(format!("cannot link host functions: {e:#}")))?;
-        let cache_dir = config
-            .engine
-            .module_cache
-            .then(|| config.data_dir.join("cache"));
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut SessionState| &mut state.wasi)
+            .map_err(|e| HostError::Engine(format!("cannot link WASI: {e:#}")))?;
+        registry.link(&mut linker).map_err(|e| HostError::Engine(format!("cannot link host functions: {e:#}")))?;
+        let cache_dir = config.engine.module_cache.then(|| config.data_dir.join("cache"));
         Ok(Host {
             inner: Arc::new(HostInner {
                 config,
@@ -111,11 +103,7 @@ impl Host {
 
     /// A builder, for adding capabilities.
     pub fn builder(config: HostConfig) -> HostBuilder {
-        HostBuilder {
-            config,
-            extra: Vec::new(),
-            user: Arc::new(Nobody),
-        }
+        HostBuilder { config, extra: Vec::new(), user: Arc::new(Nobody) }
     }
 
     /// Loads the program in `app_dir` (its `miniapp.toml` and the module it names).
@@ -123,23 +111,12 @@ impl Host {
     pub async fn load_app(&self, app_dir: impl AsRef<Path>) -> Result<App, LoadError> {
         let files = read_app_files(app_dir.as_ref())?;
         let source = files.module_path.display().to_string();
-        App::load(
-            self.inner.clone(),
-            files.manifest,
-            Some(files.dir),
-            files.module_bytes,
-            source,
-        )
-        .await
+        App::load(self.inner.clone(), files.manifest, Some(files.dir), files.module_bytes, source).await
     }
 
     /// Loads a program from a manifest and module bytes (binary or text format)
     /// already in memory, e.g. from a platform's own program store.
-    pub async fn load_app_from_parts(
-        &self,
-        manifest: Manifest,
-        module_bytes: Vec<u8>,
-    ) -> Result<App, LoadError> {
+    pub async fn load_app_from_parts(&self, manifest: Manifest, module_bytes: Vec<u8>) -> Result<App, LoadError> {
         let source = format!("module of {}", manifest.id);
         App::load(self.inner.clone(), manifest, None, module_bytes, source).await
     }
@@ -156,18 +133,14 @@ impl Host {
         let size = files.module_bytes.len();
         let inner = self.inner.clone();
         let id = files.manifest.id.clone();
-        let compiled = tokio::task::spawn_blocking(move || {
-            inner.cache.load(inner.engine.engine(), &files.module_bytes)
-        })
-        .await
-        .map_err(|e| LoadError::Host {
-            program: id,
-            reason: e.to_string(),
-        })?
-        .map_err(|e| LoadError::ModuleInvalid {
-            source_name: source,
-            reason: crate::error::one_line(&format!("{e:#}")),
-        })?;
+        let compiled =
+            tokio::task::spawn_blocking(move || inner.cache.load(inner.engine.engine(), &files.module_bytes))
+                .await
+                .map_err(|e| LoadError::Host { program: id, reason: e.to_string() })?
+                .map_err(|e| LoadError::ModuleInvalid {
+                    source_name: source,
+                    reason: crate::error::one_line(&format!("{e:#}")),
+                })?;
         let analysis = analyze(&compiled.module, &files.manifest, &self.inner.registry);
         Ok((files.manifest, size, compiled.hash, analysis))
     }
@@ -211,24 +184,15 @@ fn read_app_files(app_dir: &Path) -> Result<AppFiles, LoadError> {
         None => String::new(),
     };
     if !module_path.exists() {
-        return Err(LoadError::ModuleMissing {
-            path: module_path,
-            hint,
-        });
+        return Err(LoadError::ModuleMissing { path: module_path, hint });
     }
     // The manifest's path has no `..`, but a symlink could still lead outside.
     let dir = app_dir
         .canonicalize()
-        .map_err(|e| LoadError::ModuleUnreadable {
-            path: app_dir.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| LoadError::ModuleUnreadable { path: app_dir.to_path_buf(), reason: e.to_string() })?;
     let resolved = module_path
         .canonicalize()
-        .map_err(|e| LoadError::ModuleUnreadable {
-            path: module_path.clone(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| LoadError::ModuleUnreadable { path: module_path.clone(), reason: e.to_string() })?;
     if !resolved.starts_with(&dir) {
         return Err(ManifestError {
             path: manifest_path,
@@ -241,14 +205,7 @@ fn read_app_files(app_dir: &Path) -> Result<AppFiles, LoadError> {
         }
         .into());
     }
-    let module_bytes = std::fs::read(&resolved).map_err(|e| LoadError::ModuleUnreadable {
-        path: module_path.clone(),
-        reason: e.to_string(),
-    })?;
-    Ok(AppFiles {
-        manifest,
-        dir,
-        module_bytes,
-        module_path,
-    })
+    let module_bytes = std::fs::read(&resolved)
+        .map_err(|e| LoadError::ModuleUnreadable { path: module_path.clone(), reason: e.to_string() })?;
+    Ok(AppFiles { manifest, dir, module_bytes, module_path })
 }

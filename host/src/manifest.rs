@@ -73,12 +73,7 @@ pub struct ManifestError {
 impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.field {
-            Some(field) => write!(
-                f,
-                "{}: field `{field}`: {}",
-                self.path.display(),
-                self.message
-            ),
+            Some(field) => write!(f, "{}: field `{field}`: {}", self.path.display(), self.message),
             None => write!(f, "{}: {}", self.path.display(), self.message),
         }
     }
@@ -108,10 +103,7 @@ impl Manifest {
             field: None,
             message: match e.kind() {
                 std::io::ErrorKind::NotFound => {
-                    format!(
-                        "no {MANIFEST_FILE} here (is {} an app directory?)",
-                        app_dir.display()
-                    )
+                    format!("no {MANIFEST_FILE} here (is {} an app directory?)", app_dir.display())
                 }
                 _ => format!("cannot read: {e}"),
             },
@@ -188,9 +180,7 @@ impl ManifestLimits {
                 }
                 Some(value) if value > host => Err((
                     format!("limits.{name}"),
-                    format!(
-                        "{value} exceeds the host's limit of {host}; a manifest may only tighten limits"
-                    ),
+                    format!("{value} exceeds the host's limit of {host}; a manifest may only tighten limits"),
                 )),
                 Some(value) => Ok(value),
             }
@@ -203,20 +193,14 @@ impl ManifestLimits {
                     "this host does not meter fuel (engine.fuel = false)".into(),
                 ));
             }
-            (Some(asked), Some(host_fuel)) => {
-                Some(tighten("fuel_per_callback", Some(asked), host_fuel)?)
-            }
+            (Some(asked), Some(host_fuel)) => Some(tighten("fuel_per_callback", Some(asked), host_fuel)?),
             (Some(asked), None) => Some(tighten("fuel_per_callback", Some(asked), u64::MAX)?),
         };
         Ok(Limits {
             memory_bytes: tighten("memory_bytes", self.memory_bytes, host.memory_bytes)?,
             table_elements: tighten("table_elements", self.table_elements, host.table_elements)?,
             launch_time_ms: tighten("launch_time_ms", self.launch_time_ms, host.launch_time_ms)?,
-            callback_time_ms: tighten(
-                "callback_time_ms",
-                self.callback_time_ms,
-                host.callback_time_ms,
-            )?,
+            callback_time_ms: tighten("callback_time_ms", self.callback_time_ms, host.callback_time_ms)?,
             fuel_per_callback,
             host_calls_per_callback: tighten(
                 "host_calls_per_callback",
@@ -238,17 +222,10 @@ fn field_at(text: &str, offset: usize) -> Option<String> {
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim();
         if trimmed.starts_with('[') && !trimmed.starts_with("[[") {
-            table = Some(
-                trimmed
-                    .trim_matches(|c| c == '[' || c == ']')
-                    .trim()
-                    .to_string(),
-            );
+            table = Some(trimmed.trim_matches(|c| c == '[' || c == ']').trim().to_string());
         }
         if offset < line_start + line.len() {
-            let key = trimmed
-                .split_once('=')
-                .map(|(k, _)| k.trim().trim_matches('"').to_string());
+            let key = trimmed.split_once('=').map(|(k, _)| k.trim().trim_matches('"').to_string());
             return match (table, key) {
                 (Some(t), Some(k)) if !trimmed.starts_with('[') => Some(format!("{t}.{k}")),
                 (None, Some(k)) => Some(k),
@@ -267,21 +244,12 @@ fn check_id(id: &str) -> Result<(), String> {
         return Err(format!("must be 1 to 128 bytes long, is {}", id.len()));
     }
     let mut segments = id.split('.');
-    let first_ok = segments
-        .next()
-        .and_then(|s| s.bytes().next())
-        .is_some_and(|b| b.is_ascii_lowercase());
+    let first_ok = segments.next().and_then(|s| s.bytes().next()).is_some_and(|b| b.is_ascii_lowercase());
     let all_ok = id.split('.').all(|segment| {
         !segment.is_empty()
-            && segment
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && segment.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
     });
-    if first_ok && all_ok {
-        Ok(())
-    } else {
-        Err(format!("`{id}` {shape}"))
-    }
+    if first_ok && all_ok { Ok(()) } else { Err(format!("`{id}` {shape}")) }
 }
 
 fn check_text(text: &str, max_chars: usize) -> Result<(), String> {
@@ -298,30 +266,23 @@ fn check_text(text: &str, max_chars: usize) -> Result<(), String> {
 }
 
 fn check_version(version: &str) -> Result<(), String> {
-    let message =
-        || format!("`{version}` is not a semantic version like `1.2.0` or `1.2.0-beta.1`");
+    let message = || format!("`{version}` is not a semantic version like `1.2.0` or `1.2.0-beta.1`");
     let (core, suffix) = match version.find(['-', '+']) {
         Some(at) => (&version[..at], Some(&version[at + 1..])),
         None => (version, None),
     };
     let parts: Vec<&str> = core.split('.').collect();
     let numeric = |p: &&str| {
-        !p.is_empty()
-            && p.len() <= 9
-            && p.bytes().all(|b| b.is_ascii_digit())
-            && (p.len() == 1 || !p.starts_with('0'))
+        !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0'))
     };
     if parts.len() != 3 || !parts.iter().all(numeric) {
         return Err(message());
     }
     if let Some(suffix) = suffix {
         let ok = !suffix.is_empty()
-            && suffix.split(['.', '+']).all(|ident| {
-                !ident.is_empty()
-                    && ident
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            });
+            && suffix
+                .split(['.', '+'])
+                .all(|ident| !ident.is_empty() && ident.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
         if !ok {
             return Err(message());
         }
@@ -342,9 +303,7 @@ fn check_relative_path(path: &str) -> Result<PathBuf, String> {
         match component {
             Component::Normal(_) | Component::CurDir => {}
             Component::ParentDir => {
-                return Err(format!(
-                    "`{path}` leaves the app directory (`..` is not allowed)"
-                ));
+                return Err(format!("`{path}` leaves the app directory (`..` is not allowed)"));
             }
             Component::RootDir | Component::Prefix(_) => {
                 return Err(format!("`{path}` must be relative to the app directory"));
@@ -385,47 +344,23 @@ memory_bytes = 16777216
     fn parses_a_good_manifest() {
         let manifest = parse(GOOD).unwrap();
         assert_eq!(manifest.id, "com.example.hello");
-        assert_eq!(
-            manifest.capabilities["storage"]["quota_bytes"].as_integer(),
-            Some(4096)
-        );
+        assert_eq!(manifest.capabilities["storage"]["quota_bytes"].as_integer(), Some(4096));
         assert_eq!(manifest.limits.memory_bytes, Some(16 << 20));
     }
 
     #[test]
     fn rejects_bad_fields_by_name() {
-        assert_eq!(
-            field_of(&GOOD.replace("com.example.hello", "Com.Example")),
-            Some("id".into())
-        );
-        assert_eq!(
-            field_of(&GOOD.replace("com.example.hello", "com..x")),
-            Some("id".into())
-        );
-        assert_eq!(
-            field_of(&GOOD.replace("\"0.1.0\"", "\"1.0\"")),
-            Some("version".into())
-        );
-        assert_eq!(
-            field_of(&GOOD.replace("\"0.1.0\"", "\"01.0.0\"")),
-            Some("version".into())
-        );
-        assert_eq!(
-            field_of(&GOOD.replace("\"Hello\"", "\"  \"")),
-            Some("name".into())
-        );
-        assert_eq!(
-            field_of(&GOOD.replace("target/wasm32-wasip1", "../../etc")),
-            Some("module".into())
-        );
+        assert_eq!(field_of(&GOOD.replace("com.example.hello", "Com.Example")), Some("id".into()));
+        assert_eq!(field_of(&GOOD.replace("com.example.hello", "com..x")), Some("id".into()));
+        assert_eq!(field_of(&GOOD.replace("\"0.1.0\"", "\"1.0\"")), Some("version".into()));
+        assert_eq!(field_of(&GOOD.replace("\"0.1.0\"", "\"01.0.0\"")), Some("version".into()));
+        assert_eq!(field_of(&GOOD.replace("\"Hello\"", "\"  \"")), Some("name".into()));
+        assert_eq!(field_of(&GOOD.replace("target/wasm32-wasip1", "../../etc")), Some("module".into()));
         assert_eq!(
             field_of(&GOOD.replace("target/wasm32-wasip1/release/hello.wasm", "/etc/passwd")),
             Some("module".into())
         );
-        assert_eq!(
-            field_of(&GOOD.replace("build = [\"cargo\", ", "build = [\"\", ")),
-            Some("build".into())
-        );
+        assert_eq!(field_of(&GOOD.replace("build = [\"cargo\", ", "build = [\"\", ")), Some("build".into()));
     }
 
     #[test]
@@ -445,65 +380,32 @@ memory_bytes = 16777216
 
     #[test]
     fn capability_must_be_a_table() {
-        let text = GOOD.replace(
-            "[capabilities.storage]\nquota_bytes = 4096\n",
-            "capabilities = { storage = 3 }\n",
-        );
+        let text = GOOD.replace("[capabilities.storage]\nquota_bytes = 4096\n", "capabilities = { storage = 3 }\n");
         assert_eq!(field_of(&text), Some("capabilities.storage".into()));
     }
 
     #[test]
     fn limits_only_tighten() {
         let host = Limits::default();
-        let tighter = ManifestLimits {
-            memory_bytes: Some(1 << 20),
-            ..Default::default()
-        };
+        let tighter = ManifestLimits { memory_bytes: Some(1 << 20), ..Default::default() };
         assert_eq!(tighter.apply(&host, false).unwrap().memory_bytes, 1 << 20);
-        let looser = ManifestLimits {
-            memory_bytes: Some(1 << 40),
-            ..Default::default()
-        };
+        let looser = ManifestLimits { memory_bytes: Some(1 << 40), ..Default::default() };
         let (field, message) = looser.apply(&host, false).unwrap_err();
         assert_eq!(field, "limits.memory_bytes");
         assert!(message.contains("only tighten"));
-        let zero = ManifestLimits {
-            message_bytes: Some(0),
-            ..Default::default()
-        };
-        assert_eq!(
-            zero.apply(&host, false).unwrap_err().0,
-            "limits.message_bytes"
-        );
-        let fuel = ManifestLimits {
-            fuel_per_callback: Some(10),
-            ..Default::default()
-        };
+        let zero = ManifestLimits { message_bytes: Some(0), ..Default::default() };
+        assert_eq!(zero.apply(&host, false).unwrap_err().0, "limits.message_bytes");
+        let fuel = ManifestLimits { fuel_per_callback: Some(10), ..Default::default() };
         assert!(fuel.apply(&host, false).is_err());
         assert_eq!(fuel.apply(&host, true).unwrap().fuel_per_callback, Some(10));
     }
 
     #[test]
     fn semver_shapes() {
-        for good in [
-            "0.0.0",
-            "1.2.3",
-            "10.20.30",
-            "1.0.0-alpha.1",
-            "1.0.0+build.5",
-        ] {
+        for good in ["0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha.1", "1.0.0+build.5"] {
             assert!(check_version(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "1",
-            "1.2",
-            "1.2.3.4",
-            "a.b.c",
-            "1.2.3-",
-            "1.2.3-a..b",
-            "1.02.3",
-        ] {
+        for bad in ["", "1", "1.2", "1.2.3.4", "a.b.c", "1.2.3-", "1.2.3-a..b", "1.02.3"] {
             assert!(check_version(bad).is_err(), "{bad}");
         }
     }

@@ -43,13 +43,8 @@ impl Session {
         let mut store = Store::new(engine, state);
         store.limiter(|state| state.limiter());
         store.epoch_deadline_callback(|mut context| context.data_mut().on_epoch_tick());
-        begin(
-            &mut store,
-            limits.launch_time(),
-            LimitKind::LaunchTime,
-            limits.fuel_per_callback,
-        )
-        .map_err(|reason| host_error(&app, reason))?;
+        begin(&mut store, limits.launch_time(), LimitKind::LaunchTime, limits.fuel_per_callback)
+            .map_err(|reason| host_error(&app, reason))?;
 
         let instance = match pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
@@ -74,9 +69,7 @@ impl Session {
             .and_then(|e| e.into_memory())
             .ok_or_else(|| missing(abi::EXPORT_MEMORY))?;
         let func = |store: &mut Store<SessionState>, index: &wasmtime::ModuleExport| {
-            instance
-                .get_module_export(&mut *store, index)
-                .and_then(|e| e.into_func())
+            instance.get_module_export(&mut *store, index).and_then(|e| e.into_func())
         };
         let alloc = func(&mut store, &exports.alloc)
             .and_then(|f| f.typed::<i32, i32>(&store).ok())
@@ -84,12 +77,8 @@ impl Session {
         let on_launch = func(&mut store, &exports.on_launch)
             .and_then(|f| f.typed::<(i32, i32), i32>(&store).ok())
             .ok_or_else(|| missing(abi::EXPORT_ON_LAUNCH))?;
-        let optional_plain = |store: &mut Store<SessionState>,
-                              index: &Option<wasmtime::ModuleExport>| {
-            index
-                .as_ref()
-                .and_then(|i| func(store, i))
-                .and_then(|f| f.typed::<(), i32>(&*store).ok())
+        let optional_plain = |store: &mut Store<SessionState>, index: &Option<wasmtime::ModuleExport>| {
+            index.as_ref().and_then(|i| func(store, i)).and_then(|f| f.typed::<(), i32>(&*store).ok())
         };
         let on_show = optional_plain(&mut store, &exports.on_show);
         let on_hide = optional_plain(&mut store, &exports.on_hide);
@@ -98,11 +87,8 @@ impl Session {
             .as_ref()
             .and_then(|i| func(&mut store, i))
             .and_then(|f| f.typed::<(i32, i32), i32>(&store).ok());
-        let initialize = exports
-            .initialize
-            .as_ref()
-            .and_then(|i| func(&mut store, i))
-            .and_then(|f| f.typed::<(), ()>(&store).ok());
+        let initialize =
+            exports.initialize.as_ref().and_then(|i| func(&mut store, i)).and_then(|f| f.typed::<(), ()>(&store).ok());
         store.data_mut().exports = Some(GuestExports { memory, alloc });
 
         if let Some(initialize) = initialize
@@ -110,16 +96,7 @@ impl Session {
         {
             return Err(classify(&app, &mut store, error, abi::EXPORT_INITIALIZE));
         }
-        Ok(Session {
-            app,
-            store,
-            output,
-            on_launch,
-            on_show,
-            on_hide,
-            on_event,
-            ended: None,
-        })
+        Ok(Session { app, store, output, on_launch, on_show, on_hide, on_event, ended: None })
     }
 
     /// Runs `miniapp_on_launch` with `context`.
@@ -128,8 +105,7 @@ impl Session {
         self.store.data_mut().surface = context.surface;
         let callback = Callback::WithMessage(self.on_launch.clone(), &message);
         let time = self.app.limits().launch_time();
-        self.run(abi::EXPORT_ON_LAUNCH, callback, time, LimitKind::LaunchTime)
-            .await
+        self.run(abi::EXPORT_ON_LAUNCH, callback, time, LimitKind::LaunchTime).await
     }
 
     /// Runs `miniapp_on_show`, if the program exports it.
@@ -158,14 +134,7 @@ impl Session {
         // Only a tap is a user gesture; the host knows which event it delivers.
         self.store.data_mut().gesture = matches!(event, Event::Tap { .. });
         let callback = Callback::WithMessage(func, &message);
-        let result = self
-            .run(
-                abi::EXPORT_ON_EVENT,
-                callback,
-                time,
-                LimitKind::CallbackTime,
-            )
-            .await;
+        let result = self.run(abi::EXPORT_ON_EVENT, callback, time, LimitKind::CallbackTime).await;
         self.store.data_mut().gesture = false;
         result
     }
@@ -190,37 +159,27 @@ impl Session {
         &self.app
     }
 
-    async fn run_plain(
-        &mut self,
-        name: &'static str,
-        func: TypedFunc<(), i32>,
-    ) -> Result<(), SessionError> {
+    async fn run_plain(&mut self, name: &'static str, func: TypedFunc<(), i32>) -> Result<(), SessionError> {
         let time = self.app.limits().callback_time();
-        self.run(name, Callback::Plain(func), time, LimitKind::CallbackTime)
-            .await
+        self.run(name, Callback::Plain(func), time, LimitKind::CallbackTime).await
     }
 
     fn check_alive(&self) -> Result<(), SessionError> {
         match &self.ended {
-            Some(reason) => Err(SessionError::AlreadyEnded {
-                program: self.app.program().id.clone(),
-                reason: reason.to_string(),
-            }),
+            Some(reason) => {
+                Err(SessionError::AlreadyEnded { program: self.app.program().id.clone(), reason: reason.to_string() })
+            }
             None => Ok(()),
         }
     }
 
     fn encode(&self, message: &impl serde::Serialize) -> Result<Vec<u8>, SessionError> {
-        let bytes =
-            serde_json::to_vec(message).map_err(|e| host_error(&self.app, e.to_string()))?;
+        let bytes = serde_json::to_vec(message).map_err(|e| host_error(&self.app, e.to_string()))?;
         let limit = self.app.limits().message_bytes as usize;
         if bytes.len() > limit {
             return Err(host_error(
                 &self.app,
-                format!(
-                    "the host's message of {} bytes exceeds the program's {limit}-byte message limit",
-                    bytes.len()
-                ),
+                format!("the host's message of {} bytes exceeds the program's {limit}-byte message limit", bytes.len()),
             ));
         }
         Ok(bytes)
@@ -235,27 +194,19 @@ impl Session {
     ) -> Result<(), SessionError> {
         self.check_alive()?;
         let fuel = self.app.limits().fuel_per_callback;
-        begin(&mut self.store, time, time_limit, fuel)
-            .map_err(|reason| host_error(&self.app, reason))?;
+        begin(&mut self.store, time, time_limit, fuel).map_err(|reason| host_error(&self.app, reason))?;
         let result = match callback {
-            Callback::WithMessage(func, message) => {
-                match boundary::deliver(&mut self.store, message).await {
-                    Ok((ptr, len)) => {
-                        func.call_async(&mut self.store, (ptr as i32, len as i32))
-                            .await
-                    }
-                    Err(error) => Err(error),
-                }
-            }
+            Callback::WithMessage(func, message) => match boundary::deliver(&mut self.store, message).await {
+                Ok((ptr, len)) => func.call_async(&mut self.store, (ptr as i32, len as i32)).await,
+                Err(error) => Err(error),
+            },
             Callback::Plain(func) => func.call_async(&mut self.store, ()).await,
         };
         match result {
             Ok(STATUS_OK) => Ok(()),
-            Ok(status) => Err(SessionError::CallbackFailed {
-                program: self.app.program().id.clone(),
-                callback: name,
-                status,
-            }),
+            Ok(status) => {
+                Err(SessionError::CallbackFailed { program: self.app.program().id.clone(), callback: name, status })
+            }
             Err(error) => {
                 let error = classify(&self.app, &mut self.store, error, name);
                 self.ended = Some(error.clone());
@@ -275,18 +226,13 @@ fn begin(
     store.data_mut().begin_callback(time, time_limit);
     store.set_epoch_deadline(1);
     if let Some(fuel) = fuel {
-        store
-            .set_fuel(fuel)
-            .map_err(|e| format!("cannot set fuel: {e:#}"))?;
+        store.set_fuel(fuel).map_err(|e| format!("cannot set fuel: {e:#}"))?;
     }
     Ok(())
 }
 
 fn host_error(app: &App, reason: String) -> SessionError {
-    SessionError::Host {
-        program: app.program().id.clone(),
-        reason,
-    }
+    SessionError::Host { program: app.program().id.clone(), reason }
 }
 
 /// Turns the error a guest call ended with into the reason the guest ended.
@@ -299,40 +245,23 @@ fn classify(
     let program = app.program().id.clone();
     let state = store.data_mut();
     let recorded = state.fault.take().or_else(|| state.take_side_fault());
-    let fault = recorded
-        .or_else(|| error.downcast_ref::<Fault>().cloned())
-        .or_else(|| match error.downcast_ref::<Trap>() {
-            Some(Trap::StackOverflow) => {
-                Some(Fault::limit(LimitKind::WasmStack, app_stack_limit(app)))
-            }
-            Some(Trap::OutOfFuel) => Some(Fault::limit(
-                LimitKind::Fuel,
-                app.limits().fuel_per_callback.unwrap_or(0),
-            )),
+    let fault =
+        recorded.or_else(|| error.downcast_ref::<Fault>().cloned()).or_else(|| match error.downcast_ref::<Trap>() {
+            Some(Trap::StackOverflow) => Some(Fault::limit(LimitKind::WasmStack, app_stack_limit(app))),
+            Some(Trap::OutOfFuel) => Some(Fault::limit(LimitKind::Fuel, app.limits().fuel_per_callback.unwrap_or(0))),
             _ => None,
         });
     if let Some(fault) = fault {
-        return SessionError::Ended {
-            program,
-            callback,
-            fault,
-        };
+        return SessionError::Ended { program, callback, fault };
     }
     let message = match error.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        Some(exit) => format!(
-            "the program called exit({}), which the ABI does not allow",
-            exit.0
-        ),
+        Some(exit) => format!("the program called exit({}), which the ABI does not allow", exit.0),
         None => match error.downcast_ref::<Trap>() {
             Some(trap) => trap.to_string(),
             None => format!("{error:#}"),
         },
     };
-    SessionError::Trapped {
-        program,
-        callback,
-        message,
-    }
+    SessionError::Trapped { program, callback, message }
 }
 
 fn app_stack_limit(app: &App) -> u64 {

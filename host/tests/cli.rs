@@ -27,21 +27,11 @@ fn text(bytes: &[u8]) -> String {
 /// contains `needle`, and no panic or backtrace.
 fn assert_clean_failure(output: &Output, needle: &str) {
     let stderr = text(&output.stderr);
-    assert!(
-        !output.status.success(),
-        "expected failure; stderr: {stderr}"
-    );
+    assert!(!output.status.success(), "expected failure; stderr: {stderr}");
     let last = stderr.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("error: "),
-        "last line is not an error line: {stderr}"
-    );
+    assert!(last.starts_with("error: "), "last line is not an error line: {stderr}");
     assert!(last.contains(needle), "expected {needle:?} in {last:?}");
-    assert_eq!(
-        stderr.matches("error: ").count(),
-        1,
-        "one error line only: {stderr}"
-    );
+    assert_eq!(stderr.matches("error: ").count(), 1, "one error line only: {stderr}");
     for forbidden in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
         assert!(!stderr.contains(forbidden), "{forbidden} in {stderr}");
     }
@@ -60,57 +50,26 @@ fn wat_app(dir: &Path, wat: &str, extra: &str) -> PathBuf {
 }
 
 fn hostile(name: &str) -> String {
-    std::fs::read_to_string(
-        repo()
-            .join("tests/guests/hostile")
-            .join(format!("{name}.wat")),
-    )
-    .unwrap()
+    std::fs::read_to_string(repo().join("tests/guests/hostile").join(format!("{name}.wat"))).unwrap()
 }
 
 #[test]
 fn run_builds_and_runs_hello_with_prefixed_output() {
     let data = tempfile::tempdir().unwrap();
-    let first = miniapp(
-        data.path(),
-        &[
-            "run",
-            "sample-programs/hello",
-            "--surface",
-            "chat",
-            "--query",
-            "item=1042",
-        ],
-    );
+    let first = miniapp(data.path(), &["run", "sample-programs/hello", "--surface", "chat", "--query", "item=1042"]);
     let stdout = text(&first.stdout);
     assert!(first.status.success(), "stderr: {}", text(&first.stderr));
     assert!(
-        stdout.contains(
-            "[com.example.hello] Hello from miniapp! Opened from chat — launched the first time."
-        ),
+        stdout.contains("[com.example.hello] Hello from miniapp! Opened from chat — launched the first time."),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("[com.example.hello] query: {\"item\": \"1042\"}"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("[com.example.hello] query: {\"item\": \"1042\"}"), "{stdout}");
 
-    let second = miniapp(
-        data.path(),
-        &[
-            "run",
-            "sample-programs/hello",
-            "--event",
-            r#"{"type":"tap","action":"buy"}"#,
-        ],
-    );
+    let second = miniapp(data.path(), &["run", "sample-programs/hello", "--event", r#"{"type":"tap","action":"buy"}"#]);
     let stdout = text(&second.stdout);
     assert!(second.status.success(), "stderr: {}", text(&second.stderr));
     assert!(stdout.contains("launched 2 times"), "{stdout}");
-    assert!(
-        stdout.contains("[com.example.hello] tapped buy"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("[com.example.hello] tapped buy"), "{stdout}");
 }
 
 #[test]
@@ -118,36 +77,18 @@ fn inspect_reports_imports_by_capability() {
     let data = tempfile::tempdir().unwrap();
     let output = miniapp(data.path(), &["inspect", "sample-programs/hello", "--json"]);
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("inspect --json prints JSON");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("inspect --json prints JSON");
     assert_eq!(report["id"], "com.example.hello");
     assert_eq!(report["abi_version"], "1.0");
-    assert_eq!(
-        report["capabilities"]["declared"],
-        serde_json::json!(["storage"])
-    );
-    assert_eq!(
-        report["capabilities"]["imported"],
-        serde_json::json!(["storage"])
-    );
-    assert!(
-        report["imports"]["storage"]
-            .as_array()
-            .unwrap()
-            .contains(&"get".into())
-    );
+    assert_eq!(report["capabilities"]["declared"], serde_json::json!(["storage"]));
+    assert_eq!(report["capabilities"]["imported"], serde_json::json!(["storage"]));
+    assert!(report["imports"]["storage"].as_array().unwrap().contains(&"get".into()));
     assert_eq!(report["module"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(report["problems"], serde_json::json!([]));
 
-    let output = miniapp(
-        data.path(),
-        &["inspect", "sample-programs/hello", "--no-build"],
-    );
+    let output = miniapp(data.path(), &["inspect", "sample-programs/hello", "--no-build"]);
     let stdout = text(&output.stdout);
-    assert!(
-        stdout.contains("ABI version   1.0") && stdout.contains("problems      none"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("ABI version   1.0") && stdout.contains("problems      none"), "{stdout}");
 }
 
 #[test]
@@ -171,18 +112,10 @@ fn load_errors_are_one_clear_line() {
         (missing_manifest, "no miniapp.toml here"),
         (root.join("does-not-exist"), "no miniapp.toml here"),
         (
-            wat_app(&root.join("bad-id"), &hostile("trap"), "")
-                .tap_manifest(|m| m.replace("test.cli", "Bad Id")),
+            wat_app(&root.join("bad-id"), &hostile("trap"), "").tap_manifest(|m| m.replace("test.cli", "Bad Id")),
             "field `id`",
         ),
-        (
-            wat_app(
-                &root.join("unknown-field"),
-                &hostile("trap"),
-                "colour = \"red\"\n",
-            ),
-            "unknown field `colour`",
-        ),
+        (wat_app(&root.join("unknown-field"), &hostile("trap"), "colour = \"red\"\n"), "unknown field `colour`"),
         (
             wat_app(&root.join("escape"), &hostile("trap"), "")
                 .tap_manifest(|m| m.replace("module.wat", "../escape.wat")),
@@ -193,34 +126,17 @@ fn load_errors_are_one_clear_line() {
                 .tap_manifest(|m| m.replace("module.wat", "gone.wasm")),
             "module not found",
         ),
-        (
-            wat_app(&root.join("garbage"), "this is not wasm", ""),
-            "not a valid WebAssembly module",
-        ),
+        (wat_app(&root.join("garbage"), "this is not wasm", ""), "not a valid WebAssembly module"),
         (
             wat_app(&root.join("undeclared"), &hostile("undeclared_import"), ""),
             "does not declare [capabilities.storage]",
         ),
+        (wat_app(&root.join("v2"), &hostile("abi_v2"), ""), "speaks miniapp ABI 2.0"),
         (
-            wat_app(&root.join("v2"), &hostile("abi_v2"), ""),
-            "speaks miniapp ABI 2.0",
-        ),
-        (
-            wat_app(
-                &root.join("unknown-cap"),
-                &hostile("trap"),
-                "[capabilities.teleport]\n",
-            ),
+            wat_app(&root.join("unknown-cap"), &hostile("trap"), "[capabilities.teleport]\n"),
             "unknown capability `teleport`",
         ),
-        (
-            wat_app(
-                &root.join("looser"),
-                &hostile("trap"),
-                "[limits]\nmemory_bytes = 1099511627776\n",
-            ),
-            "only tighten",
-        ),
+        (wat_app(&root.join("looser"), &hostile("trap"), "[limits]\nmemory_bytes = 1099511627776\n"), "only tighten"),
     ];
     for (dir, needle) in cases {
         let output = miniapp(root, &["run", dir.to_str().unwrap()]);
@@ -235,27 +151,11 @@ fn guest_failures_are_one_clear_line() {
     let storage = "[capabilities.storage]\n";
     let cases = [
         ("trap", "", "trapped in miniapp_on_launch"),
-        (
-            "infinite_loop",
-            "[limits]\nlaunch_time_ms = 100\n",
-            "launch time limit of 100 ms",
-        ),
-        (
-            "memory_bomb",
-            "[limits]\nmemory_bytes = 1048576\n",
-            "memory limit of 1048576 bytes",
-        ),
+        ("infinite_loop", "[limits]\nlaunch_time_ms = 100\n", "launch time limit of 100 ms"),
+        ("memory_bomb", "[limits]\nmemory_bytes = 1048576\n", "memory limit of 1048576 bytes"),
         ("out_of_bounds", storage, "violated the ABI"),
-        (
-            "output_flood",
-            "[limits]\noutput_bytes = 4096\n",
-            "output per callback limit of 4096 bytes",
-        ),
-        (
-            "malformed_json",
-            storage,
-            "reported failure from miniapp_on_launch (status 1, invalid_argument)",
-        ),
+        ("output_flood", "[limits]\noutput_bytes = 4096\n", "output per callback limit of 4096 bytes"),
+        ("malformed_json", storage, "reported failure from miniapp_on_launch (status 1, invalid_argument)"),
     ];
     for (name, extra, needle) in cases {
         let dir = wat_app(&root.join(name), &hostile(name), extra);
@@ -267,38 +167,20 @@ fn guest_failures_are_one_clear_line() {
 #[test]
 fn bad_arguments_are_named() {
     let data = tempfile::tempdir().unwrap();
-    let output = miniapp(
-        data.path(),
-        &["run", "sample-programs/hello", "--surface", "billboard"],
-    );
+    let output = miniapp(data.path(), &["run", "sample-programs/hello", "--surface", "billboard"]);
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("unknown surface `billboard`"));
-    let output = miniapp(
-        data.path(),
-        &[
-            "run",
-            "sample-programs/hello",
-            "--event",
-            "{\"type\":\"tap\"}",
-        ],
-    );
+    let output = miniapp(data.path(), &["run", "sample-programs/hello", "--event", "{\"type\":\"tap\"}"]);
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("is not an event"));
-    let output = miniapp(
-        data.path(),
-        &["run", "sample-programs/hello", "--query", "novalue"],
-    );
+    let output = miniapp(data.path(), &["run", "sample-programs/hello", "--query", "novalue"]);
     assert!(text(&output.stderr).contains("is not KEY=VALUE"));
 }
 
 #[test]
 fn audit_lists_load_decisions() {
     let data = tempfile::tempdir().unwrap();
-    assert!(
-        miniapp(data.path(), &["run", "sample-programs/hello"])
-            .status
-            .success()
-    );
+    assert!(miniapp(data.path(), &["run", "sample-programs/hello"]).status.success());
     let output = miniapp(data.path(), &["audit", "--json"]);
     let decisions: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(decisions[0]["program_id"], "com.example.hello");
@@ -346,7 +228,11 @@ fn prompts_take_scripted_answers_and_decline_without_them() {
     let tap = r#"{"type":"tap","action":"open-deals"}"#;
     let yes = miniapp(data.path(), &["run", "sample-programs/link-demo", "--event", tap, "--answer", "yes"]);
     assert!(text(&yes.stdout).contains("open Deals after a tap: Confirmed"), "{}", text(&yes.stdout));
-    assert!(text(&yes.stderr).contains("wants to open mini-program com.taobao.deals /pages/index"), "{}", text(&yes.stderr));
+    assert!(
+        text(&yes.stderr).contains("wants to open mini-program com.taobao.deals /pages/index"),
+        "{}",
+        text(&yes.stderr)
+    );
     let nobody = miniapp(data.path(), &["run", "sample-programs/link-demo", "--event", tap]);
     assert!(text(&nobody.stdout).contains("open Deals after a tap: Declined"), "{}", text(&nobody.stdout));
 }

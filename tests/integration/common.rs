@@ -33,9 +33,7 @@ pub fn manifest(id: &str, extra: &str) -> Manifest {
 
 /// The text of a hostile test guest.
 pub fn hostile_module(name: &str) -> Vec<u8> {
-    let path = repo()
-        .join("tests/guests/hostile")
-        .join(format!("{name}.wat"));
+    let path = repo().join("tests/guests/hostile").join(format!("{name}.wat"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -62,17 +60,12 @@ pub async fn probe(host: &Host, id: &str, extra: &str) -> App {
     if !extra.contains("[capabilities.link]") {
         extra = format!("{extra}\n{PROBE_LINKS}");
     }
-    host.load_app_from_parts(manifest(id, &extra), probe_module())
-        .await
-        .expect("probe loads")
+    host.load_app_from_parts(manifest(id, &extra), probe_module()).await.expect("probe loads")
 }
 
 /// A `custom` event.
 pub fn custom(name: &str, data: Value) -> Event {
-    Event::Custom {
-        name: name.to_string(),
-        data,
-    }
+    Event::Custom { name: name.to_string(), data }
 }
 
 /// A launch from the host's program list.
@@ -82,10 +75,7 @@ pub fn direct() -> LaunchContext {
 
 /// Sends `op` to a running probe and returns the JSON line it printed.
 pub async fn probe_op(session: &mut miniapp_host::Session, op: &str, data: Value) -> Value {
-    session
-        .event(&custom(op, data))
-        .await
-        .expect("probe handles the event");
+    session.event(&custom(op, data)).await.expect("probe handles the event");
     let output = session.take_output();
     let text = output.stdout_text();
     let line = text.lines().last().unwrap_or_default();

@@ -16,12 +16,7 @@ async fn fifty_programs_run_concurrently_and_stay_isolated() {
             session.launch(&common::direct()).await.unwrap();
             session.take_output();
             for round in 0..5 {
-                probe_op(
-                    &mut session,
-                    "set",
-                    json!({"key": "mine", "value": [n, round]}),
-                )
-                .await;
+                probe_op(&mut session, "set", json!({"key": "mine", "value": [n, round]})).await;
                 tokio::task::yield_now().await;
             }
             let keys = probe_op(&mut session, "keys", json!({})).await;
@@ -39,21 +34,11 @@ async fn a_looping_program_does_not_starve_the_others() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
     let manifest = common::manifest("test.spinner", "[limits]\nlaunch_time_ms = 1500\n");
-    let spinner = host
-        .load_app_from_parts(manifest, common::hostile_module("infinite_loop"))
-        .await
-        .unwrap();
+    let spinner = host.load_app_from_parts(manifest, common::hostile_module("infinite_loop")).await.unwrap();
     let spinners: Vec<_> = (0..4)
         .map(|_| {
             let spinner = spinner.clone();
-            tokio::spawn(async move {
-                spinner
-                    .start()
-                    .await
-                    .unwrap()
-                    .launch(&common::direct())
-                    .await
-            })
+            tokio::spawn(async move { spinner.start().await.unwrap().launch(&common::direct()).await })
         })
         .collect();
     // While four guests spin on two threads, a well-behaved one still gets through.
@@ -61,11 +46,7 @@ async fn a_looping_program_does_not_starve_the_others() {
     let started = std::time::Instant::now();
     let mut session = app.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();
-    assert!(
-        started.elapsed() < std::time::Duration::from_millis(1500),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500), "{:?}", started.elapsed());
     for spinner in spinners {
         assert!(spinner.await.unwrap().is_err());
     }

@@ -12,15 +12,9 @@ async fn hello_greets_and_counts_launches_across_hosts() {
         let app = host.load_app(&dir).await.expect("hello loads");
         assert_eq!(app.program().id, "com.example.hello");
         let mut session = app.start().await.unwrap();
-        session
-            .launch(&LaunchContext::new(Surface::Chat))
-            .await
-            .unwrap();
+        session.launch(&LaunchContext::new(Surface::Chat)).await.unwrap();
         let output = session.take_output().stdout_text();
-        assert!(
-            output.contains("Opened from chat — launched the first time."),
-            "{output}"
-        );
+        assert!(output.contains("Opened from chat — launched the first time."), "{output}");
     }
     // A new host on the same data directory sees the stored count.
     let host = common::host(&data);
@@ -35,9 +29,7 @@ async fn hello_greets_and_counts_launches_across_hosts() {
 async fn load_decisions_are_audited() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    host.load_app(common::repo().join("sample-programs/hello"))
-        .await
-        .unwrap();
+    host.load_app(common::repo().join("sample-programs/hello")).await.unwrap();
     let decisions = host.audit().recent(Some("com.example.hello"), 10).unwrap();
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].capability, "storage");

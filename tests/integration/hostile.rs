@@ -10,48 +10,30 @@ const STORAGE: &str = "[capabilities.storage]\n";
 /// Loads and launches hostile guest `name`; returns the launch result.
 async fn launch_hostile(host: &Host, name: &str, extra: &str) -> Result<(), SessionError> {
     let manifest = common::manifest(&format!("test.hostile.{}", name.replace('_', "-")), extra);
-    let app = host
-        .load_app_from_parts(manifest, common::hostile_module(name))
-        .await
-        .expect("hostile guest loads");
+    let app = host.load_app_from_parts(manifest, common::hostile_module(name)).await.expect("hostile guest loads");
     let mut session = app.start().await?;
     session.launch(&common::direct()).await
 }
 
 /// Asserts a well-behaved program still runs on `host`.
 async fn neighbour_still_works(host: &Host) {
-    let mut session = common::probe(host, "test.neighbour", "")
-        .await
-        .start()
-        .await
-        .unwrap();
+    let mut session = common::probe(host, "test.neighbour", "").await.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();
     session.take_output();
     probe_op(&mut session, "set", json!({"key": "alive", "value": true})).await;
-    assert_eq!(
-        probe_op(&mut session, "get", json!({"key": "alive"})).await["ok"],
-        json!(true)
-    );
+    assert_eq!(probe_op(&mut session, "get", json!({"key": "alive"})).await["ok"], json!(true));
 }
 
 fn expect_limit(result: Result<(), SessionError>, kind: LimitKind) -> SessionError {
     match result {
-        Err(
-            error @ SessionError::Ended {
-                fault: Fault::Limit { kind: k, .. },
-                ..
-            },
-        ) if k == kind => error,
+        Err(error @ SessionError::Ended { fault: Fault::Limit { kind: k, .. }, .. }) if k == kind => error,
         other => panic!("expected the {kind:?} limit, got {other:?}"),
     }
 }
 
 fn expect_abi_violation(result: Result<(), SessionError>, needle: &str) {
     match result {
-        Err(SessionError::Ended {
-            fault: Fault::Abi(message),
-            ..
-        }) => {
+        Err(SessionError::Ended { fault: Fault::Abi(message), .. }) => {
             assert!(message.contains(needle), "{message}")
         }
         other => panic!("expected an ABI violation, got {other:?}"),
@@ -68,12 +50,7 @@ async fn infinite_loop_hits_the_launch_time_limit() {
         LimitKind::LaunchTime,
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
-    assert!(
-        error
-            .to_string()
-            .contains("launch time limit of 200 ms (limits.launch_time_ms)"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("launch time limit of 200 ms (limits.launch_time_ms)"), "{error}");
     assert_eq!(error.code(), "limit_exceeded");
     neighbour_still_works(&host).await;
 }
@@ -85,10 +62,7 @@ async fn infinite_loop_runs_out_of_fuel_when_fuel_is_metered() {
         c.engine.fuel = true;
         c.limits.fuel_per_callback = Some(5_000_000);
     });
-    expect_limit(
-        launch_hostile(&host, "infinite_loop", "").await,
-        LimitKind::Fuel,
-    );
+    expect_limit(launch_hostile(&host, "infinite_loop", "").await, LimitKind::Fuel);
     neighbour_still_works(&host).await;
 }
 
@@ -108,10 +82,7 @@ async fn memory_bomb_hits_the_memory_limit() {
 async fn deep_recursion_hits_the_stack_limit() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    expect_limit(
-        launch_hostile(&host, "deep_recursion", "").await,
-        LimitKind::WasmStack,
-    );
+    expect_limit(launch_hostile(&host, "deep_recursion", "").await, LimitKind::WasmStack);
     neighbour_still_works(&host).await;
 }
 
@@ -130,10 +101,7 @@ async fn out_of_bounds_request_is_an_abi_violation() {
 async fn overflowing_pointer_is_an_abi_violation() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    expect_abi_violation(
-        launch_hostile(&host, "overflowing_pointer", STORAGE).await,
-        "0xfffffff0",
-    );
+    expect_abi_violation(launch_hostile(&host, "overflowing_pointer", STORAGE).await, "0xfffffff0");
     neighbour_still_works(&host).await;
 }
 
@@ -141,10 +109,7 @@ async fn overflowing_pointer_is_an_abi_violation() {
 async fn reply_slot_outside_memory_is_an_abi_violation() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    expect_abi_violation(
-        launch_hostile(&host, "bad_reply_slot", STORAGE).await,
-        "0xfffffffc",
-    );
+    expect_abi_violation(launch_hostile(&host, "bad_reply_slot", STORAGE).await, "0xfffffffc");
     neighbour_still_works(&host).await;
 }
 
@@ -152,10 +117,7 @@ async fn reply_slot_outside_memory_is_an_abi_violation() {
 async fn oversized_message_hits_the_message_limit() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    expect_limit(
-        launch_hostile(&host, "oversized_message", STORAGE).await,
-        LimitKind::MessageBytes,
-    );
+    expect_limit(launch_hostile(&host, "oversized_message", STORAGE).await, LimitKind::MessageBytes);
     neighbour_still_works(&host).await;
 }
 
@@ -196,21 +158,12 @@ async fn output_flood_hits_the_output_limit_and_keeps_what_fit() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
     let manifest = common::manifest("test.hostile.flood", "[limits]\noutput_bytes = 10000\n");
-    let app = host
-        .load_app_from_parts(manifest, common::hostile_module("output_flood"))
-        .await
-        .unwrap();
+    let app = host.load_app_from_parts(manifest, common::hostile_module("output_flood")).await.unwrap();
     let mut session = app.start().await.unwrap();
-    expect_limit(
-        session.launch(&common::direct()).await,
-        LimitKind::OutputBytes,
-    );
+    expect_limit(session.launch(&common::direct()).await, LimitKind::OutputBytes);
     assert_eq!(session.take_output().stdout.len(), 10_000);
     let again = session.launch(&common::direct()).await;
-    assert!(
-        matches!(again, Err(SessionError::AlreadyEnded { .. })),
-        "{again:?}"
-    );
+    assert!(matches!(again, Err(SessionError::AlreadyEnded { .. })), "{again:?}");
     neighbour_still_works(&host).await;
 }
 
@@ -219,10 +172,7 @@ async fn host_call_flood_hits_the_host_call_limit() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
     let extra = "[capabilities.storage]\n[limits]\nhost_calls_per_callback = 50\n";
-    expect_limit(
-        launch_hostile(&host, "host_call_flood", extra).await,
-        LimitKind::HostCalls,
-    );
+    expect_limit(launch_hostile(&host, "host_call_flood", extra).await, LimitKind::HostCalls);
     neighbour_still_works(&host).await;
 }
 
@@ -230,10 +180,7 @@ async fn host_call_flood_hits_the_host_call_limit() {
 async fn an_allocator_answering_null_is_an_abi_violation() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    expect_abi_violation(
-        launch_hostile(&host, "null_allocator", "").await,
-        "miniapp_alloc returned 0",
-    );
+    expect_abi_violation(launch_hostile(&host, "null_allocator", "").await, "miniapp_alloc returned 0");
     neighbour_still_works(&host).await;
 }
 
@@ -255,16 +202,9 @@ async fn undeclared_capability_import_is_refused_at_load() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
     let manifest = common::manifest("test.hostile.undeclared", "");
-    let error = host
-        .load_app_from_parts(manifest, common::hostile_module("undeclared_import"))
-        .await
-        .err()
-        .unwrap();
+    let error = host.load_app_from_parts(manifest, common::hostile_module("undeclared_import")).await.err().unwrap();
     assert_eq!(error.code(), "undeclared_capability");
-    assert!(
-        error.to_string().contains("[capabilities.storage]"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("[capabilities.storage]"), "{error}");
     neighbour_still_works(&host).await;
 }
 
@@ -273,11 +213,7 @@ async fn unknown_abi_major_version_is_refused_at_load() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
     let manifest = common::manifest("test.hostile.v2", "");
-    let error = host
-        .load_app_from_parts(manifest, common::hostile_module("abi_v2"))
-        .await
-        .err()
-        .unwrap();
+    let error = host.load_app_from_parts(manifest, common::hostile_module("abi_v2")).await.err().unwrap();
     assert_eq!(error.code(), "abi_version_unsupported");
     assert!(error.to_string().contains("ABI 2.0"), "{error}");
     neighbour_still_works(&host).await;
@@ -287,17 +223,9 @@ async fn unknown_abi_major_version_is_refused_at_load() {
 async fn malformed_wasm_is_refused_at_load() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    for bytes in [
-        b"\0asm\x01\0\0\0\x01\xff".to_vec(),
-        b"not wasm at all".to_vec(),
-        Vec::new(),
-    ] {
+    for bytes in [b"\0asm\x01\0\0\0\x01\xff".to_vec(), b"not wasm at all".to_vec(), Vec::new()] {
         let manifest = common::manifest("test.hostile.garbage", "");
-        let error = host
-            .load_app_from_parts(manifest, bytes)
-            .await
-            .err()
-            .unwrap();
+        let error = host.load_app_from_parts(manifest, bytes).await.err().unwrap();
         assert_eq!(error.code(), "module_invalid", "{error}");
     }
     neighbour_still_works(&host).await;

@@ -7,11 +7,7 @@ use miniapp_host::{Event, Host, LaunchContext, Session, Surface};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-async fn session_on(
-    host: &Host,
-    surface: Surface,
-    answers: Vec<Answer>,
-) -> (Session, Arc<ScriptedUser>) {
+async fn session_on(host: &Host, surface: Surface, answers: Vec<Answer>) -> (Session, Arc<ScriptedUser>) {
     let user = ScriptedUser::new(answers);
     let app = common::probe(host, "test.linker", "").await;
     let mut session = app.start_with_user(user.clone()).await.unwrap();
@@ -25,13 +21,7 @@ async fn open(session: &mut Session, target: Value) -> Value {
 }
 
 async fn tap_open(session: &mut Session, target: Value) -> Value {
-    session
-        .event(&Event::Tap {
-            action: "open".into(),
-            payload: target,
-        })
-        .await
-        .unwrap();
+    session.event(&Event::Tap { action: "open".into(), payload: target }).await.unwrap();
     let text = session.take_output().stdout_text();
     serde_json::from_str::<Value>(text.lines().last().unwrap()).unwrap()["ok"].clone()
 }
@@ -53,17 +43,10 @@ async fn chat_opens_declared_web_links_and_deep_links() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
     let (mut session, user) = session_on(&host, Surface::Chat, vec![]).await;
-    let reply = open(
-        &mut session,
-        web("https://item.taobao.com/item.htm?id=1042"),
-    )
-    .await;
+    let reply = open(&mut session, web("https://item.taobao.com/item.htm?id=1042")).await;
     assert_eq!(reply["outcome"], "opened", "{reply}");
     assert_eq!(reply["display"], "https://item.taobao.com/item.htm?id=1042");
-    assert_eq!(
-        open(&mut session, deep("taobao://live/7")).await["outcome"],
-        "opened"
-    );
+    assert_eq!(open(&mut session, deep("taobao://live/7")).await["outcome"], "opened");
     assert!(user.prompts().is_empty());
 }
 
@@ -89,10 +72,7 @@ async fn safety_rejections_are_named() {
         let reply = open(&mut session, target.clone()).await;
         assert_eq!(reply["outcome"], "denied", "{target}: {reply}");
         assert_eq!(reply["reason"], reason, "{target}: {reply}");
-        assert!(
-            reply["message"].as_str().unwrap().starts_with("not opened"),
-            "{reply}"
-        );
+        assert!(reply["message"].as_str().unwrap().starts_with("not opened"), "{reply}");
     }
 }
 
@@ -104,26 +84,11 @@ async fn group_and_moments_need_the_users_switch() {
         let (mut session, _) = session_on(&host, surface, vec![]).await;
         let reply = open(&mut session, web("https://taobao.com/")).await;
         assert_eq!(reply["reason"], "surface_disabled", "{reply}");
-        assert!(
-            reply["message"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("link.surfaces.{surface}.web"))
-        );
-        host.user_settings()
-            .set_links_enabled("local", surface, true)
-            .unwrap();
-        assert_eq!(
-            open(&mut session, web("https://taobao.com/")).await["outcome"],
-            "opened"
-        );
-        host.user_settings()
-            .set_links_enabled("local", surface, false)
-            .unwrap();
-        assert_eq!(
-            open(&mut session, web("https://taobao.com/")).await["outcome"],
-            "denied"
-        );
+        assert!(reply["message"].as_str().unwrap().contains(&format!("link.surfaces.{surface}.web")));
+        host.user_settings().set_links_enabled("local", surface, true).unwrap();
+        assert_eq!(open(&mut session, web("https://taobao.com/")).await["outcome"], "opened");
+        host.user_settings().set_links_enabled("local", surface, false).unwrap();
+        assert_eq!(open(&mut session, web("https://taobao.com/")).await["outcome"], "denied");
     }
 }
 
@@ -134,29 +99,12 @@ async fn sharing_follows_the_destination_surface() {
     let (mut session, _) = session_on(&host, Surface::Direct, vec![]).await;
     let card = json!({"title": "Deal of the day", "target": web("https://taobao.com/deal/1")});
     let to = |surface: &str| json!({"card": card, "surface": surface});
-    assert_eq!(
-        probe_op(&mut session, "share", to("chat")).await["ok"]["outcome"],
-        "opened"
-    );
-    assert_eq!(
-        probe_op(&mut session, "share", to("moments")).await["ok"]["reason"],
-        "surface_disabled"
-    );
-    host.user_settings()
-        .set_links_enabled("local", Surface::Moments, true)
-        .unwrap();
-    session
-        .event(&common::custom("share", to("moments")))
-        .await
-        .unwrap();
+    assert_eq!(probe_op(&mut session, "share", to("chat")).await["ok"]["outcome"], "opened");
+    assert_eq!(probe_op(&mut session, "share", to("moments")).await["ok"]["reason"], "surface_disabled");
+    host.user_settings().set_links_enabled("local", Surface::Moments, true).unwrap();
+    session.event(&common::custom("share", to("moments"))).await.unwrap();
     let output = session.take_output();
-    assert!(
-        output
-            .notices
-            .iter()
-            .any(|n| n.message == "shared https://taobao.com/deal/1 to moments"),
-        "{output:?}"
-    );
+    assert!(output.notices.iter().any(|n| n.message == "shared https://taobao.com/deal/1 to moments"), "{output:?}");
     let reply = probe_op(&mut session, "share", to("channels_ad")).await;
     assert_eq!(reply["error"]["code"], "invalid_argument", "{reply}");
 }
@@ -165,24 +113,11 @@ async fn sharing_follows_the_destination_surface() {
 async fn channels_ads_open_shops_and_live_rooms_and_ask_for_the_rest() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    let (mut session, user) =
-        session_on(&host, Surface::ChannelsAd, vec![Answer::Yes, Answer::No]).await;
-    assert_eq!(
-        open(&mut session, deep("taobao://shop/58")).await["outcome"],
-        "opened"
-    );
-    assert_eq!(
-        open(&mut session, deep("taobao://live/7")).await["outcome"],
-        "opened"
-    );
-    assert_eq!(
-        open(&mut session, deep("taobao://item/1042")).await["outcome"],
-        "confirmed"
-    );
-    assert_eq!(
-        open(&mut session, web("https://taobao.com/")).await["outcome"],
-        "declined"
-    );
+    let (mut session, user) = session_on(&host, Surface::ChannelsAd, vec![Answer::Yes, Answer::No]).await;
+    assert_eq!(open(&mut session, deep("taobao://shop/58")).await["outcome"], "opened");
+    assert_eq!(open(&mut session, deep("taobao://live/7")).await["outcome"], "opened");
+    assert_eq!(open(&mut session, deep("taobao://item/1042")).await["outcome"], "confirmed");
+    assert_eq!(open(&mut session, web("https://taobao.com/")).await["outcome"], "declined");
     let prompts = user.prompts();
     assert_eq!(
         prompts[0],
@@ -202,19 +137,10 @@ async fn opening_a_program_needs_a_tap_and_a_confirmation() {
     let reply = open(&mut session, program("com.taobao.deals")).await;
     assert_eq!(reply["reason"], "gesture_required", "{reply}");
     assert!(user.prompts().is_empty(), "no prompt without a gesture");
-    assert_eq!(
-        tap_open(&mut session, program("com.taobao.deals")).await["outcome"],
-        "confirmed"
-    );
-    assert_eq!(
-        tap_open(&mut session, program("com.taobao.deals")).await["outcome"],
-        "declined"
-    );
+    assert_eq!(tap_open(&mut session, program("com.taobao.deals")).await["outcome"], "confirmed");
+    assert_eq!(tap_open(&mut session, program("com.taobao.deals")).await["outcome"], "declined");
     // Nobody left to answer: declined, never opened.
-    assert_eq!(
-        tap_open(&mut session, program("com.taobao.deals")).await["outcome"],
-        "declined"
-    );
+    assert_eq!(tap_open(&mut session, program("com.taobao.deals")).await["outcome"], "declined");
 }
 
 #[tokio::test]
@@ -225,19 +151,12 @@ async fn every_decision_is_audited_with_target_and_surface() {
     open(&mut session, web("https://taobao.com/")).await;
     open(&mut session, web("javascript:alert(1)")).await;
     let decisions = host.audit().recent(Some("test.linker"), 10).unwrap();
-    let links: Vec<_> = decisions
-        .iter()
-        .filter(|d| d.capability == "link" && d.action != "load")
-        .collect();
+    let links: Vec<_> = decisions.iter().filter(|d| d.capability == "link" && d.action != "load").collect();
     assert_eq!(links.len(), 2);
     assert_eq!(links[0].outcome, "denied");
     assert_eq!(links[0].surface.as_deref(), Some("group"));
     assert_eq!(links[0].target.as_deref(), Some("https://taobao.com/"));
-    assert!(
-        links[0].reason.starts_with("surface_disabled"),
-        "{}",
-        links[0].reason
-    );
+    assert!(links[0].reason.starts_with("surface_disabled"), "{}", links[0].reason);
     assert!(links[1].reason.starts_with("scheme_not_allowed"));
 }
 
@@ -246,18 +165,11 @@ async fn undeclared_link_import_and_bad_declarations_are_load_errors() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
     let only_storage = common::manifest("test.no-links", "[capabilities.storage]\n");
-    let error = host
-        .load_app_from_parts(only_storage, common::probe_module())
-        .await
-        .err()
-        .unwrap();
+    let error = host.load_app_from_parts(only_storage, common::probe_module()).await.err().unwrap();
     assert_eq!(error.code(), "undeclared_capability");
     assert!(error.to_string().contains("[capabilities.link]"));
     for (declaration, field) in [
-        (
-            "domains = [\"https://taobao.com\"]",
-            "capabilities.link.domains",
-        ),
+        ("domains = [\"https://taobao.com\"]", "capabilities.link.domains"),
         ("domains = [\"10.0.0.1\"]", "capabilities.link.domains"),
         ("platforms = [\"weibo\"]", "capabilities.link.platforms"),
         ("urls = []", "capabilities.link.urls"),
@@ -266,11 +178,7 @@ async fn undeclared_link_import_and_bad_declarations_are_load_errors() {
             "test.bad-links",
             &format!("[capabilities.storage]\n[capabilities.link]\n{declaration}\n"),
         );
-        let error = host
-            .load_app_from_parts(manifest, common::probe_module())
-            .await
-            .err()
-            .unwrap();
+        let error = host.load_app_from_parts(manifest, common::probe_module()).await.err().unwrap();
         assert!(error.to_string().contains(field), "{declaration}: {error}");
     }
 }
@@ -280,9 +188,7 @@ async fn undeclared_link_import_and_bad_declarations_are_load_errors() {
 async fn decisions_do_not_depend_on_who_owns_the_target() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    host.user_settings()
-        .set_links_enabled("local", Surface::Moments, true)
-        .unwrap();
+    host.user_settings().set_links_enabled("local", Surface::Moments, true).unwrap();
     let targets = [
         web("https://taobao.com/"),
         web("https://item.taobao.com/x"),
@@ -293,8 +199,7 @@ async fn decisions_do_not_depend_on_who_owns_the_target() {
         deep("taobao://cart/4"),
         program("com.taobao.deals"),
     ];
-    let swap =
-        |v: &Value| serde_json::from_str::<Value>(&v.to_string().replace("taobao", "jd")).unwrap();
+    let swap = |v: &Value| serde_json::from_str::<Value>(&v.to_string().replace("taobao", "jd")).unwrap();
     for surface in Surface::ALL {
         let answers = vec![Answer::Yes; 32];
         let (mut a, _) = session_on(&host, surface, answers.clone()).await;
@@ -302,10 +207,7 @@ async fn decisions_do_not_depend_on_who_owns_the_target() {
         for target in &targets {
             let original = open(&mut a, target.clone()).await;
             let swapped = open(&mut b, swap(target)).await;
-            assert_eq!(
-                original["outcome"], swapped["outcome"],
-                "{surface} {target}"
-            );
+            assert_eq!(original["outcome"], swapped["outcome"], "{surface} {target}");
             assert_eq!(original["reason"], swapped["reason"], "{surface} {target}");
         }
     }

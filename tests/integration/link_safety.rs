@@ -19,17 +19,11 @@ fn assert_safe_if_allowed(raw: &str, settings: &LinkSettings) {
     if let Ok(safe) = check_web_url(raw, settings) {
         assert!(raw.len() <= settings.max_url_bytes, "{raw:?}");
         assert_eq!(safe.url.scheme(), "https", "{raw:?}");
-        assert!(
-            safe.url.username().is_empty() && safe.url.password().is_none(),
-            "{raw:?}"
-        );
+        assert!(safe.url.username().is_empty() && safe.url.password().is_none(), "{raw:?}");
         assert!(matches!(safe.url.host(), Some(Host::Domain(_))), "{raw:?}");
         assert!(!safe.host.ends_with("phish.example"), "{raw:?}");
         assert!(safe.host.is_ascii(), "{raw:?}");
-        assert!(
-            !raw.chars().any(|c| c.is_control() || c.is_whitespace()),
-            "{raw:?}"
-        );
+        assert!(!raw.chars().any(|c| c.is_control() || c.is_whitespace()), "{raw:?}");
     }
 }
 
@@ -49,16 +43,10 @@ fn whatwg_url_corpus_never_panics_and_failures_are_rejected() {
         assert_safe_if_allowed(input, &settings);
         if case.get("failure").and_then(Value::as_bool) == Some(true) {
             failures += 1;
-            assert!(
-                web.is_err() && deep.is_err(),
-                "the corpus marks {input:?} as a failure"
-            );
+            assert!(web.is_err() && deep.is_err(), "the corpus marks {input:?} as a failure");
         }
     }
-    assert!(
-        inputs > 800 && failures > 250,
-        "{inputs} inputs, {failures} failures"
-    );
+    assert!(inputs > 800 && failures > 250, "{inputs} inputs, {failures} failures");
 }
 
 proptest! {

@@ -13,56 +13,25 @@ async fn storage_round_trips_values() {
     session.take_output();
 
     let value = json!({"items": [1042, 7], "note": "淘宝特价"});
-    assert_eq!(
-        probe_op(&mut session, "set", json!({"key": "cart", "value": value})).await["ok"],
-        json!(null)
-    );
-    assert_eq!(
-        probe_op(&mut session, "get", json!({"key": "cart"})).await["ok"],
-        value
-    );
-    assert_eq!(
-        probe_op(&mut session, "get", json!({"key": "missing"})).await["ok"],
-        json!(null)
-    );
-    assert_eq!(
-        probe_op(&mut session, "keys", json!({})).await["ok"],
-        json!(["cart"])
-    );
+    assert_eq!(probe_op(&mut session, "set", json!({"key": "cart", "value": value})).await["ok"], json!(null));
+    assert_eq!(probe_op(&mut session, "get", json!({"key": "cart"})).await["ok"], value);
+    assert_eq!(probe_op(&mut session, "get", json!({"key": "missing"})).await["ok"], json!(null));
+    assert_eq!(probe_op(&mut session, "keys", json!({})).await["ok"], json!(["cart"]));
     let info = probe_op(&mut session, "info", json!({})).await;
     assert_eq!(info["ok"]["keys"], json!(1));
-    assert_eq!(
-        info["ok"]["used"],
-        json!("cart".len() + value.to_string().len())
-    );
-    assert_eq!(
-        probe_op(&mut session, "remove", json!({"key": "cart"})).await["ok"],
-        json!(true)
-    );
-    assert_eq!(
-        probe_op(&mut session, "remove", json!({"key": "cart"})).await["ok"],
-        json!(false)
-    );
+    assert_eq!(info["ok"]["used"], json!("cart".len() + value.to_string().len()));
+    assert_eq!(probe_op(&mut session, "remove", json!({"key": "cart"})).await["ok"], json!(true));
+    assert_eq!(probe_op(&mut session, "remove", json!({"key": "cart"})).await["ok"], json!(false));
     probe_op(&mut session, "set", json!({"key": "a", "value": 1})).await;
-    assert_eq!(
-        probe_op(&mut session, "clear", json!({})).await["ok"],
-        json!(null)
-    );
-    assert_eq!(
-        probe_op(&mut session, "keys", json!({})).await["ok"],
-        json!([])
-    );
+    assert_eq!(probe_op(&mut session, "clear", json!({})).await["ok"], json!(null));
+    assert_eq!(probe_op(&mut session, "keys", json!({})).await["ok"], json!([]));
 }
 
 #[tokio::test]
 async fn bad_keys_are_invalid_arguments() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    let mut session = common::probe(&host, "test.keys", "")
-        .await
-        .start()
-        .await
-        .unwrap();
+    let mut session = common::probe(&host, "test.keys", "").await.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();
     for key in [String::new(), "k".repeat(257), "line\nbreak".to_string()] {
         let reply = probe_op(&mut session, "set", json!({"key": key, "value": 1})).await;
@@ -81,25 +50,14 @@ async fn quota_is_enforced_and_a_refused_write_changes_nothing() {
     // Each entry is "fill-N" (6 bytes) + 102 bytes of JSON string = 108 bytes; 9 fit.
     let reply = probe_op(&mut session, "fill", json!({"count": 20, "size": 100})).await;
     assert_eq!(reply["error"]["code"], "quota_exceeded", "{reply}");
-    assert!(
-        reply["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("quota of 1000 bytes"),
-        "{reply}"
-    );
+    assert!(reply["error"]["message"].as_str().unwrap().contains("quota of 1000 bytes"), "{reply}");
     let info = probe_op(&mut session, "info", json!({})).await;
     assert_eq!(info["ok"]["keys"], json!(9));
     assert_eq!(info["ok"]["used"], json!(9 * 108));
     assert_eq!(info["ok"]["quota"], json!(1000));
 
     // Replacing an entry with one of the same size still fits.
-    let reply = probe_op(
-        &mut session,
-        "set",
-        json!({"key": "fill-0", "value": "y".repeat(100)}),
-    )
-    .await;
+    let reply = probe_op(&mut session, "set", json!({"key": "fill-0", "value": "y".repeat(100)})).await;
     assert_eq!(reply["ok"], json!(null), "{reply}");
 }
 
@@ -107,82 +65,37 @@ async fn quota_is_enforced_and_a_refused_write_changes_nothing() {
 async fn entries_larger_than_the_host_allows_are_refused() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host_with(&data, |c| c.storage.max_entry_bytes = 64);
-    let mut session = common::probe(&host, "test.entry", "")
-        .await
-        .start()
-        .await
-        .unwrap();
+    let mut session = common::probe(&host, "test.entry", "").await.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();
-    let reply = probe_op(
-        &mut session,
-        "set",
-        json!({"key": "big", "value": "z".repeat(100)}),
-    )
-    .await;
+    let reply = probe_op(&mut session, "set", json!({"key": "big", "value": "z".repeat(100)})).await;
     assert_eq!(reply["error"]["code"], "quota_exceeded", "{reply}");
-    assert!(
-        reply["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("largest entry allowed is 64 bytes")
-    );
+    assert!(reply["error"]["message"].as_str().unwrap().contains("largest entry allowed is 64 bytes"));
 }
 
 #[tokio::test]
 async fn programs_cannot_see_each_others_storage() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    let mut alice = common::probe(&host, "test.alice", "")
-        .await
-        .start()
-        .await
-        .unwrap();
-    let mut bob = common::probe(&host, "test.bob", "")
-        .await
-        .start()
-        .await
-        .unwrap();
+    let mut alice = common::probe(&host, "test.alice", "").await.start().await.unwrap();
+    let mut bob = common::probe(&host, "test.bob", "").await.start().await.unwrap();
     alice.launch(&common::direct()).await.unwrap();
     bob.launch(&common::direct()).await.unwrap();
 
-    probe_op(
-        &mut alice,
-        "set",
-        json!({"key": "secret", "value": "alice's"}),
-    )
-    .await;
-    assert_eq!(
-        probe_op(&mut bob, "get", json!({"key": "secret"})).await["ok"],
-        json!(null)
-    );
+    probe_op(&mut alice, "set", json!({"key": "secret", "value": "alice's"})).await;
+    assert_eq!(probe_op(&mut bob, "get", json!({"key": "secret"})).await["ok"], json!(null));
     assert_eq!(probe_op(&mut bob, "keys", json!({})).await["ok"], json!([]));
     probe_op(&mut bob, "clear", json!({})).await;
-    assert_eq!(
-        probe_op(&mut alice, "get", json!({"key": "secret"})).await["ok"],
-        json!("alice's")
-    );
+    assert_eq!(probe_op(&mut alice, "get", json!({"key": "secret"})).await["ok"], json!("alice's"));
 }
 
 #[tokio::test]
 async fn manifest_quota_above_the_host_maximum_is_a_load_error() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    let manifest = common::manifest(
-        "test.greedy",
-        "[capabilities.storage]\nquota_bytes = 1000000000\n",
-    );
-    let error = host
-        .load_app_from_parts(manifest, common::probe_module())
-        .await
-        .err()
-        .expect("refused");
+    let manifest = common::manifest("test.greedy", "[capabilities.storage]\nquota_bytes = 1000000000\n");
+    let error = host.load_app_from_parts(manifest, common::probe_module()).await.err().expect("refused");
     assert_eq!(error.code(), "manifest_invalid");
-    assert!(
-        error
-            .to_string()
-            .contains("capabilities.storage.quota_bytes"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("capabilities.storage.quota_bytes"), "{error}");
 }
 
 #[tokio::test]
@@ -191,20 +104,11 @@ async fn a_capability_the_host_disables_is_denied_as_a_value() {
     let host = common::host_with(&data, |c| {
         c.disabled_capabilities.insert("storage".into());
     });
-    let mut session = common::probe(&host, "test.disabled", "")
-        .await
-        .start()
-        .await
-        .unwrap();
+    let mut session = common::probe(&host, "test.disabled", "").await.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();
     let reply = probe_op(&mut session, "set", json!({"key": "k", "value": 1})).await;
     assert_eq!(reply["error"]["code"], "capability_denied", "{reply}");
-    assert!(
-        reply["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("policy disables")
-    );
+    assert!(reply["error"]["message"].as_str().unwrap().contains("policy disables"));
     let decisions = host.audit().recent(Some("test.disabled"), 10).unwrap();
     assert_eq!(decisions[0].outcome, "denied");
 }

@@ -31,15 +31,8 @@ pub struct ModuleAnalysis {
     pub(crate) parsed_version: Option<AbiVersion>,
 }
 
-fn errors_as_text<S: serde::Serializer>(
-    errors: &[LoadError],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(
-        errors
-            .iter()
-            .map(|e| serde_json::json!({"code": e.code(), "message": e.to_string()})),
-    )
+fn errors_as_text<S: serde::Serializer>(errors: &[LoadError], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(errors.iter().map(|e| serde_json::json!({"code": e.code(), "message": e.to_string()})))
 }
 
 /// The lifecycle exports, looked up once per module.
@@ -104,26 +97,15 @@ pub fn analyze(module: &Module, manifest: &Manifest, registry: &Registry) -> Mod
             continue;
         };
         if module_name == abi::WASI_MODULE {
-            imports
-                .entry(WASI_GROUP.into())
-                .or_default()
-                .push(name.into());
+            imports.entry(WASI_GROUP.into()).or_default().push(name.into());
             continue;
         }
         let Some(capability) = module_name.strip_prefix(abi::IMPORT_MODULE_PREFIX) else {
-            imports
-                .entry(module_name.into())
-                .or_default()
-                .push(name.into());
-            problems.push(unknown(
-                "only `wasi_snapshot_preview1` and `miniapp:<capability>` modules exist",
-            ));
+            imports.entry(module_name.into()).or_default().push(name.into());
+            problems.push(unknown("only `wasi_snapshot_preview1` and `miniapp:<capability>` modules exist"));
             continue;
         };
-        imports
-            .entry(capability.into())
-            .or_default()
-            .push(name.into());
+        imports.entry(capability.into()).or_default().push(name.into());
         imported_capabilities.insert(capability.to_string());
         if registry.get(capability).is_none() {
             problems.push(LoadError::UnknownCapability {
@@ -135,15 +117,11 @@ pub fn analyze(module: &Module, manifest: &Manifest, registry: &Registry) -> Mod
             continue;
         }
         if !registry.has_function(capability, name) {
-            problems.push(unknown(&format!(
-                "capability `{capability}` has no function `{name}` in ABI {ABI_VERSION}"
-            )));
+            problems.push(unknown(&format!("capability `{capability}` has no function `{name}` in ABI {ABI_VERSION}")));
             continue;
         }
         if !signature_is(func.params(), func.results(), 3, 1) {
-            problems.push(unknown(
-                "host functions have the signature (i32, i32, i32) -> i32",
-            ));
+            problems.push(unknown("host functions have the signature (i32, i32, i32) -> i32"));
             continue;
         }
         if !manifest.capabilities.contains_key(capability) {
@@ -168,21 +146,12 @@ pub fn analyze(module: &Module, manifest: &Manifest, registry: &Registry) -> Mod
     }
 }
 
-fn check_version_marker(
-    module: &Module,
-    program: &str,
-    problems: &mut Vec<LoadError>,
-) -> Option<AbiVersion> {
+fn check_version_marker(module: &Module, program: &str, problems: &mut Vec<LoadError>) -> Option<AbiVersion> {
     let markers: Vec<(String, Result<AbiVersion, String>)> = module
         .exports()
-        .filter_map(|export| {
-            AbiVersion::from_marker_export(export.name()).map(|v| (export.name().to_string(), v))
-        })
+        .filter_map(|export| AbiVersion::from_marker_export(export.name()).map(|v| (export.name().to_string(), v)))
         .collect();
-    let invalid = |reason: String| LoadError::AbiMarkerInvalid {
-        program: program.to_string(),
-        reason,
-    };
+    let invalid = |reason: String| LoadError::AbiMarkerInvalid { program: program.to_string(), reason };
     match markers.as_slice() {
         [] => {
             problems.push(LoadError::AbiVersionMissing {
@@ -207,10 +176,7 @@ fn check_version_marker(
         }
         several => {
             let names: Vec<&str> = several.iter().map(|(name, _)| name.as_str()).collect();
-            problems.push(invalid(format!(
-                "the module exports several ABI version markers: {}",
-                names.join(", ")
-            )));
+            problems.push(invalid(format!("the module exports several ABI version markers: {}", names.join(", "))));
             None
         }
     }
@@ -224,17 +190,11 @@ fn check_exports(module: &Module, program: &str, problems: &mut Vec<LoadError>) 
     };
     match module.get_export(abi::EXPORT_MEMORY) {
         Some(ExternType::Memory(memory)) if memory.is_64() || memory.is_shared() => {
-            problems.push(invalid(
-                abi::EXPORT_MEMORY,
-                "must be an unshared 32-bit memory".into(),
-            ));
+            problems.push(invalid(abi::EXPORT_MEMORY, "must be an unshared 32-bit memory".into()));
         }
         Some(ExternType::Memory(_)) => {}
         Some(_) => problems.push(invalid(abi::EXPORT_MEMORY, "must be a memory".into())),
-        None => problems.push(invalid(
-            abi::EXPORT_MEMORY,
-            "is missing (the ABI exchanges messages through it)".into(),
-        )),
+        None => problems.push(invalid(abi::EXPORT_MEMORY, "is missing (the ABI exchanges messages through it)".into())),
     }
     for &(name, params, results, requirement) in FUNCTION_EXPORTS {
         let expected = signature_text(params, results);
@@ -245,10 +205,9 @@ fn check_exports(module: &Module, program: &str, problems: &mut Vec<LoadError>) 
                 }
             }
             (Some(_), _) => problems.push(invalid(name, format!("must be a function {expected}"))),
-            (None, Requirement::Required) => problems.push(invalid(
-                name,
-                format!("is missing (required: a function {expected})"),
-            )),
+            (None, Requirement::Required) => {
+                problems.push(invalid(name, format!("is missing (required: a function {expected})")))
+            }
             (None, Requirement::Optional) => {}
         }
     }

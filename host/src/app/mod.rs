@@ -56,9 +56,7 @@ impl ProgramInfo {
         match self.grants.get(capability) {
             Some(GrantState::Granted(grant)) => Ok(grant.clone()),
             Some(GrantState::Denied(reason)) => Err(ApiError::capability_denied(reason.clone())),
-            None => Err(ApiError::capability_denied(format!(
-                "`{capability}` is not declared in miniapp.toml"
-            ))),
+            None => Err(ApiError::capability_denied(format!("`{capability}` is not declared in miniapp.toml"))),
         }
     }
 
@@ -133,20 +131,14 @@ impl App {
         let program_id = manifest.id.clone();
         let module_size = module_bytes.len();
         let compile_host = host.clone();
-        let compiled = tokio::task::spawn_blocking(move || {
-            compile_host
-                .cache
-                .load(compile_host.engine.engine(), &module_bytes)
-        })
-        .await
-        .map_err(|e| LoadError::Host {
-            program: program_id.clone(),
-            reason: e.to_string(),
-        })?
-        .map_err(|e| LoadError::ModuleInvalid {
-            source_name: source_name.clone(),
-            reason: crate::error::one_line(&format!("{e:#}")),
-        })?;
+        let compiled =
+            tokio::task::spawn_blocking(move || compile_host.cache.load(compile_host.engine.engine(), &module_bytes))
+                .await
+                .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?
+                .map_err(|e| LoadError::ModuleInvalid {
+                    source_name: source_name.clone(),
+                    reason: crate::error::one_line(&format!("{e:#}")),
+                })?;
 
         let mut analysis = analyze(&compiled.module, &manifest, &host.registry);
         if !analysis.problems.is_empty() {
@@ -156,19 +148,11 @@ impl App {
             program: program_id.clone(),
             reason: "ABI version missing after a clean analysis".into(),
         })?;
-        let manifest_path = || {
-            dir.as_deref()
-                .unwrap_or(Path::new("."))
-                .join(crate::manifest::MANIFEST_FILE)
-        };
+        let manifest_path = || dir.as_deref().unwrap_or(Path::new(".")).join(crate::manifest::MANIFEST_FILE);
         let limits = manifest
             .limits
             .apply(&host.config.limits, host.config.engine.fuel)
-            .map_err(|(field, message)| ManifestError {
-                path: manifest_path(),
-                field: Some(field),
-                message,
-            })?;
+            .map_err(|(field, message)| ManifestError { path: manifest_path(), field: Some(field), message })?;
 
         let mut grants = BTreeMap::new();
         for (name, params) in &manifest.capabilities {
@@ -192,29 +176,20 @@ impl App {
                 let reason = format!("the host's policy disables `{name}`");
                 (GrantState::Denied(reason.clone()), Outcome::Denied, reason)
             } else {
-                (
-                    GrantState::Granted(grant),
-                    Outcome::Allowed,
-                    "declared in miniapp.toml".to_string(),
-                )
+                (GrantState::Granted(grant), Outcome::Allowed, "declared in miniapp.toml".to_string())
             };
             host.audit
                 .record(&program_id, name, "load", outcome, &reason)
                 .await
-                .map_err(|e| LoadError::Host {
-                    program: program_id.clone(),
-                    reason: e.to_string(),
-                })?;
+                .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?;
             grants.insert(name.clone(), state);
         }
 
-        let pre = host.linker.instantiate_pre(&compiled.module).map_err(|e| {
-            LoadError::UnknownImport {
-                program: program_id.clone(),
-                module: "?".into(),
-                name: "?".into(),
-                reason: crate::error::one_line(&format!("{e:#}")),
-            }
+        let pre = host.linker.instantiate_pre(&compiled.module).map_err(|e| LoadError::UnknownImport {
+            program: program_id.clone(),
+            module: "?".into(),
+            name: "?".into(),
+            reason: crate::error::one_line(&format!("{e:#}")),
         })?;
         let exports = ExportIndices::of(&compiled.module).ok_or_else(|| LoadError::Host {
             program: program_id.clone(),
@@ -252,18 +227,8 @@ impl App {
 
     /// Like [`App::start`], with `user` answering this session's prompts instead of
     /// the host's default user.
-    pub async fn start_with_user(
-        &self,
-        user: Arc<dyn crate::consent::User>,
-    ) -> Result<Session, SessionError> {
-        Session::start(
-            self.clone(),
-            user,
-            &self.inner.pre,
-            &self.inner.exports,
-            self.inner.host.engine.engine(),
-        )
-        .await
+    pub async fn start_with_user(&self, user: Arc<dyn crate::consent::User>) -> Result<Session, SessionError> {
+        Session::start(self.clone(), user, &self.inner.pre, &self.inner.exports, self.inner.host.engine.engine()).await
     }
 
     /// The configuration of the host this program is loaded in.
@@ -311,12 +276,7 @@ impl App {
             publisher: &inner.manifest.publisher,
             module_size: inner.module_size,
             module_hash: &inner.program.module_hash,
-            declared_capabilities: inner
-                .manifest
-                .capabilities
-                .keys()
-                .map(String::as_str)
-                .collect(),
+            declared_capabilities: inner.manifest.capabilities.keys().map(String::as_str).collect(),
             limits: &inner.limits,
             module: &inner.analysis,
         }

@@ -108,15 +108,7 @@ impl AuditLog {
         outcome: Outcome,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let record = DecisionRecord {
-            program_id,
-            capability,
-            action,
-            outcome,
-            reason,
-            target: None,
-            surface: None,
-        };
+        let record = DecisionRecord { program_id, capability, action, outcome, reason, target: None, surface: None };
         self.record_decision(&record).await
     }
 
@@ -145,11 +137,7 @@ impl AuditLog {
     }
 
     /// The most recent `limit` decisions, oldest first, optionally for one program.
-    pub fn recent(
-        &self,
-        program_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Decision>, StoreError> {
+    pub fn recent(&self, program_id: Option<&str>, limit: u32) -> Result<Vec<Decision>, StoreError> {
         self.database.run_blocking(|c| {
             let mut statement = c.prepare(
                 "SELECT at_ms, program_id, capability, action, outcome, reason, target, surface FROM (
@@ -175,8 +163,5 @@ impl AuditLog {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }

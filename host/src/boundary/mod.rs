@@ -38,9 +38,7 @@ pub(crate) fn guest_range(ptr: i32, len: i32, memory_len: usize) -> Result<Range
         .checked_add(length)
         .ok_or_else(|| Fault::Abi(format!("pointer {start:#x} plus length {length} overflows")))?;
     if end > memory_len {
-        return Err(Fault::Abi(format!(
-            "bytes {start:#x}..{end:#x} lie outside the guest's {memory_len}-byte memory"
-        )));
+        return Err(Fault::Abi(format!("bytes {start:#x}..{end:#x} lie outside the guest's {memory_len}-byte memory")));
     }
     Ok(start..end)
 }
@@ -48,9 +46,7 @@ pub(crate) fn guest_range(ptr: i32, len: i32, memory_len: usize) -> Result<Range
 fn exports(state: &mut SessionState) -> Result<GuestExports, wasmtime::Error> {
     match &state.exports {
         Some(exports) => Ok(exports.clone()),
-        None => Err(state.fail(Fault::Abi(
-            "host call made before the instance finished starting".into(),
-        ))),
+        None => Err(state.fail(Fault::Abi("host call made before the instance finished starting".into()))),
     }
 }
 
@@ -64,9 +60,7 @@ pub(crate) fn read_message(
     let mut context = store.as_context_mut();
     let limit = context.data().limits.message_bytes;
     if len as u32 > limit {
-        return Err(context
-            .data_mut()
-            .fail(Fault::limit(LimitKind::MessageBytes, u64::from(limit))));
+        return Err(context.data_mut().fail(Fault::limit(LimitKind::MessageBytes, u64::from(limit))));
     }
     let memory = exports(context.data_mut())?.memory;
     let range = match guest_range(ptr, len, memory.data_size(&context)) {
@@ -136,16 +130,14 @@ pub(crate) async fn deliver(
     let exports = exports(context.data_mut())?;
     let ptr = exports.alloc.call_async(&mut context, len as i32).await?;
     if ptr == 0 {
-        return Err(context.data_mut().fail(Fault::Abi(format!(
-            "miniapp_alloc returned 0 when asked for {len} bytes"
-        ))));
+        return Err(context
+            .data_mut()
+            .fail(Fault::Abi(format!("miniapp_alloc returned 0 when asked for {len} bytes"))));
     }
     let range = match guest_range(ptr, len as i32, exports.memory.data_size(&context)) {
         Ok(range) => range,
         Err(fault) => {
-            let fault = Fault::Abi(format!(
-                "miniapp_alloc returned an unusable buffer: {fault}"
-            ));
+            let fault = Fault::Abi(format!("miniapp_alloc returned an unusable buffer: {fault}"));
             return Err(context.data_mut().fail(fault));
         }
     };
@@ -168,10 +160,7 @@ mod tests {
     #[test]
     fn ranges_outside_or_overflowing_are_faults() {
         assert!(guest_range(16, 9, 24).is_err());
-        assert!(
-            guest_range(-1, 1, 65_536).is_err(),
-            "0xffffffff is past the end"
-        );
+        assert!(guest_range(-1, 1, 65_536).is_err(), "0xffffffff is past the end");
         assert!(guest_range(1, -1, 65_536).is_err(), "length 0xffffffff");
         assert!(guest_range(-1, -1, usize::MAX).is_ok() || cfg!(target_pointer_width = "32"));
     }

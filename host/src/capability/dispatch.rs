@@ -23,8 +23,7 @@ pub(super) fn link(
     linker.func_wrap_async(
         &module,
         name,
-        move |mut caller: Caller<'_, SessionState>,
-              (request_ptr, request_len, reply_slot): (i32, i32, i32)| {
+        move |mut caller: Caller<'_, SessionState>, (request_ptr, request_len, reply_slot): (i32, i32, i32)| {
             let handler = handler.clone();
             Box::new(async move {
                 caller.data_mut().count_host_call()?;
@@ -39,19 +38,10 @@ pub(super) fn link(
                     surface: state.surface,
                     gesture: state.gesture,
                     output: state.output.clone(),
+                    once: state.once.clone(),
                 };
                 let result = match program.grant(capability) {
-                    Ok(grant) => {
-                        handler(
-                            CallContext {
-                                program,
-                                grant,
-                                session,
-                            },
-                            request,
-                        )
-                        .await
-                    }
+                    Ok(grant) => handler(CallContext { program, grant, session }, request).await,
                     Err(denied) => Err(denied),
                 };
                 caller.data_mut().refund_time(started.elapsed());
@@ -61,10 +51,7 @@ pub(super) fn link(
                     Ok(body) if body.len() <= limit => (STATUS_OK, body),
                     Ok(body) => error_reply(&ApiError::new(
                         ErrorCode::LimitExceeded,
-                        format!(
-                            "reply of {} bytes exceeds the {limit}-byte message limit",
-                            body.len()
-                        ),
+                        format!("reply of {} bytes exceeds the {limit}-byte message limit", body.len()),
                     )),
                     Err(error) => error_reply(&error),
                 };

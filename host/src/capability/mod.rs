@@ -19,7 +19,7 @@ pub mod storage;
 use crate::audit::AuditLog;
 use crate::config::HostConfig;
 use crate::consent::User;
-use crate::sandbox::{OutputCapture, SessionState};
+use crate::sandbox::{OncePerLaunch, OutputCapture, SessionState};
 use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};
 use miniapp_abi::lifecycle::Surface;
@@ -51,29 +51,22 @@ pub struct DeclarationError {
 impl DeclarationError {
     /// A problem with `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> DeclarationError {
-        DeclarationError {
-            field: field.into(),
-            message: message.into(),
-        }
+        DeclarationError { field: field.into(), message: message.into() }
     }
 
     /// Decodes a parameter table into `T` (which should deny unknown fields),
     /// naming the field a TOML error points at.
     pub fn decode<T: DeserializeOwned>(params: &toml::Table) -> Result<T, DeclarationError> {
-        toml::Value::Table(params.clone())
-            .try_into::<T>()
-            .map_err(|e| {
-                let message = e.message().trim().to_string();
-                let field = message
-                    .split('`')
-                    .nth(1)
-                    .filter(|_| {
-                        message.starts_with("unknown field") || message.starts_with("missing field")
-                    })
-                    .unwrap_or_default()
-                    .to_string();
-                DeclarationError { field, message }
-            })
+        toml::Value::Table(params.clone()).try_into::<T>().map_err(|e| {
+            let message = e.message().trim().to_string();
+            let field = message
+                .split('`')
+                .nth(1)
+                .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+                .unwrap_or_default()
+                .to_string();
+            DeclarationError { field, message }
+        })
     }
 }
 
@@ -127,11 +120,7 @@ impl HostFunction {
 
     /// A function served by `method` of the shared capability state `state`,
     /// e.g. `HostFunction::method("get", &self, Storage::get)`.
-    pub fn method<S, Req, Resp, F, Fut>(
-        name: &'static str,
-        state: &Arc<S>,
-        method: F,
-    ) -> HostFunction
+    pub fn method<S, Req, Resp, F, Fut>(name: &'static str, state: &Arc<S>, method: F) -> HostFunction
     where
         S: Send + Sync + 'static,
         Req: DeserializeOwned,
@@ -140,9 +129,7 @@ impl HostFunction {
         Fut: Future<Output = Result<Resp, ApiError>> + Send + 'static,
     {
         let state = state.clone();
-        HostFunction::json(name, move |context, request| {
-            method(state.clone(), context, request)
-        })
+        HostFunction::json(name, move |context, request| method(state.clone(), context, request))
     }
 
     /// The import name.
@@ -153,18 +140,14 @@ impl HostFunction {
 
 fn decode_request<Req: DeserializeOwned>(bytes: &[u8]) -> Result<Req, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        ApiError::invalid_argument(format!(
-            "request is not UTF-8 (invalid byte at offset {})",
-            e.valid_up_to()
-        ))
+        ApiError::invalid_argument(format!("request is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
     })?;
     let text = if text.is_empty() { "{}" } else { text };
     serde_json::from_str(text).map_err(|e| ApiError::invalid_argument(format!("bad request: {e}")))
 }
 
 fn encode_reply<Resp: Serialize>(reply: &Resp) -> Result<Vec<u8>, ApiError> {
-    let bytes = serde_json::to_vec(reply)
-        .map_err(|e| ApiError::internal(format!("cannot encode reply: {e}")))?;
+    let bytes = serde_json::to_vec(reply).map_err(|e| ApiError::internal(format!("cannot encode reply: {e}")))?;
     Ok(if bytes == b"null" { Vec::new() } else { bytes })
 }
 
@@ -192,6 +175,8 @@ pub struct SessionView {
     pub gesture: bool,
     /// Where to report what the host did for the program.
     pub output: OutputCapture,
+    /// Things the session may do at most once per launch.
+    pub once: OncePerLaunch,
 }
 
 impl CallContext {
@@ -207,12 +192,9 @@ impl CallContext {
 
     /// What the program was granted by declaring this capability.
     pub fn grant<G: Any + Send + Sync>(&self) -> Result<&G, ApiError> {
-        self.grant.downcast_ref::<G>().ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Internal,
-                "capability grant has an unexpected type",
-            )
-        })
+        self.grant
+            .downcast_ref::<G>()
+            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "capability grant has an unexpected type"))
     }
 }
 
@@ -225,42 +207,24 @@ pub struct Registry {
 
 impl Registry {
     /// The built-in capabilities. This is the one place they are registered.
-    pub fn builtin(
-        config: &HostConfig,
-        database: &Database,
-        audit: &AuditLog,
-    ) -> Result<Registry, StoreError> {
+    pub fn builtin(config: &HostConfig, database: &Database, audit: &AuditLog) -> Result<Registry, StoreError> {
         let mut registry = Registry::default();
-        registry.add(Arc::new(storage::Storage::new(
-            config.storage,
-            database.clone(),
-        )?));
+        registry.add(Arc::new(storage::Storage::new(config.storage, database.clone())?));
         let user_settings = UserSettings::new(database.clone())?;
-        registry.add(Arc::new(link::Link::new(
-            config.link.clone(),
-            user_settings,
-            audit.clone(),
-        )));
+        registry.add(Arc::new(link::Link::new(config.link.clone(), user_settings, audit.clone())));
         Ok(registry)
     }
 
     /// Adds (or replaces) a capability.
     pub fn add(&mut self, capability: Arc<dyn Capability>) {
-        let names = capability
-            .clone()
-            .functions()
-            .iter()
-            .map(HostFunction::name)
-            .collect();
+        let names = capability.clone().functions().iter().map(HostFunction::name).collect();
         self.function_names.insert(capability.name(), names);
         self.capabilities.insert(capability.name(), capability);
     }
 
     /// Whether `capability` has a host function called `function`.
     pub fn has_function(&self, capability: &str, function: &str) -> bool {
-        self.function_names
-            .get(capability)
-            .is_some_and(|names| names.contains(&function))
+        self.function_names.get(capability).is_some_and(|names| names.contains(&function))
     }
 
     /// The capability called `name`.
@@ -279,11 +243,7 @@ impl Registry {
             .values()
             .flat_map(|capability| {
                 let name = capability.name();
-                capability
-                    .clone()
-                    .functions()
-                    .into_iter()
-                    .map(move |f| (name, f))
+                capability.clone().functions().into_iter().map(move |f| (name, f))
             })
             .collect()
     }
@@ -317,20 +277,13 @@ mod tests {
         assert!(err.message.contains("bad request"), "{err}");
         let err = decode_request::<Params>(b"{\"quota_bytes\":1,\"x\":2}").unwrap_err();
         assert!(err.message.contains("unknown field `x`"), "{err}");
-        assert!(
-            decode_request::<BTreeMap<String, u8>>(b"")
-                .unwrap()
-                .is_empty()
-        );
+        assert!(decode_request::<BTreeMap<String, u8>>(b"").unwrap().is_empty());
     }
 
     #[test]
     fn null_replies_are_empty() {
         assert_eq!(encode_reply(&()).unwrap(), b"");
-        assert_eq!(
-            encode_reply(&serde_json::json!({"a": 1})).unwrap(),
-            b"{\"a\":1}"
-        );
+        assert_eq!(encode_reply(&serde_json::json!({"a": 1})).unwrap(), b"{\"a\":1}");
     }
 
     #[test]

@@ -14,18 +14,11 @@ pub fn build(app_dir: &Path, manifest: &Manifest) -> anyhow::Result<()> {
     let Some(command) = &manifest.build else {
         return Ok(());
     };
-    let (program, args) = command
-        .split_first()
-        .context("the manifest's build command is empty")?;
+    let (program, args) = command.split_first().context("the manifest's build command is empty")?;
     if program == "cargo" && args.iter().any(|arg| arg.contains(WASM_TARGET)) {
         ensure_wasm_target(app_dir)?;
     }
-    eprintln!(
-        "building {} in {}: {}",
-        manifest.id,
-        app_dir.display(),
-        command.join(" ")
-    );
+    eprintln!("building {} in {}: {}", manifest.id, app_dir.display(), command.join(" "));
     let status = Command::new(program)
         .args(args)
         .current_dir(app_dir)
@@ -38,21 +31,14 @@ pub fn build(app_dir: &Path, manifest: &Manifest) -> anyhow::Result<()> {
         .status()
         .with_context(|| format!("cannot run the build command `{}`", command.join(" ")))?;
     if !status.success() {
-        bail!(
-            "the build command `{}` failed ({status}) in {}",
-            command.join(" "),
-            app_dir.display()
-        );
+        bail!("the build command `{}` failed ({status}) in {}", command.join(" "), app_dir.display());
     }
     Ok(())
 }
 
 /// Installs the wasm32-wasip1 target with rustup when it is missing, as wasm-pack does.
 fn ensure_wasm_target(app_dir: &Path) -> anyhow::Result<()> {
-    let listed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .current_dir(app_dir)
-        .output();
+    let listed = Command::new("rustup").args(["target", "list", "--installed"]).current_dir(app_dir).output();
     let output = match listed {
         Ok(output) if output.status.success() => output,
         Ok(output) => bail!(
@@ -65,10 +51,7 @@ fn ensure_wasm_target(app_dir: &Path) -> anyhow::Result<()> {
         ),
         Err(error) => bail!("cannot run rustup: {error}"),
     };
-    if String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .any(|line| line.trim() == WASM_TARGET)
-    {
+    if String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == WASM_TARGET) {
         return Ok(());
     }
     eprintln!("installing the {WASM_TARGET} Rust target (rustup target add {WASM_TARGET})");

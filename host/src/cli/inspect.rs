@@ -31,16 +31,8 @@ pub async fn inspect(config: HostConfig, args: InspectArgs) -> anyhow::Result<Ex
     let host = open_host(config)?;
     let (manifest, size, hash, analysis) = host.analyze_app(&args.app_dir).await?;
     let declared: Vec<&str> = manifest.capabilities.keys().map(String::as_str).collect();
-    let imported: Vec<&str> = analysis
-        .imported_capabilities
-        .iter()
-        .map(String::as_str)
-        .collect();
-    let declared_unused: Vec<&str> = declared
-        .iter()
-        .copied()
-        .filter(|c| !imported.contains(c))
-        .collect();
+    let imported: Vec<&str> = analysis.imported_capabilities.iter().map(String::as_str).collect();
+    let declared_unused: Vec<&str> = declared.iter().copied().filter(|c| !imported.contains(c)).collect();
     let clean = analysis.problems.is_empty();
 
     if args.json {
@@ -71,25 +63,13 @@ pub async fn inspect(config: HostConfig, args: InspectArgs) -> anyhow::Result<Ex
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
-            "{} {} — {} ({})",
-            manifest.id, manifest.version, manifest.name, manifest.publisher
-        );
-        println!(
-            "module        {} ({size} bytes, sha256 {hash})",
-            manifest.module.display()
-        );
-        println!(
-            "ABI version   {}",
-            analysis.abi_version.as_deref().unwrap_or("none")
-        );
+        println!("{} {} — {} ({})", manifest.id, manifest.version, manifest.name, manifest.publisher);
+        println!("module        {} ({size} bytes, sha256 {hash})", manifest.module.display());
+        println!("ABI version   {}", analysis.abi_version.as_deref().unwrap_or("none"));
         println!("declared      {}", list(&declared));
         println!("imported      {}", list(&imported));
         if !declared_unused.is_empty() {
-            println!(
-                "unused        {} (declared but never imported)",
-                list(&declared_unused)
-            );
+            println!("unused        {} (declared but never imported)", list(&declared_unused));
         }
         println!("imports");
         for (group, names) in &analysis.imports {
@@ -104,17 +84,9 @@ pub async fn inspect(config: HostConfig, args: InspectArgs) -> anyhow::Result<Ex
             }
         }
     }
-    Ok(if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn list(items: &[&str]) -> String {
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
-    }
+    if items.is_empty() { "none".into() } else { items.join(", ") }
 }

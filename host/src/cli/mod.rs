@@ -55,10 +55,7 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -98,6 +95,5 @@ fn host_config(cli: &Cli) -> anyhow::Result<HostConfig> {
 /// Opens the host, naming the data directory if that fails.
 fn open_host(config: HostConfig) -> anyhow::Result<Host> {
     let dir = config.data_dir.clone();
-    Host::new(config)
-        .with_context(|| format!("cannot open the host data directory {}", dir.display()))
+    Host::new(config).with_context(|| format!("cannot open the host data directory {}", dir.display()))
 }

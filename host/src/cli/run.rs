@@ -50,17 +50,12 @@ fn parse_answer(text: &str) -> Result<Answer, String> {
 pub(super) fn parse_surface(text: &str) -> Result<Surface, String> {
     Surface::parse(text).ok_or_else(|| {
         let known: Vec<&str> = Surface::ALL.iter().map(|s| s.as_str()).collect();
-        format!(
-            "unknown surface `{text}`; expected one of: {}",
-            known.join(", ")
-        )
+        format!("unknown surface `{text}`; expected one of: {}", known.join(", "))
     })
 }
 
 fn parse_query(text: &str) -> Result<(String, String), String> {
-    let (key, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
     if key.is_empty() {
         return Err(format!("`{text}` has an empty key"));
     }
@@ -69,9 +64,7 @@ fn parse_query(text: &str) -> Result<(String, String), String> {
 
 fn parse_event(text: &str) -> Result<Event, String> {
     match serde_json::from_str::<Event>(text) {
-        Ok(Event::Unknown) => Err(format!(
-            "`{text}`: unknown event type; expected tap, input or custom"
-        )),
+        Ok(Event::Unknown) => Err(format!("`{text}`: unknown event type; expected tap, input or custom")),
         Ok(event) => Ok(event),
         Err(error) => Err(format!("`{text}` is not an event: {error}")),
     }

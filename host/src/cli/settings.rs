@@ -41,22 +41,13 @@ pub fn settings(config: HostConfig, args: SettingsArgs) -> anyhow::Result<ExitCo
     let host = open_host(config)?;
     let settings = host.user_settings();
     if links.enable || links.disable {
-        let Some(surface) = links.surface else {
-            bail!("--enable and --disable need --surface")
-        };
+        let Some(surface) = links.surface else { bail!("--enable and --disable need --surface") };
         settings.set_links_enabled(LOCAL_USER, surface, links.enable)?;
     }
     let rules = &host.config().link.surfaces;
-    let surfaces: Vec<Surface> = links
-        .surface
-        .map(|s| vec![s])
-        .unwrap_or_else(|| Surface::ALL.to_vec());
+    let surfaces: Vec<Surface> = links.surface.map(|s| vec![s]).unwrap_or_else(|| Surface::ALL.to_vec());
     for surface in surfaces {
-        let switch = if settings.links_enabled(LOCAL_USER, surface)? {
-            "on"
-        } else {
-            "off"
-        };
+        let switch = if settings.links_enabled(LOCAL_USER, surface)? { "on" } else { "off" };
         let rule = rules.get(&surface).map(|r| {
             format!(
                 "web {:?}, item {:?}, shop {:?}, live {:?}, mini-program {:?}",

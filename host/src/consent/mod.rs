@@ -25,6 +25,26 @@ pub enum Prompt {
         /// The surface it is opened from.
         surface: Surface,
     },
+    /// Share personal data in `scope` with a program.
+    Consent {
+        /// The asking program's name and id.
+        program: String,
+        /// What is asked for.
+        scope: miniapp_abi::identity::Scope,
+        /// Why, in the program's words (from its manifest).
+        purpose: String,
+        /// Exactly what would be shared.
+        shared: String,
+    },
+    /// Pick one of the user's addresses to share with a program (or refuse).
+    ChooseAddress {
+        /// The asking program's name and id.
+        program: String,
+        /// Why, in the program's words.
+        purpose: String,
+        /// The addresses, in order; the answer picks one by its 1-based number.
+        options: Vec<String>,
+    },
     /// Share a card to a surface.
     Share {
         /// The asking program's name and id.
@@ -42,19 +62,17 @@ impl Prompt {
     /// The question as one line of text.
     pub fn text(&self) -> String {
         match self {
-            Prompt::OpenLink {
-                program,
-                target,
-                surface,
-            } => {
+            Prompt::OpenLink { program, target, surface } => {
                 format!("{program} wants to open {target} (from {surface}). Open it?")
             }
-            Prompt::Share {
-                program,
-                title,
-                target,
-                surface,
-            } => {
+            Prompt::Consent { program, scope, purpose, shared } => {
+                format!("{program} asks for your {scope} (\"{purpose}\"); it would receive: {shared}. Allow?")
+            }
+            Prompt::ChooseAddress { program, purpose, options } => {
+                let list: Vec<String> = options.iter().enumerate().map(|(i, a)| format!("{}) {a}", i + 1)).collect();
+                format!("{program} asks for a shipping address (\"{purpose}\"). Pick one or refuse: {}", list.join("; "))
+            }
+            Prompt::Share { program, title, target, surface } => {
                 format!("{program} wants to share \"{title}\" ({target}) to {surface}. Share it?")
             }
         }
@@ -68,17 +86,19 @@ pub enum Answer {
     Yes,
     /// Refused.
     No,
+    /// Picked the option with this 1-based number.
+    Pick(usize),
     /// Nobody was there to answer; treated as a refusal.
     NoAnswer,
 }
 
 impl Answer {
-    /// Parses `yes`/`y`/`no`/`n` (any case).
+    /// Parses `yes`/`y`/`no`/`n` (any case), or a 1-based choice such as `2`.
     pub fn parse(text: &str) -> Option<Answer> {
         match text.trim().to_ascii_lowercase().as_str() {
             "yes" | "y" => Some(Answer::Yes),
             "no" | "n" => Some(Answer::No),
-            _ => None,
+            number => number.parse::<usize>().ok().filter(|n| *n > 0).map(Answer::Pick),
         }
     }
 }
@@ -124,10 +144,7 @@ pub struct ScriptedUser {
 impl ScriptedUser {
     /// A user who will answer `answers`, in order.
     pub fn new(answers: impl IntoIterator<Item = Answer>) -> Arc<ScriptedUser> {
-        Arc::new(ScriptedUser {
-            answers: Mutex::new(answers.into_iter().collect()),
-            asked: Mutex::default(),
-        })
+        Arc::new(ScriptedUser { answers: Mutex::new(answers.into_iter().collect()), asked: Mutex::default() })
     }
 
     /// Every prompt shown so far.
@@ -142,15 +159,8 @@ impl User for ScriptedUser {
     }
 
     fn ask<'a>(&'a self, prompt: &'a Prompt) -> AnswerFuture<'a> {
-        self.asked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(prompt.clone());
-        let answer = self
-            .answers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop_front();
+        self.asked.lock().unwrap_or_else(|p| p.into_inner()).push(prompt.clone());
+        let answer = self.answers.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
         Box::pin(std::future::ready(answer.unwrap_or(Answer::NoAnswer)))
     }
 }
@@ -164,9 +174,7 @@ pub struct TerminalUser {
 impl TerminalUser {
     /// A terminal user with `answers` to use first (from `--answer`).
     pub fn new(answers: Vec<Answer>) -> TerminalUser {
-        TerminalUser {
-            fallback: ScriptedUser::new(answers),
-        }
+        TerminalUser { fallback: ScriptedUser::new(answers) }
     }
 }
 
@@ -176,12 +184,7 @@ impl User for TerminalUser {
     }
 
     fn ask<'a>(&'a self, prompt: &'a Prompt) -> AnswerFuture<'a> {
-        let scripted = !self
-            .fallback
-            .answers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty();
+        let scripted = !self.fallback.answers.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
         if scripted || !std::io::stdin().is_terminal() {
             let text = prompt.text();
             return Box::pin(async move {
@@ -191,11 +194,9 @@ impl User for TerminalUser {
             });
         }
         let text = prompt.text();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || ask_terminal(&text))
-                .await
-                .unwrap_or(Answer::NoAnswer)
-        })
+        Box::pin(
+            async move { tokio::task::spawn_blocking(move || ask_terminal(&text)).await.unwrap_or(Answer::NoAnswer) },
+        )
     }
 }
 
@@ -203,6 +204,7 @@ fn describe(answer: Answer) -> &'static str {
     match answer {
         Answer::Yes => "yes",
         Answer::No => "no",
+        Answer::Pick(_) => "picked",
         Answer::NoAnswer => "no answer (declined)",
     }
 }
@@ -210,7 +212,7 @@ fn describe(answer: Answer) -> &'static str {
 fn ask_terminal(question: &str) -> Answer {
     let stdin = std::io::stdin();
     loop {
-        eprint!("[host] {question} [y/n] ");
+        eprint!("[host] {question} [y/n or a number] ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
         match stdin.lock().read_line(&mut line) {
@@ -219,7 +221,7 @@ fn ask_terminal(question: &str) -> Answer {
                 if let Some(answer) = Answer::parse(&line) {
                     return answer;
                 }
-                eprintln!("[host] please answer y or n");
+                eprintln!("[host] please answer y, n or the number of a choice");
             }
         }
     }
@@ -232,19 +234,12 @@ mod tests {
     #[tokio::test]
     async fn scripted_answers_run_out_into_no_answer() {
         let user = ScriptedUser::new([Answer::Yes]);
-        let prompt = Prompt::OpenLink {
-            program: "p".into(),
-            target: "https://a.example/".into(),
-            surface: Surface::Chat,
-        };
+        let prompt =
+            Prompt::OpenLink { program: "p".into(), target: "https://a.example/".into(), surface: Surface::Chat };
         assert_eq!(user.ask(&prompt).await, Answer::Yes);
         assert_eq!(user.ask(&prompt).await, Answer::NoAnswer);
         assert_eq!(user.prompts().len(), 2);
-        assert!(
-            prompt
-                .text()
-                .contains("wants to open https://a.example/ (from chat)")
-        );
+        assert!(prompt.text().contains("wants to open https://a.example/ (from chat)"));
     }
 
     #[test]
@@ -252,5 +247,7 @@ mod tests {
         assert_eq!(Answer::parse(" Yes\n"), Some(Answer::Yes));
         assert_eq!(Answer::parse("n"), Some(Answer::No));
         assert_eq!(Answer::parse("maybe"), None);
+        assert_eq!(Answer::parse("2"), Some(Answer::Pick(2)));
+        assert_eq!(Answer::parse("0"), None);
     }
 }

@@ -29,10 +29,7 @@ pub(crate) struct CompiledModule {
 impl ModuleCache {
     /// A cache that also persists to `dir`, if given.
     pub(crate) fn new(dir: Option<PathBuf>) -> ModuleCache {
-        ModuleCache {
-            dir,
-            memory: Mutex::new(HashMap::new()),
-        }
+        ModuleCache { dir, memory: Mutex::new(HashMap::new()) }
     }
 
     /// The module for `bytes` (binary or text format), compiling it only if no cache
@@ -40,10 +37,7 @@ impl ModuleCache {
     pub(crate) fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<CompiledModule> {
         let hash = hex::encode(Sha256::digest(bytes));
         if let Some(module) = self.lock().get(&hash) {
-            return Ok(CompiledModule {
-                module: module.clone(),
-                hash,
-            });
+            return Ok(CompiledModule { module: module.clone(), hash });
         }
         let module = match self.disk_path(engine, &hash) {
             Some(path) => match load_from_disk(engine, &path) {
@@ -67,9 +61,7 @@ impl ModuleCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Module>> {
-        self.memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn disk_path(&self, engine: &Engine, hash: &str) -> Option<PathBuf> {

@@ -15,9 +15,7 @@ impl HostWallClock for CoarseWallClock {
     }
 
     fn now(&self) -> Duration {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Duration::from_millis(u64::try_from(now.as_millis()).unwrap_or(u64::MAX))
     }
 }
@@ -29,9 +27,7 @@ pub(super) struct CoarseMonotonicClock {
 
 impl CoarseMonotonicClock {
     pub(super) fn new() -> CoarseMonotonicClock {
-        CoarseMonotonicClock {
-            start: Instant::now(),
-        }
+        CoarseMonotonicClock { start: Instant::now() }
     }
 }
 

@@ -60,10 +60,7 @@ impl LimitKind {
 
     fn unit(self) -> &'static str {
         match self {
-            LimitKind::Memory
-            | LimitKind::WasmStack
-            | LimitKind::MessageBytes
-            | LimitKind::OutputBytes => " bytes",
+            LimitKind::Memory | LimitKind::WasmStack | LimitKind::MessageBytes | LimitKind::OutputBytes => " bytes",
             LimitKind::LaunchTime | LimitKind::CallbackTime => " ms",
             LimitKind::TableElements => " elements",
             LimitKind::Fuel => " units",
@@ -103,9 +100,6 @@ mod tests {
     #[test]
     fn limit_faults_name_the_limit_and_value() {
         let text = Fault::limit(LimitKind::Memory, 1 << 20).to_string();
-        assert_eq!(
-            text,
-            "exceeded the memory limit of 1048576 bytes (limits.memory_bytes)"
-        );
+        assert_eq!(text, "exceeded the memory limit of 1048576 bytes (limits.memory_bytes)");
     }
 }

@@ -13,11 +13,7 @@ pub(super) struct GuestLimiter {
 
 impl GuestLimiter {
     pub(super) fn new(limits: &Limits) -> GuestLimiter {
-        GuestLimiter {
-            memory_bytes: limits.memory_bytes,
-            table_elements: limits.table_elements,
-            fault: None,
-        }
+        GuestLimiter { memory_bytes: limits.memory_bytes, table_elements: limits.table_elements, fault: None }
     }
 
     pub(super) fn take_fault(&mut self) -> Option<Fault> {
@@ -32,24 +28,14 @@ impl GuestLimiter {
 }
 
 impl wasmtime::ResourceLimiter for GuestLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired as u64 > self.memory_bytes {
             return self.refuse(Fault::limit(LimitKind::Memory, self.memory_bytes));
         }
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired as u64 > self.table_elements {
             return self.refuse(Fault::limit(LimitKind::TableElements, self.table_elements));
         }

@@ -47,6 +47,22 @@ pub struct SessionState {
     pub(crate) surface: Surface,
     /// Whether the running callback handles a tap (a user gesture).
     pub(crate) gesture: bool,
+    /// What happened at most once in this launch.
+    pub(crate) once: OncePerLaunch,
+}
+
+/// Marks of things a session may do at most once per launch (asking the user again
+/// for a scope they refused, …).
+#[derive(Clone, Default)]
+pub struct OncePerLaunch {
+    marks: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+impl OncePerLaunch {
+    /// Marks `what`; returns whether this is the first time in this launch.
+    pub fn first(&self, what: &str) -> bool {
+        self.marks.lock().unwrap_or_else(|p| p.into_inner()).insert(what.to_string())
+    }
 }
 
 /// What the running callback may still spend.
@@ -64,11 +80,7 @@ pub(crate) struct CallbackBudget {
 
 impl SessionState {
     /// Fresh state for one instance of `program`.
-    pub(crate) fn new(
-        program: Arc<ProgramInfo>,
-        limits: Limits,
-        user: Arc<dyn User>,
-    ) -> SessionState {
+    pub(crate) fn new(program: Arc<ProgramInfo>, limits: Limits, user: Arc<dyn User>) -> SessionState {
         let output = OutputCapture::new(limits.output_bytes);
         let wasi = wasmtime_wasi::WasiCtxBuilder::new()
             .stdout(output.stdout())
@@ -93,6 +105,7 @@ impl SessionState {
             user,
             surface: Surface::Direct,
             gesture: false,
+            once: OncePerLaunch::default(),
         }
     }
 
@@ -107,12 +120,7 @@ impl SessionState {
     /// Starts a callback's budget: `allowance` of wall time, no host calls yet,
     /// a fresh output allowance.
     pub(crate) fn begin_callback(&mut self, allowance: Duration, time_limit: LimitKind) {
-        self.budget = CallbackBudget {
-            deadline: Instant::now() + allowance,
-            allowance,
-            time_limit,
-            host_calls: 0,
-        };
+        self.budget = CallbackBudget { deadline: Instant::now() + allowance, allowance, time_limit, host_calls: 0 };
         self.output.begin_callback();
     }
 
@@ -150,8 +158,6 @@ impl SessionState {
     /// A limit fault the limiter or the output capture recorded outside the store's
     /// control flow, if any.
     pub(crate) fn take_side_fault(&mut self) -> Option<Fault> {
-        self.limiter
-            .take_fault()
-            .or_else(|| self.output.take_fault())
+        self.limiter.take_fault().or_else(|| self.output.take_fault())
     }
 }

@@ -70,33 +70,20 @@ impl OutputCapture {
     /// Buffers allowing `limit` bytes (stdout and stderr together) per callback.
     pub fn new(limit: u64) -> OutputCapture {
         OutputCapture {
-            inner: Arc::new(Mutex::new(Buffers {
-                captured: CapturedOutput::default(),
-                used: 0,
-                limit,
-                fault: None,
-            })),
+            inner: Arc::new(Mutex::new(Buffers { captured: CapturedOutput::default(), used: 0, limit, fault: None })),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, Buffers> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn stdout(&self) -> CaptureStream {
-        CaptureStream {
-            capture: self.clone(),
-            which: Which::Stdout,
-        }
+        CaptureStream { capture: self.clone(), which: Which::Stdout }
     }
 
     pub(crate) fn stderr(&self) -> CaptureStream {
-        CaptureStream {
-            capture: self.clone(),
-            which: Which::Stderr,
-        }
+        CaptureStream { capture: self.clone(), which: Which::Stderr }
     }
 
     /// Resets the per-callback allowance.
@@ -112,10 +99,7 @@ impl OutputCapture {
     /// Records what the host did for the program; notices do not count against the
     /// program's output limit.
     pub fn notice(&self, capability: &str, message: String) {
-        self.lock().captured.notices.push(Notice {
-            capability: capability.to_string(),
-            message,
-        });
+        self.lock().captured.notices.push(Notice { capability: capability.to_string(), message });
     }
 
     pub(super) fn take_fault(&self) -> Option<Fault> {
@@ -127,9 +111,7 @@ impl OutputCapture {
         let len = bytes.len() as u64;
         if buffers.used.saturating_add(len) > buffers.limit {
             // Keep what fits so the developer sees the output that led up to the flood.
-            let room = usize::try_from(buffers.limit - buffers.used)
-                .unwrap_or(0)
-                .min(bytes.len());
+            let room = usize::try_from(buffers.limit - buffers.used).unwrap_or(0).min(bytes.len());
             buffers.append(which, &bytes[..room]);
             buffers.used = buffers.limit;
             let fault = Fault::limit(LimitKind::OutputBytes, buffers.limit);
@@ -165,17 +147,11 @@ impl IsTerminal for CaptureStream {
 
 impl StdoutStream for CaptureStream {
     fn p2_stream(&self) -> Box<dyn OutputStream> {
-        Box::new(CaptureStream {
-            capture: self.capture.clone(),
-            which: self.which,
-        })
+        Box::new(CaptureStream { capture: self.capture.clone(), which: self.which })
     }
 
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        Box::new(CaptureStream {
-            capture: self.capture.clone(),
-            which: self.which,
-        })
+        Box::new(CaptureStream { capture: self.capture.clone(), which: self.which })
     }
 }
 
@@ -186,9 +162,7 @@ impl Pollable for CaptureStream {
 
 impl OutputStream for CaptureStream {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.capture
-            .write(self.which, &bytes)
-            .map_err(|fault| StreamError::Trap(wasmtime::Error::new(fault)))
+        self.capture.write(self.which, &bytes).map_err(|fault| StreamError::Trap(wasmtime::Error::new(fault)))
     }
 
     fn flush(&mut self) -> StreamResult<()> {
@@ -201,11 +175,7 @@ impl OutputStream for CaptureStream {
 }
 
 impl tokio::io::AsyncWrite for CaptureStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Poll::Ready(
             self.capture
                 .write(self.which, buf)

@@ -34,23 +34,16 @@ impl UserSettings {
         let key = UserSettings::links_key(surface);
         self.database.run_blocking(|c| {
             let value: Option<String> = c
-                .query_row(
-                    "SELECT value FROM user_settings WHERE user_id = ?1 AND key = ?2",
-                    [user_id, &key],
-                    |row| row.get(0),
-                )
+                .query_row("SELECT value FROM user_settings WHERE user_id = ?1 AND key = ?2", [user_id, &key], |row| {
+                    row.get(0)
+                })
                 .optional()?;
             Ok(value.as_deref() == Some("true"))
         })
     }
 
     /// Turns links on or off for `surface`.
-    pub fn set_links_enabled(
-        &self,
-        user_id: &str,
-        surface: Surface,
-        enabled: bool,
-    ) -> Result<(), StoreError> {
+    pub fn set_links_enabled(&self, user_id: &str, surface: Surface, enabled: bool) -> Result<(), StoreError> {
         let key = UserSettings::links_key(surface);
         self.database.run_blocking(|c| {
             c.execute(

@@ -56,9 +56,7 @@ struct Inner {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database")
-            .field("path", &self.inner.path)
-            .finish()
+        f.debug_struct("Database").field("path", &self.inner.path).finish()
     }
 }
 
@@ -66,23 +64,16 @@ impl Database {
     /// Opens (creating if needed) `<data_dir>/miniapp.db`, in WAL mode with
     /// `synchronous=FULL`: a commit is on disk before it is acknowledged.
     pub fn open_in(data_dir: &Path) -> Result<Database, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
-            path: data_dir.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Open { path: data_dir.to_path_buf(), reason: e.to_string() })?;
         Database::open(&data_dir.join(DATABASE_FILE))
     }
 
     /// Opens the database file at `path`.
     pub fn open(path: &Path) -> Result<Database, StoreError> {
-        let open_error = |e: rusqlite::Error| StoreError::Open {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        };
+        let open_error = |e: rusqlite::Error| StoreError::Open { path: path.to_path_buf(), reason: e.to_string() };
         let connection = Connection::open(path).map_err(open_error)?;
-        connection
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(open_error)?;
+        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_error)?;
         connection
             .execute_batch(
                 "PRAGMA journal_mode=WAL;
@@ -94,12 +85,7 @@ impl Database {
                  );",
             )
             .map_err(open_error)?;
-        Ok(Database {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                connection: Mutex::new(connection),
-            }),
-        })
+        Ok(Database { inner: Arc::new(Inner { path: path.to_path_buf(), connection: Mutex::new(connection) }) })
     }
 
     /// The database file.
@@ -113,11 +99,9 @@ impl Database {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let current: usize = transaction
-            .query_row(
-                "SELECT version FROM schema_versions WHERE component = ?1",
-                [component],
-                |row| row.get::<_, i64>(0),
-            )
+            .query_row("SELECT version FROM schema_versions WHERE component = ?1", [component], |row| {
+                row.get::<_, i64>(0)
+            })
             .optional()?
             .map_or(0, |v| usize::try_from(v).unwrap_or(usize::MAX));
         if current > steps.len() {
@@ -165,10 +149,7 @@ impl Database {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection itself usable: SQLite
         // rolls back an unfinished transaction when the next one begins.
-        self.inner
-            .connection
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -180,10 +161,7 @@ mod tests {
     fn migrations_apply_once_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open_in(dir.path()).unwrap();
-        let steps = [
-            "CREATE TABLE a (x INTEGER)",
-            "ALTER TABLE a ADD COLUMN y TEXT",
-        ];
+        let steps = ["CREATE TABLE a (x INTEGER)", "ALTER TABLE a ADD COLUMN y TEXT"];
         db.migrate("test", &steps[..1]).unwrap();
         db.migrate("test", &steps).unwrap();
         db.migrate("test", &steps).unwrap();
@@ -193,9 +171,6 @@ mod tests {
         })
         .unwrap();
         let err = db.migrate("test", &steps[..1]).unwrap_err();
-        assert!(
-            err.to_string().contains("newer than this host knows"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("newer than this host knows"), "{err}");
     }
 }

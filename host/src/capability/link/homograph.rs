@@ -53,8 +53,8 @@ fn script_of(c: char) -> Script {
 
 /// Cyrillic and Greek letters that are drawn like Latin ones.
 const LATIN_LOOKALIKES: &[char] = &[
-    'а', 'в', 'е', 'к', 'м', 'н', 'о', 'р', 'с', 'т', 'у', 'х', 'і', 'ј', 'ӏ', 'ѕ', 'ԁ', 'ԛ', 'ԝ',
-    'ү', 'һ', 'ɡ', 'α', 'ο', 'ρ', 'τ', 'υ', 'ν', 'ι', 'κ', 'χ',
+    'а', 'в', 'е', 'к', 'м', 'н', 'о', 'р', 'с', 'т', 'у', 'х', 'і', 'ј', 'ӏ', 'ѕ', 'ԁ', 'ԛ', 'ԝ', 'ү', 'һ', 'ɡ', 'α',
+    'ο', 'ρ', 'τ', 'υ', 'ν', 'ι', 'κ', 'χ',
 ];
 
 /// Why a Unicode host-name label is a likely homograph, or `None` if it is fine.
@@ -62,11 +62,7 @@ pub(super) fn label_problem(label: &str) -> Option<&'static str> {
     if label.is_ascii() {
         return None;
     }
-    let mut scripts: Vec<Script> = label
-        .chars()
-        .filter(|c| !is_common(*c))
-        .map(script_of)
-        .collect();
+    let mut scripts: Vec<Script> = label.chars().filter(|c| !is_common(*c)).map(script_of).collect();
     scripts.sort();
     scripts.dedup();
     if scripts.contains(&Script::Other) {
@@ -74,12 +70,8 @@ pub(super) fn label_problem(label: &str) -> Option<&'static str> {
     }
     let allowed_mix = |set: &[Script]| scripts.iter().all(|s| set.contains(s));
     let single = scripts.len() <= 1;
-    let cjk_mix = allowed_mix(&[
-        Script::Latin,
-        Script::Han,
-        Script::Hiragana,
-        Script::Katakana,
-    ]) || allowed_mix(&[Script::Latin, Script::Han, Script::Bopomofo])
+    let cjk_mix = allowed_mix(&[Script::Latin, Script::Han, Script::Hiragana, Script::Katakana])
+        || allowed_mix(&[Script::Latin, Script::Han, Script::Bopomofo])
         || allowed_mix(&[Script::Latin, Script::Han, Script::Hangul]);
     if !single && !cjk_mix {
         return Some("mixes scripts");
@@ -99,17 +91,8 @@ mod tests {
 
     #[test]
     fn single_script_and_cjk_labels_pass() {
-        for label in [
-            "taobao",
-            "淘宝",
-            "天猫-1",
-            "ひらがな漢字",
-            "한국어",
-            "россия",
-            "ελλάδα",
-            "tmall淘宝",
-            "münchen",
-        ] {
+        for label in ["taobao", "淘宝", "天猫-1", "ひらがな漢字", "한국어", "россия", "ελλάδα", "tmall淘宝", "münchen"]
+        {
             assert_eq!(label_problem(label), None, "{label}");
         }
     }
@@ -117,14 +100,7 @@ mod tests {
     #[test]
     fn mixed_and_lookalike_labels_fail() {
         // Latin "taobao" with a Cyrillic "а"; Latin with Greek "ο"; Cyrillic imitating "apple".
-        for label in [
-            "tаobao",
-            "gοogle",
-            "аррӏе",
-            "раура1",
-            "ταοβαο-x",
-            "ab\u{200b}c",
-        ] {
+        for label in ["tаobao", "gοogle", "аррӏе", "раура1", "ταοβαο-x", "ab\u{200b}c"] {
             assert!(label_problem(label).is_some(), "{label}");
         }
     }

@@ -74,33 +74,17 @@ enum Action<'a> {
 impl Link {
     /// The link capability with the host's policy.
     pub fn new(settings: LinkSettings, user_settings: UserSettings, audit: AuditLog) -> Link {
-        Link {
-            settings,
-            user_settings,
-            audit,
-        }
+        Link { settings, user_settings, audit }
     }
 
-    async fn open(
-        self: Arc<Self>,
-        context: CallContext,
-        request: OpenRequest,
-    ) -> Result<LinkReply, ApiError> {
+    async fn open(self: Arc<Self>, context: CallContext, request: OpenRequest) -> Result<LinkReply, ApiError> {
         let surface = context.session().surface;
-        self.evaluate(&context, &request.target, surface, Action::Open)
-            .await
+        self.evaluate(&context, &request.target, surface, Action::Open).await
     }
 
-    async fn share(
-        self: Arc<Self>,
-        context: CallContext,
-        request: ShareRequest,
-    ) -> Result<LinkReply, ApiError> {
+    async fn share(self: Arc<Self>, context: CallContext, request: ShareRequest) -> Result<LinkReply, ApiError> {
         let card = &request.card;
-        if !matches!(
-            request.surface,
-            Surface::Chat | Surface::Group | Surface::Moments
-        ) {
+        if !matches!(request.surface, Surface::Chat | Surface::Group | Surface::Moments) {
             return Err(ApiError::invalid_argument(format!(
                 "cards are shared to chat, group or moments, not {}",
                 request.surface
@@ -108,9 +92,7 @@ impl Link {
         }
         let title_chars = card.title.chars().count();
         if title_chars == 0 || title_chars > 64 || card.title.chars().any(char::is_control) {
-            return Err(ApiError::invalid_argument(
-                "a card's title is 1 to 64 characters with no control characters",
-            ));
+            return Err(ApiError::invalid_argument("a card's title is 1 to 64 characters with no control characters"));
         }
         if let Some(image) = &card.image {
             if let Err((reason, message)) = safety::check_web_url(image, &self.settings) {
@@ -120,30 +102,14 @@ impl Link {
                 )));
             }
         }
-        self.evaluate(
-            &context,
-            &card.target,
-            request.surface,
-            Action::Share { title: &card.title },
-        )
-        .await
+        self.evaluate(&context, &card.target, request.surface, Action::Share { title: &card.title }).await
     }
 
-    fn check(
-        &self,
-        target: &Target,
-        grant: &LinkGrant,
-    ) -> Result<CheckedTarget, (DenyReason, String, String)> {
-        let raw_display = |text: &str| {
-            text.chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect::<String>()
-        };
+    fn check(&self, target: &Target, grant: &LinkGrant) -> Result<CheckedTarget, (DenyReason, String, String)> {
+        let raw_display = |text: &str| text.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
         match target {
             Target::Web { url } => {
-                let safe = safety::check_web_url(url, &self.settings)
-                    .map_err(|(r, m)| (r, m, raw_display(url)))?;
+                let safe = safety::check_web_url(url, &self.settings).map_err(|(r, m)| (r, m, raw_display(url)))?;
                 let declared = grant.domains.iter().any(|d| safety::within(&safe.host, d));
                 Ok(CheckedTarget {
                     kind: TargetKind::Web,
@@ -153,14 +119,9 @@ impl Link {
                 })
             }
             Target::DeepLink { url } => {
-                let link = safety::check_deep_link(url, &self.settings)
-                    .map_err(|(r, m)| (r, m, raw_display(url)))?;
+                let link = safety::check_deep_link(url, &self.settings).map_err(|(r, m)| (r, m, raw_display(url)))?;
                 let kind = TargetKind::of_deep_link(&link.kind).ok_or_else(|| {
-                    (
-                        DenyReason::UnknownPlatform,
-                        format!("`{}` pages have no policy", link.kind),
-                        link.display.clone(),
-                    )
+                    (DenyReason::UnknownPlatform, format!("`{}` pages have no policy", link.kind), link.display.clone())
                 })?;
                 Ok(CheckedTarget {
                     kind,
@@ -169,13 +130,9 @@ impl Link {
                     display: link.display,
                 })
             }
-            Target::MiniProgram {
-                id,
-                path,
-                extra_data,
-            } => {
-                let display = safety::check_program(id, path, extra_data.as_ref())
-                    .map_err(|(r, m)| (r, m, raw_display(id)))?;
+            Target::MiniProgram { id, path, extra_data } => {
+                let display =
+                    safety::check_program(id, path, extra_data.as_ref()).map_err(|(r, m)| (r, m, raw_display(id)))?;
                 Ok(CheckedTarget {
                     kind: TargetKind::MiniProgram,
                     declared: grant.programs.contains(id),
@@ -207,9 +164,7 @@ impl Link {
         };
 
         let reply = match self.check(target, grant) {
-            Err((reason, message, display)) => {
-                denied(reason, format!("{done}: {message}"), display)
-            }
+            Err((reason, message, display)) => denied(reason, format!("{done}: {message}"), display),
             Ok(checked) if !checked.declared => denied(
                 DenyReason::NotDeclared,
                 format!(
@@ -237,9 +192,7 @@ impl Link {
                 let enabled = self
                     .user_settings
                     .links_enabled(session.user.id(), surface)
-                    .map_err(|e| {
-                        ApiError::new(miniapp_abi::ErrorCode::Unavailable, e.to_string())
-                    })?;
+                    .map_err(|e| ApiError::new(miniapp_abi::ErrorCode::Unavailable, e.to_string()))?;
                 match policy::decide(rule, enabled, session.gesture) {
                     PolicyDecision::Allow => LinkReply {
                         outcome: Outcome::Opened,
@@ -249,21 +202,13 @@ impl Link {
                     },
                     PolicyDecision::Deny(reason, why) => denied(
                         reason,
-                        format!(
-                            "{done}: {} ({rule_key})",
-                            why.replace("<surface>", surface.as_str())
-                        ),
+                        format!("{done}: {} ({rule_key})", why.replace("<surface>", surface.as_str())),
                         checked.display,
                     ),
                     PolicyDecision::Ask => {
-                        let program =
-                            format!("{} ({})", context.program().name, context.program().id);
+                        let program = format!("{} ({})", context.program().name, context.program().id);
                         let prompt = match action {
-                            Action::Open => Prompt::OpenLink {
-                                program,
-                                target: checked.display.clone(),
-                                surface,
-                            },
+                            Action::Open => Prompt::OpenLink { program, target: checked.display.clone(), surface },
                             Action::Share { title } => Prompt::Share {
                                 program,
                                 title: title.to_string(),
@@ -282,9 +227,7 @@ impl Link {
                                 outcome: Outcome::Declined,
                                 reason: None,
                                 message: match answer {
-                                    Answer::NoAnswer => format!(
-                                        "nobody was there to confirm ({rule_key} asks first)"
-                                    ),
+                                    Answer::NoAnswer => format!("nobody was there to confirm ({rule_key} asks first)"),
                                     _ => format!("the user said no ({rule_key} asks first)"),
                                 },
                                 display: checked.display,
@@ -325,25 +268,17 @@ impl Link {
             surface: Some(surface.as_str()),
         };
         self.audit.record_decision(&record).await.map_err(|e| {
-            ApiError::new(
-                miniapp_abi::ErrorCode::Unavailable,
-                format!("cannot record the decision: {e}"),
-            )
+            ApiError::new(miniapp_abi::ErrorCode::Unavailable, format!("cannot record the decision: {e}"))
         })?;
         let notice = match (opened, action) {
             (true, "share") => format!("shared {} to {surface}", reply.display),
             (true, _) => format!("opening {} (from {surface})", reply.display),
             (false, _) => {
-                let why = reply
-                    .reason
-                    .map_or("the user did not agree", DenyReason::as_str);
+                let why = reply.reason.map_or("the user did not agree", DenyReason::as_str);
                 format!("refused to {action} {} on {surface}: {why}", reply.display)
             }
         };
-        context
-            .session()
-            .output
-            .notice(miniapp_abi::link::CAPABILITY, notice);
+        context.session().output.notice(miniapp_abi::link::CAPABILITY, notice);
         Ok(reply)
     }
 }
@@ -358,33 +293,24 @@ impl Capability for Link {
         if params.domains.len() > self.settings.max_declared_domains {
             return Err(DeclarationError::new(
                 "domains",
-                format!(
-                    "at most {} domains may be declared",
-                    self.settings.max_declared_domains
-                ),
+                format!("at most {} domains may be declared", self.settings.max_declared_domains),
             ));
         }
         let mut domains = Vec::new();
         for domain in &params.domains {
-            domains.push(
-                check_declared_domain(domain).map_err(|m| DeclarationError::new("domains", m))?,
-            );
+            domains.push(check_declared_domain(domain).map_err(|m| DeclarationError::new("domains", m))?);
         }
         for platform in &params.platforms {
             if !self.settings.platforms.contains_key(platform) {
                 let known: Vec<&str> = self.settings.platforms.keys().map(String::as_str).collect();
                 return Err(DeclarationError::new(
                     "platforms",
-                    format!(
-                        "`{platform}` is not a platform this host knows ({})",
-                        known.join(", ")
-                    ),
+                    format!("`{platform}` is not a platform this host knows ({})", known.join(", ")),
                 ));
             }
         }
         for program in &params.programs {
-            safety::check_program(program, "", None)
-                .map_err(|(_, m)| DeclarationError::new("programs", m))?;
+            safety::check_program(program, "", None).map_err(|(_, m)| DeclarationError::new("programs", m))?;
         }
         Ok(Arc::new(LinkGrant {
             domains,
@@ -394,10 +320,7 @@ impl Capability for Link {
     }
 
     fn functions(self: Arc<Self>) -> Vec<HostFunction> {
-        vec![
-            HostFunction::method("open", &self, Link::open),
-            HostFunction::method("share", &self, Link::share),
-        ]
+        vec![HostFunction::method("open", &self, Link::open), HostFunction::method("share", &self, Link::share)]
     }
 }
 
@@ -405,25 +328,17 @@ impl Capability for Link {
 /// address, returned in ASCII form.
 fn check_declared_domain(domain: &str) -> Result<String, String> {
     if domain.contains("://") || domain.contains(['/', ':', '@', '?', '#']) {
-        return Err(format!(
-            "`{domain}`: give the domain alone, e.g. `taobao.com` (links must be https)"
-        ));
+        return Err(format!("`{domain}`: give the domain alone, e.g. `taobao.com` (links must be https)"));
     }
-    let url = url::Url::parse(&format!("https://{domain}/"))
-        .map_err(|e| format!("`{domain}` is not a domain: {e}"))?;
+    let url = url::Url::parse(&format!("https://{domain}/")).map_err(|e| format!("`{domain}` is not a domain: {e}"))?;
     match url.host() {
         Some(url::Host::Domain(host))
-            if host.contains('.')
-                && !host
-                    .split('.')
-                    .all(|l| l.bytes().all(|b| b.is_ascii_digit())) =>
+            if host.contains('.') && !host.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit())) =>
         {
             Ok(host.to_string())
         }
         Some(url::Host::Domain(_)) => Err(format!("`{domain}` is not a full domain name")),
-        _ => Err(format!(
-            "`{domain}` is an IP address; declare domain names only"
-        )),
+        _ => Err(format!("`{domain}` is an IP address; declare domain names only")),
     }
 }
 
@@ -435,14 +350,7 @@ mod tests {
     fn declared_domains_are_bare_names() {
         assert_eq!(check_declared_domain("Taobao.com").unwrap(), "taobao.com");
         assert_eq!(check_declared_domain("淘宝.com").unwrap(), "xn--3rtu7s.com");
-        for bad in [
-            "https://taobao.com",
-            "taobao.com/x",
-            "taobao.com:443",
-            "10.0.0.1",
-            "localhost",
-            "0x7f.1",
-        ] {
+        for bad in ["https://taobao.com", "taobao.com/x", "taobao.com:443", "10.0.0.1", "localhost", "0x7f.1"] {
             assert!(check_declared_domain(bad).is_err(), "{bad}");
         }
     }

@@ -80,10 +80,9 @@ pub fn decide(rule: LinkRule, surface_enabled: bool, gesture: bool) -> PolicyDec
             DenyReason::GestureRequired,
             "opening another mini-program needs a tap from the user first",
         ),
-        LinkRule::Deny => PolicyDecision::Deny(
-            DenyReason::SurfacePolicy,
-            "this surface does not allow this kind of link",
-        ),
+        LinkRule::Deny => {
+            PolicyDecision::Deny(DenyReason::SurfacePolicy, "this surface does not allow this kind of link")
+        }
     }
 }
 
@@ -96,21 +95,12 @@ mod tests {
         assert_eq!(decide(LinkRule::Allow, false, false), PolicyDecision::Allow);
         assert_eq!(decide(LinkRule::Confirm, false, false), PolicyDecision::Ask);
         assert_eq!(decide(LinkRule::OptIn, true, false), PolicyDecision::Allow);
-        assert!(matches!(
-            decide(LinkRule::OptIn, false, true),
-            PolicyDecision::Deny(DenyReason::SurfaceDisabled, _)
-        ));
-        assert_eq!(
-            decide(LinkRule::GestureConfirm, false, true),
-            PolicyDecision::Ask
-        );
+        assert!(matches!(decide(LinkRule::OptIn, false, true), PolicyDecision::Deny(DenyReason::SurfaceDisabled, _)));
+        assert_eq!(decide(LinkRule::GestureConfirm, false, true), PolicyDecision::Ask);
         assert!(matches!(
             decide(LinkRule::GestureConfirm, true, false),
             PolicyDecision::Deny(DenyReason::GestureRequired, _)
         ));
-        assert!(matches!(
-            decide(LinkRule::Deny, true, true),
-            PolicyDecision::Deny(DenyReason::SurfacePolicy, _)
-        ));
+        assert!(matches!(decide(LinkRule::Deny, true, true), PolicyDecision::Deny(DenyReason::SurfacePolicy, _)));
     }
 }

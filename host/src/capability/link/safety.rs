@@ -40,13 +40,7 @@ pub struct SafeDeepLink {
 /// and over-long text, before anything parses it.
 pub fn check_text(raw: &str, max_bytes: usize) -> Result<(), Rejection> {
     if raw.len() > max_bytes {
-        return Err((
-            DenyReason::TooLong,
-            format!(
-                "the link is {} bytes; at most {max_bytes} are allowed",
-                raw.len()
-            ),
-        ));
+        return Err((DenyReason::TooLong, format!("the link is {} bytes; at most {max_bytes} are allowed", raw.len())));
     }
     let bad = |c: char| {
         c.is_control()
@@ -56,10 +50,7 @@ pub fn check_text(raw: &str, max_bytes: usize) -> Result<(), Rejection> {
     if let Some(c) = raw.chars().find(|c| bad(*c)) {
         return Err((
             DenyReason::ControlCharacters,
-            format!(
-                "the link contains the invisible or control character U+{:04X}",
-                c as u32
-            ),
+            format!("the link contains the invisible or control character U+{:04X}", c as u32),
         ));
     }
     Ok(())
@@ -67,12 +58,7 @@ pub fn check_text(raw: &str, max_bytes: usize) -> Result<(), Rejection> {
 
 fn parse(raw: &str, settings: &LinkSettings) -> Result<Url, Rejection> {
     check_text(raw, settings.max_url_bytes)?;
-    Url::parse(raw).map_err(|e| {
-        (
-            DenyReason::Unparseable,
-            format!("the link is not a valid URL: {e}"),
-        )
-    })
+    Url::parse(raw).map_err(|e| (DenyReason::Unparseable, format!("the link is not a valid URL: {e}")))
 }
 
 fn check_no_userinfo(url: &Url) -> Result<(), Rejection> {
@@ -90,10 +76,7 @@ fn check_no_userinfo(url: &Url) -> Result<(), Rejection> {
 
 /// Whether `host` is `domain` or one of its subdomains (both ASCII, lowercase).
 pub fn within(host: &str, domain: &str) -> bool {
-    host == domain
-        || host
-            .strip_suffix(domain)
-            .is_some_and(|prefix| prefix.ends_with('.'))
+    host == domain || host.strip_suffix(domain).is_some_and(|prefix| prefix.ends_with('.'))
 }
 
 /// Checks an `https` web URL.
@@ -102,64 +85,37 @@ pub fn check_web_url(raw: &str, settings: &LinkSettings) -> Result<SafeWebUrl, R
     if url.scheme() != "https" {
         return Err((
             DenyReason::SchemeNotAllowed,
-            format!(
-                "`{}:` links are not allowed; web links must use https",
-                url.scheme()
-            ),
+            format!("`{}:` links are not allowed; web links must use https", url.scheme()),
         ));
     }
     check_no_userinfo(&url)?;
     let host = match url.host() {
         Some(Host::Domain(domain)) => domain.to_string(),
         Some(Host::Ipv4(ip)) => {
-            return Err((
-                DenyReason::IpAddressHost,
-                format!("the link leads to the bare IP address {ip}"),
-            ));
+            return Err((DenyReason::IpAddressHost, format!("the link leads to the bare IP address {ip}")));
         }
         Some(Host::Ipv6(ip)) => {
-            return Err((
-                DenyReason::IpAddressHost,
-                format!("the link leads to the bare IP address [{ip}]"),
-            ));
+            return Err((DenyReason::IpAddressHost, format!("the link leads to the bare IP address [{ip}]")));
         }
         None => return Err((DenyReason::Unparseable, "the link has no host".into())),
     };
-    if host
-        .split('.')
-        .all(|label| label.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err((
-            DenyReason::IpAddressHost,
-            format!("the host {host} is made of numbers only"),
-        ));
+    if host.split('.').all(|label| label.bytes().all(|b| b.is_ascii_digit())) {
+        return Err((DenyReason::IpAddressHost, format!("the host {host} is made of numbers only")));
     }
     let (unicode, idna) = idna::domain_to_unicode(&host);
     if idna.is_err() {
-        return Err((
-            DenyReason::Homograph,
-            format!("the host {host} is not a valid internationalised name"),
-        ));
+        return Err((DenyReason::Homograph, format!("the host {host} is not a valid internationalised name")));
     }
     for label in unicode.split('.') {
         if let Some(problem) = homograph::label_problem(label) {
             return Err((
                 DenyReason::Homograph,
-                format!(
-                    "the host {unicode} (shown as {host}) {problem}, which is how look-alike addresses are made"
-                ),
+                format!("the host {unicode} (shown as {host}) {problem}, which is how look-alike addresses are made"),
             ));
         }
     }
-    if let Some(blocked) = settings
-        .blocklist
-        .iter()
-        .find(|b| within(&host, &b.to_ascii_lowercase()))
-    {
-        return Err((
-            DenyReason::Blocklisted,
-            format!("{host} is on the host's list of unsafe sites ({blocked})"),
-        ));
+    if let Some(blocked) = settings.blocklist.iter().find(|b| within(&host, &b.to_ascii_lowercase())) {
+        return Err((DenyReason::Blocklisted, format!("{host} is on the host's list of unsafe sites ({blocked})")));
     }
     let display = url.to_string();
     Ok(SafeWebUrl { url, host, display })
@@ -169,13 +125,8 @@ pub fn check_web_url(raw: &str, settings: &LinkSettings) -> Result<SafeWebUrl, R
 pub fn check_deep_link(raw: &str, settings: &LinkSettings) -> Result<SafeDeepLink, Rejection> {
     let url = parse(raw, settings)?;
     let scheme = url.scheme();
-    let Some((platform, platform_settings)) =
-        settings.platforms.iter().find(|(_, p)| p.scheme == scheme)
-    else {
-        let message = if matches!(
-            scheme,
-            "javascript" | "data" | "file" | "vbscript" | "http" | "https"
-        ) {
+    let Some((platform, platform_settings)) = settings.platforms.iter().find(|(_, p)| p.scheme == scheme) else {
+        let message = if matches!(scheme, "javascript" | "data" | "file" | "vbscript" | "http" | "https") {
             format!("`{scheme}:` is not a platform deep link")
         } else {
             format!("no platform with the `{scheme}:` scheme is registered on this host")
@@ -189,28 +140,19 @@ pub fn check_deep_link(raw: &str, settings: &LinkSettings) -> Result<SafeDeepLin
     };
     check_no_userinfo(&url)?;
     if url.port().is_some() || url.query().is_some() || url.fragment().is_some() {
-        return Err((
-            DenyReason::Malformed,
-            format!("a {platform} deep link is {scheme}://<kind>/<id>, nothing more"),
-        ));
+        return Err((DenyReason::Malformed, format!("a {platform} deep link is {scheme}://<kind>/<id>, nothing more")));
     }
     let kind = url.host_str().unwrap_or_default().to_string();
     if !platform_settings.kinds.contains(&kind) {
         let kinds: Vec<&str> = platform_settings.kinds.iter().map(String::as_str).collect();
         return Err((
             DenyReason::UnknownPlatform,
-            format!(
-                "{platform} deep links name one of: {}; not `{kind}`",
-                kinds.join(", ")
-            ),
+            format!("{platform} deep links name one of: {}; not `{kind}`", kinds.join(", ")),
         ));
     }
     let id = url.path().strip_prefix('/').unwrap_or_default().to_string();
-    let id_ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let id_ok =
+        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !id_ok {
         return Err((
             DenyReason::Malformed,
@@ -218,59 +160,34 @@ pub fn check_deep_link(raw: &str, settings: &LinkSettings) -> Result<SafeDeepLin
         ));
     }
     let display = format!("{scheme}://{kind}/{id}");
-    Ok(SafeDeepLink {
-        platform: platform.clone(),
-        kind,
-        id,
-        display,
-    })
+    Ok(SafeDeepLink { platform: platform.clone(), kind, id, display })
 }
 
 /// Checks another mini-program target: its id, page path and extra data.
-pub fn check_program(
-    id: &str,
-    path: &str,
-    extra_data: Option<&serde_json::Value>,
-) -> Result<String, Rejection> {
+pub fn check_program(id: &str, path: &str, extra_data: Option<&serde_json::Value>) -> Result<String, Rejection> {
     let malformed = |message: String| Err((DenyReason::Malformed, message));
     check_text(id, 128)?;
     check_text(path, 256)?;
     let id_ok = id.split('.').all(|segment| {
         !segment.is_empty()
-            && segment
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && segment.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
     }) && id.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
     if !id_ok {
         return malformed(format!("`{id}` is not a mini-program id"));
     }
-    let path_ok = path
-        .split('/')
-        .all(|segment| segment != ".." && segment != ".")
+    let path_ok = path.split('/').all(|segment| segment != ".." && segment != ".")
         && !path.starts_with('/')
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
+        && path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
     if !path_ok {
-        return malformed(format!(
-            "`{path}` is not a page path (letters, digits, /, _, -, . and no ..)"
-        ));
+        return malformed(format!("`{path}` is not a page path (letters, digits, /, _, -, . and no ..)"));
     }
     if let Some(extra) = extra_data {
-        let size = serde_json::to_vec(extra)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(extra).map(|v| v.len()).unwrap_or(usize::MAX);
         if size > 1024 {
-            return malformed(format!(
-                "extra_data is {size} bytes of JSON; at most 1024 are allowed"
-            ));
+            return malformed(format!("extra_data is {size} bytes of JSON; at most 1024 are allowed"));
         }
     }
-    Ok(if path.is_empty() {
-        format!("mini-program {id}")
-    } else {
-        format!("mini-program {id} /{path}")
-    })
+    Ok(if path.is_empty() { format!("mini-program {id}") } else { format!("mini-program {id} /{path}") })
 }
 
 #[cfg(test)]
@@ -284,9 +201,7 @@ mod tests {
     }
 
     fn web_reason(raw: &str) -> Option<DenyReason> {
-        check_web_url(raw, &settings())
-            .err()
-            .map(|(reason, _)| reason)
+        check_web_url(raw, &settings()).err().map(|(reason, _)| reason)
     }
 
     #[test]
@@ -316,24 +231,14 @@ mod tests {
             " https://taobao.com/",
             "https://taobao.com/\u{202e}gpj.exe",
         ] {
-            assert_eq!(
-                web_reason(raw),
-                Some(DenyReason::ControlCharacters),
-                "{raw:?}"
-            );
+            assert_eq!(web_reason(raw), Some(DenyReason::ControlCharacters), "{raw:?}");
         }
     }
 
     #[test]
     fn userinfo_tricks_are_refused() {
-        assert_eq!(
-            web_reason("https://taobao.com@evil.example/"),
-            Some(DenyReason::Userinfo)
-        );
-        assert_eq!(
-            web_reason("https://user:pw@taobao.com/"),
-            Some(DenyReason::Userinfo)
-        );
+        assert_eq!(web_reason("https://taobao.com@evil.example/"), Some(DenyReason::Userinfo));
+        assert_eq!(web_reason("https://user:pw@taobao.com/"), Some(DenyReason::Userinfo));
     }
 
     #[test]
@@ -356,60 +261,26 @@ mod tests {
         let (reason, message) = check_web_url("https://tаobao.com/", &settings()).unwrap_err();
         assert_eq!(reason, DenyReason::Homograph);
         assert!(message.contains("xn--"), "{message}");
-        assert_eq!(
-            web_reason("https://аррӏе.com/"),
-            Some(DenyReason::Homograph)
-        );
+        assert_eq!(web_reason("https://аррӏе.com/"), Some(DenyReason::Homograph));
     }
 
     #[test]
     fn length_and_blocklist() {
         let long = format!("https://taobao.com/{}", "a".repeat(3000));
         assert_eq!(web_reason(&long), Some(DenyReason::TooLong));
-        assert_eq!(
-            web_reason("https://login.phish.example/"),
-            Some(DenyReason::Blocklisted)
-        );
+        assert_eq!(web_reason("https://login.phish.example/"), Some(DenyReason::Blocklisted));
         assert_eq!(web_reason("https://notphish.example/"), None);
     }
 
     #[test]
     fn deep_links() {
         let link = check_deep_link("taobao://shop/58", &settings()).unwrap();
-        assert_eq!(
-            (link.platform.as_str(), link.kind.as_str(), link.id.as_str()),
-            ("taobao", "shop", "58")
-        );
-        assert_eq!(
-            check_deep_link("taobao://cart/1", &settings())
-                .unwrap_err()
-                .0,
-            DenyReason::UnknownPlatform
-        );
-        assert_eq!(
-            check_deep_link("weird://item/1", &settings())
-                .unwrap_err()
-                .0,
-            DenyReason::UnknownPlatform
-        );
-        assert_eq!(
-            check_deep_link("javascript://item/1", &settings())
-                .unwrap_err()
-                .0,
-            DenyReason::SchemeNotAllowed
-        );
-        assert_eq!(
-            check_deep_link("taobao://item/../x", &settings())
-                .unwrap_err()
-                .0,
-            DenyReason::Malformed
-        );
-        assert_eq!(
-            check_deep_link("taobao://a@item/1", &settings())
-                .unwrap_err()
-                .0,
-            DenyReason::Userinfo
-        );
+        assert_eq!((link.platform.as_str(), link.kind.as_str(), link.id.as_str()), ("taobao", "shop", "58"));
+        assert_eq!(check_deep_link("taobao://cart/1", &settings()).unwrap_err().0, DenyReason::UnknownPlatform);
+        assert_eq!(check_deep_link("weird://item/1", &settings()).unwrap_err().0, DenyReason::UnknownPlatform);
+        assert_eq!(check_deep_link("javascript://item/1", &settings()).unwrap_err().0, DenyReason::SchemeNotAllowed);
+        assert_eq!(check_deep_link("taobao://item/../x", &settings()).unwrap_err().0, DenyReason::Malformed);
+        assert_eq!(check_deep_link("taobao://a@item/1", &settings()).unwrap_err().0, DenyReason::Userinfo);
     }
 
     #[test]

@@ -9,9 +9,7 @@
 use super::{CallContext, Capability, DeclarationError, Grant, HostFunction, NoArguments};
 use crate::config::StorageSettings;
 use crate::store::{Database, StoreError};
-use miniapp_abi::storage::{
-    GetReply, InfoReply, KeyRequest, KeysReply, MAX_KEY_BYTES, RemoveReply, SetRequest,
-};
+use miniapp_abi::storage::{GetReply, InfoReply, KeyRequest, KeysReply, MAX_KEY_BYTES, RemoveReply, SetRequest};
 use miniapp_abi::{ApiError, ErrorCode};
 use rusqlite::OptionalExtension;
 use serde::Deserialize;
@@ -54,15 +52,10 @@ impl Storage {
         Ok(Storage { settings, database })
     }
 
-    async fn set(
-        self: Arc<Self>,
-        context: CallContext,
-        request: SetRequest,
-    ) -> Result<(), ApiError> {
+    async fn set(self: Arc<Self>, context: CallContext, request: SetRequest) -> Result<(), ApiError> {
         let grant = *context.grant::<StorageGrant>()?;
         check_key(&request.key)?;
-        let value =
-            serde_json::to_string(&request.value).map_err(|e| ApiError::internal(e.to_string()))?;
+        let value = serde_json::to_string(&request.value).map_err(|e| ApiError::internal(e.to_string()))?;
         let size = (request.key.len() + value.len()) as u64;
         if size > grant.max_entry_bytes {
             return Err(ApiError::new(
@@ -114,11 +107,7 @@ impl Storage {
             .map_err(store_error)?
     }
 
-    async fn get(
-        self: Arc<Self>,
-        context: CallContext,
-        request: KeyRequest,
-    ) -> Result<GetReply, ApiError> {
+    async fn get(self: Arc<Self>, context: CallContext, request: KeyRequest) -> Result<GetReply, ApiError> {
         check_key(&request.key)?;
         let program = context.program().id.clone();
         let stored: Option<String> = self
@@ -141,11 +130,7 @@ impl Storage {
         Ok(GetReply { value })
     }
 
-    async fn remove(
-        self: Arc<Self>,
-        context: CallContext,
-        request: KeyRequest,
-    ) -> Result<RemoveReply, ApiError> {
+    async fn remove(self: Arc<Self>, context: CallContext, request: KeyRequest) -> Result<RemoveReply, ApiError> {
         check_key(&request.key)?;
         let program = context.program().id.clone();
         let removed = self
@@ -158,23 +143,16 @@ impl Storage {
             })
             .await
             .map_err(store_error)?;
-        Ok(RemoveReply {
-            removed: removed > 0,
-        })
+        Ok(RemoveReply { removed: removed > 0 })
     }
 
-    async fn keys(
-        self: Arc<Self>,
-        context: CallContext,
-        _: NoArguments,
-    ) -> Result<KeysReply, ApiError> {
+    async fn keys(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<KeysReply, ApiError> {
         let program = context.program().id.clone();
         let keys = self
             .database
             .run(move |connection| {
-                let mut statement = connection.prepare(
-                    "SELECT key FROM storage_entries WHERE program_id = ?1 ORDER BY key",
-                )?;
+                let mut statement =
+                    connection.prepare("SELECT key FROM storage_entries WHERE program_id = ?1 ORDER BY key")?;
                 let keys = statement.query_map([&program], |row| row.get(0))?;
                 Ok(keys.collect::<Result<Vec<String>, _>>()?)
             })
@@ -187,21 +165,14 @@ impl Storage {
         let program = context.program().id.clone();
         self.database
             .run(move |connection| {
-                connection.execute(
-                    "DELETE FROM storage_entries WHERE program_id = ?1",
-                    [&program],
-                )?;
+                connection.execute("DELETE FROM storage_entries WHERE program_id = ?1", [&program])?;
                 Ok(())
             })
             .await
             .map_err(store_error)
     }
 
-    async fn info(
-        self: Arc<Self>,
-        context: CallContext,
-        _: NoArguments,
-    ) -> Result<InfoReply, ApiError> {
+    async fn info(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<InfoReply, ApiError> {
         let grant = *context.grant::<StorageGrant>()?;
         let program = context.program().id.clone();
         let (used, count): (i64, i64) = self
@@ -231,22 +202,14 @@ impl Capability for Storage {
 
     fn declare(&self, params: &toml::Table) -> Result<Grant, DeclarationError> {
         let params: StorageParams = DeclarationError::decode(params)?;
-        let quota_bytes = params
-            .quota_bytes
-            .unwrap_or(self.settings.default_quota_bytes);
+        let quota_bytes = params.quota_bytes.unwrap_or(self.settings.default_quota_bytes);
         if quota_bytes == 0 || quota_bytes > self.settings.max_quota_bytes {
             return Err(DeclarationError::new(
                 "quota_bytes",
-                format!(
-                    "must be between 1 and the host's maximum of {} bytes",
-                    self.settings.max_quota_bytes
-                ),
+                format!("must be between 1 and the host's maximum of {} bytes", self.settings.max_quota_bytes),
             ));
         }
-        Ok(Arc::new(StorageGrant {
-            quota_bytes,
-            max_entry_bytes: self.settings.max_entry_bytes.min(quota_bytes),
-        }))
+        Ok(Arc::new(StorageGrant { quota_bytes, max_entry_bytes: self.settings.max_entry_bytes.min(quota_bytes) }))
     }
 
     fn functions(self: Arc<Self>) -> Vec<HostFunction> {
@@ -263,25 +226,17 @@ impl Capability for Storage {
 
 fn check_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(ApiError::invalid_argument(format!(
-            "key must be 1 to {MAX_KEY_BYTES} bytes, is {}",
-            key.len()
-        )));
+        return Err(ApiError::invalid_argument(format!("key must be 1 to {MAX_KEY_BYTES} bytes, is {}", key.len())));
     }
     if key.chars().any(char::is_control) {
-        return Err(ApiError::invalid_argument(
-            "key must not contain control characters",
-        ));
+        return Err(ApiError::invalid_argument("key must not contain control characters"));
     }
     Ok(())
 }
 
 fn store_error(error: StoreError) -> ApiError {
     tracing::error!(%error, "storage failed");
-    ApiError::new(
-        ErrorCode::Unavailable,
-        format!("storage is unavailable: {error}"),
-    )
+    ApiError::new(ErrorCode::Unavailable, format!("storage is unavailable: {error}"))
 }
 
 /// Usage per program, for tools that show it.
@@ -309,27 +264,17 @@ mod tests {
     #[test]
     fn quota_declarations_are_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = Storage::new(
-            StorageSettings::default(),
-            Database::open_in(dir.path()).unwrap(),
-        )
-        .unwrap();
+        let storage = Storage::new(StorageSettings::default(), Database::open_in(dir.path()).unwrap()).unwrap();
         let mut params = toml::Table::new();
         let grant = storage.declare(&params).unwrap();
-        assert_eq!(
-            grant.downcast_ref::<StorageGrant>().unwrap().quota_bytes,
-            10 << 20
-        );
+        assert_eq!(grant.downcast_ref::<StorageGrant>().unwrap().quota_bytes, 10 << 20);
         params.insert("quota_bytes".into(), toml::Value::Integer(1 << 40));
         assert_eq!(storage.declare(&params).unwrap_err().field, "quota_bytes");
         params.insert("quota_bytes".into(), toml::Value::Integer(100));
         let grant = storage.declare(&params).unwrap();
         assert_eq!(
             *grant.downcast_ref::<StorageGrant>().unwrap(),
-            StorageGrant {
-                quota_bytes: 100,
-                max_entry_bytes: 100
-            }
+            StorageGrant { quota_bytes: 100, max_entry_bytes: 100 }
         );
         params.insert("quota".into(), toml::Value::Integer(100));
         assert_eq!(storage.declare(&params).unwrap_err().field, "quota");
