@@ -4,6 +4,7 @@
 //! A platform engineer writes the same settings as TOML (`miniapp --config
 //! host.toml`); every field is optional and unknown fields are rejected.
 
+use miniapp_abi::identity::Address;
 use miniapp_abi::lifecycle::Surface;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +30,8 @@ pub struct HostConfig {
     pub storage: StorageSettings,
     /// Link policy: URL rules, platforms, blocklist, per-surface rules.
     pub link: LinkSettings,
+    /// The local user's personal data, shared with programs only with consent.
+    pub user: UserProfile,
     /// Capabilities the host's policy turns off for every program.
     pub disabled_capabilities: BTreeSet<String>,
 }
@@ -42,6 +45,7 @@ impl Default for HostConfig {
             engine: EngineSettings::default(),
             storage: StorageSettings::default(),
             link: LinkSettings::default(),
+            user: UserProfile::default(),
             disabled_capabilities: BTreeSet::new(),
         }
     }
@@ -173,6 +177,52 @@ pub struct StorageSettings {
 impl Default for StorageSettings {
     fn default() -> StorageSettings {
         StorageSettings { default_quota_bytes: 10 << 20, max_quota_bytes: 10 << 20, max_entry_bytes: 1 << 20 }
+    }
+}
+
+/// The user's personal data as the host holds it. It leaves the host only through
+/// the identity capability's consent-gated calls, one scope at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserProfile {
+    /// The name the user shows.
+    pub display_name: String,
+    /// The user's avatar, an https URL.
+    pub avatar_url: String,
+    /// The user's phone number, E.164.
+    pub phone: String,
+    /// The user's shipping addresses; a program gets only the one the user picks.
+    pub addresses: Vec<Address>,
+}
+
+impl Default for UserProfile {
+    fn default() -> UserProfile {
+        let address = |recipient: &str,
+                       phone: &str,
+                       province: &str,
+                       city: &str,
+                       district: &str,
+                       detail: &str,
+                       postal_code: &str| {
+            Address {
+                recipient: recipient.into(),
+                phone: phone.into(),
+                province: province.into(),
+                city: city.into(),
+                district: district.into(),
+                detail: detail.into(),
+                postal_code: postal_code.into(),
+            }
+        };
+        UserProfile {
+            display_name: "李雷 Li Lei".into(),
+            avatar_url: "https://avatars.example/li-lei.png".into(),
+            phone: "+8613800138000".into(),
+            addresses: vec![
+                address("李雷", "+8613800138000", "上海市", "上海市", "浦东新区", "世纪大道100号 12楼", "200120"),
+                address("韩梅梅", "+8613900139000", "北京市", "北京市", "海淀区", "中关村大街27号 3单元 501", "100080"),
+            ],
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::app::{App, ModuleAnalysis, analyze};
 use crate::audit::AuditLog;
-use crate::capability::{Capability, Registry};
+use crate::capability::{Capability, HostServices, Registry};
 use crate::config::HostConfig;
 use crate::consent::{Nobody, User};
 use crate::engine::{ModuleCache, SharedEngine};
@@ -27,11 +27,9 @@ pub(crate) struct HostInner {
     pub engine: SharedEngine,
     pub linker: Linker<SessionState>,
     pub registry: Registry,
-    pub database: Database,
-    pub audit: AuditLog,
+    pub services: HostServices,
     pub cache: ModuleCache,
     pub user: Arc<dyn User>,
-    pub user_settings: UserSettings,
 }
 
 /// Builds a [`Host`] with capabilities beyond the built-in ones.
@@ -58,10 +56,8 @@ impl HostBuilder {
     /// Opens the data directory and sets up the engine.
     pub fn build(self) -> Result<Host, HostError> {
         let config = self.config;
-        let database = Database::open_in(&config.data_dir)?;
-        let database_for_settings = database.clone();
-        let audit = AuditLog::new(database.clone())?;
-        let mut registry = Registry::builtin(&config, &database, &audit)?;
+        let services = HostServices::open(Database::open_in(&config.data_dir)?)?;
+        let mut registry = Registry::builtin(&config, &services)?;
         for capability in self.extra {
             registry.add(capability);
         }
@@ -77,11 +73,9 @@ impl HostBuilder {
                 engine,
                 linker,
                 registry,
-                database,
-                audit,
+                services,
                 cache: ModuleCache::new(cache_dir),
                 user: self.user,
-                user_settings: UserSettings::new(database_for_settings)?,
             }),
         })
     }
@@ -152,17 +146,22 @@ impl Host {
 
     /// The decision log.
     pub fn audit(&self) -> &AuditLog {
-        &self.inner.audit
+        &self.inner.services.audit
     }
 
     /// The host database.
     pub fn database(&self) -> &Database {
-        &self.inner.database
+        &self.inner.services.database
     }
 
     /// The user's settings (link switches per surface, …).
     pub fn user_settings(&self) -> &UserSettings {
-        &self.inner.user_settings
+        &self.inner.services.user_settings
+    }
+
+    /// Remembered consent, per user, program and scope.
+    pub fn grants(&self) -> &crate::consent::grants::Grants {
+        &self.inner.services.grants
     }
 
     /// The capabilities this host offers.

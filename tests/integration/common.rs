@@ -50,6 +50,15 @@ platforms = [\"taobao\", \"jd\"]
 programs = [\"com.taobao.deals\", \"com.jd.deals\"]
 ";
 
+/// The identity declaration the probe gets unless a test gives its own.
+pub const PROBE_IDENTITY: &str = "[capabilities.identity]
+union_id = true
+[capabilities.identity.scopes]
+profile = \"Show your name\"
+phone = \"Call you\"
+address = \"Deliver your order\"
+";
+
 /// The probe loaded as program `id`, with extra manifest TOML.
 pub async fn probe(host: &Host, id: &str, extra: &str) -> App {
     let mut extra = if extra.contains("[capabilities.storage]") {
@@ -59,6 +68,9 @@ pub async fn probe(host: &Host, id: &str, extra: &str) -> App {
     };
     if !extra.contains("[capabilities.link]") {
         extra = format!("{extra}\n{PROBE_LINKS}");
+    }
+    if !extra.contains("[capabilities.identity]") {
+        extra = format!("{extra}\n{PROBE_IDENTITY}");
     }
     host.load_app_from_parts(manifest(id, &extra), probe_module()).await.expect("probe loads")
 }

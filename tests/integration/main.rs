@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod hello;
 mod hostile;
+mod identity;
 mod link;
 mod link_safety;
 mod storage;

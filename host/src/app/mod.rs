@@ -178,7 +178,8 @@ impl App {
             } else {
                 (GrantState::Granted(grant), Outcome::Allowed, "declared in miniapp.toml".to_string())
             };
-            host.audit
+            host.services
+                .audit
                 .record(&program_id, name, "load", outcome, &reason)
                 .await
                 .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?;

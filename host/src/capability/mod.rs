@@ -13,12 +13,14 @@
 //! reply. A handler only sees decoded requests and returns values or [`ApiError`]s.
 
 mod dispatch;
+pub mod identity;
 pub mod link;
 pub mod storage;
 
 use crate::audit::AuditLog;
 use crate::config::HostConfig;
 use crate::consent::User;
+use crate::consent::grants::Grants;
 use crate::sandbox::{OncePerLaunch, OutputCapture, SessionState};
 use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};
@@ -198,6 +200,32 @@ impl CallContext {
     }
 }
 
+/// What the host shares with its capabilities: the database and the records kept
+/// in it.
+#[derive(Debug, Clone)]
+pub struct HostServices {
+    /// The host database.
+    pub database: Database,
+    /// The decision log.
+    pub audit: AuditLog,
+    /// The user's switches.
+    pub user_settings: UserSettings,
+    /// Remembered consent.
+    pub grants: Grants,
+}
+
+impl HostServices {
+    /// Opens every record in `database`, creating tables as needed.
+    pub fn open(database: Database) -> Result<HostServices, StoreError> {
+        Ok(HostServices {
+            audit: AuditLog::new(database.clone())?,
+            user_settings: UserSettings::new(database.clone())?,
+            grants: Grants::new(database.clone())?,
+            database,
+        })
+    }
+}
+
 /// The capabilities a host offers.
 #[derive(Clone, Default)]
 pub struct Registry {
@@ -207,11 +235,14 @@ pub struct Registry {
 
 impl Registry {
     /// The built-in capabilities. This is the one place they are registered.
-    pub fn builtin(config: &HostConfig, database: &Database, audit: &AuditLog) -> Result<Registry, StoreError> {
+    pub fn builtin(config: &HostConfig, services: &HostServices) -> Result<Registry, StoreError> {
         let mut registry = Registry::default();
-        registry.add(Arc::new(storage::Storage::new(config.storage, database.clone())?));
-        let user_settings = UserSettings::new(database.clone())?;
-        registry.add(Arc::new(link::Link::new(config.link.clone(), user_settings, audit.clone())));
+        registry.add(Arc::new(storage::Storage::new(config.storage, services.database.clone())?));
+        let link = link::Link::new(config.link.clone(), services.user_settings.clone(), services.audit.clone());
+        registry.add(Arc::new(link));
+        let identity = identity::Identity::new(&config.data_dir, services.grants.clone(), config.user.clone())
+            .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
+        registry.add(Arc::new(identity));
         Ok(registry)
     }
 

@@ -6,6 +6,8 @@
 //! ([`ScriptedUser`]), or nobody at all ([`Nobody`], which declines). Every prompt
 //! says which program asks, what for, and exactly what would happen.
 
+pub mod grants;
+
 use miniapp_abi::lifecycle::Surface;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -70,7 +72,10 @@ impl Prompt {
             }
             Prompt::ChooseAddress { program, purpose, options } => {
                 let list: Vec<String> = options.iter().enumerate().map(|(i, a)| format!("{}) {a}", i + 1)).collect();
-                format!("{program} asks for a shipping address (\"{purpose}\"). Pick one or refuse: {}", list.join("; "))
+                format!(
+                    "{program} asks for a shipping address (\"{purpose}\"). Pick one or refuse: {}",
+                    list.join("; ")
+                )
             }
             Prompt::Share { program, title, target, surface } => {
                 format!("{program} wants to share \"{title}\" ({target}) to {surface}. Share it?")

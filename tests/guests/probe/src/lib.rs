@@ -54,6 +54,15 @@ impl MiniApp for Probe {
                     link::share(card, surface)
                 })
                 .map(|reply| json!(reply)),
+            "user_id" => identity::user_id().map(|id| json!(id)),
+            "union_id" => identity::union_id().map(|id| json!(id)),
+            "authorize" => identity::Scope::parse(data["scope"].as_str().unwrap_or_default())
+                .ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "scope"))
+                .and_then(identity::authorize)
+                .map(|granted| json!(granted)),
+            "profile" => identity::profile().map(|p| json!(p)),
+            "phone" => identity::phone().map(|p| json!(p)),
+            "address" => identity::address().map(|a| json!(a)),
             "panic" => panic!("the probe was asked to panic"),
             other => Err(Error::new(ErrorCode::InvalidArgument, format!("unknown op {other}"))),
         };

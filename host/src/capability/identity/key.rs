@@ -1,0 +1,36 @@
+//! The secret the per-program user ids are derived from: 32 random bytes in
+//! `<data dir>/identity.key`, created on first use, readable by the owner only.
+
+use std::io::Write;
+use std::path::Path;
+
+const KEY_FILE: &str = "identity.key";
+
+pub(super) fn load_or_create(data_dir: &Path) -> Result<[u8; 32], String> {
+    let path = data_dir.join(KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => bytes.try_into().map_err(|_| {
+            format!("{} is not a 32-byte key; remove it to make a new one (ids will change)", path.display())
+        }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| format!("cannot get random bytes: {e}"))?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&path) {
+                Ok(mut file) => {
+                    file.write_all(&key)
+                        .and_then(|()| file.sync_all())
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    Ok(key)
+                }
+                // Another host process made it first: use theirs.
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(data_dir),
+                Err(error) => Err(format!("{}: {error}", path.display())),
+            }
+        }
+        Err(error) => Err(format!("{}: {error}", path.display())),
+    }
+}

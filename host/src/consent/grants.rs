@@ -1,0 +1,243 @@
+//! Remembered consent: the user's answer per user, program, module hash and scope,
+//! kept in the host database with a log of every grant, denial, use and revocation.
+//!
+//! An answer applies to the module it was given for: a new version of a program
+//! (another module hash) is asked again.
+
+use crate::store::{Database, StoreError};
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const SCHEMA: &[&str] = &["CREATE TABLE consent_grants (
+        user_id TEXT NOT NULL,
+        program_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        module_hash TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (user_id, program_id, scope)
+    ) WITHOUT ROWID;
+    CREATE TABLE consent_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        user_id TEXT NOT NULL,
+        program_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        event TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );"];
+
+/// The remembered answer for a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The user allowed it.
+    Granted,
+    /// The user refused it.
+    Denied,
+    /// The user took back an earlier grant.
+    Revoked,
+}
+
+impl Decision {
+    fn as_str(self) -> &'static str {
+        match self {
+            Decision::Granted => "granted",
+            Decision::Denied => "denied",
+            Decision::Revoked => "revoked",
+        }
+    }
+
+    fn parse(text: &str) -> Decision {
+        match text {
+            "granted" => Decision::Granted,
+            "revoked" => Decision::Revoked,
+            _ => Decision::Denied,
+        }
+    }
+}
+
+/// One remembered answer, for `miniapp permissions list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantRecord {
+    /// The user.
+    pub user_id: String,
+    /// The program.
+    pub program_id: String,
+    /// The scope.
+    pub scope: String,
+    /// The module the answer was given for.
+    pub module_hash: String,
+    /// The answer.
+    pub decision: Decision,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+}
+
+/// The consent store.
+#[derive(Debug, Clone)]
+pub struct Grants {
+    database: Database,
+}
+
+impl Grants {
+    /// The consent store in `database`.
+    pub fn new(database: Database) -> Result<Grants, StoreError> {
+        database.migrate("consent", SCHEMA)?;
+        Ok(Grants { database })
+    }
+
+    /// The remembered answer for this module, if any (an answer given for another
+    /// module of the same program does not count).
+    pub fn lookup(
+        &self,
+        user_id: &str,
+        program_id: &str,
+        module_hash: &str,
+        scope: &str,
+    ) -> Result<Option<Decision>, StoreError> {
+        self.database.run_blocking(|c| {
+            let row: Option<(String, String)> = c
+                .query_row(
+                    "SELECT decision, module_hash FROM consent_grants
+                     WHERE user_id = ?1 AND program_id = ?2 AND scope = ?3",
+                    [user_id, program_id, scope],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            Ok(row.and_then(|(decision, hash)| {
+                let decision = Decision::parse(&decision);
+                // A revocation holds whatever the module; an answer holds for its module only.
+                (hash == module_hash || decision == Decision::Revoked).then_some(decision)
+            }))
+        })
+    }
+
+    /// Remembers the user's answer and logs it.
+    pub fn remember(
+        &self,
+        user_id: &str,
+        program_id: &str,
+        module_hash: &str,
+        scope: &str,
+        decision: Decision,
+    ) -> Result<(), StoreError> {
+        self.database.run_blocking(|c| {
+            let transaction = c.transaction()?;
+            transaction.execute(
+                "INSERT INTO consent_grants (user_id, program_id, scope, module_hash, decision, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(user_id, program_id, scope) DO UPDATE SET
+                     module_hash = excluded.module_hash, decision = excluded.decision, at_ms = excluded.at_ms",
+                rusqlite::params![user_id, program_id, scope, module_hash, decision.as_str(), now_ms()],
+            )?;
+            log(&transaction, user_id, program_id, scope, decision.as_str(), module_hash)?;
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Logs a use of a granted scope (what was shared).
+    pub fn log_use(&self, user_id: &str, program_id: &str, scope: &str, detail: &str) -> Result<(), StoreError> {
+        self.database.run_blocking(|c| Ok(log(c, user_id, program_id, scope, "used", detail)?))
+    }
+
+    /// Revokes the grants of `program_id` — one scope, or all — and logs it. Returns
+    /// the scopes revoked.
+    pub fn revoke(&self, user_id: &str, program_id: &str, scope: Option<&str>) -> Result<Vec<String>, StoreError> {
+        self.database.run_blocking(|c| {
+            let transaction = c.transaction()?;
+            let scopes: Vec<String> = {
+                let mut statement = transaction.prepare(
+                    "SELECT scope FROM consent_grants WHERE user_id = ?1 AND program_id = ?2
+                     AND decision = 'granted' AND (?3 IS NULL OR scope = ?3) ORDER BY scope",
+                )?;
+                let rows = statement.query_map(rusqlite::params![user_id, program_id, scope], |row| row.get(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for scope in &scopes {
+                transaction.execute(
+                    "UPDATE consent_grants SET decision = 'revoked', at_ms = ?4
+                     WHERE user_id = ?1 AND program_id = ?2 AND scope = ?3",
+                    rusqlite::params![user_id, program_id, scope, now_ms()],
+                )?;
+                log(&transaction, user_id, program_id, scope, "revoked", "by the user")?;
+            }
+            transaction.commit()?;
+            Ok(scopes)
+        })
+    }
+
+    /// Every remembered answer of `user_id`.
+    pub fn list(&self, user_id: &str) -> Result<Vec<GrantRecord>, StoreError> {
+        self.database.run_blocking(|c| {
+            let mut statement = c.prepare(
+                "SELECT user_id, program_id, scope, module_hash, decision, at_ms FROM consent_grants
+                 WHERE user_id = ?1 ORDER BY program_id, scope",
+            )?;
+            let rows = statement.query_map([user_id], |row| {
+                Ok(GrantRecord {
+                    user_id: row.get(0)?,
+                    program_id: row.get(1)?,
+                    scope: row.get(2)?,
+                    module_hash: row.get(3)?,
+                    decision: Decision::parse(&row.get::<_, String>(4)?),
+                    at_ms: row.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// The consent log of `program_id`: `(at_ms, scope, event, detail)`, oldest first.
+    pub fn history(&self, user_id: &str, program_id: &str) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+        self.database.run_blocking(|c| {
+            let mut statement = c.prepare(
+                "SELECT at_ms, scope, event, detail FROM consent_log
+                 WHERE user_id = ?1 AND program_id = ?2 ORDER BY id",
+            )?;
+            let rows = statement
+                .query_map([user_id, program_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}
+
+fn log(
+    c: &rusqlite::Connection,
+    user: &str,
+    program: &str,
+    scope: &str,
+    event: &str,
+    detail: &str,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO consent_log (at_ms, user_id, program_id, scope, event, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        rusqlite::params![now_ms(), user, program, scope, event, detail],
+    )?;
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_hold_for_their_module_and_revocations_for_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let grants = Grants::new(Database::open_in(dir.path()).unwrap()).unwrap();
+        assert_eq!(grants.lookup("u", "p", "m1", "phone").unwrap(), None);
+        grants.remember("u", "p", "m1", "phone", Decision::Granted).unwrap();
+        assert_eq!(grants.lookup("u", "p", "m1", "phone").unwrap(), Some(Decision::Granted));
+        assert_eq!(grants.lookup("u", "p", "m2", "phone").unwrap(), None, "a new module asks again");
+        assert_eq!(grants.revoke("u", "p", None).unwrap(), vec!["phone".to_string()]);
+        assert_eq!(grants.lookup("u", "p", "m2", "phone").unwrap(), Some(Decision::Revoked));
+        let events: Vec<String> = grants.history("u", "p").unwrap().into_iter().map(|e| e.2).collect();
+        assert_eq!(events, ["granted", "revoked"]);
+    }
+}
