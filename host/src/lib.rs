@@ -48,6 +48,7 @@ pub use config::{EngineSettings, HostConfig, Limits, StorageSettings};
 pub use error::{HostError, LoadError, SessionError};
 pub use host::{Host, HostBuilder};
 pub use manifest::Manifest;
+pub use miniapp_abi::identity::Scope as IdentityScope;
 pub use miniapp_abi::lifecycle::{Event, LaunchContext, Surface};
 pub use miniapp_abi::{ABI_VERSION, AbiVersion, ApiError, ErrorCode};
 pub use sandbox::{CapturedOutput, Fault, LimitKind, Notice};

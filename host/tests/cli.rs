@@ -236,3 +236,48 @@ fn prompts_take_scripted_answers_and_decline_without_them() {
     let nobody = miniapp(data.path(), &["run", "sample-programs/link-demo", "--event", tap]);
     assert!(text(&nobody.stdout).contains("open Deals after a tap: Declined"), "{}", text(&nobody.stdout));
 }
+
+const PHONE_WAT: &str = r#"(module
+  (import "miniapp:identity" "phone" (func $phone (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "miniapp_abi_v1_0"))
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "miniapp_alloc") (param $size i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $ptr))
+  (func (export "miniapp_on_launch") (param i32 i32) (result i32)
+    (call $phone (i32.const 0) (i32.const 0) (i32.const 16))))"#;
+
+#[test]
+fn permissions_are_listed_and_revoked() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = wat_app(
+        &data.path().join("phone"),
+        PHONE_WAT,
+        "[capabilities.identity.scopes]\nphone = \"Call you when the parcel arrives\"\n",
+    );
+    let app = dir.to_str().unwrap();
+    let granted = miniapp(data.path(), &["run", app, "--answer", "yes"]);
+    assert!(granted.status.success(), "{}", text(&granted.stderr));
+    assert!(
+        text(&granted.stderr).contains("asks for your phone (\"Call you when the parcel arrives\")"),
+        "{}",
+        text(&granted.stderr)
+    );
+    assert!(text(&granted.stdout).contains("[host] identity: shared your phone: phone number +8613800138000"));
+
+    let list = text(&miniapp(data.path(), &["permissions", "list"]).stdout);
+    assert!(list.contains("test.cli") && list.contains("phone") && list.contains("granted"), "{list}");
+    let revoked = text(&miniapp(data.path(), &["permissions", "revoke", app, "phone"]).stdout);
+    assert_eq!(revoked.trim(), "revoked phone from test.cli");
+
+    let denied = miniapp(data.path(), &["run", app]);
+    assert_clean_failure(&denied, "status 2, capability_denied");
+    let list: serde_json::Value =
+        serde_json::from_slice(&miniapp(data.path(), &["permissions", "list", "--json"]).stdout).unwrap();
+    assert_eq!(list[0]["decision"], "revoked");
+    let bad = miniapp(data.path(), &["permissions", "revoke", "test.cli", "email"]);
+    assert_clean_failure(&bad, "unknown scope `email`");
+}

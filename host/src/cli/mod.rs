@@ -4,6 +4,7 @@
 mod audit;
 mod build;
 mod inspect;
+mod permissions;
 mod run;
 mod settings;
 
@@ -40,6 +41,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Show or change the user's settings (links per surface).
     Settings(settings::SettingsArgs),
+    /// List or revoke what the user allowed programs to see.
+    Permissions(permissions::PermissionsArgs),
 }
 
 /// Parses the command line and runs it; every failure is one `error:` line.
@@ -78,6 +81,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => inspect::inspect(config, args).await,
         Command::Audit(args) => audit::audit(config, args),
         Command::Settings(args) => settings::settings(config, args),
+        Command::Permissions(args) => permissions::permissions(config, args),
     }
 }
 

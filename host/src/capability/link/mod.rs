@@ -94,13 +94,13 @@ impl Link {
         if title_chars == 0 || title_chars > 64 || card.title.chars().any(char::is_control) {
             return Err(ApiError::invalid_argument("a card's title is 1 to 64 characters with no control characters"));
         }
-        if let Some(image) = &card.image {
-            if let Err((reason, message)) = safety::check_web_url(image, &self.settings) {
-                return Err(ApiError::invalid_argument(format!(
-                    "the card's image is unsafe ({}): {message}",
-                    reason.as_str()
-                )));
-            }
+        if let Some(image) = &card.image
+            && let Err((reason, message)) = safety::check_web_url(image, &self.settings)
+        {
+            return Err(ApiError::invalid_argument(format!(
+                "the card's image is unsafe ({}): {message}",
+                reason.as_str()
+            )));
         }
         self.evaluate(&context, &card.target, request.surface, Action::Share { title: &card.title }).await
     }

@@ -1,0 +1,81 @@
+//! `miniapp permissions`: what the user allowed each program to see, and taking it
+//! back.
+
+use super::open_host;
+use clap::{Args, Subcommand};
+use miniapp_host::consent::LOCAL_USER;
+use miniapp_host::{HostConfig, IdentityScope, Manifest};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Arguments of `miniapp permissions`.
+#[derive(Args)]
+pub struct PermissionsArgs {
+    #[command(subcommand)]
+    what: PermissionsCommand,
+}
+
+#[derive(Subcommand)]
+enum PermissionsCommand {
+    /// List every remembered answer: program, scope, granted / denied / revoked.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a program's grants: one scope, or all of them.
+    Revoke {
+        /// The program: its id, or its app directory.
+        app: String,
+        /// The scope (profile, phone, address); all scopes when omitted.
+        scope: Option<String>,
+    },
+}
+
+pub fn permissions(config: HostConfig, args: PermissionsArgs) -> anyhow::Result<ExitCode> {
+    let host = open_host(config)?;
+    match args.what {
+        PermissionsCommand::List { json } => {
+            let grants = host.grants().list(LOCAL_USER)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&grants)?);
+            } else if grants.is_empty() {
+                println!("no permissions remembered");
+            } else {
+                for grant in grants {
+                    let module = grant.module_hash.get(..12).unwrap_or(&grant.module_hash);
+                    println!(
+                        "{:<28} {:<8} {:<8} (module {module}…)",
+                        grant.program_id,
+                        grant.scope,
+                        format!("{:?}", grant.decision).to_lowercase()
+                    );
+                }
+            }
+        }
+        PermissionsCommand::Revoke { app, scope } => {
+            if let Some(scope) = &scope
+                && IdentityScope::parse(scope).is_none()
+            {
+                anyhow::bail!("unknown scope `{scope}`; expected profile, phone or address");
+            }
+            let program = program_id(&app)?;
+            let revoked = host.grants().revoke(LOCAL_USER, &program, scope.as_deref())?;
+            if revoked.is_empty() {
+                println!("{program} holds no granted {}", scope.as_deref().unwrap_or("scopes"));
+            } else {
+                println!("revoked {} from {program}", revoked.join(", "));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A program id, or the id in the manifest of an app directory.
+fn program_id(app: &str) -> anyhow::Result<String> {
+    let dir = Path::new(app);
+    if dir.join(miniapp_host::manifest::MANIFEST_FILE).is_file() {
+        return Ok(Manifest::from_dir(dir)?.id);
+    }
+    Ok(app.to_string())
+}
