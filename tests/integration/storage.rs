@@ -92,7 +92,14 @@ async fn programs_cannot_see_each_others_storage() {
 async fn manifest_quota_above_the_host_maximum_is_a_load_error() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    let manifest = common::manifest("test.greedy", "[capabilities.storage]\nquota_bytes = 1000000000\n");
+    let manifest = common::manifest(
+        "test.greedy",
+        &format!(
+            "[capabilities.storage]\nquota_bytes = 1000000000\n{}\n{}",
+            common::PROBE_LINKS,
+            common::PROBE_IDENTITY
+        ),
+    );
     let error = host.load_app_from_parts(manifest, common::probe_module()).await.err().expect("refused");
     assert_eq!(error.code(), "manifest_invalid");
     assert!(error.to_string().contains("capabilities.storage.quota_bytes"), "{error}");
@@ -110,5 +117,6 @@ async fn a_capability_the_host_disables_is_denied_as_a_value() {
     assert_eq!(reply["error"]["code"], "capability_denied", "{reply}");
     assert!(reply["error"]["message"].as_str().unwrap().contains("policy disables"));
     let decisions = host.audit().recent(Some("test.disabled"), 10).unwrap();
-    assert_eq!(decisions[0].outcome, "denied");
+    let storage = decisions.iter().find(|d| d.capability == "storage").unwrap();
+    assert_eq!(storage.outcome, "denied");
 }

@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(safe.host, "item.taobao.com");
         assert_eq!(safe.display, "https://item.taobao.com/item.htm?id=1042");
         let idn = check_web_url("https://淘宝.example/", &settings()).unwrap();
-        assert_eq!(idn.display, "https://xn--3rtu7s.example/");
+        assert_eq!(idn.display, "https://xn--pbt173b.example/");
     }
 
     #[test]
@@ -279,7 +279,8 @@ mod tests {
         assert_eq!(check_deep_link("taobao://cart/1", &settings()).unwrap_err().0, DenyReason::UnknownPlatform);
         assert_eq!(check_deep_link("weird://item/1", &settings()).unwrap_err().0, DenyReason::UnknownPlatform);
         assert_eq!(check_deep_link("javascript://item/1", &settings()).unwrap_err().0, DenyReason::SchemeNotAllowed);
-        assert_eq!(check_deep_link("taobao://item/../x", &settings()).unwrap_err().0, DenyReason::Malformed);
+        assert_eq!(check_deep_link("taobao://item/a/b", &settings()).unwrap_err().0, DenyReason::Malformed);
+        assert_eq!(check_deep_link("taobao://item/", &settings()).unwrap_err().0, DenyReason::Malformed);
         assert_eq!(check_deep_link("taobao://a@item/1", &settings()).unwrap_err().0, DenyReason::Userinfo);
     }
 
