@@ -6,40 +6,15 @@ use serde::{Deserialize, Serialize};
 /// The capability name, used in `[capabilities.identity]` and `miniapp:identity`.
 pub const CAPABILITY: &str = "identity";
 
-/// A piece of personal data a program may ask for, with the user's consent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// Display name and avatar.
-    Profile,
-    /// Phone number.
-    Phone,
-    /// One shipping address, picked by the user.
-    Address,
-}
-
-impl Scope {
-    /// Every scope.
-    pub const ALL: [Scope; 3] = [Scope::Profile, Scope::Phone, Scope::Address];
-
-    /// The stable string of this scope.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Profile => "profile",
-            Scope::Phone => "phone",
-            Scope::Address => "address",
-        }
-    }
-
-    /// The scope with this stable string.
-    pub fn parse(text: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for Scope {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+stable_names! {
+    /// A piece of personal data a program may ask for, with the user's consent.
+    pub enum Scope {
+        /// Display name and avatar.
+        Profile => "profile",
+        /// Phone number.
+        Phone => "phone",
+        /// One shipping address, picked by the user.
+        Address => "address",
     }
 }
 

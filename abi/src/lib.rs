@@ -8,6 +8,49 @@
 //!
 //! It has no platform code and compiles for both the host and `wasm32-wasip1`.
 
+/// Defines an enum whose values have stable snake_case names — the same in JSON, in
+/// manifests and on the command line — with `ALL`, `as_str`, `parse` and `Display`.
+macro_rules! stable_names {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$variant_meta:meta])* $variant:ident => $text:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $( $(#[$variant_meta])* #[serde(rename = $text)] $variant ),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: [$name; <[&str]>::len(&[$($text),+])] = [$($name::$variant),+];
+
+            /// The stable name of this value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text ),+
+                }
+            }
+
+            /// The value with this stable name.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $( $text => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod error;
 pub mod identity;
 pub mod lifecycle;

@@ -3,50 +3,21 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Where a program was opened or a link is shown. Link policy is per surface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Surface {
-    /// Opened from the host's own program list (and `miniapp run` by default).
-    Direct,
-    /// A one-to-one chat.
-    Chat,
-    /// A group chat.
-    Group,
-    /// The Moments feed.
-    Moments,
-    /// An ad on Channels (short video).
-    ChannelsAd,
-    /// Inside another mini-program.
-    MiniProgram,
-}
-
-impl Surface {
-    /// Every surface.
-    pub const ALL: [Surface; 6] =
-        [Surface::Direct, Surface::Chat, Surface::Group, Surface::Moments, Surface::ChannelsAd, Surface::MiniProgram];
-
-    /// The stable string of this surface, e.g. `channels_ad`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Surface::Direct => "direct",
-            Surface::Chat => "chat",
-            Surface::Group => "group",
-            Surface::Moments => "moments",
-            Surface::ChannelsAd => "channels_ad",
-            Surface::MiniProgram => "mini_program",
-        }
-    }
-
-    /// The surface with this stable string.
-    pub fn parse(text: &str) -> Option<Surface> {
-        Surface::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for Surface {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+stable_names! {
+    /// Where a program was opened or a link is shown. Link policy is per surface.
+    pub enum Surface {
+        /// Opened from the host's own program list (and `miniapp run` by default).
+        Direct => "direct",
+        /// A one-to-one chat.
+        Chat => "chat",
+        /// A group chat.
+        Group => "group",
+        /// The Moments feed.
+        Moments => "moments",
+        /// An ad on Channels (short video).
+        ChannelsAd => "channels_ad",
+        /// Inside another mini-program.
+        MiniProgram => "mini_program",
     }
 }
 

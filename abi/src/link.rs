@@ -80,59 +80,37 @@ pub enum Outcome {
     Denied,
 }
 
-/// Why a link was denied. Stable strings; new reasons are a minor ABI change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DenyReason {
-    /// The manifest does not list this domain, platform or program.
-    NotDeclared,
-    /// The URL's scheme is not allowed for this kind of target.
-    SchemeNotAllowed,
-    /// The URL carries a user name or password (`https://taobao.com@evil.example/`).
-    Userinfo,
-    /// The host is an IP address, in any notation.
-    IpAddressHost,
-    /// The host name mixes scripts or imitates another script (an IDN homograph).
-    Homograph,
-    /// The text has control, bidirectional-override or whitespace characters.
-    ControlCharacters,
-    /// The URL is longer than the host allows.
-    TooLong,
-    /// The URL does not parse.
-    Unparseable,
-    /// The target is malformed (a bad program id, page path, deep-link id, title…).
-    Malformed,
-    /// The host's blocklist lists the host.
-    Blocklisted,
-    /// The host registers no platform with this scheme or kind.
-    UnknownPlatform,
-    /// The surface's policy does not allow this kind of target.
-    SurfacePolicy,
-    /// The user has not turned links on for this surface.
-    SurfaceDisabled,
-    /// Only allowed while handling a tap.
-    GestureRequired,
-}
-
-impl DenyReason {
-    /// The stable string of this reason.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DenyReason::NotDeclared => "not_declared",
-            DenyReason::SchemeNotAllowed => "scheme_not_allowed",
-            DenyReason::Userinfo => "userinfo",
-            DenyReason::IpAddressHost => "ip_address_host",
-            DenyReason::Homograph => "homograph",
-            DenyReason::ControlCharacters => "control_characters",
-            DenyReason::TooLong => "too_long",
-            DenyReason::Unparseable => "unparseable",
-            DenyReason::Malformed => "malformed",
-            DenyReason::Blocklisted => "blocklisted",
-            DenyReason::UnknownPlatform => "unknown_platform",
-            DenyReason::SurfacePolicy => "surface_policy",
-            DenyReason::SurfaceDisabled => "surface_disabled",
-            DenyReason::GestureRequired => "gesture_required",
-        }
+stable_names! {
+    /// Why a link was denied. Stable names; new reasons are a minor ABI change.
+    pub enum DenyReason {
+        /// The manifest does not list this domain, platform or program.
+        NotDeclared => "not_declared",
+        /// The URL's scheme is not allowed for this kind of target.
+        SchemeNotAllowed => "scheme_not_allowed",
+        /// The URL carries a user name or password (`https://taobao.com@evil.example/`).
+        Userinfo => "userinfo",
+        /// The host is an IP address, in any notation.
+        IpAddressHost => "ip_address_host",
+        /// The host name mixes scripts or imitates another script (an IDN homograph).
+        Homograph => "homograph",
+        /// The text has control, bidirectional-override or whitespace characters.
+        ControlCharacters => "control_characters",
+        /// The URL is longer than the host allows.
+        TooLong => "too_long",
+        /// The URL does not parse.
+        Unparseable => "unparseable",
+        /// The target is malformed (a bad program id, page path, deep-link id, title…).
+        Malformed => "malformed",
+        /// The host's blocklist lists the host.
+        Blocklisted => "blocklisted",
+        /// The host registers no platform with this scheme or kind.
+        UnknownPlatform => "unknown_platform",
+        /// The surface's policy does not allow this kind of target.
+        SurfacePolicy => "surface_policy",
+        /// The user has not turned links on for this surface.
+        SurfaceDisabled => "surface_disabled",
+        /// Only allowed while handling a tap.
+        GestureRequired => "gesture_required",
     }
 }
 
