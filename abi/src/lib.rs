@@ -55,6 +55,7 @@ pub mod error;
 pub mod identity;
 pub mod lifecycle;
 pub mod link;
+pub mod payment;
 pub mod storage;
 
 pub use error::{ApiError, ErrorCode};

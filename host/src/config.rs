@@ -4,8 +4,10 @@
 //! A platform engineer writes the same settings as TOML (`miniapp --config
 //! host.toml`); every field is optional and unknown fields are rejected.
 
+use crate::capability::payment::provider::Scenario;
 use miniapp_abi::identity::Address;
 use miniapp_abi::lifecycle::Surface;
+use miniapp_abi::payment::Method;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,6 +34,8 @@ pub struct HostConfig {
     pub link: LinkSettings,
     /// The local user's personal data, shared with programs only with consent.
     pub user: UserProfile,
+    /// Payment: merchants, currencies, limits and the provider simulators.
+    pub payment: PaymentSettings,
     /// Capabilities the host's policy turns off for every program.
     pub disabled_capabilities: BTreeSet<String>,
 }
@@ -46,6 +50,7 @@ impl Default for HostConfig {
             storage: StorageSettings::default(),
             link: LinkSettings::default(),
             user: UserProfile::default(),
+            payment: PaymentSettings::default(),
             disabled_capabilities: BTreeSet::new(),
         }
     }
@@ -177,6 +182,57 @@ pub struct StorageSettings {
 impl Default for StorageSettings {
     fn default() -> StorageSettings {
         StorageSettings { default_quota_bytes: 10 << 20, max_quota_bytes: 10 << 20, max_entry_bytes: 1 << 20 }
+    }
+}
+
+/// Payment settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentSettings {
+    /// Currencies accepted (ISO 4217).
+    pub currencies: Vec<String>,
+    /// The largest order the host allows, in minor units (¥50,000.00).
+    pub max_amount: i64,
+    /// Merchants registered with the host, by merchant id: the payee name the
+    /// payment sheet shows comes from here, never from the program.
+    pub merchants: BTreeMap<String, MerchantSettings>,
+    /// How the simulated providers behave for every order of this run.
+    pub scenario: Scenario,
+    /// Per-order scenarios, by `out_trade_no`.
+    pub order_scenarios: BTreeMap<String, Scenario>,
+    /// Multiplies the providers' notification retry delays (1.0 is their real
+    /// schedule; tests compress time).
+    pub notification_delay_scale: f64,
+    /// How long a payment waits for the provider's notification before asking the
+    /// provider, in milliseconds.
+    pub confirm_wait_ms: u64,
+}
+
+/// A merchant the host knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantSettings {
+    /// The name shown to the user as the payee.
+    pub name: String,
+    /// The methods the merchant accepts.
+    pub methods: Vec<Method>,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> PaymentSettings {
+        let both = vec![Method::WechatPay, Method::Alipay];
+        PaymentSettings {
+            currencies: vec!["CNY".into()],
+            max_amount: 5_000_000,
+            merchants: BTreeMap::from([
+                ("1900000109".into(), MerchantSettings { name: "淘宝特价 Taobao Deals".into(), methods: both.clone() }),
+                ("1900000110".into(), MerchantSettings { name: "Example Coffee".into(), methods: both }),
+            ]),
+            scenario: Scenario::Success,
+            order_scenarios: BTreeMap::new(),
+            notification_delay_scale: 1.0,
+            confirm_wait_ms: 3_000,
+        }
     }
 }
 

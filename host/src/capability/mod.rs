@@ -15,6 +15,7 @@
 mod dispatch;
 pub mod identity;
 pub mod link;
+pub mod payment;
 pub mod storage;
 
 use crate::audit::AuditLog;
@@ -243,6 +244,14 @@ impl Registry {
         let identity = identity::Identity::new(&config.data_dir, services.grants.clone(), config.user.clone())
             .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
         registry.add(Arc::new(identity));
+        let payment = payment::Payment::new(
+            config.payment.clone(),
+            services.database.clone(),
+            config.data_dir.clone(),
+            services.audit.clone(),
+        )
+        .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
+        registry.add(Arc::new(payment));
         Ok(registry)
     }
 

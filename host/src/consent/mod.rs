@@ -47,6 +47,22 @@ pub enum Prompt {
         /// The addresses, in order; the answer picks one by its 1-based number.
         options: Vec<String>,
     },
+    /// The payment sheet: pay an amount to a payee with a method the user picks.
+    Payment {
+        /// The asking program's name and id.
+        program: String,
+        /// The payee's name from the host's records (never from the program).
+        payee: String,
+        /// The merchant id.
+        merchant_id: String,
+        /// The amount, formatted exactly (`¥19.99`).
+        amount: String,
+        /// What is bought.
+        description: String,
+        /// The methods to choose from, in order; the answer picks one by number
+        /// (`yes` picks the first).
+        methods: Vec<String>,
+    },
     /// Share a card to a surface.
     Share {
         /// The asking program's name and id.
@@ -75,6 +91,13 @@ impl Prompt {
                 format!(
                     "{program} asks for a shipping address (\"{purpose}\"). Pick one or refuse: {}",
                     list.join("; ")
+                )
+            }
+            Prompt::Payment { program, payee, merchant_id, amount, description, methods } => {
+                let list: Vec<String> = methods.iter().enumerate().map(|(i, m)| format!("{}) {m}", i + 1)).collect();
+                format!(
+                    "{program} asks you to pay {amount} to {payee} (merchant {merchant_id}) for \"{description}\". Pay with {} — or cancel?",
+                    list.join(", ")
                 )
             }
             Prompt::Share { program, title, target, surface } => {

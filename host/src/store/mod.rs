@@ -6,6 +6,8 @@
 //! steps and applies it with [`Database::migrate`]; the applied version is kept per
 //! component so components evolve independently.
 
+pub mod secret;
+
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -13,8 +13,6 @@
 //!   the program calls `authorize`, which asks again at most once per launch. An
 //!   address is always picked by the user: the program gets that one address.
 
-mod key;
-
 use super::{CallContext, Capability, DeclarationError, Grant, HostFunction, NoArguments};
 use crate::config::UserProfile;
 use crate::consent::grants::{Decision, Grants};
@@ -56,7 +54,7 @@ struct IdentityParams {
 impl Identity {
     /// The identity capability, with its secret in `data_dir`.
     pub fn new(data_dir: &Path, grants: Grants, profile: UserProfile) -> Result<Identity, String> {
-        Ok(Identity { key: key::load_or_create(data_dir)?, grants, profile })
+        Ok(Identity { key: crate::store::secret::load_or_create(data_dir, "identity.key")?, grants, profile })
     }
 
     fn derive(&self, kind: &str, subject: &str, user: &str) -> String {

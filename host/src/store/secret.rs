@@ -1,13 +1,13 @@
-//! The secret the per-program user ids are derived from: 32 random bytes in
-//! `<data dir>/identity.key`, created on first use, readable by the owner only.
+//! Host secrets kept in the data directory: 32 random bytes per file, created on
+//! first use, readable by the owner only (the identity key user ids derive from,
+//! the receipt-signing seed, …).
 
 use std::io::Write;
 use std::path::Path;
 
-const KEY_FILE: &str = "identity.key";
-
-pub(super) fn load_or_create(data_dir: &Path) -> Result<[u8; 32], String> {
-    let path = data_dir.join(KEY_FILE);
+/// The secret in `<data_dir>/<name>`, created if missing.
+pub fn load_or_create(data_dir: &Path, name: &str) -> Result<[u8; 32], String> {
+    let path = data_dir.join(name);
     match std::fs::read(&path) {
         Ok(bytes) => bytes.try_into().map_err(|_| {
             format!("{} is not a 32-byte key; remove it to make a new one (ids will change)", path.display())
@@ -27,7 +27,7 @@ pub(super) fn load_or_create(data_dir: &Path) -> Result<[u8; 32], String> {
                     Ok(key)
                 }
                 // Another host process made it first: use theirs.
-                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(data_dir),
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(data_dir, name),
                 Err(error) => Err(format!("{}: {error}", path.display())),
             }
         }

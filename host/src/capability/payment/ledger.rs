@@ -1,0 +1,514 @@
+//! The payment ledger: one row per order with a state machine, and one event row
+//! per transition (time and cause), in the host database (WAL, `synchronous=FULL`):
+//! a transition acknowledged is on disk, and each is one transaction, so a crash at
+//! any point leaves every order in exactly one state.
+//!
+//! ```text
+//! created → awaiting_user → processing → paid
+//!                │               ├──────→ failed     (a retry starts a new attempt:
+//!                └───────────────┴──────→ cancelled   back to created)
+//! ```
+//!
+//! `(merchant_id, out_trade_no)` is the idempotency key, kept for good: the same
+//! request again gets the recorded outcome (the same receipt bytes) and charges
+//! nothing; the same key with other parameters is a conflict.
+
+use super::order::ValidOrder;
+use crate::store::{Database, StoreError};
+use miniapp_abi::payment::{FailReason, Method, PaymentResult, Status};
+use rusqlite::{OptionalExtension, Transaction};
+use serde::Serialize;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const SCHEMA: &[&str] = &["CREATE TABLE payment_orders (
+        merchant_id TEXT NOT NULL,
+        out_trade_no TEXT NOT NULL,
+        program_id TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        description TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        method TEXT,
+        transaction_id TEXT,
+        fail_reason TEXT,
+        receipt TEXT,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (merchant_id, out_trade_no)
+    ) WITHOUT ROWID;
+    CREATE TABLE payment_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        merchant_id TEXT NOT NULL,
+        out_trade_no TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        cause TEXT NOT NULL
+    );
+    CREATE INDEX payment_events_by_order ON payment_events (merchant_id, out_trade_no, id);
+    CREATE TABLE payment_notifications (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ms INTEGER NOT NULL,
+        provider TEXT NOT NULL,
+        merchant_id TEXT NOT NULL,
+        out_trade_no TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );"];
+
+/// An order's place in the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Recorded, nothing shown yet.
+    Created,
+    /// The payment sheet is in front of the user.
+    AwaitingUser,
+    /// The user chose a method; the provider has the order.
+    Processing,
+    /// Paid, confirmed by the provider.
+    Paid,
+    /// Failed; a new attempt may follow.
+    Failed,
+    /// Cancelled by the user; a new attempt may follow.
+    Cancelled,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::AwaitingUser => "awaiting_user",
+            State::Processing => "processing",
+            State::Paid => "paid",
+            State::Failed => "failed",
+            State::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(text: &str) -> State {
+        match text {
+            "created" => State::Created,
+            "awaiting_user" => State::AwaitingUser,
+            "processing" => State::Processing,
+            "paid" => State::Paid,
+            "failed" => State::Failed,
+            _ => State::Cancelled,
+        }
+    }
+
+    /// Whether this state ends an attempt.
+    pub fn is_final(self) -> bool {
+        matches!(self, State::Paid | State::Failed | State::Cancelled)
+    }
+}
+
+/// A ledger failure.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The idempotency key was used with other parameters.
+    #[error("order {out_trade_no} of merchant {merchant_id} exists with other parameters ({field} differs)")]
+    Conflict {
+        /// The merchant.
+        merchant_id: String,
+        /// The order.
+        out_trade_no: String,
+        /// The first parameter that differs.
+        field: &'static str,
+    },
+}
+
+impl From<rusqlite::Error> for LedgerError {
+    fn from(error: rusqlite::Error) -> LedgerError {
+        LedgerError::Store(StoreError::Sqlite(error))
+    }
+}
+
+/// One order as the ledger holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderRecord {
+    /// The merchant.
+    pub merchant_id: String,
+    /// The merchant's order number.
+    pub out_trade_no: String,
+    /// The program that asked.
+    pub program_id: String,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// What was bought.
+    pub description: String,
+    /// Where it stands.
+    pub state: State,
+    /// The current attempt (1 for the first).
+    pub attempt: u32,
+    /// The method chosen, once chosen.
+    pub method: Option<String>,
+    /// The provider's transaction id, once paid.
+    pub transaction_id: Option<String>,
+    /// Why it failed, when failed.
+    pub fail_reason: Option<String>,
+    /// The signed receipt, once paid.
+    pub receipt: Option<String>,
+    /// When it was first requested, ms since the epoch.
+    pub created_ms: i64,
+    /// When it last changed.
+    pub updated_ms: i64,
+}
+
+impl OrderRecord {
+    /// The order as the guest sees it.
+    pub fn to_result(&self) -> PaymentResult {
+        PaymentResult {
+            status: match self.state {
+                State::Paid => Status::Paid,
+                State::Failed => Status::Failed,
+                State::Cancelled => Status::Cancelled,
+                State::Created | State::AwaitingUser | State::Processing => Status::Pending,
+            },
+            merchant_id: self.merchant_id.clone(),
+            out_trade_no: self.out_trade_no.clone(),
+            amount: self.amount,
+            currency: self.currency.clone(),
+            transaction_id: self.transaction_id.clone(),
+            method: self.method.as_deref().and_then(Method::parse),
+            receipt: self.receipt.clone(),
+            reason: self.fail_reason.as_deref().and_then(FailReason::parse),
+            attempt: self.attempt,
+        }
+    }
+}
+
+/// One transition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventRecord {
+    /// The attempt it belongs to.
+    pub attempt: u32,
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+    /// From.
+    pub from_state: String,
+    /// To.
+    pub to_state: String,
+    /// Why.
+    pub cause: String,
+}
+
+/// What [`Ledger::begin`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// A new attempt was recorded; go ahead.
+    Start(OrderRecord),
+    /// The order is already paid or in progress: answer with it and charge nothing.
+    Existing(OrderRecord),
+}
+
+/// Fields a transition may set.
+#[derive(Debug, Clone, Default)]
+pub struct Changes<'a> {
+    /// The method chosen.
+    pub method: Option<&'a str>,
+    /// The provider's transaction id.
+    pub transaction_id: Option<&'a str>,
+    /// Why it failed.
+    pub fail_reason: Option<&'a str>,
+    /// The signed receipt.
+    pub receipt: Option<&'a str>,
+}
+
+/// The ledger.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    database: Database,
+}
+
+const COLUMNS: &str = "merchant_id, out_trade_no, program_id, amount, currency, description, state, attempt, \
+                       method, transaction_id, fail_reason, receipt, created_ms, updated_ms";
+
+impl Ledger {
+    /// The ledger in `database`.
+    pub fn new(database: Database) -> Result<Ledger, StoreError> {
+        database.migrate("payment", SCHEMA)?;
+        Ok(Ledger { database })
+    }
+
+    /// Records a request: a new order, a new attempt after a cancel or failure, or
+    /// the existing order when it is paid or in progress.
+    pub fn begin(&self, order: &ValidOrder, program_id: &str) -> Result<Begin, LedgerError> {
+        self.database
+            .run_blocking(|c| {
+                let transaction = c.transaction()?;
+                let outcome = begin_in(&transaction, order, program_id);
+                if matches!(outcome, Ok(Begin::Start(_))) {
+                    transaction.commit()?;
+                }
+                Ok(outcome)
+            })
+            .map_err(LedgerError::from)?
+    }
+
+    /// Moves the order from one of `from` to `to` for `attempt`, recording `cause`.
+    /// Returns the order afterwards, or `None` if it was not in one of `from` (a
+    /// duplicate or late event): nothing changes then.
+    pub fn transition(
+        &self,
+        merchant_id: &str,
+        out_trade_no: &str,
+        attempt: Option<u32>,
+        from: &[State],
+        to: State,
+        cause: &str,
+        changes: &Changes<'_>,
+    ) -> Result<Option<OrderRecord>, LedgerError> {
+        Ok(self.database.run_blocking(|c| {
+            let transaction = c.transaction()?;
+            let Some(current) = load(&transaction, merchant_id, out_trade_no)? else { return Ok(None) };
+            if !from.contains(&current.state) || attempt.is_some_and(|a| a != current.attempt) {
+                return Ok(None);
+            }
+            transaction.execute(
+                "UPDATE payment_orders SET state = ?3, updated_ms = ?4,
+                     method = COALESCE(?5, method), transaction_id = COALESCE(?6, transaction_id),
+                     fail_reason = COALESCE(?7, fail_reason), receipt = COALESCE(?8, receipt)
+                 WHERE merchant_id = ?1 AND out_trade_no = ?2",
+                rusqlite::params![
+                    merchant_id,
+                    out_trade_no,
+                    to.as_str(),
+                    now_ms(),
+                    changes.method,
+                    changes.transaction_id,
+                    changes.fail_reason,
+                    changes.receipt
+                ],
+            )?;
+            event(&transaction, merchant_id, out_trade_no, current.attempt, current.state, to, cause)?;
+            let after = load(&transaction, merchant_id, out_trade_no)?;
+            transaction.commit()?;
+            Ok(after)
+        })?)
+    }
+
+    /// The order, if any.
+    pub fn get(&self, merchant_id: &str, out_trade_no: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.database.run_blocking(|c| Ok(load(c, merchant_id, out_trade_no)?))
+    }
+
+    /// Every order, newest first.
+    pub fn list(&self) -> Result<Vec<OrderRecord>, StoreError> {
+        self.database.run_blocking(|c| {
+            let mut statement =
+                c.prepare(&format!("SELECT {COLUMNS} FROM payment_orders ORDER BY created_ms DESC, out_trade_no"))?;
+            let rows = statement.query_map([], row_to_order)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Orders whose attempt has not ended (to reconcile after a restart).
+    pub fn unfinished(&self) -> Result<Vec<OrderRecord>, StoreError> {
+        Ok(self.list()?.into_iter().filter(|o| !o.state.is_final()).collect())
+    }
+
+    /// An order's transitions, oldest first.
+    pub fn events(&self, merchant_id: &str, out_trade_no: &str) -> Result<Vec<EventRecord>, StoreError> {
+        self.database.run_blocking(|c| {
+            let mut statement = c.prepare(
+                "SELECT attempt, at_ms, from_state, to_state, cause FROM payment_events
+                 WHERE merchant_id = ?1 AND out_trade_no = ?2 ORDER BY id",
+            )?;
+            let rows = statement.query_map([merchant_id, out_trade_no], |row| {
+                Ok(EventRecord {
+                    attempt: row.get(0)?,
+                    at_ms: row.get(1)?,
+                    from_state: row.get(2)?,
+                    to_state: row.get(3)?,
+                    cause: row.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Records a provider notification and what the host made of it.
+    pub fn record_notification(
+        &self,
+        provider: &str,
+        merchant_id: &str,
+        out_trade_no: &str,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        self.database.run_blocking(|c| {
+            c.execute(
+                "INSERT INTO payment_notifications (at_ms, provider, merchant_id, out_trade_no, outcome, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![now_ms(), provider, merchant_id, out_trade_no, outcome, detail],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The notifications recorded for an order: `(provider, outcome, detail)`.
+    pub fn notifications(
+        &self,
+        merchant_id: &str,
+        out_trade_no: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.database.run_blocking(|c| {
+            let mut statement = c.prepare(
+                "SELECT provider, outcome, detail FROM payment_notifications
+                 WHERE merchant_id = ?1 AND out_trade_no = ?2 ORDER BY id",
+            )?;
+            let rows =
+                statement.query_map([merchant_id, out_trade_no], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}
+
+fn begin_in(transaction: &Transaction<'_>, order: &ValidOrder, program_id: &str) -> Result<Begin, LedgerError> {
+    let (merchant, trade_no) = (&order.merchant_id, &order.out_trade_no);
+    let Some(existing) = load(transaction, merchant, trade_no)? else {
+        let now = now_ms();
+        transaction.execute(
+            &format!("INSERT INTO payment_orders ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'created', 1, NULL, NULL, NULL, NULL, ?7, ?7)"),
+            rusqlite::params![merchant, trade_no, program_id, order.amount, order.currency, order.description, now],
+        )?;
+        event(transaction, merchant, trade_no, 1, State::Created, State::Created, "requested")?;
+        let created = load(transaction, merchant, trade_no)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        return Ok(Begin::Start(created));
+    };
+    let conflict =
+        |field| LedgerError::Conflict { merchant_id: merchant.clone(), out_trade_no: trade_no.clone(), field };
+    if existing.amount != order.amount {
+        return Err(conflict("amount"));
+    }
+    if existing.currency != order.currency {
+        return Err(conflict("currency"));
+    }
+    if existing.description != order.description {
+        return Err(conflict("description"));
+    }
+    if existing.program_id != program_id {
+        return Err(conflict("program"));
+    }
+    match existing.state {
+        State::Failed | State::Cancelled => {
+            let attempt = existing.attempt + 1;
+            transaction.execute(
+                "UPDATE payment_orders SET state = 'created', attempt = ?3, method = NULL, transaction_id = NULL,
+                     fail_reason = NULL, updated_ms = ?4 WHERE merchant_id = ?1 AND out_trade_no = ?2",
+                rusqlite::params![merchant, trade_no, attempt, now_ms()],
+            )?;
+            event(transaction, merchant, trade_no, attempt, existing.state, State::Created, "retried")?;
+            let retried = load(transaction, merchant, trade_no)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            Ok(Begin::Start(retried))
+        }
+        _ => Ok(Begin::Existing(existing)),
+    }
+}
+
+fn event(
+    c: &rusqlite::Connection,
+    merchant: &str,
+    trade_no: &str,
+    attempt: u32,
+    from: State,
+    to: State,
+    cause: &str,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO payment_events (merchant_id, out_trade_no, attempt, at_ms, from_state, to_state, cause)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        rusqlite::params![merchant, trade_no, attempt, now_ms(), from.as_str(), to.as_str(), cause],
+    )?;
+    Ok(())
+}
+
+fn load(c: &rusqlite::Connection, merchant: &str, trade_no: &str) -> rusqlite::Result<Option<OrderRecord>> {
+    c.query_row(
+        &format!("SELECT {COLUMNS} FROM payment_orders WHERE merchant_id = ?1 AND out_trade_no = ?2"),
+        [merchant, trade_no],
+        row_to_order,
+    )
+    .optional()
+}
+
+fn row_to_order(row: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRecord> {
+    Ok(OrderRecord {
+        merchant_id: row.get(0)?,
+        out_trade_no: row.get(1)?,
+        program_id: row.get(2)?,
+        amount: row.get(3)?,
+        currency: row.get(4)?,
+        description: row.get(5)?,
+        state: State::parse(&row.get::<_, String>(6)?),
+        attempt: row.get(7)?,
+        method: row.get(8)?,
+        transaction_id: row.get(9)?,
+        fail_reason: row.get(10)?,
+        receipt: row.get(11)?,
+        created_ms: row.get(12)?,
+        updated_ms: row.get(13)?,
+    })
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(amount: i64) -> ValidOrder {
+        ValidOrder {
+            merchant_id: "1900000109".into(),
+            out_trade_no: "T0001-abc".into(),
+            amount,
+            currency: "CNY".into(),
+            description: "Deal".into(),
+            methods: None,
+        }
+    }
+
+    #[test]
+    fn the_state_machine_and_idempotency() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::new(Database::open_in(dir.path()).unwrap()).unwrap();
+        let Begin::Start(first) = ledger.begin(&order(1999), "p").unwrap() else { panic!() };
+        assert_eq!((first.state, first.attempt), (State::Created, 1));
+        // In progress: the same request gets the existing order.
+        assert!(matches!(ledger.begin(&order(1999), "p").unwrap(), Begin::Existing(_)));
+        assert!(matches!(ledger.begin(&order(2000), "p"), Err(LedgerError::Conflict { field: "amount", .. })));
+        let t = |from: &[State], to, cause| {
+            ledger.transition("1900000109", "T0001-abc", None, from, to, cause, &Changes::default()).unwrap()
+        };
+        assert!(t(&[State::Created], State::AwaitingUser, "sheet shown").is_some());
+        assert!(t(&[State::AwaitingUser], State::Cancelled, "user cancelled").is_some());
+        // A retry after a cancel is a new attempt.
+        let Begin::Start(retry) = ledger.begin(&order(1999), "p").unwrap() else { panic!() };
+        assert_eq!(retry.attempt, 2);
+        assert!(t(&[State::Created], State::Processing, "paying").is_some());
+        let paid = Changes { transaction_id: Some("42"), receipt: Some("r"), ..Changes::default() };
+        let once = ledger
+            .transition("1900000109", "T0001-abc", Some(2), &[State::Processing], State::Paid, "notified", &paid)
+            .unwrap();
+        assert_eq!(once.unwrap().state, State::Paid);
+        let twice = ledger
+            .transition("1900000109", "T0001-abc", Some(2), &[State::Processing], State::Paid, "notified", &paid)
+            .unwrap();
+        assert!(twice.is_none(), "a duplicate changes nothing");
+        let Begin::Existing(done) = ledger.begin(&order(1999), "p").unwrap() else { panic!() };
+        assert_eq!(done.receipt.as_deref(), Some("r"));
+        let causes: Vec<String> =
+            ledger.events("1900000109", "T0001-abc").unwrap().into_iter().map(|e| e.cause).collect();
+        assert_eq!(causes, ["requested", "sheet shown", "user cancelled", "retried", "paying", "notified"]);
+    }
+}

@@ -1,0 +1,416 @@
+//! `payment`: one request API over several payment methods, under the three gates:
+//!
+//! 1. **declared**: the manifest names the merchant ids the program may charge
+//!    for, optionally the methods and a per-order cap;
+//! 2. **allowed**: the merchant is registered with the host, the currency and
+//!    amount are within the host's limits, a provider for the method is installed;
+//! 3. **consented**, per payment: the host draws the payment sheet — payee from the
+//!    host's records, the exact amount, the description, the methods — and the user
+//!    picks a method or cancels.
+//!
+//! Orders live in the [`ledger`]; providers confirm them by notification, settled
+//! by [`settlement`]; paid orders carry a host-signed [`receipt`]. A request with
+//! the same `(merchant_id, out_trade_no)` again gets the recorded outcome and the
+//! same receipt, and charges nothing; after a cancel or a failure it starts a new
+//! attempt that can succeed.
+
+pub mod keys;
+pub mod ledger;
+pub mod money;
+pub mod order;
+pub mod provider;
+pub mod receipt;
+pub mod settlement;
+
+use super::{CallContext, Capability, DeclarationError, Grant, HostFunction};
+use crate::audit::{AuditLog, Outcome as AuditOutcome};
+use crate::config::PaymentSettings;
+use crate::consent::{Answer, Prompt};
+use crate::store::Database;
+use keys::RsaKeys;
+use ledger::{Begin, Changes, Ledger, LedgerError, OrderRecord, State};
+use miniapp_abi::payment::{FailReason, Method, PaymentRequest, PaymentResult, QueryRequest};
+use miniapp_abi::{ApiError, ErrorCode};
+use provider::{ClientOutcome, PaymentProvider, ProviderOrder, ProviderState, SimulatorSetup};
+use serde::Deserialize;
+use settlement::{Settled, Settlement, VerifyKeys};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// The payment capability.
+pub struct Payment {
+    settings: PaymentSettings,
+    ledger: Ledger,
+    settlement: Arc<Settlement>,
+    providers: OnceCell<Vec<Arc<dyn PaymentProvider>>>,
+    data_dir: PathBuf,
+    audit: AuditLog,
+}
+
+/// What a program that declares `payment` may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentGrant {
+    /// Merchant ids it may charge for.
+    pub merchants: BTreeSet<String>,
+    /// Methods it offers, if it limits them.
+    pub methods: Option<Vec<Method>>,
+    /// Its per-order cap, in minor units.
+    pub max_amount: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentParams {
+    merchants: Vec<String>,
+    methods: Option<Vec<String>>,
+    max_amount: Option<i64>,
+}
+
+impl Payment {
+    /// The payment capability on `database`, keeping keys in `data_dir`.
+    pub fn new(
+        settings: PaymentSettings,
+        database: Database,
+        data_dir: PathBuf,
+        audit: AuditLog,
+    ) -> Result<Payment, String> {
+        let ledger = Ledger::new(database).map_err(|e| e.to_string())?;
+        let receipts = receipt::ReceiptSigner::open(&data_dir)?;
+        let settlement = Arc::new(Settlement::new(ledger.clone(), receipts));
+        let payment = Payment { settings, ledger, settlement, providers: OnceCell::new(), data_dir, audit };
+        payment.reconcile_after_restart().map_err(|e| format!("cannot reconcile unfinished payments: {e}"))?;
+        Ok(payment)
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Orders a previous run left unfinished are resolved before anything else:
+    /// the user can no longer answer a sheet shown before the restart, and a
+    /// provider attempt the host cannot confirm is failed (a retry starts afresh).
+    fn reconcile_after_restart(&self) -> Result<(), LedgerError> {
+        for order in self.ledger.unfinished()? {
+            let (to, cause, reason) = match order.state {
+                State::Processing => (
+                    State::Failed,
+                    "reconciled after a restart: the provider did not confirm",
+                    Some(FailReason::ProviderTimeout),
+                ),
+                _ => (State::Cancelled, "reconciled after a restart: the payment sheet was not answered", None),
+            };
+            let changes = Changes { fail_reason: reason.map(FailReason::as_str), ..Changes::default() };
+            self.ledger.transition(
+                &order.merchant_id,
+                &order.out_trade_no,
+                Some(order.attempt),
+                &[order.state],
+                to,
+                cause,
+                &changes,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The providers, set up on first use (their test keys take a moment to make).
+    async fn providers(&self) -> Result<&Vec<Arc<dyn PaymentProvider>>, ApiError> {
+        self.providers
+            .get_or_try_init(|| async {
+                let dir = self.data_dir.join("payment-keys");
+                let keys = tokio::task::spawn_blocking(move || -> Result<_, String> {
+                    Ok((
+                        RsaKeys::load_or_create(&dir, "merchant")?,
+                        RsaKeys::load_or_create(&dir, "wechat-platform")?,
+                        RsaKeys::load_or_create(&dir, "alipay")?,
+                        crate::store::secret::load_or_create(&dir, "wechat-api-v3.key")?,
+                    ))
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|keys| keys)
+                .map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("payment keys are unavailable: {e}")))?;
+                let (merchant_key, wechat_platform_key, alipay_key, wechat_api_v3_key) = keys;
+                self.settlement.set_keys(VerifyKeys {
+                    wechat_platform: wechat_platform_key.clone(),
+                    wechat_api_v3: wechat_api_v3_key,
+                    alipay: alipay_key.clone(),
+                });
+                let setup = SimulatorSetup {
+                    merchant_key,
+                    wechat_platform_key,
+                    alipay_key,
+                    wechat_api_v3_key,
+                    delay_scale: self.settings.notification_delay_scale,
+                    handler: self.settlement.clone(),
+                };
+                Ok(provider::builtin(&setup))
+            })
+            .await
+    }
+
+    async fn request(
+        self: Arc<Self>,
+        context: CallContext,
+        request: PaymentRequest,
+    ) -> Result<PaymentResult, ApiError> {
+        let grant = context.grant::<PaymentGrant>()?.clone();
+        let program = context.program().clone_identity();
+        let deny = |reason: String| async {
+            let record = crate::audit::DecisionRecord {
+                program_id: &program.0,
+                capability: miniapp_abi::payment::CAPABILITY,
+                action: "request",
+                outcome: AuditOutcome::Denied,
+                reason: &reason,
+                target: Some(&request.merchant_id),
+                surface: None,
+            };
+            let _ = self.audit.record_decision(&record).await;
+            ApiError::capability_denied(reason)
+        };
+        if !grant.merchants.contains(&request.merchant_id) {
+            return Err(deny(format!(
+                "merchant {} is not declared in [capabilities.payment] merchants",
+                request.merchant_id
+            ))
+            .await);
+        }
+        let Some(merchant) = self.settings.merchants.get(&request.merchant_id) else {
+            return Err(deny(format!("merchant {} is not registered with this host", request.merchant_id)).await);
+        };
+        let cap = grant.max_amount.unwrap_or(i64::MAX).min(self.settings.max_amount);
+        let order = order::validate(&request, cap, &self.settings.currencies)?;
+        let providers = self.providers().await?;
+        let methods: Vec<Method> = Method::ALL
+            .into_iter()
+            .filter(|m| order.methods.as_ref().is_none_or(|asked| asked.contains(m)))
+            .filter(|m| grant.methods.as_ref().is_none_or(|declared| declared.contains(m)))
+            .filter(|m| merchant.methods.contains(m))
+            .filter(|m| providers.iter().any(|p| p.method() == *m))
+            .collect();
+        if methods.is_empty() {
+            return Err(ApiError::invalid_argument(
+                "methods: none of the methods asked for is available for this merchant",
+            ));
+        }
+
+        let record = match self.ledger.begin(&order, &program.0) {
+            Ok(Begin::Existing(existing)) => return Ok(existing.to_result()),
+            Ok(Begin::Start(record)) => record,
+            Err(LedgerError::Conflict { field, .. }) => {
+                return Err(ApiError::new(
+                    ErrorCode::IdempotencyConflict,
+                    format!("order {} was already requested with a different {field}", order.out_trade_no),
+                ));
+            }
+            Err(error) => return Err(unavailable(error)),
+        };
+        let step = |from: State, to: State, cause: &str, changes: &Changes<'_>| {
+            self.ledger
+                .transition(
+                    &record.merchant_id,
+                    &record.out_trade_no,
+                    Some(record.attempt),
+                    &[from],
+                    to,
+                    cause,
+                    changes,
+                )
+                .map_err(unavailable)
+        };
+        step(State::Created, State::AwaitingUser, "payment sheet shown", &Changes::default())?;
+
+        let names: Vec<String> = methods
+            .iter()
+            .map(|m| providers.iter().find(|p| p.method() == *m).map_or(m.as_str(), |p| p.display_name()).to_string())
+            .collect();
+        let sheet = Prompt::Payment {
+            program: format!("{} ({})", program.1, program.0),
+            payee: merchant.name.clone(),
+            merchant_id: order.merchant_id.clone(),
+            amount: money::display(order.amount, &order.currency),
+            description: order.description.clone(),
+            methods: names,
+        };
+        let method = match context.session().user.ask(&sheet).await {
+            Answer::Yes => methods[0],
+            Answer::Pick(n) if n >= 1 && n <= methods.len() => methods[n - 1],
+            answer => {
+                let cause = match answer {
+                    Answer::NoAnswer => "nobody answered the payment sheet",
+                    _ => "the user cancelled on the payment sheet",
+                };
+                let cancelled = step(State::AwaitingUser, State::Cancelled, cause, &Changes::default())?;
+                return self.finish(&context, cancelled, &order.out_trade_no).await;
+            }
+        };
+        let chosen = Changes { method: Some(method.as_str()), ..Changes::default() };
+        step(State::AwaitingUser, State::Processing, &format!("user chose {}", method.as_str()), &chosen)?;
+
+        let provider = providers
+            .iter()
+            .find(|p| p.method() == method)
+            .cloned()
+            .ok_or_else(|| ApiError::internal("provider vanished"))?;
+        let provider_order = ProviderOrder {
+            merchant_id: record.merchant_id.clone(),
+            out_trade_no: record.out_trade_no.clone(),
+            attempt: record.attempt,
+            amount: record.amount,
+            currency: record.currency.clone(),
+            description: record.description.clone(),
+        };
+        let scenario =
+            self.settings.order_scenarios.get(&order.out_trade_no).copied().unwrap_or(self.settings.scenario);
+        let outcome = provider.pay(&provider_order, scenario).await;
+        let failed = |reason: FailReason, cause: &str| {
+            let changes = Changes { fail_reason: Some(reason.as_str()), ..Changes::default() };
+            step(State::Processing, State::Failed, cause, &changes)
+        };
+        let settled = match outcome {
+            Err(error) => failed(FailReason::ProviderError, &format!("the provider refused the order: {error}"))?,
+            Ok(ClientOutcome::Cancelled) => {
+                step(State::Processing, State::Cancelled, "the user cancelled at the provider", &Changes::default())?
+            }
+            Ok(ClientOutcome::Failed(reason)) => {
+                failed(reason, &format!("the provider declined: {}", reason.as_str()))?
+            }
+            Ok(ClientOutcome::Paid | ClientOutcome::Unknown) => {
+                self.await_confirmation(provider.as_ref(), &provider_order, method).await?
+            }
+        };
+        self.finish(&context, settled, &order.out_trade_no).await
+    }
+
+    /// Waits for the provider's notification to settle the order; if it does not
+    /// come in time, asks the provider, as a merchant's server would.
+    async fn await_confirmation(
+        &self,
+        provider: &dyn PaymentProvider,
+        order: &ProviderOrder,
+        method: Method,
+    ) -> Result<Option<OrderRecord>, ApiError> {
+        let deadline = Instant::now() + Duration::from_millis(self.settings.confirm_wait_ms);
+        loop {
+            let current = self.ledger.get(&order.merchant_id, &order.out_trade_no).map_err(unavailable)?;
+            if current.as_ref().is_some_and(|o| o.state.is_final()) || Instant::now() >= deadline {
+                if current.as_ref().is_some_and(|o| o.state.is_final()) {
+                    return Ok(current);
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if let Ok(ProviderState::Paid { transaction_id, amount }) = provider.query(order).await {
+            let confirmation = provider::wechat::Confirmation {
+                merchant_id: order.merchant_id.clone(),
+                out_trade_no: order.out_trade_no.clone(),
+                attempt: Some(order.attempt),
+                transaction_id,
+                paid: true,
+                amount,
+            };
+            match self.settlement.settle(method, &confirmation, "provider query") {
+                Ok(Settled::Paid(paid)) => return Ok(Some(paid)),
+                Ok(_) => {}
+                Err(error) => return Err(ApiError::new(ErrorCode::Unavailable, error)),
+            }
+        }
+        self.ledger.get(&order.merchant_id, &order.out_trade_no).map_err(unavailable)
+    }
+
+    async fn finish(
+        &self,
+        context: &CallContext,
+        record: Option<OrderRecord>,
+        trade_no: &str,
+    ) -> Result<PaymentResult, ApiError> {
+        let record = record.ok_or_else(|| ApiError::internal(format!("order {trade_no} changed under the request")))?;
+        let result = record.to_result();
+        let amount = money::display(record.amount, &record.currency);
+        let message = match &result.reason {
+            Some(reason) => {
+                format!("{} {amount} to merchant {}: {} ({})", trade_no, record.merchant_id, result.status, reason)
+            }
+            None => format!("{} {amount} to merchant {}: {}", trade_no, record.merchant_id, result.status),
+        };
+        context.session().output.notice(miniapp_abi::payment::CAPABILITY, message.clone());
+        let outcome = if result.status == miniapp_abi::payment::Status::Paid {
+            AuditOutcome::Confirmed
+        } else {
+            AuditOutcome::Declined
+        };
+        let record = crate::audit::DecisionRecord {
+            program_id: &context.program().id,
+            capability: miniapp_abi::payment::CAPABILITY,
+            action: "request",
+            outcome,
+            reason: &message,
+            target: Some(&record.merchant_id),
+            surface: None,
+        };
+        self.audit.record_decision(&record).await.map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))?;
+        Ok(result)
+    }
+
+    async fn query(self: Arc<Self>, context: CallContext, request: QueryRequest) -> Result<PaymentResult, ApiError> {
+        let grant = context.grant::<PaymentGrant>()?;
+        if !grant.merchants.contains(&request.merchant_id) {
+            return Err(ApiError::capability_denied(format!("merchant {} is not declared", request.merchant_id)));
+        }
+        match self.ledger.get(&request.merchant_id, &request.out_trade_no).map_err(unavailable)? {
+            Some(order) if order.program_id == context.program().id => Ok(order.to_result()),
+            _ => Err(ApiError::new(ErrorCode::NotFound, format!("no order {} for this program", request.out_trade_no))),
+        }
+    }
+}
+
+fn unavailable(error: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::Unavailable, format!("the payment ledger is unavailable: {error}"))
+}
+
+impl Capability for Payment {
+    fn name(&self) -> &'static str {
+        miniapp_abi::payment::CAPABILITY
+    }
+
+    fn declare(&self, params: &toml::Table) -> Result<Grant, DeclarationError> {
+        let params: PaymentParams = DeclarationError::decode(params)?;
+        if params.merchants.is_empty() {
+            return Err(DeclarationError::new("merchants", "name at least one merchant id"));
+        }
+        let methods = params
+            .methods
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|name| {
+                        Method::parse(name).ok_or_else(|| {
+                            DeclarationError::new("methods", format!("unknown method `{name}` (wechat_pay, alipay)"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        if params.max_amount.is_some_and(|cap| cap <= 0) {
+            return Err(DeclarationError::new("max_amount", "must be a positive number of minor units"));
+        }
+        Ok(Arc::new(PaymentGrant {
+            merchants: params.merchants.into_iter().collect(),
+            methods,
+            max_amount: params.max_amount,
+        }))
+    }
+
+    fn functions(self: Arc<Self>) -> Vec<HostFunction> {
+        vec![
+            HostFunction::method("request", &self, Payment::request),
+            HostFunction::method("query", &self, Payment::query),
+        ]
+    }
+}

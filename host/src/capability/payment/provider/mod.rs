@@ -1,0 +1,221 @@
+//! Payment providers: the [`PaymentProvider`] trait and the built-in simulators.
+//!
+//! A simulator plays the provider's side of its real protocol — signed requests,
+//! amounts in its own units, its result codes, signed notifications retried on its
+//! real schedule — so a merchant integration can be tested against it, which the
+//! real platforms do not allow. [`Scenario`]s make it misbehave the ways real
+//! providers do. [`builtin`] is the one place providers are registered.
+
+pub mod alipay;
+pub mod wechat;
+
+use super::keys::RsaKeys;
+use miniapp_abi::payment::{FailReason, Method};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+macro_rules! stable_scenarios {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vm])* #[serde(rename = $text)] $variant),+ }
+        impl $name {
+            /// Every scenario.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// Its name in configuration and on the command line.
+            pub fn as_str(self) -> &'static str { match self { $($name::$variant => $text),+ } }
+            /// The scenario with this name.
+            pub fn parse(text: &str) -> Option<$name> { match text { $($text => Some($name::$variant),)+ _ => None } }
+        }
+    };
+}
+
+/// A boxed future, for the provider trait's async methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An order as the host hands it to a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderOrder {
+    /// The merchant.
+    pub merchant_id: String,
+    /// The merchant's order number.
+    pub out_trade_no: String,
+    /// The attempt (a provider sees each attempt as its own payment).
+    pub attempt: u32,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// What is bought.
+    pub description: String,
+}
+
+/// What the paying client learns right away (before the provider confirms to the
+/// merchant's server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientOutcome {
+    /// The client says paid; the merchant still waits for the notification.
+    Paid,
+    /// The user backed out.
+    Cancelled,
+    /// The payment was refused.
+    Failed(FailReason),
+    /// The client does not know (a time-out, a network error).
+    Unknown,
+}
+
+/// What the provider says when the merchant's server asks about an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderState {
+    /// No such payment.
+    NotFound,
+    /// Not paid (yet).
+    NotPaid,
+    /// Paid.
+    Paid {
+        /// The provider's transaction id.
+        transaction_id: String,
+        /// The amount the provider charged, in minor units.
+        amount: i64,
+    },
+}
+
+/// A notification the provider sends to the merchant's server, as its protocol
+/// carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// WeChat Pay v3: signed headers and a JSON body with an encrypted resource.
+    Wechat {
+        /// `Wechatpay-Timestamp`, `Wechatpay-Nonce`, `Wechatpay-Signature`, `Wechatpay-Serial`.
+        headers: Vec<(String, String)>,
+        /// The JSON body.
+        body: String,
+    },
+    /// Alipay: form parameters with an RSA2 `sign`.
+    Alipay {
+        /// The parameters.
+        params: Vec<(String, String)>,
+    },
+}
+
+/// The merchant's server, as providers see it: it answers each notification with
+/// an acknowledgement (stop retrying) or not.
+pub trait NotificationHandler: Send + Sync + 'static {
+    /// Handles one delivery; `true` acknowledges it.
+    fn handle(&self, method: Method, notification: Notification) -> BoxFuture<'_, bool>;
+}
+
+stable_scenarios! {
+    /// How a simulated provider behaves for an order.
+    pub enum Scenario {
+        /// The user pays; one notification confirms it.
+        Success => "success",
+        /// The user cancels on the provider's page.
+        UserCancel => "user_cancel",
+        /// The payment is refused for insufficient funds.
+        InsufficientFunds => "insufficient_funds",
+        /// The client times out; the order stays pending until the notification arrives later.
+        TimeoutThenSuccess => "timeout",
+        /// The confirmation is delivered 15 times at once.
+        DuplicateNotifications => "duplicate_notifications",
+        /// The confirmation arrives before the client's answer, and a stale "closed" one after it.
+        OutOfOrder => "out_of_order",
+        /// A notification signed with the wrong key arrives first.
+        ForgedNotification => "forged_notification",
+        /// A correctly signed notification with an old timestamp arrives first.
+        StaleNotification => "stale_notification",
+        /// The provider confirms a different amount.
+        AmountMismatch => "amount_mismatch",
+    }
+}
+
+/// A payment provider.
+pub trait PaymentProvider: Send + Sync + 'static {
+    /// The method it implements.
+    fn method(&self) -> Method;
+
+    /// Its name on the payment sheet.
+    fn display_name(&self) -> &'static str;
+
+    /// Creates the order with the provider, lets the user pay under `scenario`, and
+    /// returns what the client learns. Confirmation reaches the merchant's server
+    /// separately, by notification.
+    fn pay<'a>(&'a self, order: &'a ProviderOrder, scenario: Scenario) -> BoxFuture<'a, Result<ClientOutcome, String>>;
+
+    /// Asks the provider about an order, as the merchant's server does when a
+    /// notification is late.
+    fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>>;
+}
+
+/// Keys and settings the simulators share.
+#[derive(Clone)]
+pub struct SimulatorSetup {
+    /// Signs merchant requests; the simulator verifies them.
+    pub merchant_key: RsaKeys,
+    /// The provider's own key: signs notifications; the merchant verifies them.
+    pub wechat_platform_key: RsaKeys,
+    /// Alipay's key.
+    pub alipay_key: RsaKeys,
+    /// WeChat Pay's APIv3 key, for the notification resource's AES-256-GCM.
+    pub wechat_api_v3_key: [u8; 32],
+    /// Multiplies every notification retry delay (1.0 is real time).
+    pub delay_scale: f64,
+    /// Where notifications go.
+    pub handler: Arc<dyn NotificationHandler>,
+}
+
+/// The built-in providers. This is the one place providers are registered.
+pub fn builtin(setup: &SimulatorSetup) -> Vec<Arc<dyn PaymentProvider>> {
+    // Each simulator is shared with the background tasks that deliver its notifications.
+    vec![
+        Arc::new(Arc::new(wechat::WechatPaySimulator::new(setup.clone()))),
+        Arc::new(Arc::new(alipay::AlipaySimulator::new(setup.clone()))),
+    ]
+}
+
+/// Delivers a notification until it is acknowledged or `schedule` runs out; each
+/// delivery is built afresh by `make` (new timestamp, nonce and signature).
+pub(super) async fn deliver(
+    handler: &Arc<dyn NotificationHandler>,
+    method: Method,
+    schedule: &[Duration],
+    scale: f64,
+    make: impl Fn() -> Notification,
+) -> bool {
+    for pause in std::iter::once(Duration::ZERO).chain(schedule.iter().copied()) {
+        tokio::time::sleep(pause.mul_f64(scale.max(0.0))).await;
+        if handler.handle(method, make()).await {
+            return true;
+        }
+    }
+    false
+}
+
+/// Delivers the same notification 15 times at once, as a provider under load may.
+pub(super) async fn duplicate_concurrently(handler: &Arc<dyn NotificationHandler>, method: Method, copy: Notification) {
+    let deliveries: Vec<_> = (0..15)
+        .map(|_| {
+            let (handler, copy) = (handler.clone(), copy.clone());
+            tokio::spawn(async move { handler.handle(method, copy).await })
+        })
+        .collect();
+    for delivery in deliveries {
+        let _ = delivery.await;
+    }
+}
+
+/// A random alphanumeric string, for nonces and ids.
+pub(super) fn random_text(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// Seconds since the Unix epoch.
+pub(super) fn unix_seconds() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

@@ -1,0 +1,318 @@
+//! WeChat Pay, API v3 style: amounts in fen; the merchant's request signed
+//! (`WECHATPAY2-SHA256-RSA2048` over method, path, timestamp, nonce and body);
+//! a `prepay_id` back; notifications whose headers carry a platform signature over
+//! `timestamp\nnonce\nbody\n` and whose body carries the transaction encrypted with
+//! AEAD_AES_256_GCM under the APIv3 key; retries 15 s, 15 s, 30 s, 3 m, 10 m, 20 m,
+//! 30 m, 30 m, 30 m, 60 m, 3 h, 3 h, 3 h, 6 h, 6 h (24 h 4 m in all).
+//!
+//! Both sides live here: what the merchant's server does ([`sign_request`],
+//! [`verify_notification`]) and what the provider does ([`WechatPaySimulator`]).
+
+use super::{
+    BoxFuture, ClientOutcome, Notification, PaymentProvider, ProviderOrder, ProviderState, Scenario, SimulatorSetup,
+    deliver, duplicate_concurrently, random_text, unix_seconds,
+};
+use crate::capability::payment::keys::RsaKeys;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use miniapp_abi::payment::{FailReason, Method};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The request path the merchant signs.
+const PAY_PATH: &str = "/v3/pay/transactions/jsapi";
+/// How old a notification's timestamp may be, in seconds.
+pub const MAX_NOTIFICATION_AGE_SECONDS: i64 = 300;
+/// The platform certificate serial the simulator signs with.
+const PLATFORM_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+
+/// The retry schedule after the first delivery.
+pub fn retry_schedule() -> Vec<Duration> {
+    [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600]
+        .into_iter()
+        .map(Duration::from_secs)
+        .collect()
+}
+
+/// The merchant's side: the body and `Authorization` header of the order request.
+pub fn sign_request(order: &ProviderOrder, merchant_key: &RsaKeys) -> (String, String) {
+    let body = json!({
+        "mchid": order.merchant_id,
+        "out_trade_no": order.out_trade_no,
+        "description": order.description,
+        "notify_url": "https://host.invalid/notify/wechat_pay",
+        "attach": format!("attempt={}", order.attempt),
+        "amount": {"total": order.amount, "currency": order.currency},
+    })
+    .to_string();
+    let (timestamp, nonce) = (unix_seconds(), random_text(32));
+    let message = format!("POST\n{PAY_PATH}\n{timestamp}\n{nonce}\n{body}\n");
+    let signature = merchant_key.sign(message.as_bytes());
+    let authorization = format!(
+        "WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",timestamp=\"{timestamp}\",serial_no=\"MERCHANT\",signature=\"{signature}\"",
+        order.merchant_id
+    );
+    (authorization, body)
+}
+
+/// What a verified notification says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The merchant.
+    pub merchant_id: String,
+    /// The merchant's order number.
+    pub out_trade_no: String,
+    /// The attempt, from `attach`.
+    pub attempt: Option<u32>,
+    /// The provider's transaction id.
+    pub transaction_id: String,
+    /// Whether the trade succeeded (`SUCCESS`) or ended otherwise.
+    pub paid: bool,
+    /// The amount paid, in fen.
+    pub amount: i64,
+}
+
+/// The merchant's side: checks a notification's signature, age and encryption.
+pub fn verify_notification(
+    headers: &[(String, String)],
+    body: &str,
+    platform_key: &RsaKeys,
+    api_v3_key: &[u8; 32],
+    now: i64,
+) -> Result<Confirmation, String> {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .ok_or(format!("missing header {name}"))
+    };
+    let timestamp = header("Wechatpay-Timestamp")?;
+    let nonce = header("Wechatpay-Nonce")?;
+    let signature = header("Wechatpay-Signature")?;
+    if !platform_key.verify(format!("{timestamp}\n{nonce}\n{body}\n").as_bytes(), signature) {
+        return Err("forged: the Wechatpay-Signature does not verify with the platform key".into());
+    }
+    let sent: i64 = timestamp.parse().map_err(|_| "Wechatpay-Timestamp is not a number")?;
+    if (now - sent).abs() > MAX_NOTIFICATION_AGE_SECONDS {
+        return Err(format!("stale: sent {}s ago (at most {MAX_NOTIFICATION_AGE_SECONDS}s accepted)", now - sent));
+    }
+    let body: Value = serde_json::from_str(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let resource = &body["resource"];
+    let text = |v: &Value, what: &str| v.as_str().map(str::to_string).ok_or(format!("missing {what}"));
+    let ciphertext =
+        STANDARD.decode(text(&resource["ciphertext"], "resource.ciphertext")?).map_err(|e| e.to_string())?;
+    let nonce = text(&resource["nonce"], "resource.nonce")?;
+    let aad = text(&resource["associated_data"], "resource.associated_data")?;
+    if nonce.len() != 12 {
+        return Err("resource.nonce must be 12 bytes".into());
+    }
+    let cipher = Aes256Gcm::new_from_slice(api_v3_key).map_err(|e| e.to_string())?;
+    let plain = cipher
+        .decrypt(Nonce::from_slice(nonce.as_bytes()), Payload { msg: &ciphertext, aad: aad.as_bytes() })
+        .map_err(|_| "the resource does not decrypt with the APIv3 key")?;
+    let transaction: Value = serde_json::from_slice(&plain).map_err(|e| format!("the resource is not JSON: {e}"))?;
+    Ok(Confirmation {
+        merchant_id: text(&transaction["mchid"], "mchid")?,
+        out_trade_no: text(&transaction["out_trade_no"], "out_trade_no")?,
+        attempt: transaction["attach"].as_str().and_then(|a| a.strip_prefix("attempt=")).and_then(|n| n.parse().ok()),
+        transaction_id: text(&transaction["transaction_id"], "transaction_id")?,
+        paid: transaction["trade_state"] == "SUCCESS",
+        amount: transaction["amount"]["total"].as_i64().ok_or("missing amount.total")?,
+    })
+}
+
+#[derive(Debug, Clone)]
+struct SimulatedPayment {
+    attempt: u32,
+    amount_charged: i64,
+    transaction_id: String,
+    paid: bool,
+}
+
+/// The WeChat Pay simulator.
+pub struct WechatPaySimulator {
+    setup: SimulatorSetup,
+    payments: Mutex<HashMap<(String, String), SimulatedPayment>>,
+}
+
+impl WechatPaySimulator {
+    /// A simulator with shared keys and settings.
+    pub fn new(setup: SimulatorSetup) -> WechatPaySimulator {
+        WechatPaySimulator { setup, payments: Mutex::new(HashMap::new()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), SimulatedPayment>> {
+        self.payments.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The provider's side of the order request: checks the merchant's signature.
+    fn accept_request(&self, authorization: &str, body: &str) -> Result<String, String> {
+        let field = |name: &str| {
+            authorization
+                .split(|c| c == ',' || c == ' ')
+                .find_map(|part| part.strip_prefix(&format!("{name}=\"")).and_then(|v| v.strip_suffix('"')))
+                .ok_or(format!("Authorization lacks {name}"))
+        };
+        let message = format!("POST\n{PAY_PATH}\n{}\n{}\n{body}\n", field("timestamp")?, field("nonce_str")?);
+        if !self.setup.merchant_key.verify(message.as_bytes(), field("signature")?) {
+            return Err("SIGN_ERROR: the request signature does not verify".into());
+        }
+        Ok(format!("wx{}", random_text(30).to_lowercase()))
+    }
+
+    fn notification(
+        &self,
+        order: &ProviderOrder,
+        payment: &SimulatedPayment,
+        state: &str,
+        age: i64,
+        key: &RsaKeys,
+    ) -> Notification {
+        let transaction = json!({
+            "mchid": order.merchant_id,
+            "out_trade_no": order.out_trade_no,
+            "transaction_id": payment.transaction_id,
+            "trade_state": state,
+            "attach": format!("attempt={}", payment.attempt),
+            "amount": {"total": payment.amount_charged, "payer_total": payment.amount_charged, "currency": order.currency},
+        })
+        .to_string();
+        let nonce = random_text(12);
+        let ciphertext = Aes256Gcm::new_from_slice(&self.setup.wechat_api_v3_key)
+            .and_then(|cipher| {
+                cipher
+                    .encrypt(
+                        Nonce::from_slice(nonce.as_bytes()),
+                        Payload { msg: transaction.as_bytes(), aad: b"transaction" },
+                    )
+                    .map_err(|_| aes_gcm::aes::cipher::InvalidLength)
+            })
+            .map(|bytes| STANDARD.encode(bytes))
+            .unwrap_or_default();
+        let body = json!({
+            "id": random_text(36),
+            "event_type": if state == "SUCCESS" { "TRANSACTION.SUCCESS" } else { "TRANSACTION.CLOSED" },
+            "resource_type": "encrypt-resource",
+            "resource": {"algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce},
+        })
+        .to_string();
+        let (timestamp, header_nonce) = ((unix_seconds() - age).to_string(), random_text(32));
+        let signature = key.sign(format!("{timestamp}\n{header_nonce}\n{body}\n").as_bytes());
+        let headers = vec![
+            ("Wechatpay-Timestamp".to_string(), timestamp),
+            ("Wechatpay-Nonce".to_string(), header_nonce),
+            ("Wechatpay-Signature".to_string(), signature),
+            ("Wechatpay-Serial".to_string(), PLATFORM_SERIAL.to_string()),
+        ];
+        Notification::Wechat { headers, body }
+    }
+
+    /// Sends the confirmation, as the scenario says, in the background.
+    fn confirm(self: &Arc<Self>, order: &ProviderOrder, payment: SimulatedPayment, scenario: Scenario) {
+        let simulator = self.clone();
+        let order = order.clone();
+        tokio::spawn(async move {
+            let handler = simulator.setup.handler.clone();
+            let scale = simulator.setup.delay_scale;
+            let schedule = retry_schedule();
+            let genuine =
+                |age| simulator.notification(&order, &payment, "SUCCESS", age, &simulator.setup.wechat_platform_key);
+            match scenario {
+                Scenario::DuplicateNotifications => {
+                    let copy = genuine(0);
+                    duplicate_concurrently(&handler, Method::WechatPay, copy).await;
+                }
+                Scenario::ForgedNotification | Scenario::StaleNotification => {
+                    let forger = RsaKeys::throwaway();
+                    let sent = AtomicUsize::new(0);
+                    deliver(&handler, Method::WechatPay, &schedule, scale, || {
+                        match (sent.fetch_add(1, Ordering::SeqCst), &forger) {
+                            (0, Ok(forger)) if scenario == Scenario::ForgedNotification => {
+                                simulator.notification(&order, &payment, "SUCCESS", 0, forger)
+                            }
+                            (0, _) if scenario == Scenario::StaleNotification => {
+                                genuine(MAX_NOTIFICATION_AGE_SECONDS * 2)
+                            }
+                            _ => genuine(0),
+                        }
+                    })
+                    .await;
+                }
+                Scenario::TimeoutThenSuccess => {
+                    tokio::time::sleep(schedule[0].mul_f64(scale)).await;
+                    deliver(&handler, Method::WechatPay, &schedule, scale, || genuine(0)).await;
+                }
+                _ => {
+                    deliver(&handler, Method::WechatPay, &schedule, scale, || genuine(0)).await;
+                }
+            }
+        });
+    }
+}
+
+impl PaymentProvider for Arc<WechatPaySimulator> {
+    fn method(&self) -> Method {
+        Method::WechatPay
+    }
+
+    fn display_name(&self) -> &'static str {
+        "WeChat Pay"
+    }
+
+    fn pay<'a>(&'a self, order: &'a ProviderOrder, scenario: Scenario) -> BoxFuture<'a, Result<ClientOutcome, String>> {
+        Box::pin(async move {
+            let (authorization, body) = sign_request(order, &self.setup.merchant_key);
+            let _prepay_id = self.accept_request(&authorization, &body)?;
+            let charged = if scenario == Scenario::AmountMismatch { order.amount - 1 } else { order.amount };
+            let payment = SimulatedPayment {
+                attempt: order.attempt,
+                amount_charged: charged,
+                transaction_id: format!(
+                    "4200{}",
+                    random_text(24).chars().map(|c| (b'0' + (c as u8 % 10)) as char).collect::<String>()
+                ),
+                paid: !matches!(scenario, Scenario::UserCancel | Scenario::InsufficientFunds),
+            };
+            self.lock().insert((order.merchant_id.clone(), order.out_trade_no.clone()), payment.clone());
+            match scenario {
+                Scenario::UserCancel => Ok(ClientOutcome::Cancelled),
+                Scenario::InsufficientFunds => Ok(ClientOutcome::Failed(FailReason::InsufficientFunds)),
+                Scenario::TimeoutThenSuccess => {
+                    self.confirm(order, payment, scenario);
+                    Ok(ClientOutcome::Unknown)
+                }
+                Scenario::OutOfOrder => {
+                    // The confirmation overtakes the client's answer; a stale "closed"
+                    // notification follows it.
+                    let handler = self.setup.handler.clone();
+                    let key = &self.setup.wechat_platform_key;
+                    handler.handle(Method::WechatPay, self.notification(order, &payment, "SUCCESS", 0, key)).await;
+                    handler.handle(Method::WechatPay, self.notification(order, &payment, "CLOSED", 0, key)).await;
+                    Ok(ClientOutcome::Paid)
+                }
+                _ => {
+                    self.confirm(order, payment, scenario);
+                    Ok(ClientOutcome::Paid)
+                }
+            }
+        })
+    }
+
+    fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>> {
+        Box::pin(async move {
+            Ok(match self.lock().get(&(order.merchant_id.clone(), order.out_trade_no.clone())) {
+                None => ProviderState::NotFound,
+                Some(p) if p.paid && p.attempt == order.attempt => {
+                    ProviderState::Paid { transaction_id: p.transaction_id.clone(), amount: p.amount_charged }
+                }
+                Some(_) => ProviderState::NotPaid,
+            })
+        })
+    }
+}

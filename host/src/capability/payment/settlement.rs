@@ -1,0 +1,183 @@
+//! The merchant's server inside the host: it receives provider notifications,
+//! verifies them by each provider's protocol (signature, age, encryption, amount),
+//! and settles the order in the ledger exactly once — a notification replayed any
+//! number of times, at once, credits once. Forged, stale and amount-mismatched
+//! notifications are refused and recorded.
+
+use super::keys::RsaKeys;
+use super::ledger::{Changes, Ledger, LedgerError, OrderRecord, State};
+use super::provider::wechat::Confirmation;
+use super::provider::{BoxFuture, Notification, NotificationHandler, alipay, wechat};
+use super::receipt::{ReceiptPayload, ReceiptSigner};
+use miniapp_abi::payment::{FailReason, Method};
+use std::sync::OnceLock;
+
+/// The keys notifications are checked with.
+#[derive(Clone)]
+pub struct VerifyKeys {
+    /// WeChat Pay's platform key.
+    pub wechat_platform: RsaKeys,
+    /// WeChat Pay's APIv3 key.
+    pub wechat_api_v3: [u8; 32],
+    /// Alipay's key.
+    pub alipay: RsaKeys,
+}
+
+/// Settles orders from notifications and provider queries.
+pub struct Settlement {
+    ledger: Ledger,
+    receipts: ReceiptSigner,
+    keys: OnceLock<VerifyKeys>,
+}
+
+/// What settling did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// The order is now paid.
+    Paid(OrderRecord),
+    /// It was already settled; nothing changed.
+    Duplicate,
+    /// The confirmation did not match the order; the order failed.
+    AmountMismatch,
+    /// A notification of a trade that did not succeed; nothing changed.
+    NotPaid,
+}
+
+impl Settlement {
+    /// A settlement desk writing to `ledger` and signing with `receipts`.
+    pub fn new(ledger: Ledger, receipts: ReceiptSigner) -> Settlement {
+        Settlement { ledger, receipts, keys: OnceLock::new() }
+    }
+
+    /// Installs the provider keys (once, when payments are first used).
+    pub fn set_keys(&self, keys: VerifyKeys) {
+        let _ = self.keys.set(keys);
+    }
+
+    /// The receipt signer.
+    pub fn receipts(&self) -> &ReceiptSigner {
+        &self.receipts
+    }
+
+    /// Settles `confirmation` (from a verified notification or a provider query).
+    pub fn settle(&self, method: Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
+        if !confirmation.paid {
+            return Ok(Settled::NotPaid);
+        }
+        let (merchant, trade_no) = (&confirmation.merchant_id, &confirmation.out_trade_no);
+        let order = self
+            .ledger
+            .get(merchant, trade_no)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no order {trade_no} of merchant {merchant}"))?;
+        let attempt = confirmation.attempt.unwrap_or(order.attempt);
+        if confirmation.amount != order.amount {
+            let changes = Changes { fail_reason: Some(FailReason::AmountMismatch.as_str()), ..Changes::default() };
+            let cause = format!("{cause}: provider confirmed {} instead of {}", confirmation.amount, order.amount);
+            self.ledger
+                .transition(merchant, trade_no, Some(attempt), &[State::Processing], State::Failed, &cause, &changes)
+                .map_err(|e| e.to_string())?;
+            return Ok(Settled::AmountMismatch);
+        }
+        let receipt = self.receipts.sign(&ReceiptPayload {
+            v: 1,
+            merchant_id: merchant.clone(),
+            out_trade_no: trade_no.clone(),
+            transaction_id: confirmation.transaction_id.clone(),
+            method: method.as_str().to_string(),
+            amount: order.amount,
+            currency: order.currency.clone(),
+            attempt,
+            paid_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+        });
+        let changes = Changes {
+            method: Some(method.as_str()),
+            transaction_id: Some(&confirmation.transaction_id),
+            receipt: Some(&receipt),
+            fail_reason: None,
+        };
+        match self.ledger.transition(
+            merchant,
+            trade_no,
+            Some(attempt),
+            &[State::Processing],
+            State::Paid,
+            cause,
+            &changes,
+        ) {
+            Ok(Some(paid)) => Ok(Settled::Paid(paid)),
+            Ok(None) => Ok(Settled::Duplicate),
+            Err(LedgerError::Store(error)) => Err(error.to_string()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    fn receive(&self, method: Method, notification: &Notification) -> bool {
+        let now = super::provider::unix_seconds();
+        let Some(keys) = self.keys.get() else { return false };
+        let (verified, provider) = match notification {
+            Notification::Wechat { headers, body } => (
+                wechat::verify_notification(headers, body, &keys.wechat_platform, &keys.wechat_api_v3, now),
+                "wechat_pay",
+            ),
+            Notification::Alipay { params } => (alipay::verify_notification(params, &keys.alipay, now), "alipay"),
+        };
+        let record = |merchant: &str, trade_no: &str, outcome: &str, detail: &str| {
+            if let Err(error) = self.ledger.record_notification(provider, merchant, trade_no, outcome, detail) {
+                tracing::error!(%error, "cannot record a payment notification");
+            }
+        };
+        let confirmation = match verified {
+            Ok(confirmation) => confirmation,
+            Err(reason) => {
+                let (merchant, trade_no) = claimed_order(notification);
+                record(&merchant, &trade_no, "rejected", &reason);
+                return false;
+            }
+        };
+        let (merchant, trade_no) = (&confirmation.merchant_id, &confirmation.out_trade_no);
+        match self.settle(method, &confirmation, "provider notification") {
+            Ok(Settled::Paid(_)) => {
+                record(merchant, trade_no, "accepted", &format!("paid by {}", confirmation.transaction_id))
+            }
+            Ok(Settled::Duplicate) => record(merchant, trade_no, "duplicate", "already settled; nothing changed"),
+            Ok(Settled::NotPaid) => {
+                record(merchant, trade_no, "ignored", "the trade did not succeed; a settled order is not changed")
+            }
+            Ok(Settled::AmountMismatch) => {
+                record(
+                    merchant,
+                    trade_no,
+                    "rejected",
+                    &format!("amount mismatch: provider says {}", confirmation.amount),
+                );
+                return false;
+            }
+            Err(reason) => {
+                record(merchant, trade_no, "rejected", &reason);
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The order a notification claims to be about, read without trusting it.
+fn claimed_order(notification: &Notification) -> (String, String) {
+    match notification {
+        Notification::Alipay { params } => {
+            let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
+            (get("seller_id"), get("out_trade_no"))
+        }
+        Notification::Wechat { .. } => ("?".into(), "?".into()),
+    }
+}
+
+impl NotificationHandler for Settlement {
+    fn handle(&self, method: Method, notification: Notification) -> BoxFuture<'_, bool> {
+        Box::pin(async move { self.receive(method, &notification) })
+    }
+}
