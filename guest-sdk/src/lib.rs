@@ -2,7 +2,7 @@
 //!
 //! Write miniapp mini-programs in safe Rust. Implement [`MiniApp`] for your
 //! program's state, export it with [`export_app!`], and call the host through the
-//! capability modules ([`storage`], [`link`], [`identity`], …). Every host call returns a
+//! capability modules ([`storage`], [`link`], [`identity`], [`payment`]). Every host call returns a
 //! [`Result`] whose error carries one of the ABI's stable [`ErrorCode`]s.
 //!
 //! ```no_run
@@ -33,6 +33,7 @@
 mod host;
 pub mod identity;
 pub mod link;
+pub mod payment;
 pub mod storage;
 
 pub use miniapp_abi::lifecycle::{Event, LaunchContext, Surface};
@@ -43,7 +44,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What most programs need in one import.
 pub mod prelude {
-    pub use crate::{Error, ErrorCode, Event, LaunchContext, MiniApp, Result, Surface, identity, link, storage};
+    pub use crate::{
+        Error, ErrorCode, Event, LaunchContext, MiniApp, Result, Surface, identity, link, payment, storage,
+    };
 }
 
 /// A mini-program's lifecycle, as the host drives it. Only `on_launch` is required.

@@ -164,6 +164,18 @@ impl Host {
         &self.inner.services.grants
     }
 
+    /// The payment ledger.
+    pub fn payment_ledger(&self) -> crate::capability::payment::ledger::Ledger {
+        crate::capability::payment::ledger::Ledger::new(self.inner.services.database.clone())
+            .expect("the payment tables were created when the host started")
+    }
+
+    /// The signer of payment receipts (to verify them).
+    pub fn payment_receipts(&self) -> crate::capability::payment::receipt::ReceiptSigner {
+        crate::capability::payment::receipt::ReceiptSigner::open(&self.inner.config.data_dir)
+            .expect("the receipt key was created when the host started")
+    }
+
     /// The capabilities this host offers.
     pub fn registry(&self) -> &Registry {
         &self.inner.registry

@@ -50,6 +50,12 @@ platforms = [\"taobao\", \"jd\"]
 programs = [\"com.taobao.deals\", \"com.jd.deals\"]
 ";
 
+/// The payment declaration the probe gets unless a test gives its own.
+pub const PROBE_PAYMENT: &str = "[capabilities.payment]
+merchants = [\"1900000109\"]
+max_amount = 1000000
+";
+
 /// The identity declaration the probe gets unless a test gives its own.
 pub const PROBE_IDENTITY: &str = "[capabilities.identity]
 union_id = true
@@ -71,6 +77,9 @@ pub async fn probe(host: &Host, id: &str, extra: &str) -> App {
     }
     if !extra.contains("[capabilities.identity]") {
         extra = format!("{extra}\n{PROBE_IDENTITY}");
+    }
+    if !extra.contains("[capabilities.payment]") {
+        extra = format!("{extra}\n{PROBE_PAYMENT}");
     }
     host.load_app_from_parts(manifest(id, &extra), probe_module()).await.expect("probe loads")
 }

@@ -23,9 +23,10 @@ async fn op(session: &mut Session, name: &str) -> Value {
 fn probe_manifest(id: &str, publisher: &str) -> Manifest {
     let text = format!(
         "id = \"{id}\"\nname = \"Probe\"\nversion = \"1.0.0\"\npublisher = \"{publisher}\"\nmodule = \"m.wasm\"\n\
-         [capabilities.storage]\n{}\n{}",
+         [capabilities.storage]\n{}\n{}\n{}",
         common::PROBE_LINKS,
-        common::PROBE_IDENTITY
+        common::PROBE_IDENTITY,
+        common::PROBE_PAYMENT
     );
     Manifest::parse(&text, Path::new("miniapp.toml")).unwrap()
 }
@@ -183,7 +184,10 @@ async fn undeclared_scopes_are_denied_and_unknown_ones_refused_at_load() {
     assert!(user.prompts().is_empty());
 
     let email = "[capabilities.identity]\n[capabilities.identity.scopes]\nemail = \"Spam you\"\n";
-    let manifest = common::manifest("test.email", &format!("[capabilities.storage]\n{}\n{email}", common::PROBE_LINKS));
+    let manifest = common::manifest(
+        "test.email",
+        &format!("[capabilities.storage]\n{}\n{}\n{email}", common::PROBE_LINKS, common::PROBE_PAYMENT),
+    );
     let error = host.load_app_from_parts(manifest, common::probe_module()).await.err().unwrap();
     assert!(error.to_string().contains("capabilities.identity.scopes.email"), "{error}");
 }

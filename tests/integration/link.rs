@@ -164,8 +164,10 @@ async fn every_decision_is_audited_with_target_and_surface() {
 async fn undeclared_link_import_and_bad_declarations_are_load_errors() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    let only_storage =
-        common::manifest("test.no-links", &format!("[capabilities.storage]\n{}", common::PROBE_IDENTITY));
+    let only_storage = common::manifest(
+        "test.no-links",
+        &format!("[capabilities.storage]\n{}\n{}", common::PROBE_IDENTITY, common::PROBE_PAYMENT),
+    );
     let error = host.load_app_from_parts(only_storage, common::probe_module()).await.err().unwrap();
     assert_eq!(error.code(), "undeclared_capability");
     assert!(error.to_string().contains("[capabilities.link]"));
@@ -177,7 +179,11 @@ async fn undeclared_link_import_and_bad_declarations_are_load_errors() {
     ] {
         let manifest = common::manifest(
             "test.bad-links",
-            &format!("[capabilities.storage]\n{}\n[capabilities.link]\n{declaration}\n", common::PROBE_IDENTITY),
+            &format!(
+                "[capabilities.storage]\n{}\n{}\n[capabilities.link]\n{declaration}\n",
+                common::PROBE_IDENTITY,
+                common::PROBE_PAYMENT
+            ),
         );
         let error = host.load_app_from_parts(manifest, common::probe_module()).await.err().unwrap();
         assert!(error.to_string().contains(field), "{declaration}: {error}");

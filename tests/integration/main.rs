@@ -9,4 +9,5 @@ mod hostile;
 mod identity;
 mod link;
 mod link_safety;
+mod payment;
 mod storage;

@@ -95,9 +95,10 @@ async fn manifest_quota_above_the_host_maximum_is_a_load_error() {
     let manifest = common::manifest(
         "test.greedy",
         &format!(
-            "[capabilities.storage]\nquota_bytes = 1000000000\n{}\n{}",
+            "[capabilities.storage]\nquota_bytes = 1000000000\n{}\n{}\n{}",
             common::PROBE_LINKS,
-            common::PROBE_IDENTITY
+            common::PROBE_IDENTITY,
+            common::PROBE_PAYMENT
         ),
     );
     let error = host.load_app_from_parts(manifest, common::probe_module()).await.err().expect("refused");

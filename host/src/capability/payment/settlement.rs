@@ -133,7 +133,7 @@ impl Settlement {
         let confirmation = match verified {
             Ok(confirmation) => confirmation,
             Err(reason) => {
-                let (merchant, trade_no) = claimed_order(notification);
+                let (merchant, trade_no) = claimed_order(notification, keys);
                 record(&merchant, &trade_no, "rejected", &reason);
                 return false;
             }
@@ -165,14 +165,17 @@ impl Settlement {
     }
 }
 
-/// The order a notification claims to be about, read without trusting it.
-fn claimed_order(notification: &Notification) -> (String, String) {
+/// The order a refused notification claims to be about, read without trusting
+/// it, so the refusal is recorded against that order.
+fn claimed_order(notification: &Notification, keys: &VerifyKeys) -> (String, String) {
     match notification {
         Notification::Alipay { params } => {
             let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
             (get("seller_id"), get("out_trade_no"))
         }
-        Notification::Wechat { .. } => ("?".into(), "?".into()),
+        Notification::Wechat { body, .. } => {
+            wechat::claimed_order(body, &keys.wechat_api_v3).unwrap_or_else(|| ("?".into(), "?".into()))
+        }
     }
 }
 

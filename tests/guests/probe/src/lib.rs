@@ -63,6 +63,22 @@ impl MiniApp for Probe {
             "profile" => identity::profile().map(|p| json!(p)),
             "phone" => identity::phone().map(|p| json!(p)),
             "address" => identity::address().map(|a| json!(a)),
+            "pay" => serde_json::from_value::<Value>(data)
+                .map_err(|e| Error::new(ErrorCode::InvalidArgument, e.to_string()))
+                .and_then(|d| {
+                    let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+                    let order = payment::Order {
+                        merchant_id: text("merchant_id"),
+                        out_trade_no: text("out_trade_no"),
+                        amount: d["amount"].as_i64().unwrap_or_default(),
+                        currency: d.get("currency").and_then(Value::as_str).unwrap_or("CNY").to_string(),
+                        description: text("description"),
+                        methods: None,
+                    };
+                    payment::request(&order)
+                })
+                .map(|r| json!(r)),
+            "pay_query" => payment::query(&text(&data, "merchant_id"), &text(&data, "out_trade_no")).map(|r| json!(r)),
             "panic" => panic!("the probe was asked to panic"),
             other => Err(Error::new(ErrorCode::InvalidArgument, format!("unknown op {other}"))),
         };

@@ -127,6 +127,21 @@ pub fn verify_notification(
     })
 }
 
+/// The `(mchid, out_trade_no)` inside a notification's resource, decrypted without
+/// checking the signature (only to say which order a refused notification named).
+pub fn claimed_order(body: &str, api_v3_key: &[u8; 32]) -> Option<(String, String)> {
+    let body: Value = serde_json::from_str(body).ok()?;
+    let resource = &body["resource"];
+    let ciphertext = STANDARD.decode(resource["ciphertext"].as_str()?).ok()?;
+    let nonce = resource["nonce"].as_str().filter(|n| n.len() == 12)?;
+    let aad = resource["associated_data"].as_str()?;
+    let cipher = Aes256Gcm::new_from_slice(api_v3_key).ok()?;
+    let plain =
+        cipher.decrypt(Nonce::from_slice(nonce.as_bytes()), Payload { msg: &ciphertext, aad: aad.as_bytes() }).ok()?;
+    let transaction: Value = serde_json::from_slice(&plain).ok()?;
+    Some((transaction["mchid"].as_str()?.to_string(), transaction["out_trade_no"].as_str()?.to_string()))
+}
+
 #[derive(Debug, Clone)]
 struct SimulatedPayment {
     attempt: u32,
