@@ -281,3 +281,37 @@ fn permissions_are_listed_and_revoked() {
     let bad = miniapp(data.path(), &["permissions", "revoke", "test.cli", "email"]);
     assert_clean_failure(&bad, "unknown scope `email`");
 }
+
+#[test]
+fn pay_demo_pays_and_the_receipt_verifies() {
+    let data = tempfile::tempdir().unwrap();
+    let paid = miniapp(data.path(), &["run", "sample-programs/pay-demo", "--answer", "2"]);
+    let stdout = text(&paid.stdout);
+    assert!(paid.status.success(), "{}", text(&paid.stderr));
+    assert!(stdout.contains("paid PAYDEMO-000001 by alipay"), "{stdout}");
+    assert!(text(&paid.stderr).contains("asks you to pay ¥29.90 to 淘宝特价 Taobao Deals"), "{}", text(&paid.stderr));
+    let receipt = stdout.lines().find_map(|l| l.split("receipt: ").nth(1)).unwrap().trim().to_string();
+    let verified = miniapp(data.path(), &["ledger", "verify", &receipt]);
+    assert!(text(&verified.stdout).starts_with("valid: PAYDEMO-000001 paid ¥29.90"), "{}", text(&verified.stdout));
+    let mut forged = receipt.clone();
+    forged.insert(10, 'A');
+    assert_clean_failure(&miniapp(data.path(), &["ledger", "verify", &forged]), "the receipt is not valid");
+
+    let failed = miniapp(
+        data.path(),
+        &["run", "sample-programs/pay-demo", "--payment-scenario", "insufficient_funds", "--answer", "1"],
+    );
+    assert!(
+        text(&failed.stdout).contains("payment failed for PAYDEMO-000002: insufficient_funds"),
+        "{}",
+        text(&failed.stdout)
+    );
+    let list: serde_json::Value =
+        serde_json::from_slice(&miniapp(data.path(), &["ledger", "list", "--json"]).stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let show = text(&miniapp(data.path(), &["ledger", "show", "PAYDEMO-000001"]).stdout);
+    assert!(show.contains("processing → paid: provider notification"), "{show}");
+    assert_clean_failure(&miniapp(data.path(), &["ledger", "show", "NOPE-0001"]), "no order NOPE-0001");
+    let bad = miniapp(data.path(), &["run", "sample-programs/pay-demo", "--payment-scenario", "lucky"]);
+    assert!(text(&bad.stderr).contains("unknown scenario `lucky`"));
+}

@@ -4,6 +4,7 @@
 mod audit;
 mod build;
 mod inspect;
+mod ledger;
 mod permissions;
 mod run;
 mod settings;
@@ -43,6 +44,8 @@ enum Command {
     Settings(settings::SettingsArgs),
     /// List or revoke what the user allowed programs to see.
     Permissions(permissions::PermissionsArgs),
+    /// Read the payment ledger and verify receipts.
+    Ledger(ledger::LedgerArgs),
 }
 
 /// Parses the command line and runs it; every failure is one `error:` line.
@@ -82,6 +85,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::audit(config, args),
         Command::Settings(args) => settings::settings(config, args),
         Command::Permissions(args) => permissions::permissions(config, args),
+        Command::Ledger(args) => ledger::ledger(config, args),
     }
 }
 

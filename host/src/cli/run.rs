@@ -4,6 +4,7 @@
 use super::{build, open_host};
 use anyhow::bail;
 use clap::Args;
+use miniapp_host::capability::payment::provider::Scenario;
 use miniapp_host::consent::{Answer, TerminalUser};
 use miniapp_host::{CapturedOutput, Event, HostConfig, LaunchContext, Manifest, Session, Surface};
 use std::io::Write;
@@ -38,9 +39,22 @@ pub struct RunArgs {
     #[arg(long = "answer", value_name = "yes|no", value_parser = parse_answer)]
     answers: Vec<Answer>,
 
+    /// How the simulated payment providers behave: success, user_cancel,
+    /// insufficient_funds, timeout, duplicate_notifications, out_of_order,
+    /// forged_notification, stale_notification, amount_mismatch.
+    #[arg(long, value_name = "SCENARIO", value_parser = parse_scenario)]
+    payment_scenario: Option<Scenario>,
+
     /// Do not run the manifest's build command first.
     #[arg(long)]
     no_build: bool,
+}
+
+fn parse_scenario(text: &str) -> Result<Scenario, String> {
+    Scenario::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = Scenario::ALL.iter().map(|s| s.as_str()).collect();
+        format!("unknown scenario `{text}`; expected one of: {}", known.join(", "))
+    })
 }
 
 fn parse_answer(text: &str) -> Result<Answer, String> {
@@ -70,7 +84,10 @@ fn parse_event(text: &str) -> Result<Event, String> {
     }
 }
 
-pub async fn run(config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(scenario) = args.payment_scenario {
+        config.payment.scenario = scenario;
+    }
     let manifest = Manifest::from_dir(&args.app_dir)?;
     if !args.no_build {
         build::build(&args.app_dir, &manifest)?;

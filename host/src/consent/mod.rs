@@ -228,12 +228,12 @@ impl User for TerminalUser {
     }
 }
 
-fn describe(answer: Answer) -> &'static str {
+fn describe(answer: Answer) -> String {
     match answer {
-        Answer::Yes => "yes",
-        Answer::No => "no",
-        Answer::Pick(_) => "picked",
-        Answer::NoAnswer => "no answer (declined)",
+        Answer::Yes => "yes".into(),
+        Answer::No => "no".into(),
+        Answer::Pick(n) => format!("picked {n}"),
+        Answer::NoAnswer => "no answer (declined)".into(),
     }
 }
 

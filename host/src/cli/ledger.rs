@@ -1,0 +1,139 @@
+//! `miniapp ledger`: the payment ledger — orders, their transitions and
+//! notifications — and checking a receipt.
+
+use super::open_host;
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use miniapp_host::HostConfig;
+use miniapp_host::capability::payment::money;
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Arguments of `miniapp ledger`.
+#[derive(Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    what: LedgerCommand,
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Every order, newest first.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One order with its transitions and notifications.
+    Show {
+        /// The order number (`out_trade_no`).
+        order: String,
+        /// The merchant, when several have an order with that number.
+        #[arg(long)]
+        merchant: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a receipt's signature against this host's key and the ledger.
+    Verify {
+        /// The receipt, as a payment result carries it.
+        receipt: String,
+    },
+}
+
+pub fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<ExitCode> {
+    let host = open_host(config)?;
+    let ledger = host.payment_ledger();
+    match args.what {
+        LedgerCommand::List { json } => {
+            let orders = ledger.list()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&orders)?);
+            } else if orders.is_empty() {
+                println!("no orders");
+            } else {
+                for o in orders {
+                    println!(
+                        "{:<32} {:<12} {:>12} {:<10} attempt {} {:<10} {}",
+                        o.out_trade_no,
+                        o.merchant_id,
+                        money::display(o.amount, &o.currency),
+                        format!("{:?}", o.state).to_lowercase(),
+                        o.attempt,
+                        o.method.as_deref().unwrap_or("-"),
+                        o.program_id
+                    );
+                }
+            }
+        }
+        LedgerCommand::Show { order, merchant, json } => {
+            let matches: Vec<_> = ledger
+                .list()?
+                .into_iter()
+                .filter(|o| o.out_trade_no == order && merchant.as_ref().is_none_or(|m| *m == o.merchant_id))
+                .collect();
+            let record = match matches.as_slice() {
+                [] => bail!("no order {order} in the ledger"),
+                [one] => one.clone(),
+                _ => bail!("several merchants have an order {order}; name one with --merchant"),
+            };
+            let events = ledger.events(&record.merchant_id, &record.out_trade_no)?;
+            let notifications = ledger.notifications(&record.merchant_id, &record.out_trade_no)?;
+            if json {
+                let notifications: Vec<_> =
+                    notifications.iter().map(|(p, o, d)| json!({"provider": p, "outcome": o, "detail": d})).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"order": record, "events": events, "notifications": notifications})
+                    )?
+                );
+            } else {
+                println!(
+                    "{} to merchant {}: {} — {:?}, attempt {}",
+                    record.out_trade_no,
+                    record.merchant_id,
+                    money::display(record.amount, &record.currency),
+                    record.state,
+                    record.attempt
+                );
+                println!("  {} (program {})", record.description, record.program_id);
+                if let Some(transaction) = &record.transaction_id {
+                    println!("  transaction {transaction} by {}", record.method.as_deref().unwrap_or("?"));
+                }
+                for e in events {
+                    println!("  attempt {} {} → {}: {}", e.attempt, e.from_state, e.to_state, e.cause);
+                }
+                for (provider, outcome, detail) in notifications {
+                    println!("  notification from {provider}: {outcome} ({detail})");
+                }
+            }
+        }
+        LedgerCommand::Verify { receipt } => {
+            let payload = host
+                .payment_receipts()
+                .verify(&receipt)
+                .map_err(anyhow::Error::msg)
+                .context("the receipt is not valid")?;
+            let record = ledger.get(&payload.merchant_id, &payload.out_trade_no)?.with_context(|| {
+                format!("the receipt is signed, but the ledger has no order {}", payload.out_trade_no)
+            })?;
+            let agrees = record.transaction_id.as_deref() == Some(payload.transaction_id.as_str())
+                && record.amount == payload.amount
+                && record.currency == payload.currency;
+            if !agrees {
+                bail!("the receipt is signed, but the ledger records order {} differently", payload.out_trade_no);
+            }
+            println!(
+                "valid: {} paid {} to merchant {} by {} (transaction {})",
+                payload.out_trade_no,
+                money::display(payload.amount, &payload.currency),
+                payload.merchant_id,
+                payload.method,
+                payload.transaction_id
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
