@@ -35,6 +35,13 @@ enum LedgerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check the ledger: the database's integrity, no order paid twice, every paid
+    /// order with a receipt that verifies, no order left unfinished.
+    Check {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a receipt's signature against this host's key and the ledger.
     Verify {
         /// The receipt, as a payment result carries it.
@@ -108,6 +115,52 @@ pub fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<ExitCode> 
                 for (provider, outcome, detail) in notifications {
                     println!("  notification from {provider}: {outcome} ({detail})");
                 }
+            }
+        }
+        LedgerCommand::Check { json } => {
+            let integrity = ledger.integrity_check()?;
+            let orders = ledger.list()?;
+            let receipts = host.payment_receipts();
+            let mut problems = Vec::new();
+            if integrity != "ok" {
+                problems.push(format!("integrity_check: {integrity}"));
+            }
+            for (merchant, order, count) in ledger.paid_transitions()? {
+                if count > 1 {
+                    problems.push(format!("{order} of merchant {merchant} was paid {count} times"));
+                }
+            }
+            for order in &orders {
+                let state = format!("{:?}", order.state).to_lowercase();
+                if !order.state.is_final() {
+                    problems.push(format!("{} is unfinished ({state})", order.out_trade_no));
+                }
+                if state == "paid" {
+                    let verified = order.receipt.as_deref().map(|r| receipts.verify(r));
+                    match verified {
+                        Some(Ok(payload))
+                            if payload.amount == order.amount
+                                && Some(&payload.transaction_id) == order.transaction_id.as_ref() => {}
+                        _ => problems.push(format!("{} is paid without a matching receipt", order.out_trade_no)),
+                    }
+                }
+            }
+            let paid = orders.iter().filter(|o| o.receipt.is_some() && o.state.is_final()).count();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"integrity": integrity, "orders": orders.len(), "paid": paid, "problems": problems})
+                    )?
+                );
+            } else {
+                println!("integrity {integrity}; {} orders, {paid} paid", orders.len());
+                for problem in &problems {
+                    println!("problem: {problem}");
+                }
+            }
+            if !problems.is_empty() {
+                return Ok(ExitCode::FAILURE);
             }
         }
         LedgerCommand::Verify { receipt } => {

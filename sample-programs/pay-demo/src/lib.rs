@@ -41,8 +41,9 @@ fn report(result: &PaymentResult) {
     }
 }
 
-impl MiniApp for PayDemo {
-    fn on_launch(&mut self, _launch: LaunchContext) -> Result<()> {
+impl PayDemo {
+    /// Buys another tea set as a new order.
+    fn buy(&mut self) -> Result<()> {
         let number: u64 = storage::get("orders")?.unwrap_or(0) + 1;
         storage::set("orders", &number)?;
         let order = Order::cny(MERCHANT, &format!("PAYDEMO-{number:06}"), 2990, "Tea set, 2 pieces");
@@ -51,14 +52,25 @@ impl MiniApp for PayDemo {
         self.order = Some(order);
         Ok(())
     }
+}
 
+impl MiniApp for PayDemo {
+    fn on_launch(&mut self, _launch: LaunchContext) -> Result<()> {
+        self.buy()
+    }
+
+    /// `buy` orders again; `pay-again` asks to pay the last order again (a retry
+    /// after a cancel, or — once paid — the recorded result, charging nothing).
     fn on_event(&mut self, event: Event) -> Result<()> {
-        if let (Event::Tap { action, .. }, Some(order)) = (event, &self.order) {
-            if action == "pay-again" {
+        let Event::Tap { action, .. } = event else { return Ok(()) };
+        match (action.as_str(), &self.order) {
+            ("buy", _) => self.buy(),
+            ("pay-again", Some(order)) => {
                 report(&payment::request(order)?);
+                Ok(())
             }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

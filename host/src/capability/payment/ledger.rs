@@ -335,6 +335,27 @@ impl Ledger {
         })
     }
 
+    /// SQLite's own check of the database file: `ok` when sound.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.database.run_blocking(|c| {
+            let rows: Vec<String> =
+                c.prepare("PRAGMA integrity_check")?.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+            Ok(rows.join("; "))
+        })
+    }
+
+    /// How many times each order was moved to `paid` (never more than once).
+    pub fn paid_transitions(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
+        self.database.run_blocking(|c| {
+            let mut statement = c.prepare(
+                "SELECT merchant_id, out_trade_no, COUNT(*) FROM payment_events WHERE to_state = 'paid'
+                 GROUP BY merchant_id, out_trade_no ORDER BY merchant_id, out_trade_no",
+            )?;
+            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     /// Records a provider notification and what the host made of it.
     pub fn record_notification(
         &self,
