@@ -56,7 +56,7 @@ impl HostBuilder {
     /// Opens the data directory and sets up the engine.
     pub fn build(self) -> Result<Host, HostError> {
         let config = self.config;
-        let services = HostServices::open(Database::open_in(&config.data_dir)?)?;
+        let services = HostServices::open(Database::open_in(&config.data_dir)?, &config.data_dir)?;
         let mut registry = Registry::builtin(&config, &services)?;
         for capability in self.extra {
             registry.add(capability);
@@ -165,15 +165,13 @@ impl Host {
     }
 
     /// The payment ledger.
-    pub fn payment_ledger(&self) -> crate::capability::payment::ledger::Ledger {
-        crate::capability::payment::ledger::Ledger::new(self.inner.services.database.clone())
-            .expect("the payment tables were created when the host started")
+    pub fn payment_ledger(&self) -> &crate::capability::payment::ledger::Ledger {
+        &self.inner.services.ledger
     }
 
     /// The signer of payment receipts (to verify them).
-    pub fn payment_receipts(&self) -> crate::capability::payment::receipt::ReceiptSigner {
-        crate::capability::payment::receipt::ReceiptSigner::open(&self.inner.config.data_dir)
-            .expect("the receipt key was created when the host started")
+    pub fn payment_receipts(&self) -> &crate::capability::payment::receipt::ReceiptSigner {
+        &self.inner.services.receipts
     }
 
     /// The capabilities this host offers.

@@ -213,15 +213,24 @@ pub struct HostServices {
     pub user_settings: UserSettings,
     /// Remembered consent.
     pub grants: Grants,
+    /// The payment ledger.
+    pub ledger: payment::ledger::Ledger,
+    /// The payment receipt signer.
+    pub receipts: Arc<payment::receipt::ReceiptSigner>,
 }
 
 impl HostServices {
-    /// Opens every record in `database`, creating tables as needed.
-    pub fn open(database: Database) -> Result<HostServices, StoreError> {
+    /// Opens every record in `database`, creating tables as needed; keys live in
+    /// `data_dir`.
+    pub fn open(database: Database, data_dir: &std::path::Path) -> Result<HostServices, StoreError> {
+        let receipts = payment::receipt::ReceiptSigner::open(data_dir)
+            .map_err(|reason| StoreError::Open { path: data_dir.to_path_buf(), reason })?;
         Ok(HostServices {
             audit: AuditLog::new(database.clone())?,
             user_settings: UserSettings::new(database.clone())?,
             grants: Grants::new(database.clone())?,
+            ledger: payment::ledger::Ledger::new(database.clone())?,
+            receipts: Arc::new(receipts),
             database,
         })
     }
@@ -244,13 +253,8 @@ impl Registry {
         let identity = identity::Identity::new(&config.data_dir, services.grants.clone(), config.user.clone())
             .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
         registry.add(Arc::new(identity));
-        let payment = payment::Payment::new(
-            config.payment.clone(),
-            services.database.clone(),
-            config.data_dir.clone(),
-            services.audit.clone(),
-        )
-        .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
+        let payment = payment::Payment::new(config.payment.clone(), services, config.data_dir.clone())
+            .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
         registry.add(Arc::new(payment));
         Ok(registry)
     }

@@ -253,13 +253,13 @@ impl Ledger {
             .map_err(LedgerError::from)?
     }
 
-    /// Moves the order from one of `from` to `to` for `attempt`, recording `cause`.
+    /// Moves the order `(merchant_id, out_trade_no)` from one of `from` to `to` for
+    /// `attempt`, recording `cause`.
     /// Returns the order afterwards, or `None` if it was not in one of `from` (a
     /// duplicate or late event): nothing changes then.
     pub fn transition(
         &self,
-        merchant_id: &str,
-        out_trade_no: &str,
+        (merchant_id, out_trade_no): (&str, &str),
         attempt: Option<u32>,
         from: &[State],
         to: State,
@@ -509,7 +509,7 @@ mod tests {
         assert!(matches!(ledger.begin(&order(1999), "p").unwrap(), Begin::Existing(_)));
         assert!(matches!(ledger.begin(&order(2000), "p"), Err(LedgerError::Conflict { field: "amount", .. })));
         let t = |from: &[State], to, cause| {
-            ledger.transition("1900000109", "T0001-abc", None, from, to, cause, &Changes::default()).unwrap()
+            ledger.transition(("1900000109", "T0001-abc"), None, from, to, cause, &Changes::default()).unwrap()
         };
         assert!(t(&[State::Created], State::AwaitingUser, "sheet shown").is_some());
         assert!(t(&[State::AwaitingUser], State::Cancelled, "user cancelled").is_some());
@@ -519,11 +519,11 @@ mod tests {
         assert!(t(&[State::Created], State::Processing, "paying").is_some());
         let paid = Changes { transaction_id: Some("42"), receipt: Some("r"), ..Changes::default() };
         let once = ledger
-            .transition("1900000109", "T0001-abc", Some(2), &[State::Processing], State::Paid, "notified", &paid)
+            .transition(("1900000109", "T0001-abc"), Some(2), &[State::Processing], State::Paid, "notified", &paid)
             .unwrap();
         assert_eq!(once.unwrap().state, State::Paid);
         let twice = ledger
-            .transition("1900000109", "T0001-abc", Some(2), &[State::Processing], State::Paid, "notified", &paid)
+            .transition(("1900000109", "T0001-abc"), Some(2), &[State::Processing], State::Paid, "notified", &paid)
             .unwrap();
         assert!(twice.is_none(), "a duplicate changes nothing");
         let Begin::Existing(done) = ledger.begin(&order(1999), "p").unwrap() else { panic!() };

@@ -26,7 +26,6 @@ use super::{CallContext, Capability, DeclarationError, Grant, HostFunction};
 use crate::audit::{AuditLog, Outcome as AuditOutcome};
 use crate::config::PaymentSettings;
 use crate::consent::{Answer, Prompt};
-use crate::store::Database;
 use keys::RsaKeys;
 use ledger::{Begin, Changes, Ledger, LedgerError, OrderRecord, State};
 use miniapp_abi::payment::{FailReason, Method, PaymentRequest, PaymentResult, QueryRequest};
@@ -73,13 +72,11 @@ impl Payment {
     /// The payment capability on `database`, keeping keys in `data_dir`.
     pub fn new(
         settings: PaymentSettings,
-        database: Database,
+        services: &super::HostServices,
         data_dir: PathBuf,
-        audit: AuditLog,
     ) -> Result<Payment, String> {
-        let ledger = Ledger::new(database).map_err(|e| e.to_string())?;
-        let receipts = receipt::ReceiptSigner::open(&data_dir)?;
-        let settlement = Arc::new(Settlement::new(ledger.clone(), receipts));
+        let (ledger, audit) = (services.ledger.clone(), services.audit.clone());
+        let settlement = Arc::new(Settlement::new(ledger.clone(), services.receipts.clone()));
         let payment = Payment { settings, ledger, settlement, providers: OnceCell::new(), data_dir, audit };
         payment.reconcile_after_restart().map_err(|e| format!("cannot reconcile unfinished payments: {e}"))?;
         Ok(payment)
@@ -105,8 +102,7 @@ impl Payment {
             };
             let changes = Changes { fail_reason: reason.map(FailReason::as_str), ..Changes::default() };
             self.ledger.transition(
-                &order.merchant_id,
-                &order.out_trade_no,
+                (&order.merchant_id, &order.out_trade_no),
                 Some(order.attempt),
                 &[order.state],
                 to,
@@ -213,8 +209,7 @@ impl Payment {
         let step = |from: State, to: State, cause: &str, changes: &Changes<'_>| {
             self.ledger
                 .transition(
-                    &record.merchant_id,
-                    &record.out_trade_no,
+                    (&record.merchant_id, &record.out_trade_no),
                     Some(record.attempt),
                     &[from],
                     to,
@@ -297,14 +292,18 @@ impl Payment {
     ) -> Result<Option<OrderRecord>, ApiError> {
         let deadline = Instant::now() + Duration::from_millis(self.settings.confirm_wait_ms);
         loop {
+            // Listen before looking, so a settlement in between is not missed.
+            let settled = self.settlement.settled().notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
             let current = self.ledger.get(&order.merchant_id, &order.out_trade_no).map_err(unavailable)?;
-            if current.as_ref().is_some_and(|o| o.state.is_final()) || Instant::now() >= deadline {
-                if current.as_ref().is_some_and(|o| o.state.is_final()) {
-                    return Ok(current);
-                }
+            if current.as_ref().is_some_and(|o| o.state.is_final()) {
+                return Ok(current);
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() || tokio::time::timeout(remaining, settled).await.is_err() {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         if let Ok(ProviderState::Paid { transaction_id, amount }) = provider.query(order).await {
             let confirmation = provider::wechat::Confirmation {
@@ -316,7 +315,7 @@ impl Payment {
                 amount,
             };
             match self.settlement.settle(method, &confirmation, "provider query") {
-                Ok(Settled::Paid(paid)) => return Ok(Some(paid)),
+                Ok(Settled::Paid(paid)) => return Ok(Some(*paid)),
                 Ok(_) => {}
                 Err(error) => return Err(ApiError::new(ErrorCode::Unavailable, error)),
             }

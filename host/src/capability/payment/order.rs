@@ -52,7 +52,7 @@ pub fn validate(request: &PaymentRequest, cap: i64, currencies: &[String]) -> Re
     if !money::is_known_currency(&request.currency) {
         return invalid("currency", format!("`{}` is not a known ISO 4217 currency", request.currency));
     }
-    if !currencies.iter().any(|c| *c == request.currency) {
+    if !currencies.contains(&request.currency) {
         return invalid(
             "currency",
             format!("{} is not accepted here (accepted: {})", request.currency, currencies.join(", ")),

@@ -38,6 +38,13 @@ pub struct ReceiptSigner {
     key: SigningKey,
 }
 
+impl std::fmt::Debug for ReceiptSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("ReceiptSigner").field("public_key", &self.public_key_hex()).finish()
+    }
+}
+
 impl ReceiptSigner {
     /// The signer whose seed is in `<data_dir>/receipt.key`.
     pub fn open(data_dir: &Path) -> Result<ReceiptSigner, String> {

@@ -10,7 +10,7 @@ use super::provider::wechat::Confirmation;
 use super::provider::{BoxFuture, Notification, NotificationHandler, alipay, wechat};
 use super::receipt::{ReceiptPayload, ReceiptSigner};
 use miniapp_abi::payment::{FailReason, Method};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The keys notifications are checked with.
 #[derive(Clone)]
@@ -26,15 +26,16 @@ pub struct VerifyKeys {
 /// Settles orders from notifications and provider queries.
 pub struct Settlement {
     ledger: Ledger,
-    receipts: ReceiptSigner,
+    receipts: Arc<ReceiptSigner>,
     keys: OnceLock<VerifyKeys>,
+    settled: tokio::sync::Notify,
 }
 
 /// What settling did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
     /// The order is now paid.
-    Paid(OrderRecord),
+    Paid(Box<OrderRecord>),
     /// It was already settled; nothing changed.
     Duplicate,
     /// The confirmation did not match the order; the order failed.
@@ -45,8 +46,8 @@ pub enum Settled {
 
 impl Settlement {
     /// A settlement desk writing to `ledger` and signing with `receipts`.
-    pub fn new(ledger: Ledger, receipts: ReceiptSigner) -> Settlement {
-        Settlement { ledger, receipts, keys: OnceLock::new() }
+    pub fn new(ledger: Ledger, receipts: Arc<ReceiptSigner>) -> Settlement {
+        Settlement { ledger, receipts, keys: OnceLock::new(), settled: tokio::sync::Notify::new() }
     }
 
     /// Installs the provider keys (once, when payments are first used).
@@ -54,13 +55,19 @@ impl Settlement {
         let _ = self.keys.set(keys);
     }
 
-    /// The receipt signer.
-    pub fn receipts(&self) -> &ReceiptSigner {
-        &self.receipts
+    /// Wakes whoever waits for an order to settle.
+    pub fn settled(&self) -> &tokio::sync::Notify {
+        &self.settled
     }
 
     /// Settles `confirmation` (from a verified notification or a provider query).
     pub fn settle(&self, method: Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
+        let settled = self.settle_in_ledger(method, confirmation, cause);
+        self.settled.notify_waiters();
+        settled
+    }
+
+    fn settle_in_ledger(&self, method: Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
         if !confirmation.paid {
             return Ok(Settled::NotPaid);
         }
@@ -75,7 +82,7 @@ impl Settlement {
             let changes = Changes { fail_reason: Some(FailReason::AmountMismatch.as_str()), ..Changes::default() };
             let cause = format!("{cause}: provider confirmed {} instead of {}", confirmation.amount, order.amount);
             self.ledger
-                .transition(merchant, trade_no, Some(attempt), &[State::Processing], State::Failed, &cause, &changes)
+                .transition((merchant, trade_no), Some(attempt), &[State::Processing], State::Failed, &cause, &changes)
                 .map_err(|e| e.to_string())?;
             return Ok(Settled::AmountMismatch);
         }
@@ -100,15 +107,14 @@ impl Settlement {
             fail_reason: None,
         };
         match self.ledger.transition(
-            merchant,
-            trade_no,
+            (merchant, trade_no),
             Some(attempt),
             &[State::Processing],
             State::Paid,
             cause,
             &changes,
         ) {
-            Ok(Some(paid)) => Ok(Settled::Paid(paid)),
+            Ok(Some(paid)) => Ok(Settled::Paid(Box::new(paid))),
             Ok(None) => Ok(Settled::Duplicate),
             Err(LedgerError::Store(error)) => Err(error.to_string()),
             Err(error) => Err(error.to_string()),

@@ -219,3 +219,25 @@ pub(super) fn random_text(len: usize) -> String {
 pub(super) fn unix_seconds() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_schedules_follow_the_providers() {
+        let wechat: Duration = wechat::retry_schedule().iter().sum();
+        assert_eq!(wechat::retry_schedule().len(), 15);
+        assert_eq!(wechat, Duration::from_secs(24 * 3600 + 4 * 60), "WeChat Pay retries over 24 h 4 m");
+        let alipay: Duration = alipay::retry_schedule().iter().sum();
+        assert_eq!(alipay::retry_schedule().len() + 1, 8, "Alipay delivers at most 8 times");
+        assert!(alipay <= Duration::from_secs(25 * 3600));
+    }
+
+    #[test]
+    fn scenario_names_round_trip() {
+        for scenario in Scenario::ALL {
+            assert_eq!(Scenario::parse(scenario.as_str()), Some(*scenario));
+        }
+    }
+}

@@ -170,7 +170,7 @@ impl WechatPaySimulator {
     fn accept_request(&self, authorization: &str, body: &str) -> Result<String, String> {
         let field = |name: &str| {
             authorization
-                .split(|c| c == ',' || c == ' ')
+                .split([',', ' '])
                 .find_map(|part| part.strip_prefix(&format!("{name}=\"")).and_then(|v| v.strip_suffix('"')))
                 .ok_or(format!("Authorization lacks {name}"))
         };
