@@ -31,6 +31,7 @@
 pub mod app;
 pub mod audit;
 mod boundary;
+pub mod calendar;
 pub mod capability;
 pub mod config;
 pub mod consent;

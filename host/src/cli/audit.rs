@@ -51,27 +51,5 @@ pub fn audit(config: HostConfig, args: AuditArgs) -> anyhow::Result<ExitCode> {
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC for milliseconds since the epoch.
 fn utc(at_ms: i64) -> String {
-    let seconds = at_ms.div_euclid(1000);
-    let (days, time) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", time / 3600, time % 3600 / 60, time % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_formats_known_instants() {
-        assert_eq!(super::utc(0), "1970-01-01 00:00:00");
-        assert_eq!(super::utc(1_795_264_108_503), "2026-11-21 12:28:28");
-        assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00");
-    }
+    miniapp_host::calendar::format(at_ms.div_euclid(1000), 0)
 }

@@ -7,14 +7,13 @@
 //! `success`.
 
 use super::{
-    BoxFuture, ClientOutcome, Notification, PaymentProvider, ProviderOrder, ProviderState, Scenario, SimulatorSetup,
-    deliver, duplicate_concurrently, random_text, unix_seconds,
+    BoxFuture, ClientOutcome, Notification, PaymentProvider, ProviderOrder, ProviderState, Route, Scenario,
+    SimulatorSetup, random_text, send_confirmation, unix_seconds,
 };
 use crate::capability::payment::keys::RsaKeys;
 use crate::capability::payment::money::{fen_to_yuan, yuan_to_fen};
 use miniapp_abi::payment::{FailReason, Method};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,39 +74,15 @@ pub fn verify_notification(
     })
 }
 
-/// `yyyy-MM-dd HH:mm:ss` in Beijing time (UTC+8) as Unix seconds.
+/// Alipay's times are Beijing time.
+const BEIJING: i64 = 8;
+
 fn parse_beijing_time(text: &str) -> Option<i64> {
-    let (date, time) = text.split_once(' ')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, min, s) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || s > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + min * 60 + s - 8 * 3600)
+    crate::calendar::parse(text, BEIJING)
 }
 
 fn format_beijing_time(unix: i64) -> String {
-    let local = unix + 8 * 3600;
-    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+    crate::calendar::format(unix, BEIJING)
 }
 
 #[derive(Debug, Clone)]
@@ -173,32 +148,15 @@ impl AlipaySimulator {
             let (schedule, scale) = (retry_schedule(), simulator.setup.delay_scale);
             let genuine =
                 |age| simulator.notification(&order, &trade, "TRADE_SUCCESS", age, &simulator.setup.alipay_key);
-            match scenario {
-                Scenario::DuplicateNotifications => duplicate_concurrently(&handler, Method::Alipay, genuine(0)).await,
-                Scenario::ForgedNotification | Scenario::StaleNotification => {
-                    let forger = RsaKeys::throwaway();
-                    let sent = AtomicUsize::new(0);
-                    deliver(&handler, Method::Alipay, &schedule, scale, || {
-                        match (sent.fetch_add(1, Ordering::SeqCst), &forger) {
-                            (0, Ok(forger)) if scenario == Scenario::ForgedNotification => {
-                                simulator.notification(&order, &trade, "TRADE_SUCCESS", 0, forger)
-                            }
-                            (0, _) if scenario == Scenario::StaleNotification => {
-                                genuine(MAX_NOTIFICATION_AGE_SECONDS * 2)
-                            }
-                            _ => genuine(0),
-                        }
-                    })
-                    .await;
-                }
-                Scenario::TimeoutThenSuccess => {
-                    tokio::time::sleep(schedule[0].mul_f64(scale)).await;
-                    deliver(&handler, Method::Alipay, &schedule, scale, || genuine(0)).await;
-                }
-                _ => {
-                    deliver(&handler, Method::Alipay, &schedule, scale, || genuine(0)).await;
-                }
-            }
+            let forged = |key: &RsaKeys| simulator.notification(&order, &trade, "TRADE_SUCCESS", 0, key);
+            send_confirmation(
+                Route { handler: &handler, method: Method::Alipay, schedule: &schedule, scale },
+                scenario,
+                MAX_NOTIFICATION_AGE_SECONDS * 2,
+                genuine,
+                forged,
+            )
+            .await;
         });
     }
 }
@@ -258,15 +216,6 @@ impl PaymentProvider for Arc<AlipaySimulator> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn beijing_time_round_trips() {
-        for unix in [0, 1_795_264_108, 951_782_400] {
-            assert_eq!(parse_beijing_time(&format_beijing_time(unix)), Some(unix));
-        }
-        assert_eq!(format_beijing_time(0), "1970-01-01 08:00:00");
-        assert_eq!(parse_beijing_time("2026-13-01 00:00:00"), None);
-    }
 
     #[test]
     fn signing_string_sorts_and_skips_the_signature() {

@@ -194,6 +194,55 @@ pub(super) async fn deliver(
     false
 }
 
+/// Where and how a provider delivers notifications.
+pub(super) struct Route<'a> {
+    /// The merchant's server.
+    pub handler: &'a Arc<dyn NotificationHandler>,
+    /// The provider's method.
+    pub method: Method,
+    /// Pauses between deliveries.
+    pub schedule: &'a [Duration],
+    /// Multiplies the pauses.
+    pub scale: f64,
+}
+
+/// Sends a payment's confirmation the way `scenario` says: once (retried until
+/// acknowledged), 15 times at once, late, or after a forged or stale copy.
+/// `genuine(age)` builds a correctly signed notification sent `age` seconds ago;
+/// `forged(key)` one signed with another key; `stale_age` is an age the merchant
+/// must refuse.
+pub(super) async fn send_confirmation(
+    route: Route<'_>,
+    scenario: Scenario,
+    stale_age: i64,
+    genuine: impl Fn(i64) -> Notification,
+    forged: impl Fn(&RsaKeys) -> Notification,
+) {
+    let Route { handler, method, schedule, scale } = route;
+    match scenario {
+        Scenario::DuplicateNotifications => duplicate_concurrently(handler, method, genuine(0)).await,
+        Scenario::ForgedNotification | Scenario::StaleNotification => {
+            let forger = RsaKeys::throwaway();
+            let sent = std::sync::atomic::AtomicUsize::new(0);
+            deliver(handler, method, schedule, scale, || {
+                match (sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst), &forger) {
+                    (0, Ok(forger)) if scenario == Scenario::ForgedNotification => forged(forger),
+                    (0, _) if scenario == Scenario::StaleNotification => genuine(stale_age),
+                    _ => genuine(0),
+                }
+            })
+            .await;
+        }
+        Scenario::TimeoutThenSuccess => {
+            tokio::time::sleep(schedule.first().copied().unwrap_or_default().mul_f64(scale.max(0.0))).await;
+            deliver(handler, method, schedule, scale, || genuine(0)).await;
+        }
+        _ => {
+            deliver(handler, method, schedule, scale, || genuine(0)).await;
+        }
+    }
+}
+
 /// Delivers the same notification 15 times at once, as a provider under load may.
 pub(super) async fn duplicate_concurrently(handler: &Arc<dyn NotificationHandler>, method: Method, copy: Notification) {
     let deliveries: Vec<_> = (0..15)

@@ -9,8 +9,8 @@
 //! [`verify_notification`]) and what the provider does ([`WechatPaySimulator`]).
 
 use super::{
-    BoxFuture, ClientOutcome, Notification, PaymentProvider, ProviderOrder, ProviderState, Scenario, SimulatorSetup,
-    deliver, duplicate_concurrently, random_text, unix_seconds,
+    BoxFuture, ClientOutcome, Notification, PaymentProvider, ProviderOrder, ProviderState, Route, Scenario,
+    SimulatorSetup, random_text, send_confirmation, unix_seconds,
 };
 use crate::capability::payment::keys::RsaKeys;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -20,7 +20,6 @@ use base64::engine::general_purpose::STANDARD;
 use miniapp_abi::payment::{FailReason, Method};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -238,35 +237,15 @@ impl WechatPaySimulator {
             let schedule = retry_schedule();
             let genuine =
                 |age| simulator.notification(&order, &payment, "SUCCESS", age, &simulator.setup.wechat_platform_key);
-            match scenario {
-                Scenario::DuplicateNotifications => {
-                    let copy = genuine(0);
-                    duplicate_concurrently(&handler, Method::WechatPay, copy).await;
-                }
-                Scenario::ForgedNotification | Scenario::StaleNotification => {
-                    let forger = RsaKeys::throwaway();
-                    let sent = AtomicUsize::new(0);
-                    deliver(&handler, Method::WechatPay, &schedule, scale, || {
-                        match (sent.fetch_add(1, Ordering::SeqCst), &forger) {
-                            (0, Ok(forger)) if scenario == Scenario::ForgedNotification => {
-                                simulator.notification(&order, &payment, "SUCCESS", 0, forger)
-                            }
-                            (0, _) if scenario == Scenario::StaleNotification => {
-                                genuine(MAX_NOTIFICATION_AGE_SECONDS * 2)
-                            }
-                            _ => genuine(0),
-                        }
-                    })
-                    .await;
-                }
-                Scenario::TimeoutThenSuccess => {
-                    tokio::time::sleep(schedule[0].mul_f64(scale)).await;
-                    deliver(&handler, Method::WechatPay, &schedule, scale, || genuine(0)).await;
-                }
-                _ => {
-                    deliver(&handler, Method::WechatPay, &schedule, scale, || genuine(0)).await;
-                }
-            }
+            let forged = |key: &RsaKeys| simulator.notification(&order, &payment, "SUCCESS", 0, key);
+            send_confirmation(
+                Route { handler: &handler, method: Method::WechatPay, schedule: &schedule, scale },
+                scenario,
+                MAX_NOTIFICATION_AGE_SECONDS * 2,
+                genuine,
+                forged,
+            )
+            .await;
         });
     }
 }
