@@ -12,6 +12,7 @@ use crate::manifest::{Manifest, ManifestError};
 use crate::sandbox::SessionState;
 use crate::settings::UserSettings;
 use crate::store::Database;
+use miniapp_abi::ApiError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::Linker;
@@ -167,6 +168,16 @@ impl Host {
     /// The payment ledger.
     pub fn payment_ledger(&self) -> &crate::capability::payment::ledger::Ledger {
         &self.inner.services.ledger
+    }
+
+    /// Settles the payments a previous run left with a provider (asking the
+    /// provider); returns how many. Payments do this themselves on first use;
+    /// tools that read the ledger call it first.
+    pub async fn reconcile_payments(&self) -> Result<usize, ApiError> {
+        match self.inner.services.payment.get() {
+            Some(payment) => payment.reconcile().await,
+            None => Ok(0),
+        }
     }
 
     /// The signer of payment receipts (to verify them).

@@ -217,6 +217,8 @@ pub struct HostServices {
     pub ledger: payment::ledger::Ledger,
     /// The payment receipt signer.
     pub receipts: Arc<payment::receipt::ReceiptSigner>,
+    /// The payment capability, once registered (for reconciliation by tools).
+    pub payment: Arc<std::sync::OnceLock<Arc<payment::Payment>>>,
 }
 
 impl HostServices {
@@ -231,6 +233,7 @@ impl HostServices {
             grants: Grants::new(database.clone())?,
             ledger: payment::ledger::Ledger::new(database.clone())?,
             receipts: Arc::new(receipts),
+            payment: Arc::default(),
             database,
         })
     }
@@ -255,7 +258,9 @@ impl Registry {
         registry.add(Arc::new(identity));
         let payment = payment::Payment::new(config.payment.clone(), services, config.data_dir.clone())
             .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
-        registry.add(Arc::new(payment));
+        let payment = Arc::new(payment);
+        let _ = services.payment.set(payment.clone());
+        registry.add(payment);
         Ok(registry)
     }
 

@@ -49,8 +49,12 @@ enum LedgerCommand {
     },
 }
 
-pub fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<ExitCode> {
+pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<ExitCode> {
     let host = open_host(config)?;
+    let reconciled = host.reconcile_payments().await.map_err(anyhow::Error::msg)?;
+    if reconciled > 0 {
+        eprintln!("reconciled {reconciled} payment(s) a previous run left with a provider");
+    }
     let ledger = host.payment_ledger();
     match args.what {
         LedgerCommand::List { json } => {

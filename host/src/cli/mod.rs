@@ -85,7 +85,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::audit(config, args),
         Command::Settings(args) => settings::settings(config, args),
         Command::Permissions(args) => permissions::permissions(config, args),
-        Command::Ledger(args) => ledger::ledger(config, args),
+        Command::Ledger(args) => ledger::ledger(config, args).await,
     }
 }
 

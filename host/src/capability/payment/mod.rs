@@ -30,7 +30,7 @@ use keys::RsaKeys;
 use ledger::{Begin, Changes, Ledger, LedgerError, OrderRecord, State};
 use miniapp_abi::payment::{FailReason, Method, PaymentRequest, PaymentResult, QueryRequest};
 use miniapp_abi::{ApiError, ErrorCode};
-use provider::{ClientOutcome, PaymentProvider, ProviderOrder, ProviderState, SimulatorSetup};
+use provider::{ClientOutcome, PaymentProvider, ProviderOrder, ProviderState, SimulatorBook, SimulatorSetup};
 use serde::Deserialize;
 use settlement::{Settled, Settlement, VerifyKeys};
 use std::collections::BTreeSet;
@@ -45,8 +45,17 @@ pub struct Payment {
     ledger: Ledger,
     settlement: Arc<Settlement>,
     providers: OnceCell<Vec<Arc<dyn PaymentProvider>>>,
+    reconciled: OnceCell<usize>,
+    book: SimulatorBook,
+    started_ms: i64,
     data_dir: PathBuf,
     audit: AuditLog,
+}
+
+impl std::fmt::Debug for Payment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payment").field("settings", &self.settings).finish_non_exhaustive()
+    }
 }
 
 /// What a program that declares `payment` may do.
@@ -77,8 +86,23 @@ impl Payment {
     ) -> Result<Payment, String> {
         let (ledger, audit) = (services.ledger.clone(), services.audit.clone());
         let settlement = Arc::new(Settlement::new(ledger.clone(), services.receipts.clone()));
-        let payment = Payment { settings, ledger, settlement, providers: OnceCell::new(), data_dir, audit };
-        payment.reconcile_after_restart().map_err(|e| format!("cannot reconcile unfinished payments: {e}"))?;
+        let book = SimulatorBook::new(services.database.clone()).map_err(|e| e.to_string())?;
+        let started_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let payment = Payment {
+            settings,
+            ledger,
+            settlement,
+            providers: OnceCell::new(),
+            reconciled: OnceCell::new(),
+            book,
+            started_ms,
+            data_dir,
+            audit,
+        };
+        payment.cancel_unanswered_sheets().map_err(|e| format!("cannot reconcile unfinished payments: {e}"))?;
         Ok(payment)
     }
 
@@ -87,30 +111,81 @@ impl Payment {
         &self.ledger
     }
 
-    /// Orders a previous run left unfinished are resolved before anything else:
-    /// the user can no longer answer a sheet shown before the restart, and a
-    /// provider attempt the host cannot confirm is failed (a retry starts afresh).
-    fn reconcile_after_restart(&self) -> Result<(), LedgerError> {
+    /// A payment sheet shown before the host restarted can no longer be answered:
+    /// those orders are cancelled before anything else runs.
+    fn cancel_unanswered_sheets(&self) -> Result<(), LedgerError> {
         for order in self.ledger.unfinished()? {
-            let (to, cause, reason) = match order.state {
-                State::Processing => (
-                    State::Failed,
-                    "reconciled after a restart: the provider did not confirm",
-                    Some(FailReason::ProviderTimeout),
-                ),
-                _ => (State::Cancelled, "reconciled after a restart: the payment sheet was not answered", None),
-            };
-            let changes = Changes { fail_reason: reason.map(FailReason::as_str), ..Changes::default() };
-            self.ledger.transition(
-                (&order.merchant_id, &order.out_trade_no),
-                Some(order.attempt),
-                &[order.state],
-                to,
-                cause,
-                &changes,
-            )?;
+            if matches!(order.state, State::Created | State::AwaitingUser) {
+                let cause = "reconciled after a restart: the payment sheet was not answered";
+                self.ledger.transition(
+                    (&order.merchant_id, &order.out_trade_no),
+                    Some(order.attempt),
+                    &[order.state],
+                    State::Cancelled,
+                    cause,
+                    &Changes::default(),
+                )?;
+            }
         }
         Ok(())
+    }
+
+    /// Settles the orders a previous run left with a provider, by asking the
+    /// provider, as a merchant's server does after an outage: paid if the provider
+    /// took the payment, failed if it did not. Returns how many were settled.
+    pub async fn reconcile(&self) -> Result<usize, ApiError> {
+        // Orders this run is still working on are not a previous run's.
+        let left: Vec<OrderRecord> = (self.ledger.unfinished().map_err(unavailable)?.into_iter())
+            .filter(|order| order.state == State::Processing && order.updated_ms < self.started_ms)
+            .collect();
+        if left.is_empty() {
+            return Ok(0);
+        }
+        let providers = self.providers().await?;
+        let mut settled = 0;
+        for order in left {
+            let method = order.method.as_deref().and_then(Method::parse);
+            let provider = method.and_then(|m| providers.iter().find(|p| p.method() == m));
+            let provider_order = ProviderOrder {
+                merchant_id: order.merchant_id.clone(),
+                out_trade_no: order.out_trade_no.clone(),
+                attempt: order.attempt,
+                amount: order.amount,
+                currency: order.currency.clone(),
+                description: order.description.clone(),
+            };
+            let state = match provider {
+                Some(provider) => provider.query(&provider_order).await.unwrap_or(ProviderState::NotFound),
+                None => ProviderState::NotFound,
+            };
+            if let (ProviderState::Paid { transaction_id, amount }, Some(method)) = (state, method) {
+                let confirmation = provider::wechat::Confirmation {
+                    merchant_id: order.merchant_id.clone(),
+                    out_trade_no: order.out_trade_no.clone(),
+                    attempt: Some(order.attempt),
+                    transaction_id,
+                    paid: true,
+                    amount,
+                };
+                let cause = "reconciled after a restart: the provider confirmed the payment";
+                self.settlement.settle(method, &confirmation, cause).map_err(unavailable)?;
+            } else {
+                let changes = Changes { fail_reason: Some(FailReason::ProviderTimeout.as_str()), ..Changes::default() };
+                let cause = "reconciled after a restart: the provider has no payment for this attempt";
+                self.ledger
+                    .transition(
+                        (&order.merchant_id, &order.out_trade_no),
+                        Some(order.attempt),
+                        &[State::Processing],
+                        State::Failed,
+                        cause,
+                        &changes,
+                    )
+                    .map_err(unavailable)?;
+            }
+            settled += 1;
+        }
+        Ok(settled)
     }
 
     /// The providers, set up on first use (their test keys take a moment to make).
@@ -143,6 +218,7 @@ impl Payment {
                     wechat_api_v3_key,
                     delay_scale: self.settings.notification_delay_scale,
                     handler: self.settlement.clone(),
+                    book: self.book.clone(),
                 };
                 Ok(provider::builtin(&setup))
             })
@@ -182,6 +258,7 @@ impl Payment {
         let cap = grant.max_amount.unwrap_or(i64::MAX).min(self.settings.max_amount);
         let order = order::validate(&request, cap, &self.settings.currencies)?;
         let providers = self.providers().await?;
+        self.reconciled.get_or_try_init(|| self.reconcile()).await?;
         let methods: Vec<Method> = Method::ALL
             .into_iter()
             .filter(|m| order.methods.as_ref().is_none_or(|asked| asked.contains(m)))

@@ -8,13 +8,12 @@
 
 use super::{
     BoxFuture, ClientOutcome, Notification, PaymentProvider, ProviderOrder, ProviderState, Route, Scenario,
-    SimulatorSetup, random_text, send_confirmation, unix_seconds,
+    SimulatedPayment, SimulatorSetup, random_text, send_confirmation, unix_seconds,
 };
 use crate::capability::payment::keys::RsaKeys;
 use crate::capability::payment::money::{fen_to_yuan, yuan_to_fen};
 use miniapp_abi::payment::{FailReason, Method};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How old a notification may be: Alipay retries for 25 hours.
@@ -85,34 +84,21 @@ fn format_beijing_time(unix: i64) -> String {
     crate::calendar::format(unix, BEIJING)
 }
 
-#[derive(Debug, Clone)]
-struct SimulatedTrade {
-    attempt: u32,
-    amount_charged: i64,
-    trade_no: String,
-    paid: bool,
-}
-
 /// The Alipay simulator.
 pub struct AlipaySimulator {
     setup: SimulatorSetup,
-    trades: Mutex<HashMap<(String, String), SimulatedTrade>>,
 }
 
 impl AlipaySimulator {
     /// A simulator with shared keys and settings.
     pub fn new(setup: SimulatorSetup) -> AlipaySimulator {
-        AlipaySimulator { setup, trades: Mutex::new(HashMap::new()) }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), SimulatedTrade>> {
-        self.trades.lock().unwrap_or_else(|p| p.into_inner())
+        AlipaySimulator { setup }
     }
 
     fn notification(
         &self,
         order: &ProviderOrder,
-        trade: &SimulatedTrade,
+        trade: &SimulatedPayment,
         status: &str,
         age: i64,
         key: &RsaKeys,
@@ -124,7 +110,7 @@ impl AlipaySimulator {
             ("app_id", "2021000000000000".to_string()),
             ("charset", "utf-8".to_string()),
             ("version", "1.0".to_string()),
-            ("trade_no", trade.trade_no.clone()),
+            ("trade_no", trade.transaction_id.clone()),
             ("out_trade_no", order.out_trade_no.clone()),
             ("seller_id", order.merchant_id.clone()),
             ("total_amount", fen_to_yuan(trade.amount_charged)),
@@ -140,7 +126,7 @@ impl AlipaySimulator {
         Notification::Alipay { params }
     }
 
-    fn confirm(self: &Arc<Self>, order: &ProviderOrder, trade: SimulatedTrade, scenario: Scenario) {
+    fn confirm(self: &Arc<Self>, order: &ProviderOrder, trade: SimulatedPayment, scenario: Scenario) {
         let simulator = self.clone();
         let order = order.clone();
         tokio::spawn(async move {
@@ -173,16 +159,16 @@ impl PaymentProvider for Arc<AlipaySimulator> {
     fn pay<'a>(&'a self, order: &'a ProviderOrder, scenario: Scenario) -> BoxFuture<'a, Result<ClientOutcome, String>> {
         Box::pin(async move {
             let charged = if scenario == Scenario::AmountMismatch { order.amount - 1 } else { order.amount };
-            let trade = SimulatedTrade {
+            let trade = SimulatedPayment {
                 attempt: order.attempt,
                 amount_charged: charged,
-                trade_no: format!(
+                transaction_id: format!(
                     "2026{}",
                     random_text(24).chars().map(|c| (b'0' + (c as u8 % 10)) as char).collect::<String>()
                 ),
                 paid: !matches!(scenario, Scenario::UserCancel | Scenario::InsufficientFunds),
             };
-            self.lock().insert((order.merchant_id.clone(), order.out_trade_no.clone()), trade.clone());
+            self.setup.book.record(Method::Alipay, order, &trade)?;
             let result_status = match scenario {
                 Scenario::UserCancel => "6001",
                 Scenario::InsufficientFunds => "4000",
@@ -201,15 +187,7 @@ impl PaymentProvider for Arc<AlipaySimulator> {
     }
 
     fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>> {
-        Box::pin(async move {
-            Ok(match self.lock().get(&(order.merchant_id.clone(), order.out_trade_no.clone())) {
-                None => ProviderState::NotFound,
-                Some(t) if t.paid && t.attempt == order.attempt => {
-                    ProviderState::Paid { transaction_id: t.trade_no.clone(), amount: t.amount_charged }
-                }
-                Some(_) => ProviderState::NotPaid,
-            })
-        })
+        Box::pin(async move { self.setup.book.state(Method::Alipay, order) })
     }
 }
 

@@ -165,6 +165,103 @@ pub struct SimulatorSetup {
     pub delay_scale: f64,
     /// Where notifications go.
     pub handler: Arc<dyn NotificationHandler>,
+    /// The providers' own records of payments.
+    pub book: SimulatorBook,
+}
+
+/// A payment as a simulated provider records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulatedPayment {
+    /// The merchant's attempt it belongs to.
+    pub attempt: u32,
+    /// What the provider charged, in minor units.
+    pub amount_charged: i64,
+    /// The provider's transaction id.
+    pub transaction_id: String,
+    /// Whether the payer paid.
+    pub paid: bool,
+}
+
+const BOOK_SCHEMA: &[&str] = &["CREATE TABLE simulator_payments (
+        provider TEXT NOT NULL,
+        merchant_id TEXT NOT NULL,
+        out_trade_no TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        amount_charged INTEGER NOT NULL,
+        transaction_id TEXT NOT NULL,
+        paid INTEGER NOT NULL,
+        PRIMARY KEY (provider, merchant_id, out_trade_no)
+    ) WITHOUT ROWID;"];
+
+/// The simulated providers' own records, kept in the host database (in their own
+/// table) so that, like real providers, they still know after the host restarts
+/// which payments they took.
+#[derive(Debug, Clone)]
+pub struct SimulatorBook {
+    database: crate::store::Database,
+}
+
+impl SimulatorBook {
+    /// The book in `database`.
+    pub fn new(database: crate::store::Database) -> Result<SimulatorBook, crate::store::StoreError> {
+        database.migrate("payment_simulators", BOOK_SCHEMA)?;
+        Ok(SimulatorBook { database })
+    }
+
+    /// Records `payment` for `order` at `provider`.
+    pub fn record(&self, provider: Method, order: &ProviderOrder, payment: &SimulatedPayment) -> Result<(), String> {
+        self.database
+            .run_blocking(|c| {
+                c.execute(
+                    "INSERT INTO simulator_payments (provider, merchant_id, out_trade_no, attempt, amount_charged, transaction_id, paid)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT(provider, merchant_id, out_trade_no) DO UPDATE SET attempt = excluded.attempt,
+                         amount_charged = excluded.amount_charged, transaction_id = excluded.transaction_id, paid = excluded.paid",
+                    rusqlite::params![
+                        provider.as_str(),
+                        order.merchant_id,
+                        order.out_trade_no,
+                        payment.attempt,
+                        payment.amount_charged,
+                        payment.transaction_id,
+                        payment.paid
+                    ],
+                )?;
+                Ok(())
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    /// What `provider` says about `order` when asked.
+    pub fn state(&self, provider: Method, order: &ProviderOrder) -> Result<ProviderState, String> {
+        use rusqlite::OptionalExtension;
+        let found: Option<SimulatedPayment> = self
+            .database
+            .run_blocking(|c| {
+                Ok(c.query_row(
+                    "SELECT attempt, amount_charged, transaction_id, paid FROM simulator_payments
+                     WHERE provider = ?1 AND merchant_id = ?2 AND out_trade_no = ?3",
+                    rusqlite::params![provider.as_str(), order.merchant_id, order.out_trade_no],
+                    |row| {
+                        Ok(SimulatedPayment {
+                            attempt: row.get(0)?,
+                            amount_charged: row.get(1)?,
+                            transaction_id: row.get(2)?,
+                            paid: row.get(3)?,
+                        })
+                    },
+                )
+                .optional()?)
+            })
+            .map_err(|e| e.to_string())?;
+        Ok(match found {
+            None => ProviderState::NotFound,
+            Some(p) if p.paid && p.attempt == order.attempt => {
+                ProviderState::Paid { transaction_id: p.transaction_id, amount: p.amount_charged }
+            }
+            Some(_) => ProviderState::NotPaid,
+        })
+    }
 }
 
 /// The built-in providers. This is the one place providers are registered.

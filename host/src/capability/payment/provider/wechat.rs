@@ -10,7 +10,7 @@
 
 use super::{
     BoxFuture, ClientOutcome, Notification, PaymentProvider, ProviderOrder, ProviderState, Route, Scenario,
-    SimulatorSetup, random_text, send_confirmation, unix_seconds,
+    SimulatedPayment, SimulatorSetup, random_text, send_confirmation, unix_seconds,
 };
 use crate::capability::payment::keys::RsaKeys;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -19,8 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use miniapp_abi::payment::{FailReason, Method};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The request path the merchant signs.
@@ -141,28 +140,15 @@ pub fn claimed_order(body: &str, api_v3_key: &[u8; 32]) -> Option<(String, Strin
     Some((transaction["mchid"].as_str()?.to_string(), transaction["out_trade_no"].as_str()?.to_string()))
 }
 
-#[derive(Debug, Clone)]
-struct SimulatedPayment {
-    attempt: u32,
-    amount_charged: i64,
-    transaction_id: String,
-    paid: bool,
-}
-
 /// The WeChat Pay simulator.
 pub struct WechatPaySimulator {
     setup: SimulatorSetup,
-    payments: Mutex<HashMap<(String, String), SimulatedPayment>>,
 }
 
 impl WechatPaySimulator {
     /// A simulator with shared keys and settings.
     pub fn new(setup: SimulatorSetup) -> WechatPaySimulator {
-        WechatPaySimulator { setup, payments: Mutex::new(HashMap::new()) }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), SimulatedPayment>> {
-        self.payments.lock().unwrap_or_else(|p| p.into_inner())
+        WechatPaySimulator { setup }
     }
 
     /// The provider's side of the order request: checks the merchant's signature.
@@ -273,7 +259,7 @@ impl PaymentProvider for Arc<WechatPaySimulator> {
                 ),
                 paid: !matches!(scenario, Scenario::UserCancel | Scenario::InsufficientFunds),
             };
-            self.lock().insert((order.merchant_id.clone(), order.out_trade_no.clone()), payment.clone());
+            self.setup.book.record(Method::WechatPay, order, &payment)?;
             match scenario {
                 Scenario::UserCancel => Ok(ClientOutcome::Cancelled),
                 Scenario::InsufficientFunds => Ok(ClientOutcome::Failed(FailReason::InsufficientFunds)),
@@ -299,14 +285,6 @@ impl PaymentProvider for Arc<WechatPaySimulator> {
     }
 
     fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>> {
-        Box::pin(async move {
-            Ok(match self.lock().get(&(order.merchant_id.clone(), order.out_trade_no.clone())) {
-                None => ProviderState::NotFound,
-                Some(p) if p.paid && p.attempt == order.attempt => {
-                    ProviderState::Paid { transaction_id: p.transaction_id.clone(), amount: p.amount_charged }
-                }
-                Some(_) => ProviderState::NotPaid,
-            })
-        })
+        Box::pin(async move { self.setup.book.state(Method::WechatPay, order) })
     }
 }
