@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! The miniapp ABI, shared by the host and the guest SDK.
 //!
 //! This crate owns everything both sides of the boundary must agree on: the ABI

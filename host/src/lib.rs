@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! # miniapp host
 //!
 //! A capability-gated WebAssembly sandbox for mini-programs. A [`Host`] loads
