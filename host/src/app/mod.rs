@@ -51,11 +51,6 @@ impl std::fmt::Debug for GrantState {
 }
 
 impl ProgramInfo {
-    /// `(id, name)`, owned.
-    pub fn clone_identity(&self) -> (String, String) {
-        (self.id.clone(), self.name.clone())
-    }
-
     /// What declaring `capability` granted, or why it is denied.
     pub(crate) fn grant(&self, capability: &str) -> Result<Grant, ApiError> {
         match self.grants.get(capability) {

@@ -231,7 +231,7 @@ impl Payment {
         request: PaymentRequest,
     ) -> Result<PaymentResult, ApiError> {
         let grant = context.grant::<PaymentGrant>()?.clone();
-        let program = context.program().clone_identity();
+        let program = (context.program().id.clone(), context.program().name.clone());
         let deny = |reason: String| async {
             let record = crate::audit::DecisionRecord {
                 program_id: &program.0,

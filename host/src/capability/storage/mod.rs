@@ -13,7 +13,6 @@ use miniapp_abi::storage::{GetReply, InfoReply, KeyRequest, KeysReply, MAX_KEY_B
 use miniapp_abi::{ApiError, ErrorCode};
 use rusqlite::OptionalExtension;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 const SCHEMA: &[&str] = &["CREATE TABLE storage_entries (
@@ -237,16 +236,6 @@ fn check_key(key: &str) -> Result<(), ApiError> {
 fn store_error(error: StoreError) -> ApiError {
     tracing::error!(%error, "storage failed");
     ApiError::new(ErrorCode::Unavailable, format!("storage is unavailable: {error}"))
-}
-
-/// Usage per program, for tools that show it.
-pub fn usage_by_program(database: &Database) -> Result<BTreeMap<String, u64>, StoreError> {
-    database.run_blocking(|connection| {
-        let mut statement = connection
-            .prepare("SELECT program_id, SUM(size) FROM storage_entries GROUP BY program_id ORDER BY program_id")?;
-        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))?;
-        Ok(rows.collect::<Result<BTreeMap<_, _>, _>>()?)
-    })
 }
 
 #[cfg(test)]
