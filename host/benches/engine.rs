@@ -31,7 +31,13 @@ const SAMPLES: usize = 2_000;
 fn report(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
-    println!("{name:<28} median {:>8.2} µs   p10 {:>8.2}   p90 {:>8.2}   p99 {:>8.2}", at(0.5), at(0.1), at(0.9), at(0.99));
+    println!(
+        "{name:<28} median {:>8.2} µs   p10 {:>8.2}   p90 {:>8.2}   p99 {:>8.2}",
+        at(0.5),
+        at(0.1),
+        at(0.9),
+        at(0.99)
+    );
 }
 
 async fn run() {

@@ -159,14 +159,7 @@ impl Payment {
                 None => ProviderState::NotFound,
             };
             if let (ProviderState::Paid { transaction_id, amount }, Some(method)) = (state, method) {
-                let confirmation = provider::wechat::Confirmation {
-                    merchant_id: order.merchant_id.clone(),
-                    out_trade_no: order.out_trade_no.clone(),
-                    attempt: Some(order.attempt),
-                    transaction_id,
-                    paid: true,
-                    amount,
-                };
+                let confirmation = provider::Confirmation::paid(&provider_order, transaction_id, amount);
                 let cause = "reconciled after a restart: the provider confirmed the payment";
                 self.settlement.settle(method, &confirmation, cause).map_err(unavailable)?;
             } else {
@@ -383,14 +376,7 @@ impl Payment {
             }
         }
         if let Ok(ProviderState::Paid { transaction_id, amount }) = provider.query(order).await {
-            let confirmation = provider::wechat::Confirmation {
-                merchant_id: order.merchant_id.clone(),
-                out_trade_no: order.out_trade_no.clone(),
-                attempt: Some(order.attempt),
-                transaction_id,
-                paid: true,
-                amount,
-            };
+            let confirmation = provider::Confirmation::paid(order, transaction_id, amount);
             match self.settlement.settle(method, &confirmation, "provider query") {
                 Ok(Settled::Paid(paid)) => return Ok(Some(*paid)),
                 Ok(_) => {}

@@ -6,7 +6,7 @@
 
 use super::keys::RsaKeys;
 use super::ledger::{Changes, Ledger, LedgerError, OrderRecord, State};
-use super::provider::wechat::Confirmation;
+use super::provider::Confirmation;
 use super::provider::{BoxFuture, Notification, NotificationHandler, alipay, wechat};
 use super::receipt::{ReceiptPayload, ReceiptSigner};
 use miniapp_abi::payment::{FailReason, Method};

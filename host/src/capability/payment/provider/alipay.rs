@@ -48,7 +48,7 @@ pub fn verify_notification(
     params: &[(String, String)],
     alipay_key: &RsaKeys,
     now: i64,
-) -> Result<super::wechat::Confirmation, String> {
+) -> Result<super::Confirmation, String> {
     let get =
         |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).ok_or(format!("missing {name}"));
     if get("sign_type")? != "RSA2" {
@@ -63,7 +63,7 @@ pub fn verify_notification(
     }
     let amount = yuan_to_fen(&get("total_amount")?)?;
     let status = get("trade_status")?;
-    Ok(super::wechat::Confirmation {
+    Ok(super::Confirmation {
         merchant_id: get("seller_id")?,
         out_trade_no: get("out_trade_no")?,
         attempt: get("passback_params").ok().and_then(|p| p.strip_prefix("attempt=").and_then(|n| n.parse().ok())),

@@ -101,6 +101,37 @@ pub enum Notification {
     },
 }
 
+/// What a verified notification says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The merchant.
+    pub merchant_id: String,
+    /// The merchant's order number.
+    pub out_trade_no: String,
+    /// The attempt, from `attach`.
+    pub attempt: Option<u32>,
+    /// The provider's transaction id.
+    pub transaction_id: String,
+    /// Whether the trade succeeded (`SUCCESS`) or ended otherwise.
+    pub paid: bool,
+    /// The amount paid, in fen.
+    pub amount: i64,
+}
+
+impl Confirmation {
+    /// What a provider's answer to a query says about a paid `order`.
+    pub fn paid(order: &ProviderOrder, transaction_id: String, amount: i64) -> Confirmation {
+        Confirmation {
+            merchant_id: order.merchant_id.clone(),
+            out_trade_no: order.out_trade_no.clone(),
+            attempt: Some(order.attempt),
+            transaction_id,
+            paid: true,
+            amount,
+        }
+    }
+}
+
 /// The merchant's server, as providers see it: it answers each notification with
 /// an acknowledgement (stop retrying) or not.
 pub trait NotificationHandler: Send + Sync + 'static {

@@ -9,8 +9,8 @@
 //! [`verify_notification`]) and what the provider does ([`WechatPaySimulator`]).
 
 use super::{
-    BoxFuture, ClientOutcome, Notification, PaymentProvider, ProviderOrder, ProviderState, Route, Scenario,
-    SimulatedPayment, SimulatorSetup, random_text, send_confirmation, unix_seconds,
+    BoxFuture, ClientOutcome, Confirmation, Notification, PaymentProvider, ProviderOrder, ProviderState, Route,
+    Scenario, SimulatedPayment, SimulatorSetup, random_text, send_confirmation, unix_seconds,
 };
 use crate::capability::payment::keys::RsaKeys;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -56,23 +56,6 @@ pub fn sign_request(order: &ProviderOrder, merchant_key: &RsaKeys) -> (String, S
         order.merchant_id
     );
     (authorization, body)
-}
-
-/// What a verified notification says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Confirmation {
-    /// The merchant.
-    pub merchant_id: String,
-    /// The merchant's order number.
-    pub out_trade_no: String,
-    /// The attempt, from `attach`.
-    pub attempt: Option<u32>,
-    /// The provider's transaction id.
-    pub transaction_id: String,
-    /// Whether the trade succeeded (`SUCCESS`) or ended otherwise.
-    pub paid: bool,
-    /// The amount paid, in fen.
-    pub amount: i64,
 }
 
 /// The merchant's side: checks a notification's signature, age and encryption.
