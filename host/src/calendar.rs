@@ -2,6 +2,19 @@
 //! reads (Alipay's `notify_time`): `yyyy-MM-dd HH:mm:ss` at a fixed UTC offset,
 //! converted with Howard Hinnant's civil-date algorithms.
 
+/// Milliseconds since the Unix epoch, now (0 if the clock is before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_seconds() -> i64 {
+    now_ms() / 1000
+}
+
 /// `unix_seconds` as `yyyy-MM-dd HH:mm:ss` at UTC+`offset_hours`.
 pub fn format(unix_seconds: i64, offset_hours: i64) -> String {
     let local = unix_seconds + offset_hours * 3600;

@@ -45,7 +45,7 @@ mod session;
 pub mod settings;
 pub mod store;
 
-pub use app::{App, AppReport, ModuleAnalysis, ProgramInfo};
+pub use app::{App, ModuleAnalysis, ProgramInfo};
 pub use config::{EngineSettings, HostConfig, Limits, StorageSettings};
 pub use error::{HostError, LoadError, SessionError};
 pub use host::{Host, HostBuilder};

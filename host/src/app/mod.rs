@@ -14,7 +14,6 @@ use crate::manifest::{Manifest, ManifestError};
 use crate::session::Session;
 pub(crate) use analysis::ExportIndices;
 use miniapp_abi::{AbiVersion, ApiError};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -94,29 +93,6 @@ struct AppInner {
     analysis: ModuleAnalysis,
     pre: InstancePre<crate::sandbox::SessionState>,
     exports: ExportIndices,
-}
-
-/// A summary of a loaded program, as `miniapp inspect` shows it.
-#[derive(Debug, Serialize)]
-pub struct AppReport<'a> {
-    /// Program id.
-    pub id: &'a str,
-    /// Display name.
-    pub name: &'a str,
-    /// Version.
-    pub version: &'a str,
-    /// Publisher.
-    pub publisher: &'a str,
-    /// The module's bytes.
-    pub module_size: usize,
-    /// The module's SHA-256.
-    pub module_hash: &'a str,
-    /// Declared capabilities.
-    pub declared_capabilities: Vec<&'a str>,
-    /// Effective limits.
-    pub limits: &'a Limits,
-    /// Imports, ABI version, problems.
-    pub module: &'a ModuleAnalysis,
 }
 
 impl App {
@@ -267,19 +243,8 @@ impl App {
         &self.inner.analysis
     }
 
-    /// A summary for display.
-    pub fn report(&self) -> AppReport<'_> {
-        let inner = &self.inner;
-        AppReport {
-            id: &inner.manifest.id,
-            name: &inner.manifest.name,
-            version: &inner.manifest.version,
-            publisher: &inner.manifest.publisher,
-            module_size: inner.module_size,
-            module_hash: &inner.program.module_hash,
-            declared_capabilities: inner.manifest.capabilities.keys().map(String::as_str).collect(),
-            limits: &inner.limits,
-            module: &inner.analysis,
-        }
+    /// The module's size in bytes.
+    pub fn module_size(&self) -> usize {
+        self.inner.module_size
     }
 }

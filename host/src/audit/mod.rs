@@ -4,7 +4,6 @@
 
 use crate::store::{Database, StoreError};
 use serde::Serialize;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE decisions (
@@ -115,7 +114,7 @@ impl AuditLog {
     /// Records one decision.
     pub async fn record_decision(&self, record: &DecisionRecord<'_>) -> Result<(), StoreError> {
         let row = (
-            now_ms(),
+            crate::calendar::now_ms(),
             record.program_id.to_string(),
             record.capability.to_string(),
             record.action.to_string(),
@@ -160,8 +159,4 @@ impl AuditLog {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }

@@ -7,7 +7,6 @@
 use crate::store::{Database, StoreError};
 use rusqlite::OptionalExtension;
 use serde::Serialize;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const SCHEMA: &[&str] = &["CREATE TABLE consent_grants (
         user_id TEXT NOT NULL,
@@ -130,7 +129,14 @@ impl Grants {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(user_id, program_id, scope) DO UPDATE SET
                      module_hash = excluded.module_hash, decision = excluded.decision, at_ms = excluded.at_ms",
-                rusqlite::params![user_id, program_id, scope, module_hash, decision.as_str(), now_ms()],
+                rusqlite::params![
+                    user_id,
+                    program_id,
+                    scope,
+                    module_hash,
+                    decision.as_str(),
+                    crate::calendar::now_ms()
+                ],
             )?;
             log(&transaction, user_id, program_id, scope, decision.as_str(), module_hash)?;
             transaction.commit()?;
@@ -160,7 +166,7 @@ impl Grants {
                 transaction.execute(
                     "UPDATE consent_grants SET decision = 'revoked', at_ms = ?4
                      WHERE user_id = ?1 AND program_id = ?2 AND scope = ?3",
-                    rusqlite::params![user_id, program_id, scope, now_ms()],
+                    rusqlite::params![user_id, program_id, scope, crate::calendar::now_ms()],
                 )?;
                 log(&transaction, user_id, program_id, scope, "revoked", "by the user")?;
             }
@@ -214,13 +220,9 @@ fn log(
 ) -> rusqlite::Result<()> {
     c.execute(
         "INSERT INTO consent_log (at_ms, user_id, program_id, scope, event, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        rusqlite::params![now_ms(), user, program, scope, event, detail],
+        rusqlite::params![crate::calendar::now_ms(), user, program, scope, event, detail],
     )?;
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

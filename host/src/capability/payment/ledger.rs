@@ -18,7 +18,6 @@ use crate::store::{Database, StoreError};
 use miniapp_abi::payment::{FailReason, Method, PaymentResult, Status};
 use rusqlite::{OptionalExtension, Transaction};
 use serde::Serialize;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 const SCHEMA: &[&str] = &["CREATE TABLE payment_orders (
         merchant_id TEXT NOT NULL,
@@ -281,7 +280,7 @@ impl Ledger {
                     merchant_id,
                     out_trade_no,
                     to.as_str(),
-                    now_ms(),
+                    crate::calendar::now_ms(),
                     changes.method,
                     changes.transaction_id,
                     changes.fail_reason,
@@ -369,7 +368,7 @@ impl Ledger {
             c.execute(
                 "INSERT INTO payment_notifications (at_ms, provider, merchant_id, out_trade_no, outcome, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![now_ms(), provider, merchant_id, out_trade_no, outcome, detail],
+                rusqlite::params![crate::calendar::now_ms(), provider, merchant_id, out_trade_no, outcome, detail],
             )?;
             Ok(())
         })
@@ -396,7 +395,7 @@ impl Ledger {
 fn begin_in(transaction: &Transaction<'_>, order: &ValidOrder, program_id: &str) -> Result<Begin, LedgerError> {
     let (merchant, trade_no) = (&order.merchant_id, &order.out_trade_no);
     let Some(existing) = load(transaction, merchant, trade_no)? else {
-        let now = now_ms();
+        let now = crate::calendar::now_ms();
         transaction.execute(
             &format!("INSERT INTO payment_orders ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'created', 1, NULL, NULL, NULL, NULL, ?7, ?7)"),
             rusqlite::params![merchant, trade_no, program_id, order.amount, order.currency, order.description, now],
@@ -425,7 +424,7 @@ fn begin_in(transaction: &Transaction<'_>, order: &ValidOrder, program_id: &str)
             transaction.execute(
                 "UPDATE payment_orders SET state = 'created', attempt = ?3, method = NULL, transaction_id = NULL,
                      fail_reason = NULL, updated_ms = ?4 WHERE merchant_id = ?1 AND out_trade_no = ?2",
-                rusqlite::params![merchant, trade_no, attempt, now_ms()],
+                rusqlite::params![merchant, trade_no, attempt, crate::calendar::now_ms()],
             )?;
             event(transaction, merchant, trade_no, attempt, existing.state, State::Created, "retried")?;
             let retried = load(transaction, merchant, trade_no)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
@@ -447,7 +446,7 @@ fn event(
     c.execute(
         "INSERT INTO payment_events (merchant_id, out_trade_no, attempt, at_ms, from_state, to_state, cause)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![merchant, trade_no, attempt, now_ms(), from.as_str(), to.as_str(), cause],
+        rusqlite::params![merchant, trade_no, attempt, crate::calendar::now_ms(), from.as_str(), to.as_str(), cause],
     )?;
     Ok(())
 }
@@ -478,10 +477,6 @@ fn row_to_order(row: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRecord> {
         created_ms: row.get(12)?,
         updated_ms: row.get(13)?,
     })
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -87,10 +87,7 @@ impl Payment {
         let (ledger, audit) = (services.ledger.clone(), services.audit.clone());
         let settlement = Arc::new(Settlement::new(ledger.clone(), services.receipts.clone()));
         let book = SimulatorBook::new(services.database.clone()).map_err(|e| e.to_string())?;
-        let started_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let started_ms = crate::calendar::now_ms();
         let payment = Payment {
             settings,
             ledger,

@@ -95,10 +95,7 @@ impl Settlement {
             amount: order.amount,
             currency: order.currency.clone(),
             attempt,
-            paid_at_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0),
+            paid_at_ms: crate::calendar::now_ms(),
         });
         let changes = Changes {
             method: Some(method.as_str()),

@@ -394,7 +394,7 @@ pub(super) fn random_text(len: usize) -> String {
 
 /// Seconds since the Unix epoch.
 pub(super) fn unix_seconds() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    crate::calendar::now_seconds()
 }
 
 #[cfg(test)]
