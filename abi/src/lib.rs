@@ -58,6 +58,7 @@ pub mod lifecycle;
 pub mod link;
 pub mod payment;
 pub mod storage;
+pub mod view;
 
 pub use error::{ApiError, ErrorCode};
 

@@ -71,6 +71,18 @@ pub enum Event {
         #[serde(default)]
         data: serde_json::Value,
     },
+    /// A page of the program's page stack is shown: render it. Sent after the
+    /// program navigates, redirects or goes back, and when the host asks for a
+    /// fresh view.
+    Page {
+        /// Why the page is shown.
+        reason: crate::view::PageReason,
+        /// The page path; empty for the program's home page.
+        path: String,
+        /// The page's query.
+        #[serde(default)]
+        query: BTreeMap<String, String>,
+    },
     /// An event type from a newer ABI minor version; a guest should ignore it.
     #[serde(other)]
     Unknown,

@@ -30,6 +30,8 @@ pub struct HostConfig {
     pub engine: EngineSettings,
     /// Storage quotas.
     pub storage: StorageSettings,
+    /// Views: page stack depth and view size limits.
+    pub view: ViewSettings,
     /// Link policy: URL rules, platforms, blocklist, per-surface rules.
     pub link: LinkSettings,
     /// The local user's personal data, shared with programs only with consent.
@@ -48,6 +50,7 @@ impl Default for HostConfig {
             limits: Limits::default(),
             engine: EngineSettings::default(),
             storage: StorageSettings::default(),
+            view: ViewSettings::default(),
             link: LinkSettings::default(),
             user: UserProfile::default(),
             payment: PaymentSettings::default(),
@@ -182,6 +185,27 @@ pub struct StorageSettings {
 impl Default for StorageSettings {
     fn default() -> StorageSettings {
         StorageSettings { default_quota_bytes: 10 << 20, max_quota_bytes: 10 << 20, max_entry_bytes: 1 << 20 }
+    }
+}
+
+/// View limits: what a program may put on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ViewSettings {
+    /// Pages on a program's page stack at most (10, as in WeChat); a manifest may
+    /// ask for fewer.
+    pub max_pages: u32,
+    /// Components in one view at most (2,000).
+    pub max_nodes: u32,
+    /// Components nested in each other at most (16).
+    pub max_depth: u32,
+    /// Characters in one string of a view at most (2,000).
+    pub max_text_chars: u32,
+}
+
+impl Default for ViewSettings {
+    fn default() -> ViewSettings {
+        ViewSettings { max_pages: 10, max_nodes: 2_000, max_depth: 16, max_text_chars: 2_000 }
     }
 }
 

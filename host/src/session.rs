@@ -139,6 +139,16 @@ impl Session {
         result
     }
 
+    /// Records every host call of this session into `transcript` from now on.
+    pub fn record_to(&mut self, transcript: crate::transcript::Transcript) {
+        self.store.data_mut().transcript = Some(transcript);
+    }
+
+    /// What capabilities keep for this session (its page stack, say).
+    pub fn slots(&self) -> crate::sandbox::SessionSlots {
+        self.store.data().slots.clone()
+    }
+
     /// Whether the program handles events.
     pub fn handles_events(&self) -> bool {
         self.on_event.is_some()

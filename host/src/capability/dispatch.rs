@@ -39,7 +39,11 @@ pub(super) fn link(
                     gesture: state.gesture,
                     output: state.output.clone(),
                     once: state.once.clone(),
+                    slots: state.slots.clone(),
                 };
+                // Only a recorded session pays for keeping a copy of the request.
+                let transcript = state.transcript.clone();
+                let recorded_request = transcript.as_ref().map(|_| request.clone());
                 let result = match program.grant(capability) {
                     Ok(grant) => handler(CallContext { program, grant, session }, request).await,
                     Err(denied) => Err(denied),
@@ -55,6 +59,9 @@ pub(super) fn link(
                     )),
                     Err(error) => error_reply(&error),
                 };
+                if let (Some(transcript), Some(request)) = (transcript, recorded_request) {
+                    transcript.host_call(capability, name, &request, status, &body, started.elapsed());
+                }
                 let (ptr, len) = boundary::deliver(&mut caller, &body).await?;
                 boundary::write_reply_slot(&mut caller, reply_slot, ptr, len)?;
                 Ok(status)

@@ -17,12 +17,13 @@ pub mod identity;
 pub mod link;
 pub mod payment;
 pub mod storage;
+pub mod view;
 
 use crate::audit::AuditLog;
 use crate::config::HostConfig;
 use crate::consent::User;
 use crate::consent::grants::Grants;
-use crate::sandbox::{OncePerLaunch, OutputCapture, SessionState};
+use crate::sandbox::{OncePerLaunch, OutputCapture, SessionSlots, SessionState};
 use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};
 use miniapp_abi::lifecycle::Surface;
@@ -180,6 +181,8 @@ pub struct SessionView {
     pub output: OutputCapture,
     /// Things the session may do at most once per launch.
     pub once: OncePerLaunch,
+    /// What capabilities keep for this session.
+    pub slots: SessionSlots,
 }
 
 impl CallContext {
@@ -261,6 +264,7 @@ impl Registry {
         let payment = Arc::new(payment);
         let _ = services.payment.set(payment.clone());
         registry.add(payment);
+        registry.add(Arc::new(view::Views::new(config.view)));
         Ok(registry)
     }
 

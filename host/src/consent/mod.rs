@@ -59,9 +59,11 @@ pub enum Prompt {
         amount: String,
         /// What is bought.
         description: String,
-        /// The methods to choose from, in order; the answer picks one by number
-        /// (`yes` picks the first).
+        /// The methods to choose from, as the user sees them, in order; the
+        /// answer picks one by number (`yes` picks the first).
         methods: Vec<String>,
+        /// The same methods' stable names (`wechat_pay`, `alipay`), in the same order.
+        method_ids: Vec<String>,
     },
     /// Share a card to a surface.
     Share {
@@ -77,6 +79,18 @@ pub enum Prompt {
 }
 
 impl Prompt {
+    /// The kind of question, as a stable name: `open_link`, `consent`,
+    /// `choose_address`, `payment` or `share`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Prompt::OpenLink { .. } => "open_link",
+            Prompt::Consent { .. } => "consent",
+            Prompt::ChooseAddress { .. } => "choose_address",
+            Prompt::Payment { .. } => "payment",
+            Prompt::Share { .. } => "share",
+        }
+    }
+
     /// The question as one line of text.
     pub fn text(&self) -> String {
         match self {
@@ -93,7 +107,7 @@ impl Prompt {
                     list.join("; ")
                 )
             }
-            Prompt::Payment { program, payee, merchant_id, amount, description, methods } => {
+            Prompt::Payment { program, payee, merchant_id, amount, description, methods, .. } => {
                 let list: Vec<String> = methods.iter().enumerate().map(|(i, m)| format!("{}) {m}", i + 1)).collect();
                 format!(
                     "{program} asks you to pay {amount} to {payee} (merchant {merchant_id}) for \"{description}\". Pay with {} — or cancel?",

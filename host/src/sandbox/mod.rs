@@ -49,6 +49,37 @@ pub struct SessionState {
     pub(crate) gesture: bool,
     /// What happened at most once in this launch.
     pub(crate) once: OncePerLaunch,
+    /// What capabilities keep for this session.
+    pub(crate) slots: SessionSlots,
+    /// Where host calls are recorded, when the session is being recorded.
+    pub(crate) transcript: Option<crate::transcript::Transcript>,
+}
+
+/// What capabilities keep for one session (a page stack, say): one shared value per
+/// type, created on first use. Capabilities stay plug-ins: none of them needs a field
+/// in the host's session state.
+#[derive(Clone, Default)]
+pub struct SessionSlots {
+    values: Arc<std::sync::Mutex<std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>>,
+}
+
+impl SessionSlots {
+    /// The session's value of type `T`, created with `create` if there is none yet.
+    pub fn get_or_insert_with<T: std::any::Any + Send + Sync>(&self, create: impl FnOnce() -> T) -> Arc<T> {
+        let mut values = self.values.lock().unwrap_or_else(|p| p.into_inner());
+        let value = values.entry(std::any::TypeId::of::<T>()).or_insert_with(|| Arc::new(create()));
+        match value.clone().downcast::<T>() {
+            Ok(value) => value,
+            // The map is keyed by the value's own type, so this cannot happen.
+            Err(_) => unreachable!("session slot holds a value of another type"),
+        }
+    }
+
+    /// The session's value of type `T`, if one was created.
+    pub fn get<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let values = self.values.lock().unwrap_or_else(|p| p.into_inner());
+        values.get(&std::any::TypeId::of::<T>()).and_then(|value| value.clone().downcast::<T>().ok())
+    }
 }
 
 /// Marks of things a session may do at most once per launch (asking the user again
@@ -106,6 +137,8 @@ impl SessionState {
             surface: Surface::Direct,
             gesture: false,
             once: OncePerLaunch::default(),
+            slots: SessionSlots::default(),
+            transcript: None,
         }
     }
 

@@ -298,6 +298,7 @@ impl Payment {
             amount: money::display(order.amount, &order.currency),
             description: order.description.clone(),
             methods: names,
+            method_ids: methods.iter().map(|m| m.as_str().to_string()).collect(),
         };
         let method = match context.session().user.ask(&sheet).await {
             Answer::Yes => methods[0],

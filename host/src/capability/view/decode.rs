@@ -1,0 +1,499 @@
+//! The view decoder: a guest's JSON tree in, a checked [`View`] out — or an error
+//! that names the place in the tree (`body[2].children[0].action`) and the problem.
+//!
+//! Everything a terminal or a phone will draw passes through here, so besides the
+//! shape it refuses what could hurt the person looking: control characters (a
+//! terminal escape sequence could rewrite the screen or the payment sheet), bidi
+//! overrides, non-https images, oversized or over-deep trees.
+
+use crate::config::ViewSettings;
+use miniapp_abi::view::{ButtonStyle, Node, Tone, View};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// Largest button payload, as compact JSON.
+pub const MAX_PAYLOAD_BYTES: usize = 1024;
+/// Longest image URL.
+const MAX_URL_BYTES: usize = 2048;
+/// Longest title, button label or badge.
+const MAX_LABEL_CHARS: usize = 64;
+/// Largest amount a price may show (¥10,000,000,000,000.00).
+const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+
+/// What is wrong with a view, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ViewError {
+    /// Where in the tree, e.g. `body[2].children[0].action`.
+    pub path: String,
+    /// The problem.
+    pub message: String,
+}
+
+/// Decodes and checks a view under `limits`.
+pub fn decode_view(value: &Value, limits: &ViewSettings) -> Result<View, ViewError> {
+    let mut decoder = Decoder { limits, nodes: 0, keys: BTreeSet::new(), fields: BTreeSet::new() };
+    let object = expect_object(value, "view")?;
+    check_fields(object, "view", &["title", "body"])?;
+    let title = decoder.label(object, "view", "title", MAX_LABEL_CHARS)?;
+    let body = match object.get("body") {
+        None => Vec::new(),
+        Some(body) => decoder.nodes(body, "body", 1)?,
+    };
+    Ok(View { title, body })
+}
+
+struct Decoder<'a> {
+    limits: &'a ViewSettings,
+    nodes: u32,
+    keys: BTreeSet<String>,
+    fields: BTreeSet<String>,
+}
+
+impl Decoder<'_> {
+    fn nodes(&mut self, value: &Value, path: &str, depth: u32) -> Result<Vec<Node>, ViewError> {
+        let Value::Array(items) = value else {
+            return Err(error(path, format!("expected an array of components, found {}", kind(value))));
+        };
+        items.iter().enumerate().map(|(i, item)| self.node(item, &format!("{path}[{i}]"), depth)).collect()
+    }
+
+    fn node(&mut self, value: &Value, path: &str, depth: u32) -> Result<Node, ViewError> {
+        if depth > self.limits.max_depth {
+            return Err(error(path, format!("components are nested more than {} deep", self.limits.max_depth)));
+        }
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return Err(error(path, format!("the view has more than {} components", self.limits.max_nodes)));
+        }
+        let object = expect_object(value, path)?;
+        let kind_name = match object.get("type") {
+            Some(Value::String(name)) => name.as_str(),
+            Some(other) => {
+                return Err(error(&format!("{path}.type"), format!("expected a string, found {}", kind(other))));
+            }
+            None => return Err(error(path, "missing field `type`")),
+        };
+        let node = match kind_name {
+            "text" => {
+                check_fields(object, path, &["type", "text", "tone"])?;
+                Node::Text { text: self.text(object, path, "text")?, tone: tone(object, path)? }
+            }
+            "heading" => {
+                check_fields(object, path, &["type", "text", "level"])?;
+                let level = match object.get("level") {
+                    None => 1,
+                    Some(value) => match value.as_u64() {
+                        Some(level @ 1..=3) => level as u8,
+                        _ => return Err(error(&format!("{path}.level"), "expected 1, 2 or 3")),
+                    },
+                };
+                Node::Heading { text: self.text(object, path, "text")?, level }
+            }
+            "image" => {
+                check_fields(object, path, &["type", "src", "alt"])?;
+                let src = string(object, path, "src")?;
+                check_image_url(src).map_err(|message| error(&format!("{path}.src"), message))?;
+                Node::Image { src: src.to_string(), alt: self.label(object, path, "alt", MAX_LABEL_CHARS)? }
+            }
+            "price" => {
+                check_fields(object, path, &["type", "amount", "currency", "original"])?;
+                let currency = match object.get("currency") {
+                    None => "CNY".to_string(),
+                    Some(_) => {
+                        let currency = string(object, path, "currency")?;
+                        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+                            return Err(error(
+                                &format!("{path}.currency"),
+                                format!("`{currency}` is not an ISO 4217 code (three capital letters)"),
+                            ));
+                        }
+                        currency.to_string()
+                    }
+                };
+                let original = match object.get("original") {
+                    None | Some(Value::Null) => None,
+                    Some(_) => Some(amount(object, path, "original")?),
+                };
+                Node::Price { amount: amount(object, path, "amount")?, currency, original }
+            }
+            "badge" => {
+                check_fields(object, path, &["type", "text", "tone"])?;
+                Node::Badge { text: self.label(object, path, "text", 16)?, tone: tone(object, path)? }
+            }
+            "row" | "column" => {
+                check_fields(object, path, &["type", "children"])?;
+                let children = required(object, path, "children")?;
+                let children = self.nodes(children, &format!("{path}.children"), depth + 1)?;
+                if kind_name == "row" { Node::Row { children } } else { Node::Column { children } }
+            }
+            "list" => {
+                check_fields(object, path, &["type", "items"])?;
+                let items = required(object, path, "items")?;
+                Node::List { items: self.nodes(items, &format!("{path}.items"), depth + 1)? }
+            }
+            "button" => self.button(object, path)?,
+            "input" => {
+                check_fields(object, path, &["type", "field", "label", "placeholder", "value"])?;
+                let field = identifier(object, path, "field")?;
+                if !self.fields.insert(field.clone()) {
+                    return Err(error(&format!("{path}.field"), format!("another input already uses field `{field}`")));
+                }
+                Node::Input {
+                    field,
+                    label: self.optional_label(object, path, "label")?,
+                    placeholder: self.optional_label(object, path, "placeholder")?,
+                    value: match object.get("value") {
+                        None => String::new(),
+                        Some(_) => self.label(object, path, "value", self.limits.max_text_chars as usize)?,
+                    },
+                }
+            }
+            "divider" => {
+                check_fields(object, path, &["type"])?;
+                Node::Divider {}
+            }
+            other => {
+                return Err(error(
+                    &format!("{path}.type"),
+                    format!("unknown component `{}`; expected one of: {}", shorten(other), Node::TYPES.join(", ")),
+                ));
+            }
+        };
+        Ok(node)
+    }
+
+    fn button(&mut self, object: &Map<String, Value>, path: &str) -> Result<Node, ViewError> {
+        check_fields(object, path, &["type", "label", "action", "payload", "key", "style", "disabled"])?;
+        let label = self.label(object, path, "label", MAX_LABEL_CHARS)?;
+        if label.trim().is_empty() {
+            return Err(error(&format!("{path}.label"), "a button needs a label"));
+        }
+        let action = identifier(object, path, "action")?;
+        let payload = object.get("payload").cloned().unwrap_or(Value::Null);
+        let payload_size = serde_json::to_vec(&payload).map_or(usize::MAX, |bytes| bytes.len());
+        if payload_size > MAX_PAYLOAD_BYTES {
+            return Err(error(
+                &format!("{path}.payload"),
+                format!("payload is {payload_size} bytes of JSON; at most {MAX_PAYLOAD_BYTES}"),
+            ));
+        }
+        let key = match object.get("key") {
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                let key = string(object, path, "key")?;
+                if key.len() != 1 || !key.bytes().all(|b| b.is_ascii_lowercase()) {
+                    return Err(error(&format!("{path}.key"), format!("`{}` is not one letter a-z", shorten(key))));
+                }
+                if !self.keys.insert(key.to_string()) {
+                    return Err(error(&format!("{path}.key"), format!("another button already uses key `{key}`")));
+                }
+                Some(key.to_string())
+            }
+        };
+        let style = match object.get("style") {
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                let name = string(object, path, "style")?;
+                Some(ButtonStyle::parse(name).ok_or_else(|| {
+                    error(
+                        &format!("{path}.style"),
+                        format!("unknown style `{}`; expected primary, secondary or danger", shorten(name)),
+                    )
+                })?)
+            }
+        };
+        let disabled = match object.get("disabled") {
+            None => false,
+            Some(Value::Bool(disabled)) => *disabled,
+            Some(other) => {
+                return Err(error(
+                    &format!("{path}.disabled"),
+                    format!("expected true or false, found {}", kind(other)),
+                ));
+            }
+        };
+        Ok(Node::Button { label, action, payload, key, style, disabled })
+    }
+
+    /// Body text: newlines allowed.
+    fn text(&self, object: &Map<String, Value>, path: &str, field: &str) -> Result<String, ViewError> {
+        let text = string(object, path, field)?;
+        check_text(text, true, self.limits.max_text_chars as usize)
+            .map_err(|m| error(&format!("{path}.{field}"), m))?;
+        Ok(text.to_string())
+    }
+
+    /// A one-line string of at most `max` characters.
+    fn label(&self, object: &Map<String, Value>, path: &str, field: &str, max: usize) -> Result<String, ViewError> {
+        let text = string(object, path, field)?;
+        check_text(text, false, max).map_err(|m| error(&format!("{path}.{field}"), m))?;
+        Ok(text.to_string())
+    }
+
+    fn optional_label(&self, object: &Map<String, Value>, path: &str, field: &str) -> Result<String, ViewError> {
+        match object.get(field) {
+            None => Ok(String::new()),
+            Some(_) => self.label(object, path, field, MAX_LABEL_CHARS),
+        }
+    }
+}
+
+/// Checks text shown to the user: length, and no characters that could change how
+/// the rest of the screen reads.
+pub fn check_text(text: &str, newlines: bool, max_chars: usize) -> Result<(), String> {
+    let chars = text.chars().count();
+    if chars > max_chars {
+        return Err(format!("text of {chars} characters; at most {max_chars}"));
+    }
+    for c in text.chars() {
+        if c == '\n' && newlines {
+            continue;
+        }
+        if c.is_control() {
+            return Err(format!("control character U+{:04X} is not allowed", c as u32));
+        }
+        if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}') {
+            return Err(format!("bidirectional control U+{:04X} is not allowed", c as u32));
+        }
+    }
+    Ok(())
+}
+
+fn check_image_url(src: &str) -> Result<(), String> {
+    if src.len() > MAX_URL_BYTES {
+        return Err(format!("URL of {} bytes; at most {MAX_URL_BYTES}", src.len()));
+    }
+    let url = url::Url::parse(src).map_err(|e| format!("`{}` is not a URL: {e}", shorten(src)))?;
+    if url.scheme() != "https" {
+        return Err(format!("images must be https, not `{}`", url.scheme()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("image URLs must not carry credentials".to_string());
+    }
+    check_text(src, false, MAX_URL_BYTES)
+}
+
+fn tone(object: &Map<String, Value>, path: &str) -> Result<Option<Tone>, ViewError> {
+    match object.get("tone") {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => {
+            let name = string(object, path, "tone")?;
+            let known: Vec<&str> = Tone::ALL.iter().map(|t| t.as_str()).collect();
+            Tone::parse(name).map(Some).ok_or_else(|| {
+                error(
+                    &format!("{path}.tone"),
+                    format!("unknown tone `{}`; expected one of: {}", shorten(name), known.join(", ")),
+                )
+            })
+        }
+    }
+}
+
+fn amount(object: &Map<String, Value>, path: &str, field: &str) -> Result<i64, ViewError> {
+    let value = required(object, path, field)?;
+    match value.as_i64() {
+        Some(amount @ 0..=MAX_AMOUNT) => Ok(amount),
+        _ => Err(error(
+            &format!("{path}.{field}"),
+            format!("expected a whole number of minor units (fen) from 0 to {MAX_AMOUNT}, found {value}"),
+        )),
+    }
+}
+
+/// An action id or field name: 1 to 64 of `a-z 0-9 _ - . :`.
+fn identifier(object: &Map<String, Value>, path: &str, field: &str) -> Result<String, ViewError> {
+    let text = string(object, path, field)?;
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.:".contains(&b));
+    if !ok {
+        return Err(error(
+            &format!("{path}.{field}"),
+            format!("`{}` is not an id (1 to 64 of a-z 0-9 _ - . :)", shorten(text)),
+        ));
+    }
+    Ok(text.to_string())
+}
+
+fn string<'v>(object: &'v Map<String, Value>, path: &str, field: &str) -> Result<&'v str, ViewError> {
+    match required(object, path, field)? {
+        Value::String(text) => Ok(text),
+        other => Err(error(&format!("{path}.{field}"), format!("expected a string, found {}", kind(other)))),
+    }
+}
+
+fn required<'v>(object: &'v Map<String, Value>, path: &str, field: &str) -> Result<&'v Value, ViewError> {
+    object.get(field).ok_or_else(|| error(path, format!("missing field `{field}`")))
+}
+
+fn expect_object<'v>(value: &'v Value, path: &str) -> Result<&'v Map<String, Value>, ViewError> {
+    match value {
+        Value::Object(object) => Ok(object),
+        other => Err(error(path, format!("expected an object, found {}", kind(other)))),
+    }
+}
+
+fn check_fields(object: &Map<String, Value>, path: &str, known: &[&str]) -> Result<(), ViewError> {
+    match object.keys().find(|key| !known.contains(&key.as_str())) {
+        Some(unknown) => {
+            Err(error(path, format!("unknown field `{}`; expected one of: {}", shorten(unknown), known.join(", "))))
+        }
+        None => Ok(()),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A guest-chosen string quoted in an error: at most 40 characters, escaped.
+fn shorten(text: &str) -> String {
+    let mut short: String = text.chars().take(40).collect::<String>().escape_debug().to_string();
+    if text.chars().count() > 40 {
+        short.push('…');
+    }
+    short
+}
+
+fn error(path: &str, message: impl Into<String>) -> ViewError {
+    ViewError { path: path.to_string(), message: message.into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn decode(value: Value) -> Result<View, ViewError> {
+        decode_view(&value, &ViewSettings::default())
+    }
+
+    #[test]
+    fn a_storefront_view_decodes() {
+        let view = decode(json!({
+            "title": "淘宝特价",
+            "body": [
+                {"type": "heading", "text": "今日好价", "level": 2},
+                {"type": "image", "src": "https://img.example.com/1.jpg", "alt": "茶具"},
+                {"type": "row", "children": [
+                    {"type": "price", "amount": 2990, "original": 5990},
+                    {"type": "badge", "text": "-50%", "tone": "accent"}
+                ]},
+                {"type": "list", "items": [{"type": "text", "text": "line one\nline two", "tone": "muted"}]},
+                {"type": "button", "label": "加入购物车", "action": "cart.add", "payload": {"item": "1042"}, "key": "a"},
+                {"type": "input", "field": "coupon", "label": "Coupon", "placeholder": "code"},
+                {"type": "divider"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(view.body.len(), 7);
+        assert_eq!(serde_json::to_value(&view).unwrap()["body"][2]["children"][0]["currency"], "CNY");
+    }
+
+    #[test]
+    fn errors_name_the_place_and_the_problem() {
+        let cases = [
+            (json!({"title": "t", "body": [{"type": "carousel"}]}), "body[0].type", "unknown component `carousel`"),
+            (
+                json!({"title": "t", "body": [{"type": "row", "children": [{"type": "button", "label": "Buy", "action": "Buy Now"}]}]}),
+                "body[0].children[0].action",
+                "not an id",
+            ),
+            (json!({"title": "t", "body": [{"type": "text"}]}), "body[0]", "missing field `text`"),
+            (
+                json!({"title": "t", "body": [{"type": "text", "text": "a", "colour": "red"}]}),
+                "body[0]",
+                "unknown field `colour`",
+            ),
+            (
+                json!({"title": "t", "body": [{"type": "text", "text": "\u{1b}[2J"}]}),
+                "body[0].text",
+                "control character U+001B",
+            ),
+            (
+                json!({"title": "t", "body": [{"type": "image", "src": "http://a.example/x.png", "alt": "x"}]}),
+                "body[0].src",
+                "https",
+            ),
+            (json!({"title": "t", "body": [{"type": "price", "amount": -1}]}), "body[0].amount", "whole number"),
+            (json!({"title": "t", "body": [{"type": "price", "amount": 1.5}]}), "body[0].amount", "whole number"),
+            (
+                json!({"title": "t", "body": [{"type": "button", "label": "a", "action": "a", "key": "x"}, {"type": "button", "label": "b", "action": "b", "key": "x"}]}),
+                "body[1].key",
+                "already uses key",
+            ),
+            (json!({"title": "t\u{202E}", "body": []}), "view.title", "bidirectional"),
+            (json!({"body": []}), "view", "missing field `title`"),
+            (json!([1]), "view", "expected an object"),
+        ];
+        for (value, path, message) in cases {
+            let err = decode(value.clone()).unwrap_err();
+            assert_eq!(err.path, path, "{value}: {err}");
+            assert!(err.message.contains(message), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn size_and_depth_are_bounded() {
+        let mut deep = json!({"type": "text", "text": "x"});
+        for _ in 0..20 {
+            deep = json!({"type": "column", "children": [deep]});
+        }
+        let err = decode(json!({"title": "t", "body": [deep]})).unwrap_err();
+        assert!(err.message.contains("nested more than 16"), "{err}");
+        let many: Vec<Value> = (0..2_001).map(|_| json!({"type": "divider"})).collect();
+        let err = decode(json!({"title": "t", "body": many})).unwrap_err();
+        assert!(err.message.contains("more than 2000 components"), "{err}");
+        let long = "长".repeat(2_001);
+        let err = decode(json!({"title": "t", "body": [{"type": "text", "text": long}]})).unwrap_err();
+        assert!(err.message.contains("2001 characters"), "{err}");
+    }
+
+    fn arbitrary_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            prop::sample::select(vec!["text", "row", "button", "type", "children", "label", "action", "a"])
+                .prop_map(|s| Value::String(s.into())),
+            ".{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "type", "text", "children", "items", "label", "action", "title", "body", "key"
+                    ]),
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever a guest sends, the decoder answers; and what it accepts
+        /// survives a round trip through the ABI type unchanged.
+        #[test]
+        fn any_json_decodes_or_is_refused_with_a_path(value in arbitrary_json()) {
+            match decode(value) {
+                Ok(view) => {
+                    let again = decode(serde_json::to_value(&view).unwrap()).unwrap();
+                    prop_assert_eq!(again, view);
+                }
+                Err(err) => prop_assert!(!err.path.is_empty() && !err.message.is_empty()),
+            }
+        }
+    }
+}
