@@ -66,18 +66,18 @@ pub struct ShareRequest {
     pub surface: Surface,
 }
 
-/// How a link request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Opened (or shared) without asking.
-    Opened,
-    /// The user was asked and agreed; opened (or shared).
-    Confirmed,
-    /// The user was asked and said no (or nobody could be asked).
-    Declined,
-    /// Refused; `reason` says why.
-    Denied,
+stable_names! {
+    /// How a link request ended.
+    pub enum Outcome {
+        /// Opened (or shared) without asking.
+        Opened => "opened",
+        /// The user was asked and agreed; opened (or shared).
+        Confirmed => "confirmed",
+        /// The user was asked and said no (or nobody could be asked).
+        Declined => "declined",
+        /// Refused; `reason` says why.
+        Denied => "denied",
+    }
 }
 
 stable_names! {

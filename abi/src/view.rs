@@ -149,6 +149,101 @@ pub enum Node {
     Divider {},
 }
 
+impl View {
+    /// An empty view titled `title`.
+    pub fn new(title: impl Into<String>) -> View {
+        View { title: title.into(), body: Vec::new() }
+    }
+
+    /// Adds a component at the bottom.
+    pub fn push(mut self, node: Node) -> View {
+        self.body.push(node);
+        self
+    }
+
+    /// Adds components at the bottom.
+    pub fn extend(mut self, nodes: impl IntoIterator<Item = Node>) -> View {
+        self.body.extend(nodes);
+        self
+    }
+}
+
+/// Builders for the optional parts of components; each leaves components it does
+/// not apply to unchanged.
+impl Node {
+    /// Sets the tone of a text or badge.
+    pub fn tone(mut self, new: Tone) -> Node {
+        if let Node::Text { tone, .. } | Node::Badge { tone, .. } = &mut self {
+            *tone = Some(new);
+        }
+        self
+    }
+
+    /// Sets the payload a button's tap carries.
+    pub fn payload(mut self, value: serde_json::Value) -> Node {
+        if let Node::Button { payload, .. } = &mut self {
+            *payload = value;
+        }
+        self
+    }
+
+    /// Sets a button's one-letter keyboard shortcut.
+    pub fn key(mut self, letter: char) -> Node {
+        if let Node::Button { key, .. } = &mut self {
+            *key = Some(letter.to_string());
+        }
+        self
+    }
+
+    /// Sets a button's prominence.
+    pub fn style(mut self, new: ButtonStyle) -> Node {
+        if let Node::Button { style, .. } = &mut self {
+            *style = Some(new);
+        }
+        self
+    }
+
+    /// Shows a button that cannot be tapped, when `yes`.
+    pub fn disabled(mut self, yes: bool) -> Node {
+        if let Node::Button { disabled, .. } = &mut self {
+            *disabled = yes;
+        }
+        self
+    }
+
+    /// Sets an input's label.
+    pub fn label(mut self, text: impl Into<String>) -> Node {
+        if let Node::Input { label, .. } = &mut self {
+            *label = text.into();
+        }
+        self
+    }
+
+    /// Sets an input's placeholder.
+    pub fn placeholder(mut self, text: impl Into<String>) -> Node {
+        if let Node::Input { placeholder, .. } = &mut self {
+            *placeholder = text.into();
+        }
+        self
+    }
+
+    /// Sets an input's current text.
+    pub fn value(mut self, text: impl Into<String>) -> Node {
+        if let Node::Input { value, .. } = &mut self {
+            *value = text.into();
+        }
+        self
+    }
+
+    /// Sets the price before a discount.
+    pub fn was(mut self, amount: i64) -> Node {
+        if let Node::Price { original, .. } = &mut self {
+            *original = Some(amount);
+        }
+        self
+    }
+}
+
 fn default_level() -> u8 {
     1
 }

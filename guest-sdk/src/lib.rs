@@ -2,7 +2,7 @@
 //!
 //! Write miniapp mini-programs in safe Rust. Implement [`MiniApp`] for your
 //! program's state, export it with [`export_app!`], and call the host through the
-//! capability modules ([`storage`], [`link`], [`identity`], [`payment`]). Every host call returns a
+//! capability modules ([`storage`], [`view`], [`link`], [`identity`], [`payment`]). Every host call returns a
 //! [`Result`] whose error carries one of the ABI's stable [`ErrorCode`]s.
 //!
 //! ```no_run
@@ -35,6 +35,7 @@ pub mod identity;
 pub mod link;
 pub mod payment;
 pub mod storage;
+pub mod view;
 
 pub use miniapp_abi::lifecycle::{Event, LaunchContext, Surface};
 pub use miniapp_abi::{ABI_VERSION, ApiError as Error, ErrorCode};
@@ -45,7 +46,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What most programs need in one import.
 pub mod prelude {
     pub use crate::{
-        Error, ErrorCode, Event, LaunchContext, MiniApp, Result, Surface, identity, link, payment, storage,
+        Error, ErrorCode, Event, LaunchContext, MiniApp, Result, Surface, identity, link, payment, storage, view,
     };
 }
 

@@ -1,13 +1,19 @@
-//! `miniapp run`: build if stale, load, launch, deliver any events given on the
-//! command line, and show the program's output prefixed with its id.
+//! `miniapp run`: build if stale, load, launch, and then either deliver the events
+//! given on the command line, run a script (`--script`), or — for a program that
+//! shows views — let the person at the terminal use it. Output is shown prefixed
+//! with the program's id; views are drawn; `--transcript` records the session.
 
 use super::{build, open_host};
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::Args;
 use miniapp_host::capability::payment::provider::Scenario;
-use miniapp_host::consent::{Answer, TerminalUser};
-use miniapp_host::{CapturedOutput, Event, HostConfig, LaunchContext, Manifest, Session, Surface};
-use std::io::Write;
+use miniapp_host::capability::view::terminal::{self, ControlKind, Style};
+use miniapp_host::consent::{Answer, TerminalUser, User};
+use miniapp_host::driver::Driver;
+use miniapp_host::driver::script::{self, Script, ScriptUser, TapTarget};
+use miniapp_host::transcript::{RecordingUser, Transcript};
+use miniapp_host::{App, CapturedOutput, Event, HostConfig, LaunchContext, Manifest, Surface};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -38,6 +44,19 @@ pub struct RunArgs {
     /// answers the host asks at the terminal, or declines when there is none.
     #[arg(long = "answer", value_name = "yes|no", value_parser = parse_answer)]
     answers: Vec<Answer>,
+
+    /// Drive the session with a script (see docs/scripts.md) instead of a person.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["answers", "events"])]
+    script: Option<PathBuf>,
+
+    /// Write a JSON record of the session (events, host calls with their decisions
+    /// and timings, prompts, views, output) to FILE.
+    #[arg(long, value_name = "FILE")]
+    transcript: Option<PathBuf>,
+
+    /// The referrer: the id of the mini-program that opened this one.
+    #[arg(long, value_name = "PROGRAM_ID")]
+    referrer: Option<String>,
 
     /// How the simulated payment providers behave: success, user_cancel,
     /// insufficient_funds, timeout, duplicate_notifications, out_of_order,
@@ -88,38 +107,242 @@ pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCo
     if let Some(scenario) = args.payment_scenario {
         config.payment.scenario = scenario;
     }
+    let script = match &args.script {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            Some(Script::parse(&text).with_context(|| path.display().to_string())?)
+        }
+        None => None,
+    };
     let manifest = Manifest::from_dir(&args.app_dir)?;
     if !args.no_build {
         build::build(&args.app_dir, &manifest)?;
     }
     let host = open_host(config)?;
     let app = host.load_app(&args.app_dir).await?;
-    let user = Arc::new(TerminalUser::new(args.answers));
-    let program = app.program().id.clone();
-    let mut session = app.start_with_user(user).await?;
 
+    let transcript = args.transcript.as_ref().map(|_| Transcript::new());
+    let script_user = ScriptUser::new();
+    let person: Arc<dyn User> = match script {
+        Some(_) => script_user.clone(),
+        None => Arc::new(TerminalUser::new(args.answers.clone())),
+    };
+    let user: Arc<dyn User> = match &transcript {
+        Some(transcript) => Arc::new(RecordingUser::new(person, transcript.clone())),
+        None => person,
+    };
+    let mut driver = Driver::new(app.start_with_user(user).await?, transcript.clone());
+    let mut screen = Screen { program: app.program().id.clone(), style: Style::for_stdout(), hints: false };
+
+    let scripted = script.as_ref().map(|script| (script, script_user.as_ref(), transcript.as_ref()));
+    let outcome = drive(&mut driver, &mut screen, &args, scripted, &host).await;
+    if let (Some(path), Some(transcript)) = (&args.transcript, &transcript) {
+        write_transcript(path, transcript, &app, &args)?;
+    }
+    outcome
+}
+
+async fn drive(
+    driver: &mut Driver,
+    screen: &mut Screen,
+    args: &RunArgs,
+    script: Option<(&Script, &ScriptUser, Option<&Transcript>)>,
+    host: &miniapp_host::Host,
+) -> anyhow::Result<ExitCode> {
     let mut context = LaunchContext::new(args.surface);
-    context.path = args.path;
-    context.query = args.query.into_iter().collect();
-    let launched = session.launch(&context).await;
-    show(&program, session.take_output());
-    launched?;
+    context.path = args.path.clone();
+    context.query = args.query.iter().cloned().collect();
+    context.referrer = args.referrer.clone();
+    let launched = driver.launch(&context).await;
+    screen.present(driver);
+    if let Err(error) = launched
+        && error.ends_program()
+    {
+        return Err(error.into());
+    }
+
+    if let Some((script, script_user, transcript)) = script {
+        let settings = host.user_settings();
+        let result = script::run(script, driver, script_user, settings, transcript, |driver, step| {
+            println!("[script] {}: {}", step.line, step.text);
+            screen.present(driver);
+        })
+        .await;
+        return match result {
+            Ok(()) => {
+                screen.farewell(driver);
+                println!("[script] finished: {} steps", script.steps.len());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(error) => Err(error.into()),
+        };
+    }
 
     for event in &args.events {
-        let handled = session.event(event).await;
-        show(&program, session.take_output());
-        handled?;
+        let handled = driver.event(event).await;
+        screen.present(driver);
+        if let Err(error) = handled
+            && error.ends_program()
+        {
+            return Err(error.into());
+        }
     }
-    if !args.events.is_empty() && !session.handles_events() {
-        bail!("{program} does not export miniapp_on_event, so the events given were not delivered");
+    if !args.events.is_empty() && !driver.session().handles_events() {
+        bail!("{} does not export miniapp_on_event, so the events given were not delivered", screen.program);
     }
-    finish(&mut session);
+    if args.events.is_empty() && driver.has_screen() {
+        interact(driver, screen).await?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn finish(session: &mut Session) {
-    let program = session.app().program().id.clone();
-    show(&program, session.take_output());
+/// What the terminal shows: the program's output and its views.
+struct Screen {
+    program: String,
+    style: Style,
+    /// Whether to print the keys a person can use under each view.
+    hints: bool,
+}
+
+impl Screen {
+    /// Shows what happened since last time: output, notices, and the view if it changed.
+    fn present(&mut self, driver: &mut Driver) {
+        show(&self.program, driver.take_output());
+        if driver.view_changed()
+            && let Some((top, depth, max)) = driver.top()
+            && let Some(view) = &top.view
+        {
+            let drawn = terminal::draw(view, &top.page, depth, max, self.style);
+            let mut out = std::io::stdout().lock();
+            for line in drawn.lines {
+                let _ = writeln!(out, "{line}");
+            }
+            if self.hints {
+                let _ = writeln!(
+                    out,
+                    "tap: a number or key · fill an input: its number, then the text · back · refresh · quit"
+                );
+            }
+        }
+        if let Some(ended) = driver.ended() {
+            println!("[host] {} was ended: {ended}. The host is still running.", self.program);
+        }
+    }
+
+    fn farewell(&mut self, driver: &mut Driver) {
+        show(&self.program, driver.take_output());
+    }
+}
+
+/// The person at the terminal uses the program until they quit or input ends.
+async fn interact(driver: &mut Driver, screen: &mut Screen) -> anyhow::Result<()> {
+    let person = std::io::stdin().is_terminal();
+    screen.hints = person;
+    if person {
+        println!("tap: a number or key · fill an input: its number, then the text · back · refresh · quit");
+    }
+    while driver.ended().is_none() {
+        if person {
+            print!("› ");
+            let _ = std::io::stdout().flush();
+        }
+        let Some(line) = read_line().await else { break };
+        let line = line.trim();
+        let words: Vec<&str> = line.splitn(2, ' ').collect();
+        let result = match words.as_slice() {
+            [""] => continue,
+            ["quit" | "exit"] => break,
+            ["help" | "?"] => {
+                println!("a number or a key taps that button; a number then text fills that input");
+                println!("back (or <) closes the page · refresh redraws it · hide / show · quit");
+                continue;
+            }
+            ["back" | "<"] => match driver.back().await {
+                Ok(false) => {
+                    println!("[host] already on the first page");
+                    Ok(())
+                }
+                other => other.map(|_| ()),
+            },
+            ["refresh"] => driver.refresh().await,
+            ["hide"] => driver.hide().await,
+            ["show"] => driver.show().await,
+            [target, rest @ ..] => {
+                let controls = driver.top().and_then(|(top, _, _)| top.view).map(|v| terminal::controls(&v));
+                let controls = controls.unwrap_or_default();
+                match choose(&controls, target, rest.first().copied()).await {
+                    Ok(event) => driver.event(&event).await,
+                    Err(message) => {
+                        println!("[host] {message}");
+                        continue;
+                    }
+                }
+            }
+            [] => continue,
+        };
+        screen.present(driver);
+        if let Err(error) = result
+            && error.ends_program()
+        {
+            return Err(error.into());
+        }
+    }
+    Ok(())
+}
+
+/// The event a person's line means: a button by number, key or action, or text
+/// for an input by number.
+async fn choose(controls: &[terminal::Control], target: &str, text: Option<&str>) -> Result<Event, String> {
+    if let Ok(number) = target.parse::<usize>()
+        && let Some(control) = controls.iter().find(|c| c.number == number)
+        && let ControlKind::Input { field, label } = &control.kind
+    {
+        let value = match text {
+            Some(text) => text.to_string(),
+            None => {
+                print!("{}: ", if label.is_empty() { field } else { label });
+                let _ = std::io::stdout().flush();
+                read_line().await.unwrap_or_default().trim_end_matches(['\r', '\n']).to_string()
+            }
+        };
+        return Ok(Event::Input { field: field.clone(), value });
+    }
+    let target = match target.parse::<usize>() {
+        Ok(number) => TapTarget::Number(number),
+        Err(_) => TapTarget::Word(target.to_string()),
+    };
+    let (action, payload) = script::find_button(controls, &target, None)?;
+    Ok(Event::Tap { action, payload })
+}
+
+async fn read_line() -> Option<String> {
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line),
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+fn write_transcript(path: &PathBuf, transcript: &Transcript, app: &App, args: &RunArgs) -> anyhow::Result<()> {
+    let program = app.program();
+    let mut header = serde_json::Map::new();
+    header.insert("program".into(), program.id.clone().into());
+    header.insert("name".into(), program.name.clone().into());
+    header.insert("version".into(), program.version.clone().into());
+    header.insert("module_sha256".into(), program.module_hash.clone().into());
+    header.insert("abi".into(), app.abi_version().to_string().into());
+    header.insert("surface".into(), args.surface.as_str().into());
+    if let Some(script) = &args.script {
+        header.insert("script".into(), script.display().to_string().into());
+    }
+    let document = transcript.to_json(header);
+    let text = serde_json::to_string_pretty(&document)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write the transcript to {}", path.display()))
 }
 
 /// Prints a program's output line by line, prefixed with its id.

@@ -1,0 +1,448 @@
+//! 淘宝特价 Taobao Deals: a storefront mini-program.
+//!
+//! Pages: `pages/index` (the deals, a page of eight at a time), `pages/item`
+//! (one deal: add to cart, buy, share, the shop and its live room), `pages/cart`
+//! (quantities, a coupon, checkout), `pages/result` (the payment's outcome, retry)
+//! and `pages/orders`. The cart and the orders are kept in storage across runs.
+
+mod catalogue;
+
+use catalogue::{COUPONS, ITEMS, Item};
+use miniapp_sdk::link::{self, Card, LinkReply, Target};
+use miniapp_sdk::payment::{self, Order, PaymentResult, Status};
+use miniapp_sdk::prelude::*;
+use miniapp_sdk::view::{ButtonStyle, Node, Tone, View, badge, button, divider, heading, image, input, price, row, text};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// The storefront's merchant account with the host.
+const MERCHANT: &str = "1900000109";
+/// Deals per page on the home page.
+const PER_PAGE: usize = 8;
+
+#[derive(Default)]
+struct Storefront {
+    /// The page on top and its query.
+    path: String,
+    query: BTreeMap<String, String>,
+    /// A one-off message shown at the top of the next view.
+    notice: Option<(String, Tone)>,
+    /// The coupon applied in the cart.
+    coupon: Option<&'static str>,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Cart {
+    lines: Vec<Line>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct Line {
+    item: u32,
+    quantity: u32,
+}
+
+/// An order as the storefront remembers it.
+#[derive(Serialize, Deserialize, Clone)]
+struct OrderRecord {
+    no: String,
+    amount: i64,
+    pieces: u32,
+    description: String,
+    status: String,
+    method: Option<String>,
+    transaction_id: Option<String>,
+    reason: Option<String>,
+}
+
+impl MiniApp for Storefront {
+    fn on_launch(&mut self, launch: LaunchContext) -> Result<()> {
+        println!("淘宝特价 opened from {}", launch.surface);
+        self.path = launch.path;
+        self.query = launch.query;
+        self.render()
+    }
+
+    fn on_show(&mut self) -> Result<()> {
+        self.render()
+    }
+
+    fn on_event(&mut self, event: Event) -> Result<()> {
+        match event {
+            Event::Page { path, query, .. } => {
+                self.path = path;
+                self.query = query;
+                self.render()
+            }
+            Event::Tap { action, payload } => self.tap(&action, &payload),
+            Event::Input { field, value } if field == "coupon" => {
+                self.apply_coupon(&value);
+                self.render()
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Storefront {
+    fn tap(&mut self, action: &str, payload: &Value) -> Result<()> {
+        let id = payload.get("id").and_then(Value::as_u64).unwrap_or(0) as u32;
+        match action {
+            "item.open" => return view::navigate("pages/item", &[("id", &id.to_string())]).map(drop),
+            "cart.open" => return view::navigate("pages/cart", &[]).map(drop),
+            "orders.open" => return view::navigate("pages/orders", &[]).map(drop),
+            "home" => return view::back(10).map(drop),
+            "home.page" => {
+                let page = payload.get("page").and_then(Value::as_u64).unwrap_or(1);
+                return view::redirect("pages/index", &[("page", &page.to_string())]).map(drop);
+            }
+            "cart.add" => {
+                self.change_quantity(id, 1)?;
+                let title = catalogue::item(id).map_or("", |i| i.title);
+                self.notice = Some((format!("已加入购物车 Added to cart: {title}"), Tone::Success));
+            }
+            "buy.now" => {
+                self.change_quantity(id, 1)?;
+                return view::navigate("pages/cart", &[]).map(drop);
+            }
+            "cart.inc" => self.change_quantity(id, 1)?,
+            "cart.dec" => self.change_quantity(id, -1)?,
+            "cart.remove" => self.change_quantity(id, -1000)?,
+            "checkout" => return self.checkout(),
+            "pay.retry" => {
+                let no = payload.get("order").and_then(Value::as_str).unwrap_or_default().to_string();
+                return self.retry(&no);
+            }
+            "pay.query" => {
+                let no = payload.get("order").and_then(Value::as_str).unwrap_or_default().to_string();
+                let result = payment::query(MERCHANT, &no)?;
+                self.record_result(&result)?;
+            }
+            "share.chat" => self.share(id, Surface::Chat)?,
+            "share.group" => self.share(id, Surface::Group)?,
+            "share.moments" => self.share(id, Surface::Moments)?,
+            "shop.open" => {
+                let reply = link::open(Target::deep_link(format!("taobao://shop/{id}")))?;
+                self.link_notice("进店 Shop", &reply);
+            }
+            "live.open" => {
+                let room = payload.get("room").and_then(Value::as_u64).unwrap_or(0);
+                let reply = link::open(Target::deep_link(format!("taobao://live/{room}")))?;
+                self.link_notice("直播间 Live room", &reply);
+            }
+            other => {
+                self.notice = Some((format!("unknown action {other}"), Tone::Danger));
+            }
+        }
+        self.render()
+    }
+
+    fn render(&mut self) -> Result<()> {
+        let mut screen = match self.path.as_str() {
+            "pages/item" => self.item_page()?,
+            "pages/cart" => self.cart_page()?,
+            "pages/result" => self.result_page()?,
+            "pages/orders" => self.orders_page()?,
+            _ => self.home_page()?,
+        };
+        if let Some((message, tone)) = self.notice.take() {
+            screen.body.insert(0, text(message).tone(tone));
+        }
+        view::render(&screen)
+    }
+
+    fn home_page(&self) -> Result<View> {
+        let cart = load_cart()?;
+        let page: usize = self.query.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+        let pages = ITEMS.len().div_ceil(PER_PAGE);
+        let page = page.min(pages);
+        let mut deals: Vec<&Item> = ITEMS.iter().collect();
+        deals.sort_by_key(|item| std::cmp::Reverse(item.discount_percent()));
+        let mut screen = View::new("淘宝特价 Taobao Deals")
+            .push(row([
+                button(format!("购物车 Cart ({})", pieces(&cart)), "cart.open").key('c'),
+                button("我的订单 Orders", "orders.open").key('o'),
+            ]))
+            .push(heading(format!("今日特价 Today's deals · {page}/{pages}")));
+        let entries = deals.iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).map(|item| deal_row(item));
+        screen = screen.push(view::list(entries));
+        let mut paging = Vec::new();
+        if page > 1 {
+            paging.push(button("上一页 Previous", "home.page").payload(json!({"page": page - 1})).key('p'));
+        }
+        if page < pages {
+            paging.push(button("下一页 More deals", "home.page").payload(json!({"page": page + 1})).key('n'));
+        }
+        Ok(screen.push(divider()).push(row(paging)))
+    }
+
+    fn item_page(&self) -> Result<View> {
+        let id: u32 = self.query.get("id").and_then(|id| id.parse().ok()).unwrap_or(0);
+        let Some(item) = catalogue::item(id) else {
+            return Ok(View::new("淘宝特价")
+                .push(text(format!("这件商品已下架 Item {id} is no longer on sale")).tone(Tone::Danger))
+                .push(button("返回首页 Home", "home")));
+        };
+        let shop = item.shop();
+        let payload = json!({"id": item.id});
+        let mut screen = View::new(item.title)
+            .push(image(item.image(), item.title))
+            .push(heading(item.title))
+            .push(row([
+                price(item.price).was(item.original),
+                badge(format!("-{}%", item.discount_percent())).tone(Tone::Accent),
+                badge(if item.free_shipping { "包邮 Free shipping" } else { "运费 ¥8" }),
+            ]))
+            .push(text(format!("月销 {} · {}", item.sold, shop.name)).tone(Tone::Muted))
+            .push(row([
+                button("加入购物车 Add to cart", "cart.add").payload(payload.clone()).style(ButtonStyle::Primary).key('a'),
+                button("立即购买 Buy now", "buy.now").payload(payload.clone()).key('b'),
+            ]))
+            .push(divider())
+            .push(row([
+                button("分享给朋友 Share to chat", "share.chat").payload(payload.clone()).key('s'),
+                button("分享到群 Share to group", "share.group").payload(payload.clone()).key('g'),
+                button("分享到朋友圈 Share to Moments", "share.moments").payload(payload).key('m'),
+            ]))
+            .push(row([button(format!("进店 {}", shop.name), "shop.open").payload(json!({"id": shop.id})).key('d')]));
+        if let Some(room) = shop.live_room {
+            screen = screen.push(button("直播间 Live room", "live.open").payload(json!({"room": room})).key('l'));
+        }
+        Ok(screen.push(button("购物车 Cart", "cart.open").key('c')))
+    }
+
+    fn cart_page(&self) -> Result<View> {
+        let cart = load_cart()?;
+        let mut screen = View::new("购物车 Cart");
+        if cart.lines.is_empty() {
+            return Ok(screen
+                .push(text("购物车是空的 Your cart is empty").tone(Tone::Muted))
+                .push(button("去逛逛 Browse deals", "home").key('h')));
+        }
+        let lines = cart.lines.iter().filter_map(|line| {
+            let item = catalogue::item(line.item)?;
+            let payload = json!({"id": item.id});
+            Some(view::column([
+                text(item.title),
+                row([
+                    price(item.price * i64::from(line.quantity)),
+                    text(format!("× {}", line.quantity)),
+                    button("+", "cart.inc").payload(payload.clone()),
+                    button("−", "cart.dec").payload(payload.clone()),
+                    button("删除 Remove", "cart.remove").payload(payload).style(ButtonStyle::Danger),
+                ]),
+            ]))
+        });
+        screen = screen.push(view::list(lines)).push(divider());
+        let (total, discount) = totals(&cart, self.coupon);
+        screen = screen.push(input("coupon").label("优惠码 Coupon").placeholder("输入优惠码 enter a code").value(self.coupon.unwrap_or("")));
+        if discount > 0 {
+            screen = screen.push(row([text("优惠 Discount"), price(discount), badge(self.coupon.unwrap_or(""))]));
+        }
+        Ok(screen
+            .push(row([text(format!("合计 Total ({} 件)", pieces(&cart))), price(total - discount)]))
+            .push(button("去结算 Checkout", "checkout").style(ButtonStyle::Primary).key('p')))
+    }
+
+    fn result_page(&self) -> Result<View> {
+        let no = self.query.get("order").cloned().unwrap_or_default();
+        let Some(order) = load_orders()?.into_iter().find(|o| o.no == no) else {
+            return Ok(View::new("订单 Order").push(text(format!("没有订单 {no}"))));
+        };
+        let retry = json!({"order": order.no});
+        let mut screen = View::new("支付结果 Payment");
+        screen = match order.status.as_str() {
+            "paid" => screen
+                .push(heading("支付成功 Paid"))
+                .push(text(format!("已通过 {} 支付", order.method.clone().unwrap_or_default())).tone(Tone::Success)),
+            "cancelled" => screen
+                .push(heading("支付已取消 Payment cancelled"))
+                .push(text("订单已保留，可以重新支付 The order is kept; you can pay again").tone(Tone::Muted))
+                .push(button("重新支付 Pay again", "pay.retry").payload(retry).style(ButtonStyle::Primary).key('r')),
+            "pending" => screen
+                .push(heading("等待确认 Waiting for confirmation"))
+                .push(button("刷新状态 Check again", "pay.query").payload(retry).key('r')),
+            _ => screen
+                .push(heading("支付失败 Payment failed"))
+                .push(text(format!("原因 Reason: {}", order.reason.clone().unwrap_or_default())).tone(Tone::Danger))
+                .push(button("重新支付 Pay again", "pay.retry").payload(retry).style(ButtonStyle::Primary).key('r')),
+        };
+        let mut details = vec![
+            text(format!("订单号 Order {}", order.no)),
+            row([text("金额 Amount"), price(order.amount)]),
+            text(order.description.clone()).tone(Tone::Muted),
+        ];
+        if let Some(transaction) = &order.transaction_id {
+            details.push(text(format!("交易号 Transaction {transaction}")).tone(Tone::Muted));
+        }
+        Ok(screen
+            .push(view::column(details))
+            .push(divider())
+            .push(row([button("我的订单 Orders", "orders.open").key('o'), button("继续逛 Keep shopping", "home").key('h')])))
+    }
+
+    fn orders_page(&self) -> Result<View> {
+        let orders = load_orders()?;
+        let mut screen = View::new("我的订单 Orders");
+        if orders.is_empty() {
+            screen = screen.push(text("还没有订单 No orders yet").tone(Tone::Muted));
+        }
+        let entries = orders.iter().rev().take(20).map(|order| {
+            let tone = if order.status == "paid" { Tone::Success } else { Tone::Muted };
+            view::column([
+                row([text(order.no.clone()), price(order.amount), badge(order.status.clone()).tone(tone)]),
+                text(order.description.clone()).tone(Tone::Muted),
+            ])
+        });
+        Ok(screen.push(view::list(entries)).push(button("继续逛 Keep shopping", "home").key('h')))
+    }
+
+    fn change_quantity(&mut self, id: u32, delta: i64) -> Result<()> {
+        if catalogue::item(id).is_none() {
+            return Err(Error::new(ErrorCode::InvalidArgument, format!("no item {id}")));
+        }
+        let mut cart = load_cart()?;
+        match cart.lines.iter_mut().position(|line| line.item == id) {
+            Some(index) => {
+                let quantity = (i64::from(cart.lines[index].quantity) + delta).clamp(0, 99) as u32;
+                if quantity == 0 {
+                    cart.lines.remove(index);
+                } else {
+                    cart.lines[index].quantity = quantity;
+                }
+            }
+            None if delta > 0 => cart.lines.push(Line { item: id, quantity: delta.min(99) as u32 }),
+            None => {}
+        }
+        storage::set("cart", &cart)
+    }
+
+    fn apply_coupon(&mut self, code: &str) {
+        let code = code.trim().to_uppercase();
+        match COUPONS.iter().find(|(c, _, _)| *c == code) {
+            Some((known, percent, _)) => {
+                self.coupon = Some(known);
+                self.notice = Some((format!("优惠码 {known} 已使用: {percent}% off"), Tone::Success));
+            }
+            None if code.is_empty() => self.coupon = None,
+            None => self.notice = Some((format!("优惠码无效 Unknown coupon {code}"), Tone::Danger)),
+        }
+    }
+
+    fn checkout(&mut self) -> Result<()> {
+        let cart = load_cart()?;
+        if cart.lines.is_empty() {
+            self.notice = Some(("购物车是空的 Your cart is empty".into(), Tone::Danger));
+            return self.render();
+        }
+        let (total, discount) = totals(&cart, self.coupon);
+        let count: u64 = storage::get("order_counter")?.unwrap_or(0) + 1;
+        storage::set("order_counter", &count)?;
+        let first = cart.lines.first().and_then(|l| catalogue::item(l.item)).map_or("", |i| i.title);
+        let mut description = format!("淘宝特价 {first}");
+        while description.len() > 96 {
+            description.pop();
+        }
+        if cart.lines.len() > 1 {
+            description.push_str(&format!(" 等{}件", pieces(&cart)));
+        }
+        let order = OrderRecord {
+            no: format!("TD{count:08}"),
+            amount: total - discount,
+            pieces: pieces(&cart),
+            description,
+            status: "created".into(),
+            method: None,
+            transaction_id: None,
+            reason: None,
+        };
+        let mut orders = load_orders()?;
+        orders.push(order.clone());
+        storage::set("orders", &orders)?;
+        self.pay(&order)?;
+        view::redirect("pages/result", &[("order", &order.no)]).map(drop)
+    }
+
+    fn retry(&mut self, no: &str) -> Result<()> {
+        let Some(order) = load_orders()?.into_iter().find(|o| o.no == no) else {
+            return Err(Error::new(ErrorCode::InvalidArgument, format!("no order {no}")));
+        };
+        self.pay(&order)?;
+        self.render()
+    }
+
+    fn pay(&mut self, order: &OrderRecord) -> Result<()> {
+        let result = payment::request(&Order::cny(MERCHANT, &order.no, order.amount, &order.description))?;
+        println!("order {}: {} (attempt {})", order.no, result.status, result.attempt);
+        self.record_result(&result)?;
+        if result.status == Status::Paid {
+            storage::set("cart", &Cart::default())?;
+            self.coupon = None;
+        }
+        Ok(())
+    }
+
+    fn record_result(&mut self, result: &PaymentResult) -> Result<()> {
+        let mut orders = load_orders()?;
+        if let Some(order) = orders.iter_mut().find(|o| o.no == result.out_trade_no) {
+            order.status = result.status.to_string();
+            order.method = result.method.map(|m| if m.as_str() == "alipay" { "支付宝 Alipay" } else { "微信支付 WeChat Pay" }.to_string());
+            order.transaction_id = result.transaction_id.clone();
+            order.reason = result.reason.map(|r| r.to_string());
+        }
+        storage::set("orders", &orders)
+    }
+
+    fn share(&mut self, id: u32, surface: Surface) -> Result<()> {
+        let Some(item) = catalogue::item(id) else { return Ok(()) };
+        let card = Card {
+            title: format!("¥{}.{:02} {}", item.price / 100, item.price % 100, item.title),
+            target: Target::web(item.web_url()),
+            image: Some(item.image()),
+        };
+        let reply = link::share(card, surface)?;
+        self.link_notice(&format!("分享 Share to {surface}"), &reply);
+        Ok(())
+    }
+
+    fn link_notice(&mut self, what: &str, reply: &LinkReply) {
+        let tone = if reply.is_opened() { Tone::Success } else { Tone::Danger };
+        self.notice = Some((format!("{what}: {} — {}", reply.outcome, reply.message), tone));
+    }
+}
+
+fn deal_row(item: &Item) -> Node {
+    row([
+        button(item.title, "item.open").payload(json!({"id": item.id})),
+        price(item.price).was(item.original),
+        badge(format!("-{}%", item.discount_percent())).tone(Tone::Accent),
+    ])
+}
+
+fn load_cart() -> Result<Cart> {
+    Ok(storage::get("cart")?.unwrap_or_default())
+}
+
+fn load_orders() -> Result<Vec<OrderRecord>> {
+    Ok(storage::get("orders")?.unwrap_or_default())
+}
+
+fn pieces(cart: &Cart) -> u32 {
+    cart.lines.iter().map(|l| l.quantity).sum()
+}
+
+/// The cart's total and the coupon's discount, in fen.
+fn totals(cart: &Cart, coupon: Option<&str>) -> (i64, i64) {
+    let total: i64 = cart
+        .lines
+        .iter()
+        .filter_map(|l| catalogue::item(l.item).map(|i| i.price * i64::from(l.quantity)))
+        .sum();
+    let discount = coupon
+        .and_then(|code| COUPONS.iter().find(|(c, _, _)| *c == code))
+        .map_or(0, |(_, percent, cap)| (total * percent / 100).min(*cap));
+    (total, discount)
+}
+
+miniapp_sdk::export_app!(Storefront);
