@@ -132,7 +132,7 @@ pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCo
         None => person,
     };
     let mut driver = Driver::new(app.start_with_user(user).await?, transcript.clone());
-    let mut screen = Screen { program: app.program().id.clone(), style: Style::for_stdout(), hints: false };
+    let mut screen = Screen { program: app.program().id.clone(), style: Style::for_stdout(), hints: false, reported_end: false };
 
     let scripted = script.as_ref().map(|script| (script, script_user.as_ref(), transcript.as_ref()));
     let outcome = drive(&mut driver, &mut screen, &args, scripted, &host).await;
@@ -202,6 +202,8 @@ struct Screen {
     style: Style,
     /// Whether to print the keys a person can use under each view.
     hints: bool,
+    /// Whether the end of the program was already reported.
+    reported_end: bool,
 }
 
 impl Screen {
@@ -224,8 +226,11 @@ impl Screen {
                 );
             }
         }
-        if let Some(ended) = driver.ended() {
-            println!("[host] {} was ended: {ended}. The host is still running.", self.program);
+        if let Some(ended) = driver.ended()
+            && !self.reported_end
+        {
+            self.reported_end = true;
+            println!("[host] {ended}. The host is still running.");
         }
     }
 
