@@ -132,7 +132,8 @@ pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCo
         None => person,
     };
     let mut driver = Driver::new(app.start_with_user(user).await?, transcript.clone());
-    let mut screen = Screen { program: app.program().id.clone(), style: Style::for_stdout(), hints: false, reported_end: false };
+    let mut screen =
+        Screen { program: app.program().id.clone(), style: Style::for_stdout(), hints: false, reported_end: false };
 
     let scripted = script.as_ref().map(|script| (script, script_user.as_ref(), transcript.as_ref()));
     let outcome = drive(&mut driver, &mut screen, &args, scripted, &host).await;
