@@ -302,7 +302,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
         return ms.parse::<u64>().ok().map(Duration::from_millis);
     }
     let seconds = text.strip_suffix('s')?.parse::<f64>().ok()?;
-    (seconds.is_finite() && seconds >= 0.0 && seconds <= 3600.0).then(|| Duration::from_secs_f64(seconds))
+    (seconds.is_finite() && (0.0..=3600.0).contains(&seconds)).then(|| Duration::from_secs_f64(seconds))
 }
 
 /// Finds the button a tap means on `controls`: the action and payload to send.

@@ -53,8 +53,10 @@ impl MiniApp for Hostile {
 fn attack(index: usize) -> Result<String> {
     match index {
         0 => payment::request(&Order::cny("1900000999", "EVIL000001", 100, "gift card")).map(|r| r.status.to_string()),
-        1 => payment::request(&Order::cny("1900000109", "EVIL000002", -5000, "refund myself")).map(|r| r.status.to_string()),
-        2 => payment::request(&Order::cny("1900000109", "EVIL000003", 9_999_999, "everything")).map(|r| r.status.to_string()),
+        1 => payment::request(&Order::cny("1900000109", "EVIL000002", -5000, "refund myself"))
+            .map(|r| r.status.to_string()),
+        2 => payment::request(&Order::cny("1900000109", "EVIL000003", 9_999_999, "everything"))
+            .map(|r| r.status.to_string()),
         3 => open(Target::web("javascript:alert(document.cookie)")),
         4 => open(Target::web("https://taobao.com@evil.example/")),
         5 => view::render(&View::new("Pay here").push(text("\u{1b}[2J\u{1b}[HWeChat Pay: enter your PIN")))
@@ -66,7 +68,8 @@ fn attack(index: usize) -> Result<String> {
             }
             Ok("wrote 400 KB".to_string())
         }
-        _ => {
+        _ =>
+        {
             #[allow(clippy::empty_loop)]
             loop {}
         }
@@ -86,7 +89,10 @@ fn open(target: Target) -> Result<String> {
 impl Hostile {
     fn render(&self) -> Result<()> {
         let mut screen = View::new("Hostile program").push(heading("What a malicious mini-program tries"));
-        let lines = self.results.iter().map(|(line, refused)| text(line.clone()).tone(if *refused { Tone::Success } else { Tone::Danger }));
+        let lines = self
+            .results
+            .iter()
+            .map(|(line, refused)| text(line.clone()).tone(if *refused { Tone::Success } else { Tone::Danger }));
         screen = screen.push(list(lines));
         if let Some(next) = ATTACKS.get(self.results.len()) {
             screen = screen

@@ -11,7 +11,9 @@ use catalogue::{COUPONS, ITEMS, Item};
 use miniapp_sdk::link::{self, Card, LinkReply, Target};
 use miniapp_sdk::payment::{self, Order, PaymentResult, Status};
 use miniapp_sdk::prelude::*;
-use miniapp_sdk::view::{ButtonStyle, Node, Tone, View, badge, button, divider, heading, image, input, price, row, text};
+use miniapp_sdk::view::{
+    ButtonStyle, Node, Tone, View, badge, button, divider, heading, image, input, price, row, text,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -196,7 +198,10 @@ impl Storefront {
             ]))
             .push(text(format!("月销 {} · {}", item.sold, shop.name)).tone(Tone::Muted))
             .push(row([
-                button("加入购物车 Add to cart", "cart.add").payload(payload.clone()).style(ButtonStyle::Primary).key('a'),
+                button("加入购物车 Add to cart", "cart.add")
+                    .payload(payload.clone())
+                    .style(ButtonStyle::Primary)
+                    .key('a'),
                 button("立即购买 Buy now", "buy.now").payload(payload.clone()).key('b'),
             ]))
             .push(divider())
@@ -236,7 +241,12 @@ impl Storefront {
         });
         screen = screen.push(view::list(lines)).push(divider());
         let (total, discount) = totals(&cart, self.coupon);
-        screen = screen.push(input("coupon").label("优惠码 Coupon").placeholder("输入优惠码 enter a code").value(self.coupon.unwrap_or("")));
+        screen = screen.push(
+            input("coupon")
+                .label("优惠码 Coupon")
+                .placeholder("输入优惠码 enter a code")
+                .value(self.coupon.unwrap_or("")),
+        );
         if discount > 0 {
             screen = screen.push(row([text("优惠 Discount"), price(discount), badge(self.coupon.unwrap_or(""))]));
         }
@@ -276,10 +286,10 @@ impl Storefront {
         if let Some(transaction) = &order.transaction_id {
             details.push(text(format!("交易号 Transaction {transaction}")).tone(Tone::Muted));
         }
-        Ok(screen
-            .push(view::column(details))
-            .push(divider())
-            .push(row([button("我的订单 Orders", "orders.open").key('o'), button("继续逛 Keep shopping", "home").key('h')])))
+        Ok(screen.push(view::column(details)).push(divider()).push(row([
+            button("我的订单 Orders", "orders.open").key('o'),
+            button("继续逛 Keep shopping", "home").key('h'),
+        ])))
     }
 
     fn orders_page(&self) -> Result<View> {
@@ -387,7 +397,9 @@ impl Storefront {
         let mut orders = load_orders()?;
         if let Some(order) = orders.iter_mut().find(|o| o.no == result.out_trade_no) {
             order.status = result.status.to_string();
-            order.method = result.method.map(|m| if m.as_str() == "alipay" { "支付宝 Alipay" } else { "微信支付 WeChat Pay" }.to_string());
+            order.method = result
+                .method
+                .map(|m| if m.as_str() == "alipay" { "支付宝 Alipay" } else { "微信支付 WeChat Pay" }.to_string());
             order.transaction_id = result.transaction_id.clone();
             order.reason = result.reason.map(|r| r.to_string());
         }
@@ -434,11 +446,8 @@ fn pieces(cart: &Cart) -> u32 {
 
 /// The cart's total and the coupon's discount, in fen.
 fn totals(cart: &Cart, coupon: Option<&str>) -> (i64, i64) {
-    let total: i64 = cart
-        .lines
-        .iter()
-        .filter_map(|l| catalogue::item(l.item).map(|i| i.price * i64::from(l.quantity)))
-        .sum();
+    let total: i64 =
+        cart.lines.iter().filter_map(|l| catalogue::item(l.item).map(|i| i.price * i64::from(l.quantity))).sum();
     let discount = coupon
         .and_then(|code| COUPONS.iter().find(|(c, _, _)| *c == code))
         .map_or(0, |(_, percent, cap)| (total * percent / 100).min(*cap));
