@@ -142,7 +142,10 @@ impl HostFunction {
     }
 }
 
-fn decode_request<Req: DeserializeOwned>(bytes: &[u8]) -> Result<Req, ApiError> {
+/// The JSON message decoder every host call's request goes through: UTF-8, then
+/// JSON into `Req`, with errors naming the problem. An empty request means `{}`
+/// (a call without arguments). serde_json's nesting limit (128) bounds recursion.
+pub fn decode_request<Req: DeserializeOwned>(bytes: &[u8]) -> Result<Req, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ApiError::invalid_argument(format!("request is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
     })?;
@@ -331,6 +334,39 @@ mod tests {
         let err = decode_request::<Params>(b"{\"quota_bytes\":1,\"x\":2}").unwrap_err();
         assert!(err.message.contains("unknown field `x`"), "{err}");
         assert!(decode_request::<BTreeMap<String, u8>>(b"").unwrap().is_empty());
+    }
+
+    /// JSONTestSuite's parsing cases through the message decoder: `y_` accepted,
+    /// `n_` refused with `invalid_argument`, `i_` either way — never a panic. What
+    /// decodes is also fed to every request type and the view decoder.
+    #[test]
+    fn the_json_test_suite_through_the_message_decoder() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/json-test-suite/test_parsing");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("the corpus is in tests/data") {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::read(&path).unwrap();
+            let decoded = decode_request::<serde_json::Value>(&bytes);
+            match &decoded {
+                Ok(_) if name.starts_with("n_") && !bytes.is_empty() => panic!("{name} was accepted"),
+                Err(error) if name.starts_with("y_") => panic!("{name} was refused: {error}"),
+                Err(error) => assert_eq!(error.code, ErrorCode::InvalidArgument, "{name}"),
+                Ok(_) => {}
+            }
+            let _ = decode_request::<miniapp_abi::payment::PaymentRequest>(&bytes);
+            let _ = decode_request::<miniapp_abi::link::OpenRequest>(&bytes);
+            let _ = decode_request::<miniapp_abi::link::ShareRequest>(&bytes);
+            let _ = decode_request::<miniapp_abi::storage::SetRequest>(&bytes);
+            let _ = decode_request::<miniapp_abi::view::PageRequest>(&bytes);
+            if let Ok(value) = decoded {
+                let _ = view::decode::decode_view(&value, &crate::config::ViewSettings::default());
+            }
+            seen += 1;
+        }
+        // The empty document (`n_structure_no_data.json`) is the one `n_` case the
+        // ABI accepts: an empty request is a call without arguments.
+        assert_eq!(seen, 318);
     }
 
     #[test]

@@ -156,11 +156,8 @@ async fn drive(
     context.referrer = args.referrer.clone();
     let launched = driver.launch(&context).await;
     screen.present(driver);
-    if let Err(error) = launched
-        && error.ends_program()
-    {
-        return Err(error.into());
-    }
+    // A program that fails its launch did not start, whatever it reported.
+    launched?;
 
     if let Some((script, script_user, transcript)) = script {
         let settings = host.user_settings();
@@ -182,11 +179,7 @@ async fn drive(
     for event in &args.events {
         let handled = driver.event(event).await;
         screen.present(driver);
-        if let Err(error) = handled
-            && error.ends_program()
-        {
-            return Err(error.into());
-        }
+        handled?;
     }
     if !args.events.is_empty() && !driver.session().handles_events() {
         bail!("{} does not export miniapp_on_event, so the events given were not delivered", screen.program);
