@@ -9,7 +9,7 @@ use miniapp_host::capability::payment::provider::{alipay, wechat};
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {
-    static KEYS: OnceLock<RsaKeys> = OnceLock::new();
+    static KEYS: OnceLock<Option<RsaKeys>> = OnceLock::new();
     let Some(keys) = KEYS.get_or_init(|| RsaKeys::throwaway().ok()).as_ref() else { return };
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (head, body) = text.split_once("\n\n").unwrap_or((text, ""));
