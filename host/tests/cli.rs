@@ -1,27 +1,11 @@
 //! The real `miniapp` binary: the sample runs, inspect reports, and every bad input
 //! ends in one clear `error:` line and a non-zero exit — never a panic.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn miniapp(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_miniapp"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .current_dir(repo())
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("the miniapp binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use std::process::Output;
+use support::{miniapp, repo, text};
 
 /// Asserts a failed run: non-zero exit, stderr ending in one `error:` line that
 /// contains `needle`, and no panic or backtrace.

@@ -2,29 +2,13 @@
 //! `miniapp` binary. They assert on the transcript (what the program asked, what
 //! the host decided) and on the ledger, not on how the screen was drawn.
 
+mod support;
+
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn miniapp(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_miniapp"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .current_dir(repo())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the miniapp binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{miniapp, repo, text};
 
 /// Runs `app` with `script` (a file's text), recording a transcript; returns the
 /// output and the transcript.

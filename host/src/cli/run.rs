@@ -132,11 +132,11 @@ pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCo
         None => person,
     };
     let mut driver = Driver::new(app.start_with_user(user).await?, transcript.clone());
-    let mut screen =
-        Screen { program: app.program().id.clone(), style: Style::for_stdout(), hints: false, reported_end: false };
+    let mut console =
+        Console { program: app.program().id.clone(), style: Style::for_stdout(), hints: false, reported_end: false };
 
     let scripted = script.as_ref().map(|script| (script, script_user.as_ref(), transcript.as_ref()));
-    let outcome = drive(&mut driver, &mut screen, &args, scripted, &host).await;
+    let outcome = drive(&mut driver, &mut console, &args, scripted, &host).await;
     if let (Some(path), Some(transcript)) = (&args.transcript, &transcript) {
         write_transcript(path, transcript, &app, &args)?;
     }
@@ -145,7 +145,7 @@ pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCo
 
 async fn drive(
     driver: &mut Driver,
-    screen: &mut Screen,
+    console: &mut Console,
     args: &RunArgs,
     script: Option<(&Script, &ScriptUser, Option<&Transcript>)>,
     host: &miniapp_host::Host,
@@ -155,7 +155,7 @@ async fn drive(
     context.query = args.query.iter().cloned().collect();
     context.referrer = args.referrer.clone();
     let launched = driver.launch(&context).await;
-    screen.present(driver);
+    console.present(driver);
     // A program that fails its launch did not start, whatever it reported.
     launched?;
 
@@ -163,12 +163,12 @@ async fn drive(
         let settings = host.user_settings();
         let result = script::run(script, driver, script_user, settings, transcript, |driver, step| {
             println!("[script] {}: {}", step.line, step.text);
-            screen.present(driver);
+            console.present(driver);
         })
         .await;
         return match result {
             Ok(()) => {
-                screen.farewell(driver);
+                console.present(driver);
                 println!("[script] finished: {} steps", script.steps.len());
                 Ok(ExitCode::SUCCESS)
             }
@@ -178,20 +178,20 @@ async fn drive(
 
     for event in &args.events {
         let handled = driver.event(event).await;
-        screen.present(driver);
+        console.present(driver);
         handled?;
     }
     if !args.events.is_empty() && !driver.session().handles_events() {
-        bail!("{} does not export miniapp_on_event, so the events given were not delivered", screen.program);
+        bail!("{} does not export miniapp_on_event, so the events given were not delivered", console.program);
     }
     if args.events.is_empty() && driver.has_screen() {
-        interact(driver, screen).await?;
+        interact(driver, console).await?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the terminal shows: the program's output and its views.
-struct Screen {
+/// The terminal: shows the program's output and its views.
+struct Console {
     program: String,
     style: Style,
     /// Whether to print the keys a person can use under each view.
@@ -200,7 +200,7 @@ struct Screen {
     reported_end: bool,
 }
 
-impl Screen {
+impl Console {
     /// Shows what happened since last time: output, notices, and the view if it changed.
     fn present(&mut self, driver: &mut Driver) {
         show(&self.program, driver.take_output());
@@ -227,16 +227,12 @@ impl Screen {
             println!("[host] {ended}. The host is still running.");
         }
     }
-
-    fn farewell(&mut self, driver: &mut Driver) {
-        show(&self.program, driver.take_output());
-    }
 }
 
 /// The person at the terminal uses the program until they quit or input ends.
-async fn interact(driver: &mut Driver, screen: &mut Screen) -> anyhow::Result<()> {
+async fn interact(driver: &mut Driver, console: &mut Console) -> anyhow::Result<()> {
     let person = std::io::stdin().is_terminal();
-    screen.hints = person;
+    console.hints = person;
     if person {
         println!("tap: a number or key · fill an input: its number, then the text · back · refresh · quit");
     }
@@ -279,7 +275,7 @@ async fn interact(driver: &mut Driver, screen: &mut Screen) -> anyhow::Result<()
             }
             [] => continue,
         };
-        screen.present(driver);
+        console.present(driver);
         if let Err(error) = result
             && error.ends_program()
         {

@@ -149,30 +149,40 @@ impl Driver {
         true
     }
 
+    /// Records how a callback ended, then follows the page changes it made. A
+    /// callback that reported failure still changed what it changed.
     async fn finish(
         &mut self,
         callback: &str,
         started: Instant,
         result: Result<(), SessionError>,
     ) -> Result<(), SessionError> {
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let outcome = match &result {
-            Ok(()) => "ok".to_string(),
-            Err(error) => error.to_string(),
-        };
-        self.record(|| Record::Callback { callback: callback.to_string(), result: outcome, micros });
-        match result {
-            Ok(()) => self.settle().await,
-            Err(error) => {
-                if error.ends_program() {
-                    self.record(|| Record::Ended { reason: error.to_string() });
-                    return Err(error);
-                }
-                // A callback that reported failure still changed what it changed.
-                self.settle().await?;
-                Err(error)
-            }
+        let result = self.record_outcome(callback, started, result);
+        if let Err(error) = &result
+            && error.ends_program()
+        {
+            return result;
         }
+        self.settle().await?;
+        result
+    }
+
+    /// Records a callback's result, and the end of the program if it ended.
+    fn record_outcome(
+        &self,
+        callback: &str,
+        started: Instant,
+        result: Result<(), SessionError>,
+    ) -> Result<(), SessionError> {
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let outcome = result.as_ref().map_or_else(|e| e.to_string(), |()| "ok".to_string());
+        self.record(|| Record::Callback { callback: callback.to_string(), result: outcome, micros });
+        if let Err(error) = &result
+            && error.ends_program()
+        {
+            self.record(|| Record::Ended { reason: error.to_string() });
+        }
+        result
     }
 
     /// Tells the program about page changes until it stops making them.
@@ -193,19 +203,14 @@ impl Driver {
         Ok(())
     }
 
+    /// Delivers a `page` event; only the program's end stops the caller.
     async fn page_event(&mut self, reason: PageReason, page: Page) -> Result<(), SessionError> {
         let event = Event::Page { reason, path: page.path, query: page.query };
         self.record(|| Record::Event { event: event.clone() });
         let started = Instant::now();
         let result = self.session.event(&event).await;
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let outcome = result.as_ref().map_or_else(|e| e.to_string(), |()| "ok".to_string());
-        self.record(|| Record::Callback { callback: miniapp_abi::EXPORT_ON_EVENT.into(), result: outcome, micros });
-        match result {
-            Err(error) if error.ends_program() => {
-                self.record(|| Record::Ended { reason: error.to_string() });
-                Err(error)
-            }
+        match self.record_outcome(miniapp_abi::EXPORT_ON_EVENT, started, result) {
+            Err(error) if error.ends_program() => Err(error),
             _ => Ok(()),
         }
     }
