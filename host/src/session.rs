@@ -159,6 +159,12 @@ impl Session {
         self.output.drain()
     }
 
+    /// The size of the program's linear memory now, in bytes; never more than its
+    /// `limits.memory_bytes`.
+    pub fn memory_bytes(&self) -> u64 {
+        self.store.data().exports.as_ref().map_or(0, |exports| exports.memory.data_size(&self.store) as u64)
+    }
+
     /// Why the session ended, if it has.
     pub fn ended(&self) -> Option<&SessionError> {
         self.ended.as_ref()

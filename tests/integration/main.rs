@@ -9,5 +9,6 @@ mod hostile;
 mod identity;
 mod link;
 mod link_safety;
+mod load;
 mod payment;
 mod storage;

@@ -135,6 +135,19 @@ impl AuditLog {
             .await
     }
 
+    /// How many decisions were recorded for `capability`'s `action` (a host
+    /// function's name, `load`, …), across all programs.
+    pub fn count(&self, capability: &str, action: &str) -> Result<u64, StoreError> {
+        self.database.run_blocking(|c| {
+            let count: i64 = c.query_row(
+                "SELECT count(*) FROM decisions WHERE capability = ?1 AND action = ?2",
+                rusqlite::params![capability, action],
+                |row| row.get(0),
+            )?;
+            Ok(count as u64)
+        })
+    }
+
     /// The most recent `limit` decisions, oldest first, optionally for one program.
     pub fn recent(&self, program_id: Option<&str>, limit: u32) -> Result<Vec<Decision>, StoreError> {
         self.database.run_blocking(|c| {

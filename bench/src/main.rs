@@ -1,0 +1,161 @@
+//! The comparison harness: the same work done three ways in one run — bare
+//! wasmtime 48 (the floor), miniapp through its public host library, and Extism
+//! 1.30 — each figure printed with its median and spread (p10–p90) and the
+//! ratios; then miniapp's durable paths beside the bare SQLite commit rate.
+//!
+//! ```sh
+//! RUST_BACKTRACE=0 cargo run --release --manifest-path bench/Cargo.toml
+//! RUST_BACKTRACE=0 cargo run --release --manifest-path bench/Cargo.toml -- --quick
+//! ```
+
+mod decisions;
+mod extism;
+mod floor;
+mod memory;
+mod miniapp;
+mod stats;
+mod work;
+
+use stats::{Summary, Unit, number};
+use work::System;
+
+/// How many samples each figure takes.
+struct Plan {
+    cold_cached: usize,
+    cold_first: usize,
+    instantiate: usize,
+    round_trip: usize,
+    idle_programs: usize,
+    rounds: usize,
+    payments: usize,
+    links: usize,
+}
+
+impl Plan {
+    fn full() -> Plan {
+        Plan {
+            cold_cached: 40,
+            cold_first: 5,
+            instantiate: 5_000,
+            round_trip: 20_000,
+            idle_programs: 2_000,
+            rounds: 5,
+            payments: 300,
+            links: 1_000,
+        }
+    }
+
+    fn quick() -> Plan {
+        Plan {
+            cold_cached: 10,
+            cold_first: 2,
+            instantiate: 500,
+            round_trip: 2_000,
+            idle_programs: 200,
+            rounds: 2,
+            payments: 50,
+            links: 100,
+        }
+    }
+}
+
+/// One row of the comparison: a figure on each system.
+struct Row {
+    figure: &'static str,
+    target: &'static str,
+    values: Vec<Summary>,
+}
+
+fn main() {
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+        eprintln!("note: RUST_BACKTRACE is set; every error value captures a backtrace. Run with RUST_BACKTRACE=0.");
+    }
+    let plan = if std::env::args().any(|a| a == "--quick") { Plan::quick() } else { Plan::full() };
+    let slots = plan.idle_programs as u32 + 16;
+    println!("building the systems (pool of {slots} programs each)…");
+    let mut systems: Vec<Box<dyn System>> =
+        vec![Box::new(floor::Floor::new(slots)), Box::new(miniapp::Miniapp::new(slots)), Box::new(extism::Extism::new())];
+
+    let mut rows = Vec::new();
+    let mut measure = |figure, target, run: &mut dyn FnMut(&mut dyn System) -> Summary| {
+        let values: Vec<Summary> = systems
+            .iter_mut()
+            .map(|system| {
+                let summary = run(system.as_mut());
+                println!("  {figure:<34} {:<22} {}", system.name(), summary.describe());
+                summary
+            })
+            .collect();
+        rows.push(Row { figure, target, values });
+    };
+    measure("cold start, cached module", "≤ 150 µs", &mut |s| {
+        Summary::of_durations(&s.cold_start_cached(plan.cold_cached), Unit::Micros)
+    });
+    measure("cold start, first ever (compiles)", "printed", &mut |s| {
+        Summary::of_durations(&s.cold_start_first(plan.cold_first), Unit::Millis)
+    });
+    measure("instantiate a ready program", "≤ 10 µs", &mut |s| {
+        Summary::of_durations(&s.instantiate(plan.instantiate), Unit::Micros)
+    });
+    measure("event round trip (1 host call)", "≤ 3.5 µs", &mut |s| {
+        Summary::of_durations(&s.round_trip(plan.round_trip), Unit::Micros)
+    });
+    measure("idle programs per GiB (PSS)", "≥ 20,000", &mut |s| {
+        let values = (0..3).map(|_| memory::per_gib(plan.idle_programs, s.idle_memory(plan.idle_programs))).collect();
+        Summary::of_values(values, Unit::Rate)
+    });
+
+    println!();
+    println!(
+        "| figure | target | floor (bare wasmtime 48) | miniapp | Extism 1.30 | miniapp ÷ floor | Extism ÷ miniapp |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for row in &rows {
+        let [floor, miniapp, extism] = [&row.values[0], &row.values[1], &row.values[2]];
+        println!(
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2} |",
+            row.figure,
+            row.target,
+            floor.describe(),
+            miniapp.describe(),
+            extism.describe(),
+            miniapp.median() / floor.median(),
+            extism.median() / miniapp.median(),
+        );
+    }
+    drop(systems);
+
+    println!();
+    durable(&plan);
+}
+
+/// Payments and link decisions, beside the bare commit rate, `plan.rounds` times.
+fn durable(plan: &Plan) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let (mut bare, mut payments, mut links) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..plan.rounds {
+        let dir = tempfile::tempdir().expect("temp dir");
+        bare.push(decisions::bare_commits_per_second(dir.path(), plan.payments));
+        payments.push(runtime.block_on(decisions::payments_per_second(&dir.path().join("pay"), plan.payments)));
+        links.push(runtime.block_on(decisions::link_decisions_per_second(&dir.path().join("link"), plan.links)));
+    }
+    let bare = Summary::of_values(bare, Unit::Rate);
+    let payments = Summary::of_values(payments, Unit::Rate);
+    let links = Summary::of_values(links, Unit::Rate);
+    println!("| durable path ({} rounds) | per second | ÷ bare commits |", plan.rounds);
+    println!("|---|---|---|");
+    println!("| bare SQLite `synchronous=FULL` commits | {} | 1 |", bare.describe());
+    println!(
+        "| payments through miniapp ({} per round) | {} | {:.3} |",
+        plan.payments,
+        payments.describe(),
+        payments.median() / bare.median()
+    );
+    println!(
+        "| link decisions through miniapp ({} per round) | {} | {:.3} |",
+        plan.links,
+        links.describe(),
+        links.median() / bare.median()
+    );
+    println!("(bare commits/s median {})", number(bare.median()));
+}

@@ -1,0 +1,118 @@
+//! Load: 1,000 programs running at once on one host, each handling events, paying
+//! (and retrying its payment, as a flaky network would) and opening a link. Then
+//! the books are checked: one paid order per program, none paid twice, every
+//! payment and link decision in the audit log, every program's memory within its
+//! limit, and every program served (event latency p50/p99/max printed).
+
+use crate::common::{self, probe_op};
+use miniapp_host::consent::{Answer, ScriptedUser};
+use miniapp_host::capability::payment::ledger::State;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Barrier;
+
+const PROGRAMS: usize = 1_000;
+/// Storage events per program, around the payment and the link.
+const STORAGE_EVENTS: usize = 4;
+
+struct ProgramRun {
+    latencies: Vec<Duration>,
+    memory_bytes: u64,
+    memory_limit: u64,
+}
+
+async fn timed(session: &mut miniapp_host::Session, latencies: &mut Vec<Duration>, op: &str, data: serde_json::Value) -> serde_json::Value {
+    let started = Instant::now();
+    let reply = probe_op(session, op, data).await;
+    latencies.push(started.elapsed());
+    reply
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_programs_at_once_lose_and_double_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host_with(&data, |config| {
+        config.engine.max_live_programs = PROGRAMS as u32 + 8;
+        config.payment.notification_delay_scale = 0.0;
+        config.payment.confirm_wait_ms = 60_000;
+    });
+    // Every program is instantiated before any of them does its work.
+    let all_running = Arc::new(Barrier::new(PROGRAMS));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(PROGRAMS);
+    for n in 0..PROGRAMS {
+        let (host, all_running) = (host.clone(), all_running.clone());
+        tasks.push(tokio::spawn(async move {
+            let app = common::probe(&host, &format!("load.shop-{n:04}"), "").await;
+            let user = ScriptedUser::new([Answer::Pick(1 + n % 2)]);
+            let mut session = app.start_with_user(user).await.expect("a slot in the pool");
+            session.launch(&common::direct()).await.unwrap();
+            session.take_output();
+            all_running.wait().await;
+
+            let mut latencies = Vec::new();
+            for round in 0..STORAGE_EVENTS / 2 {
+                let reply = timed(&mut session, &mut latencies, "set", json!({"key": "cart", "value": [n, round]})).await;
+                assert!(reply.get("ok").is_some(), "{reply}");
+            }
+            let order = json!({"merchant_id": "1900000109", "out_trade_no": format!("LOAD-{n:04}"),
+                               "amount": 100 + n as i64, "description": "Load test order"});
+            let paid = timed(&mut session, &mut latencies, "pay", order.clone()).await;
+            assert_eq!(paid["ok"]["status"], "paid", "{paid}");
+            // The retry answers with the same payment and charges nothing.
+            let retried = timed(&mut session, &mut latencies, "pay", order).await;
+            assert_eq!(retried["ok"]["status"], "paid", "{retried}");
+            assert_eq!(retried["ok"]["transaction_id"], paid["ok"]["transaction_id"]);
+            let url = format!("https://taobao.com/item/{n}");
+            let opened = timed(&mut session, &mut latencies, "open", json!({"kind": "web", "url": url})).await;
+            assert_eq!(opened["ok"]["outcome"], "opened", "{opened}");
+            for _ in 0..STORAGE_EVENTS / 2 {
+                let reply = timed(&mut session, &mut latencies, "get", json!({"key": "cart"})).await;
+                assert_eq!(reply["ok"][0], n, "{reply}");
+            }
+            ProgramRun { latencies, memory_bytes: session.memory_bytes(), memory_limit: app.limits().memory_bytes }
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut memory_total = 0;
+    for task in tasks {
+        let run = task.await.expect("every program finishes");
+        assert!(run.memory_bytes <= run.memory_limit, "{} > {}", run.memory_bytes, run.memory_limit);
+        memory_total += run.memory_bytes;
+        latencies.extend(run.latencies);
+    }
+    let elapsed = started.elapsed();
+
+    let ledger = host.payment_ledger();
+    let orders = ledger.list().unwrap();
+    assert_eq!(orders.len(), PROGRAMS, "one order per program, none lost, none doubled");
+    for order in &orders {
+        assert_eq!(order.state, State::Paid, "{order:?}");
+        let n: i64 = order.out_trade_no.trim_start_matches("LOAD-").parse().unwrap();
+        assert_eq!(order.amount, 100 + n);
+        assert_eq!(order.program_id, format!("load.shop-{n:04}"));
+    }
+    let transitions = ledger.paid_transitions().unwrap();
+    assert_eq!(transitions.len(), PROGRAMS);
+    assert!(transitions.iter().all(|(_, _, count)| *count == 1), "an order was paid twice");
+    assert_eq!(ledger.integrity_check().unwrap(), "ok");
+
+    let audit = host.audit();
+    assert_eq!(audit.count("link", "open").unwrap(), PROGRAMS as u64, "every link decision audited");
+    assert!(audit.count("payment", "request").unwrap() >= PROGRAMS as u64, "every payment decision audited");
+
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!(
+        "{PROGRAMS} programs, {} events in {elapsed:.1?}: latency p50 {:?}, p99 {:?}, max {:?}; guest memory {} MiB in all",
+        latencies.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        memory_total >> 20
+    );
+    // Not a speed test: a bound loose enough for any machine, tight enough to catch
+    // a program left waiting behind the others.
+    assert!(at(0.99) < Duration::from_secs(30), "p99 event latency {:?}", at(0.99));
+}
