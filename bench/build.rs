@@ -33,5 +33,9 @@ fn build(dir: &Path) {
         .env_remove("RUSTFLAGS")
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo for {}: {e}", dir.display()));
-    assert!(status.success(), "building the guest in {} failed (is the wasm32-wasip1 target installed?)", dir.display());
+    assert!(
+        status.success(),
+        "building the guest in {} failed (is the wasm32-wasip1 target installed?)",
+        dir.display()
+    );
 }

@@ -12,7 +12,9 @@ use std::time::Instant;
 pub fn bare_commits_per_second(dir: &Path, commits: usize) -> f64 {
     let connection = rusqlite::Connection::open(dir.join("bare.db")).expect("open");
     connection
-        .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+        .execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)",
+        )
         .expect("schema");
     let started = Instant::now();
     for i in 0..commits {

@@ -102,7 +102,8 @@ fn linker(engine: &Engine, module: &Module) -> Linker<State> {
                 let memory = caller.data().memory.expect("memory");
                 let data = memory.data(&caller);
                 let (ptr, len, slot) = (ptr as u32 as usize, len as u32 as usize, slot as u32 as usize);
-                let view = data.get(ptr..ptr + len).ok_or_else(|| wasmtime::Error::msg("request out of bounds"))?.to_vec();
+                let view =
+                    data.get(ptr..ptr + len).ok_or_else(|| wasmtime::Error::msg("request out of bounds"))?.to_vec();
                 // An accepted view has an empty reply: (0, 0) in the reply slot.
                 let reply = memory
                     .data_mut(&mut caller)

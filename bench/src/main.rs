@@ -4,9 +4,12 @@
 //! ratios; then miniapp's durable paths beside the bare SQLite commit rate.
 //!
 //! ```sh
-//! RUST_BACKTRACE=0 cargo run --release --manifest-path bench/Cargo.toml
-//! RUST_BACKTRACE=0 cargo run --release --manifest-path bench/Cargo.toml -- --quick
+//! RUST_BACKTRACE=0 cargo run --release
+//! RUST_BACKTRACE=0 cargo run --release -- --quick
 //! ```
+//!
+//! `--profile <cold-start|instantiate|round-trip>` runs only miniapp's figure, for
+//! a long time, to record under `perf`.
 
 mod decisions;
 mod extism;
@@ -70,11 +73,19 @@ fn main() {
     if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
         eprintln!("note: RUST_BACKTRACE is set; every error value captures a backtrace. Run with RUST_BACKTRACE=0.");
     }
-    let plan = if std::env::args().any(|a| a == "--quick") { Plan::quick() } else { Plan::full() };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(figure) = args.iter().position(|a| a == "--profile").and_then(|i| args.get(i + 1)) {
+        profile(figure);
+        return;
+    }
+    let plan = if args.iter().any(|a| a == "--quick") { Plan::quick() } else { Plan::full() };
     let slots = plan.idle_programs as u32 + 16;
     println!("building the systems (pool of {slots} programs each)…");
-    let mut systems: Vec<Box<dyn System>> =
-        vec![Box::new(floor::Floor::new(slots)), Box::new(miniapp::Miniapp::new(slots)), Box::new(extism::Extism::new())];
+    let mut systems: Vec<Box<dyn System>> = vec![
+        Box::new(floor::Floor::new(slots)),
+        Box::new(miniapp::Miniapp::new(slots)),
+        Box::new(extism::Extism::new()),
+    ];
 
     let mut rows = Vec::new();
     let mut measure = |figure, target, run: &mut dyn FnMut(&mut dyn System) -> Summary| {
@@ -158,4 +169,24 @@ fn durable(plan: &Plan) {
         links.median() / bare.median()
     );
     println!("(bare commits/s median {})", number(bare.median()));
+}
+
+/// Runs one of miniapp's figures for about ten seconds, for a profiler.
+fn profile(figure: &str) {
+    let mut system = miniapp::Miniapp::new(64);
+    let (samples, unit) = match figure {
+        "cold-start" => (10_000, Unit::Micros),
+        "instantiate" => (2_000_000, Unit::Micros),
+        "round-trip" => (2_000_000, Unit::Micros),
+        other => {
+            eprintln!("--profile takes cold-start, instantiate or round-trip, not `{other}`");
+            std::process::exit(2);
+        }
+    };
+    let durations = match figure {
+        "cold-start" => system.cold_start_cached(samples),
+        "instantiate" => system.instantiate(samples),
+        _ => system.round_trip(samples),
+    };
+    println!("miniapp {figure}: {}", Summary::of_durations(&durations, unit).describe());
 }

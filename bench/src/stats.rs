@@ -53,12 +53,7 @@ impl Summary {
             Unit::Millis => " ms",
             Unit::Rate => "",
         };
-        format!(
-            "{}{suffix} ({}–{})",
-            number(self.median()),
-            number(self.quantile(0.1)),
-            number(self.quantile(0.9))
-        )
+        format!("{}{suffix} ({}–{})", number(self.median()), number(self.quantile(0.1)), number(self.quantile(0.9)))
     }
 }
 

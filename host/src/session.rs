@@ -270,6 +270,11 @@ fn classify(
     if let Some(fault) = fault {
         return SessionError::Ended { program, callback, fault };
     }
+    // The host ran out of a pooled resource (a fiber stack for a nested call): the
+    // host's capacity, not the program's fault.
+    if let Some(pool) = error.chain().find_map(|cause| cause.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()) {
+        return SessionError::Capacity { program, reason: format!("{pool} ({})", LimitKind::LivePrograms.key()) };
+    }
     let message = match error.downcast_ref::<wasmtime_wasi::I32Exit>() {
         Some(exit) => format!("the program called exit({}), which the ABI does not allow", exit.0),
         None => match error.downcast_ref::<Trap>() {

@@ -81,3 +81,56 @@ proptest! {
         assert_safe_if_allowed(&raw, &settings);
     }
 }
+
+/// The same target on two platforms' hosts (or schemes), with the owner's name
+/// blanked out: what neutrality compares.
+fn without_owner(result: Result<String, (miniapp_abi::link::DenyReason, String)>, owners: &[&str]) -> String {
+    let text = match result {
+        Ok(display) => format!("allowed {display}"),
+        Err((reason, message)) => format!("denied {reason:?} {message}"),
+    };
+    owners.iter().fold(text, |text, owner| text.replace(owner, "<owner>"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Neutrality: a web URL's verdict depends on its shape, never on whose
+    /// domain it is. The same path and query on Taobao's, JD's and Pinduoduo's
+    /// domains get the same answer, word for word.
+    #[test]
+    fn web_verdicts_do_not_depend_on_the_owner(suffix in "[a-zA-Z0-9/?=&%.#:@_~ -]{0,40}") {
+        let settings = settings();
+        let owners = ["taobao.com", "jd.com", "pinduoduo.com"];
+        let verdicts: Vec<String> = owners
+            .iter()
+            .map(|domain| {
+                let raw = format!("https://{domain}/{suffix}");
+                without_owner(check_web_url(&raw, &settings).map(|safe| safe.display), &owners)
+            })
+            .collect();
+        prop_assert!(verdicts.windows(2).all(|pair| pair[0] == pair[1]), "{verdicts:#?}");
+    }
+
+    /// Neutrality for deep links: every registered platform's scheme gets the same
+    /// answer for the same kind and id.
+    #[test]
+    fn deep_link_verdicts_do_not_depend_on_the_platform(
+        kind in prop::sample::select(vec!["item", "shop", "live", "coupon", ""]),
+        id in "[a-zA-Z0-9_%-]{0,70}",
+    ) {
+        let settings = settings();
+        let platforms: Vec<(String, String)> =
+            settings.platforms.iter().map(|(name, p)| (name.clone(), p.scheme.clone())).collect();
+        prop_assume!(platforms.len() >= 2);
+        let owners: Vec<&str> = platforms.iter().flat_map(|(name, scheme)| [name.as_str(), scheme.as_str()]).collect();
+        let verdicts: Vec<String> = platforms
+            .iter()
+            .map(|(_, scheme)| {
+                let raw = format!("{scheme}://{kind}/{id}");
+                without_owner(check_deep_link(&raw, &settings).map(|safe| safe.display), &owners)
+            })
+            .collect();
+        prop_assert!(verdicts.windows(2).all(|pair| pair[0] == pair[1]), "{verdicts:#?}");
+    }
+}

@@ -2,11 +2,13 @@
 //! (and retrying its payment, as a flaky network would) and opening a link. Then
 //! the books are checked: one paid order per program, none paid twice, every
 //! payment and link decision in the audit log, every program's memory within its
-//! limit, and every program served (event latency p50/p99/max printed).
+//! limit, and every program served (event latency p50/p99/max printed). All
+//! 1,000 run their events at once on two threads, so an event's latency is mostly
+//! its wait behind the others' work: the figures show fairness, not speed.
 
 use crate::common::{self, probe_op};
-use miniapp_host::consent::{Answer, ScriptedUser};
 use miniapp_host::capability::payment::ledger::State;
+use miniapp_host::consent::{Answer, ScriptedUser};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,15 +19,20 @@ const PROGRAMS: usize = 1_000;
 const STORAGE_EVENTS: usize = 4;
 
 struct ProgramRun {
-    latencies: Vec<Duration>,
+    latencies: Vec<(&'static str, Duration)>,
     memory_bytes: u64,
     memory_limit: u64,
 }
 
-async fn timed(session: &mut miniapp_host::Session, latencies: &mut Vec<Duration>, op: &str, data: serde_json::Value) -> serde_json::Value {
+async fn timed(
+    session: &mut miniapp_host::Session,
+    latencies: &mut Vec<(&'static str, Duration)>,
+    op: &'static str,
+    data: serde_json::Value,
+) -> serde_json::Value {
     let started = Instant::now();
     let reply = probe_op(session, op, data).await;
-    latencies.push(started.elapsed());
+    latencies.push((op, started.elapsed()));
     reply
 }
 
@@ -53,7 +60,8 @@ async fn a_thousand_programs_at_once_lose_and_double_nothing() {
 
             let mut latencies = Vec::new();
             for round in 0..STORAGE_EVENTS / 2 {
-                let reply = timed(&mut session, &mut latencies, "set", json!({"key": "cart", "value": [n, round]})).await;
+                let reply =
+                    timed(&mut session, &mut latencies, "set", json!({"key": "cart", "value": [n, round]})).await;
                 assert!(reply.get("ok").is_some(), "{reply}");
             }
             let order = json!({"merchant_id": "1900000109", "out_trade_no": format!("LOAD-{n:04}"),
@@ -102,17 +110,20 @@ async fn a_thousand_programs_at_once_lose_and_double_nothing() {
     assert_eq!(audit.count("link", "open").unwrap(), PROGRAMS as u64, "every link decision audited");
     assert!(audit.count("payment", "request").unwrap() >= PROGRAMS as u64, "every payment decision audited");
 
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     println!(
-        "{PROGRAMS} programs, {} events in {elapsed:.1?}: latency p50 {:?}, p99 {:?}, max {:?}; guest memory {} MiB in all",
+        "{PROGRAMS} programs at once, {} events in {elapsed:.1?}, guest memory {} MiB in all; event latency:",
         latencies.len(),
-        at(0.5),
-        at(0.99),
-        at(1.0),
         memory_total >> 20
     );
+    let mut worst_p99 = Duration::ZERO;
+    for op in ["set", "pay", "open", "get"] {
+        let mut these: Vec<Duration> = latencies.iter().filter(|(o, _)| *o == op).map(|(_, d)| *d).collect();
+        these.sort();
+        let at = |q: f64| these[((these.len() - 1) as f64 * q) as usize];
+        println!("  {op:<5} p50 {:>10.1?}  p99 {:>10.1?}  max {:>10.1?}", at(0.5), at(0.99), at(1.0));
+        worst_p99 = worst_p99.max(at(0.99));
+    }
     // Not a speed test: a bound loose enough for any machine, tight enough to catch
     // a program left waiting behind the others.
-    assert!(at(0.99) < Duration::from_secs(30), "p99 event latency {:?}", at(0.99));
+    assert!(worst_p99 < Duration::from_secs(60), "p99 event latency {worst_p99:?}");
 }

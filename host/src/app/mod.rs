@@ -131,6 +131,7 @@ impl App {
             .map_err(|(field, message)| ManifestError { path: manifest_path(), field: Some(field), message })?;
 
         let mut grants = BTreeMap::new();
+        let mut load_decisions = Vec::new();
         for (name, params) in &manifest.capabilities {
             let Some(capability) = host.registry.get(name) else {
                 return Err(LoadError::UnknownCapability {
@@ -154,13 +155,14 @@ impl App {
             } else {
                 (GrantState::Granted(grant), Outcome::Allowed, "declared in miniapp.toml".to_string())
             };
-            host.services
-                .audit
-                .record(&program_id, name, "load", outcome, &reason)
-                .await
-                .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?;
+            load_decisions.push((name.clone(), outcome, reason));
             grants.insert(name.clone(), state);
         }
+        host.services
+            .audit
+            .record_load(&program_id, &load_decisions)
+            .await
+            .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?;
 
         let pre = host.linker.instantiate_pre(&compiled.module).map_err(|e| LoadError::UnknownImport {
             program: program_id.clone(),

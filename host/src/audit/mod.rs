@@ -1,8 +1,11 @@
 //! The decision log: every gate decision, with the program, capability, outcome and
 //! the reason, kept in the host database so the user can see what was allowed or
-//! refused and why.
+//! refused and why. Loading a program records its grants only when they differ
+//! from the last ones recorded for it, so a restart does not fill the log (or cost
+//! a durable write) with the same decisions again.
 
 use crate::store::{Database, StoreError};
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 const SCHEMA: &[&str] = &[
@@ -18,6 +21,7 @@ const SCHEMA: &[&str] = &[
     CREATE INDEX decisions_by_program ON decisions (program_id, id);",
     "ALTER TABLE decisions ADD COLUMN target TEXT;
      ALTER TABLE decisions ADD COLUMN surface TEXT;",
+    "CREATE INDEX decisions_by_capability ON decisions (program_id, capability, action, id);",
 ];
 
 /// What a gate decided.
@@ -109,6 +113,50 @@ impl AuditLog {
     ) -> Result<(), StoreError> {
         let record = DecisionRecord { program_id, capability, action, outcome, reason, target: None, surface: None };
         self.record_decision(&record).await
+    }
+
+    /// Records what loading `program_id` decided for each capability it declares
+    /// (`(capability, outcome, reason)`), skipping each decision that repeats the
+    /// last one recorded for that program and capability. A program loaded again
+    /// unchanged so costs a read, not a durable write, while every change of a
+    /// grant is still in the log.
+    pub async fn record_load(
+        &self,
+        program_id: &str,
+        decisions: &[(String, Outcome, String)],
+    ) -> Result<(), StoreError> {
+        let program_id = program_id.to_string();
+        let decisions = decisions.to_vec();
+        self.database
+            .run(move |c| {
+                let transaction = c.transaction()?;
+                let mut changed = false;
+                for (capability, outcome, reason) in &decisions {
+                    let last: Option<(String, String)> = transaction
+                        .query_row(
+                            "SELECT outcome, reason FROM decisions
+                             WHERE program_id = ?1 AND capability = ?2 AND action = 'load'
+                             ORDER BY id DESC LIMIT 1",
+                            rusqlite::params![program_id, capability],
+                            |row| Ok((row.get(0)?, row.get(1)?)),
+                        )
+                        .optional()?;
+                    if last.as_ref().is_some_and(|(o, r)| o == outcome.as_str() && r == reason) {
+                        continue;
+                    }
+                    transaction.execute(
+                        "INSERT INTO decisions (at_ms, program_id, capability, action, outcome, reason)
+                         VALUES (?1, ?2, ?3, 'load', ?4, ?5)",
+                        rusqlite::params![crate::calendar::now_ms(), program_id, capability, outcome.as_str(), reason],
+                    )?;
+                    changed = true;
+                }
+                if changed {
+                    transaction.commit()?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     /// Records one decision.

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 use wasmtime::{Engine, Module};
 
 /// Modules kept in memory before the oldest are dropped.
@@ -17,7 +17,11 @@ const MEMORY_ENTRIES: usize = 256;
 
 pub(crate) struct ModuleCache {
     dir: Option<PathBuf>,
-    memory: Mutex<HashMap<String, Module>>,
+    /// One slot per module hash. A slot is filled once: loaders of the same bytes
+    /// that arrive while it is being compiled wait for that compilation instead of
+    /// compiling again (a thousand programs starting at once from one module
+    /// compile it once).
+    memory: Mutex<HashMap<String, Arc<Mutex<Option<Module>>>>>,
 }
 
 /// A compiled module and the hex SHA-256 of its bytes.
@@ -33,10 +37,19 @@ impl ModuleCache {
     }
 
     /// The module for `bytes` (binary or text format), compiling it only if no cache
-    /// has it. Compilation is CPU-bound: call from a blocking context.
+    /// has it. Compilation is CPU-bound and waiting for another loader's
+    /// compilation blocks: call from a blocking context.
     pub(crate) fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<CompiledModule> {
         let hash = hex::encode(Sha256::digest(bytes));
-        if let Some(module) = self.lock().get(&hash) {
+        let slot = {
+            let mut memory = lock(&self.memory);
+            if memory.len() >= MEMORY_ENTRIES && !memory.contains_key(&hash) {
+                memory.clear();
+            }
+            memory.entry(hash.clone()).or_default().clone()
+        };
+        let mut slot = lock(&slot);
+        if let Some(module) = slot.as_ref() {
             return Ok(CompiledModule { module: module.clone(), hash });
         }
         let module = match self.disk_path(engine, &hash) {
@@ -52,16 +65,8 @@ impl ModuleCache {
             },
             None => Module::new(engine, bytes)?,
         };
-        let mut memory = self.lock();
-        if memory.len() >= MEMORY_ENTRIES {
-            memory.clear();
-        }
-        memory.insert(hash.clone(), module.clone());
+        *slot = Some(module.clone());
         Ok(CompiledModule { module, hash })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Module>> {
-        self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn disk_path(&self, engine: &Engine, hash: &str) -> Option<PathBuf> {
@@ -96,4 +101,9 @@ fn store_on_disk(module: &Module, path: &Path) -> Result<(), String> {
     let temporary = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&temporary, bytes).map_err(|e| e.to_string())?;
     std::fs::rename(&temporary, path).map_err(|e| e.to_string())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while compiling leaves the slot empty, which is a consistent state.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

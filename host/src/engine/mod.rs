@@ -74,7 +74,10 @@ fn engine_config(settings: &EngineSettings, limits: &Limits) -> Config {
         pool.total_core_instances(slots)
             .total_memories(slots)
             .total_tables(slots)
-            .total_stacks(slots)
+            // A program in a callback holds one fiber stack, and a host call that
+            // delivers its reply through the guest's allocator runs a nested call
+            // on a second.
+            .total_stacks(slots.saturating_mul(2))
             .max_memories_per_module(1)
             .max_tables_per_module(4)
             .max_memory_size(usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX))

@@ -494,6 +494,102 @@ mod tests {
         }
     }
 
+    /// What can happen to an order, in the ways the host moves it.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// A request (or a retry) with this amount.
+        Request(i64),
+        /// The sheet shown, then cancelled.
+        Cancel,
+        /// A method chosen and the provider's notification, `copies` times (a
+        /// provider may deliver one notification more than once), for the attempt
+        /// that is current or the one before it (a late notification).
+        Notify { copies: u8, stale: bool },
+        /// The provider reports a failure.
+        Fail,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            prop::sample::select(vec![1999i64, 2000]).prop_map(Step::Request),
+            Just(Step::Cancel),
+            (1u8..4, any::<bool>()).prop_map(|(copies, stale)| Step::Notify { copies, stale }),
+            Just(Step::Fail),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Idempotency under any sequence of requests, retries, cancels, failures
+        /// and duplicate or late notifications: one order per key, paid at most
+        /// once, never re-opened once paid, a request with other parameters always
+        /// a conflict, and each new attempt numbered one more than the last.
+        #[test]
+        fn any_sequence_keeps_one_order_paid_at_most_once(steps in proptest::collection::vec(step(), 1..24)) {
+            let dir = tempfile::tempdir().unwrap();
+            let ledger = Ledger::new(Database::open_in(dir.path()).unwrap()).unwrap();
+            let key = ("1900000109", "T0001-abc");
+            let mut paid_with: Option<String> = None;
+            let mut attempts = 0;
+            for step in steps {
+                let current = ledger.get(key.0, key.1).unwrap();
+                match step {
+                    Step::Request(amount) => match ledger.begin(&order(amount), "p") {
+                        Ok(Begin::Start(record)) => {
+                            proptest::prop_assert!(paid_with.is_none(), "a paid order started again");
+                            attempts += 1;
+                            proptest::prop_assert_eq!(record.attempt, attempts);
+                        }
+                        Ok(Begin::Existing(record)) => {
+                            proptest::prop_assert_eq!(record.amount, amount);
+                            proptest::prop_assert!(!matches!(record.state, State::Cancelled | State::Failed));
+                        }
+                        Err(LedgerError::Conflict { field, .. }) => {
+                            proptest::prop_assert_eq!(field, "amount");
+                            proptest::prop_assert!(current.is_some_and(|c| c.amount != amount));
+                        }
+                        Err(other) => proptest::prop_assert!(false, "{other}"),
+                    },
+                    Step::Cancel => {
+                        let t = |from: &[State], to, cause| {
+                            ledger.transition(key, None, from, to, cause, &Changes::default()).unwrap()
+                        };
+                        if t(&[State::Created], State::AwaitingUser, "sheet shown").is_some() {
+                            t(&[State::AwaitingUser], State::Cancelled, "user cancelled");
+                        }
+                    }
+                    Step::Notify { copies, stale } => {
+                        let Some(current) = current else { continue };
+                        ledger.transition(key, Some(current.attempt), &[State::Created], State::Processing, "paying", &Changes::default()).unwrap();
+                        let attempt = if stale { current.attempt.saturating_sub(1) } else { current.attempt };
+                        let transaction_id = format!("tx-{attempt}");
+                        for _ in 0..copies {
+                            let changes = Changes { transaction_id: Some(&transaction_id), receipt: Some("r"), ..Changes::default() };
+                            if ledger.transition(key, Some(attempt), &[State::Processing], State::Paid, "notified", &changes).unwrap().is_some() {
+                                proptest::prop_assert!(paid_with.is_none(), "paid twice");
+                                paid_with = Some(transaction_id.clone());
+                            }
+                        }
+                    }
+                    Step::Fail => {
+                        ledger.transition(key, None, &[State::Processing], State::Failed, "provider failed", &Changes::default()).unwrap();
+                    }
+                }
+                let orders = ledger.list().unwrap();
+                proptest::prop_assert!(orders.len() <= 1);
+                if let Some(transaction_id) = &paid_with {
+                    proptest::prop_assert_eq!(orders[0].state, State::Paid);
+                    proptest::prop_assert_eq!(orders[0].transaction_id.as_ref(), Some(transaction_id));
+                }
+            }
+            let paid = ledger.paid_transitions().unwrap();
+            proptest::prop_assert!(paid.iter().all(|(_, _, count)| *count == 1));
+            proptest::prop_assert_eq!(paid.len(), usize::from(paid_with.is_some()));
+        }
+    }
+
     #[test]
     fn the_state_machine_and_idempotency() {
         let dir = tempfile::tempdir().unwrap();
