@@ -3,6 +3,7 @@
 //! function that copies the view out, a timeout set so its interruption is on.
 
 use crate::work::{self, System};
+use miniapp_host::Event;
 use extism::{CompiledPlugin, Function, Manifest, Plugin, PluginBuilder, UserData, Wasm};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -103,11 +104,11 @@ impl System for Extism {
         durations
     }
 
-    fn round_trip(&mut self, samples: usize) -> Vec<Duration> {
+    fn round_trip(&mut self, samples: usize, event: &Event) -> Vec<Duration> {
         let mut plugin = self.launched(Plugin::new_from_compiled(&self.compiled).expect("instantiate"));
-        let tap = self.tap.clone();
+        let event = work::json(event);
         crate::stats::time_each(samples, || {
-            plugin.call::<&[u8], &[u8]>("on_event", &tap).expect("on_event");
+            plugin.call::<&[u8], &[u8]>("on_event", &event).expect("on_event");
         })
     }
 

@@ -6,6 +6,7 @@
 //! difference between this and the miniapp figures.
 
 use crate::work::{self, System};
+use miniapp_host::Event;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -202,13 +203,11 @@ impl System for Floor {
         durations
     }
 
-    fn round_trip(&mut self, samples: usize) -> Vec<Duration> {
+    fn round_trip(&mut self, samples: usize, event: &Event) -> Vec<Duration> {
         let mut program = Program::start(&self.engine, &self.pre);
         program.launch(&self.launch);
-        let tap = self.tap.clone();
-        let durations = crate::stats::time_each(samples, || program.event(&tap));
-        assert!(!program.store.data().last_view.is_empty());
-        durations
+        let event = work::json(event);
+        crate::stats::time_each(samples, || program.event(&event))
     }
 
     fn idle_memory(&mut self, programs: usize) -> u64 {

@@ -4,7 +4,7 @@
 //! directory and driven through [`miniapp_host::Session`].
 
 use crate::work::{self, System};
-use miniapp_host::{App, Host, HostConfig};
+use miniapp_host::{App, Event, Host, HostConfig};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
@@ -87,16 +87,15 @@ impl System for Miniapp {
         })
     }
 
-    fn round_trip(&mut self, samples: usize) -> Vec<Duration> {
+    fn round_trip(&mut self, samples: usize, event: &Event) -> Vec<Duration> {
         let app = &self.app;
         self.runtime.block_on(async {
             let mut session = app.start().await.expect("start");
             session.launch(&work::launch()).await.expect("launch");
-            let tap = work::tap();
             let mut durations = Vec::with_capacity(samples);
             for _ in 0..samples {
                 let started = Instant::now();
-                session.event(&tap).await.expect("event");
+                session.event(event).await.expect("event");
                 durations.push(started.elapsed());
             }
             durations

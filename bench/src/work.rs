@@ -43,6 +43,15 @@ pub fn tap() -> Event {
     }
 }
 
+/// The same tap on a button the guest ignores: the event is delivered and
+/// decoded, and no host call is made.
+pub fn ignored_tap() -> Event {
+    match tap() {
+        Event::Tap { payload, .. } => Event::Tap { action: "browse".into(), payload },
+        other => other,
+    }
+}
+
 /// A message as JSON bytes, as every host sends it.
 pub fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("bench messages encode")
@@ -58,8 +67,9 @@ pub trait System {
     fn cold_start_first(&mut self, samples: usize) -> Vec<Duration>;
     /// A fresh instance of a ready (compiled, linked) program.
     fn instantiate(&mut self, samples: usize) -> Vec<Duration>;
-    /// The tap in, one host call with the ~100-byte view, the call's reply, done.
-    fn round_trip(&mut self, samples: usize) -> Vec<Duration>;
+    /// `event` in and its callback run to the end: for [`tap`], one host call
+    /// with the ~100-byte view and its reply; for [`ignored_tap`], no host call.
+    fn round_trip(&mut self, samples: usize, event: &Event) -> Vec<Duration>;
     /// `programs` launched programs held at once; the PSS they take, in bytes.
     fn idle_memory(&mut self, programs: usize) -> u64;
 }
