@@ -3,8 +3,8 @@
 //! function that copies the view out, a timeout set so its interruption is on.
 
 use crate::work::{self, System};
-use miniapp_host::Event;
 use extism::{CompiledPlugin, Function, Manifest, Plugin, PluginBuilder, UserData, Wasm};
+use miniapp_host::Event;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -30,6 +30,7 @@ struct Plan {
     instantiate: usize,
     round_trip: usize,
     idle_programs: usize,
+    idle_rounds: usize,
     rounds: usize,
     payments: usize,
     links: usize,
@@ -38,11 +39,12 @@ struct Plan {
 impl Plan {
     fn full() -> Plan {
         Plan {
-            cold_cached: 40,
-            cold_first: 5,
-            instantiate: 5_000,
-            round_trip: 20_000,
-            idle_programs: 2_000,
+            cold_cached: 200,
+            cold_first: 10,
+            instantiate: 20_000,
+            round_trip: 100_000,
+            idle_programs: 5_000,
+            idle_rounds: 5,
             rounds: 5,
             payments: 300,
             links: 1_000,
@@ -55,7 +57,8 @@ impl Plan {
             cold_first: 2,
             instantiate: 500,
             round_trip: 2_000,
-            idle_programs: 200,
+            idle_programs: 500,
+            idle_rounds: 2,
             rounds: 2,
             payments: 50,
             links: 100,
@@ -75,18 +78,19 @@ fn main() {
         eprintln!("note: RUST_BACKTRACE is set; every error value captures a backtrace. Run with RUST_BACKTRACE=0.");
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, system, programs] = args.as_slice()
+        && flag == IDLE_CHILD
+    {
+        idle_child(system, programs.parse().expect("a number of programs"));
+        return;
+    }
     if let Some(figure) = args.iter().position(|a| a == "--profile").and_then(|i| args.get(i + 1)) {
         profile(figure);
         return;
     }
     let plan = if args.iter().any(|a| a == "--quick") { Plan::quick() } else { Plan::full() };
-    let slots = plan.idle_programs as u32 + 16;
-    println!("building the systems (pool of {slots} programs each)…");
-    let mut systems: Vec<Box<dyn System>> = vec![
-        Box::new(floor::Floor::new(slots)),
-        Box::new(miniapp::Miniapp::new(slots)),
-        Box::new(extism::Extism::new()),
-    ];
+    println!("building the systems…");
+    let mut systems: Vec<Box<dyn System>> = vec![system("floor", 64), system("miniapp", 64), system("extism", 64)];
 
     let mut rows = Vec::new();
     let mut measure = |figure, target, run: &mut dyn FnMut(&mut dyn System) -> Summary| {
@@ -116,7 +120,11 @@ fn main() {
         Summary::of_durations(&s.round_trip(plan.round_trip, &work::ignored_tap()), Unit::Micros)
     });
     measure("idle programs per GiB (PSS)", "≥ 20,000", &mut |s| {
-        let values = (0..3).map(|_| memory::per_gib(plan.idle_programs, s.idle_memory(plan.idle_programs))).collect();
+        // Each measurement in a fresh process: memory freed by an earlier round stays
+        // resident in the allocator and would hide the next round's growth.
+        let values = (0..plan.idle_rounds)
+            .map(|_| memory::per_gib(plan.idle_programs, idle_in_child(s.name(), plan.idle_programs)))
+            .collect();
         Summary::of_values(values, Unit::Rate)
     });
 
@@ -194,4 +202,43 @@ fn profile(figure: &str) {
         _ => system.round_trip(samples, &work::tap()),
     };
     println!("miniapp {figure}: {}", Summary::of_durations(&durations, unit).describe());
+}
+
+const IDLE_CHILD: &str = "--idle-child";
+
+/// A system by its short name, with a pool of `slots` programs.
+fn system(name: &str, slots: u32) -> Box<dyn System> {
+    match name {
+        "floor" => Box::new(floor::Floor::new(slots)),
+        "miniapp" => Box::new(miniapp::Miniapp::new(slots)),
+        "extism" => Box::new(extism::Extism::new()),
+        other => panic!("no system `{other}`"),
+    }
+}
+
+/// The short name of a system, from the name it prints.
+fn short_name(printed: &str) -> &'static str {
+    match printed {
+        n if n.starts_with("floor") => "floor",
+        n if n.starts_with("miniapp") => "miniapp",
+        _ => "extism",
+    }
+}
+
+/// Runs this binary to measure `programs` idle programs of `printed` in a fresh
+/// process; the bytes of PSS they took.
+fn idle_in_child(printed: &str, programs: usize) -> u64 {
+    let output = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .args([IDLE_CHILD, short_name(printed), &programs.to_string()])
+        .output()
+        .expect("run the idle-memory child");
+    assert!(output.status.success(), "idle child failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().parse().expect("the child prints a byte count")
+}
+
+/// The child side: build the system, hold `programs` launched programs, print the
+/// PSS they added.
+fn idle_child(name: &str, programs: usize) {
+    let mut system = system(name, programs as u32 + 16);
+    println!("{}", system.idle_memory(programs));
 }

@@ -91,18 +91,31 @@ fn check_end(result: Result<(), SessionError>) {
     }
 }
 
+/// With `MINIAPP_FUZZ_STATS` set, says how far each module got (refused at load,
+/// launched, ...), so a run can show that modules do load and run.
+fn report(stage: &str) {
+    if std::env::var_os("MINIAPP_FUZZ_STATS").is_some() {
+        eprintln!("guest_module: {stage}");
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(bytes) = module(data) else { return };
     let fixture = fixture();
     fixture.runtime.block_on(async {
         // Refusal is a fine answer; the error type says it was a clean one.
-        let Ok(app) = fixture.host.load_app_from_parts(fixture.manifest.clone(), bytes).await else { return };
+        let app = match fixture.host.load_app_from_parts(fixture.manifest.clone(), bytes).await {
+            Ok(app) => app,
+            Err(error) => return report(&format!("refused at load ({})", error.code())),
+        };
         let limit = app.limits().memory_bytes;
         let mut session = match app.start().await {
             Ok(session) => session,
             Err(error) => return check_end(Err(error)),
         };
-        check_end(session.launch(&LaunchContext::new(Surface::Direct)).await);
+        let launched = session.launch(&LaunchContext::new(Surface::Direct)).await;
+        report(&format!("launched: {}", launched.as_ref().map_or_else(|e| e.code(), |()| "ok")));
+        check_end(launched);
         assert!(session.memory_bytes() <= limit, "memory {} past the limit {limit}", session.memory_bytes());
         let tap = Event::Tap { action: "buy".into(), payload: serde_json::json!({"item": 1}) };
         check_end(session.event(&tap).await);
