@@ -107,3 +107,31 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while compiling leaves the slot empty, which is a consistent state.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_loads_of_one_module_compile_it_once() {
+        let engine = Engine::default();
+        let cache = Arc::new(ModuleCache::new(None));
+        let wat = b"(module (func (export \"f\") (result i32) (i32.const 42)))".to_vec();
+        let loaders: Vec<_> = (0..8)
+            .map(|_| {
+                let (engine, cache, wat) = (engine.clone(), cache.clone(), wat.clone());
+                std::thread::spawn(move || cache.load(&engine, &wat).map(|compiled| compiled.module))
+            })
+            .collect();
+        let modules: Vec<Module> = loaders.into_iter().map(|t| t.join().unwrap().unwrap()).collect();
+        assert!(modules.windows(2).all(|pair| Module::same(&pair[0], &pair[1])), "each loader compiled its own copy");
+    }
+
+    #[test]
+    fn a_failed_compilation_is_not_cached() {
+        let engine = Engine::default();
+        let cache = ModuleCache::new(None);
+        assert!(cache.load(&engine, b"not wasm").is_err());
+        assert!(cache.load(&engine, b"not wasm").is_err(), "the second load tries again and fails the same way");
+    }
+}
