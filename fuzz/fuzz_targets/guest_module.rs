@@ -75,12 +75,22 @@ fn fixture() -> &'static Fixture {
 
 fn module(data: &[u8]) -> Result<Vec<u8>> {
     let mut u = Unstructured::new(data);
+    // Half the modules are generated without traps, so they run on into the
+    // host calls, loops and memory growth the limits are for.
+    let without_traps: bool = u.arbitrary()?;
     let mut config: wasm_smith::Config = u.arbitrary()?;
+    config.disallow_traps = without_traps;
     config.available_imports = Some(wat::parse_str(IMPORTS).expect("imports"));
     config.exports = Some(wat::parse_str(EXPORTS).expect("exports"));
-    config.max_memories = 1;
+    // The exported memory comes from `EXPORTS`; one more would break the pool's
+    // one-memory-per-program rule and only be refused at load.
+    config.max_memories = 0;
     config.memory64_enabled = false;
     config.threads_enabled = false;
+    // Proposals the host's engine does not enable would only be refused at load.
+    config.exceptions_enabled = false;
+    config.gc_enabled = false;
+    config.reference_types_enabled = false;
     config.max_memory32_bytes = 64 << 16;
     Ok(wasm_smith::Module::new(config, &mut u)?.to_bytes())
 }
@@ -106,7 +116,7 @@ fuzz_target!(|data: &[u8]| {
         // Refusal is a fine answer; the error type says it was a clean one.
         let app = match fixture.host.load_app_from_parts(fixture.manifest.clone(), bytes).await {
             Ok(app) => app,
-            Err(error) => return report(&format!("refused at load ({})", error.code())),
+            Err(error) => return report(&format!("refused at load ({}): {error}", error.code())),
         };
         let limit = app.limits().memory_bytes;
         let mut session = match app.start().await {
