@@ -15,7 +15,8 @@ pub struct Miniapp {
     slots: u32,
     /// Holds the on-disk module cache the cached cold starts read.
     cached: tempfile::TempDir,
-    host: Host,
+    /// The host `app` was loaded on; kept alive while its sessions run.
+    _host: Host,
     app: App,
 }
 
@@ -33,7 +34,7 @@ impl Miniapp {
         let host = Host::new(config(cached.path(), slots)).expect("host");
         // The first load compiles and fills the on-disk cache.
         let app = runtime.block_on(host.load_app(work::miniapp_app_dir())).expect("load the guest");
-        Miniapp { runtime, slots, cached, host, app }
+        Miniapp { runtime, slots, cached, _host: host, app }
     }
 
     async fn first_event(host: &Host) {
@@ -105,7 +106,6 @@ impl System for Miniapp {
     fn idle_memory(&mut self, programs: usize) -> u64 {
         assert!(programs <= self.slots as usize, "the pool holds {} programs", self.slots);
         let app = &self.app;
-        let _ = &self.host;
         self.runtime.block_on(async {
             let before = crate::memory::pss_bytes();
             let mut held = Vec::with_capacity(programs);
