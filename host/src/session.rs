@@ -48,15 +48,7 @@ impl Session {
 
         let instance = match pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
-            Err(error) => {
-                if let Some(pool) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
-                    return Err(SessionError::Capacity {
-                        program: app.program().id.clone(),
-                        reason: format!("{pool} ({})", LimitKind::LivePrograms.key()),
-                    });
-                }
-                return Err(classify(&app, &mut store, error, "instantiation"));
-            }
+            Err(error) => return Err(classify(&app, &mut store, error, "instantiation")),
         };
 
         let program = app.program().id.clone();
@@ -270,8 +262,8 @@ fn classify(
     if let Some(fault) = fault {
         return SessionError::Ended { program, callback, fault };
     }
-    // The host ran out of a pooled resource (a fiber stack for a nested call): the
-    // host's capacity, not the program's fault.
+    // The host ran out of a pooled resource (an instance slot, or a fiber stack for
+    // a nested call): the host's capacity, not the program's fault.
     if let Some(pool) = error.chain().find_map(|cause| cause.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()) {
         return SessionError::Capacity { program, reason: format!("{pool} ({})", LimitKind::LivePrograms.key()) };
     }

@@ -51,3 +51,16 @@ async fn a_looping_program_does_not_starve_the_others() {
         assert!(spinner.await.unwrap().is_err());
     }
 }
+
+#[tokio::test]
+async fn a_full_pool_is_the_hosts_capacity_not_the_programs_fault() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host_with(&data, |config| config.engine.max_live_programs = 1);
+    let app = common::probe(&host, "test.crowded", "").await;
+    let first = app.start().await.unwrap();
+    let refused = app.start().await.err().expect("the pool holds one program");
+    assert_eq!(refused.code(), "host_capacity", "{refused}");
+    assert!(refused.to_string().contains("engine.max_live_programs"), "{refused}");
+    drop(first);
+    app.start().await.expect("a freed slot is used again");
+}

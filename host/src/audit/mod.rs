@@ -102,19 +102,6 @@ impl AuditLog {
         Ok(AuditLog { database })
     }
 
-    /// Records one decision with no target or surface.
-    pub async fn record(
-        &self,
-        program_id: &str,
-        capability: &str,
-        action: &str,
-        outcome: Outcome,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        let record = DecisionRecord { program_id, capability, action, outcome, reason, target: None, surface: None };
-        self.record_decision(&record).await
-    }
-
     /// Records what loading `program_id` decided for each capability it declares
     /// (`(capability, outcome, reason)`), skipping each decision that repeats the
     /// last one recorded for that program and capability. A program loaded again
