@@ -95,10 +95,13 @@ pub struct Limits {
     pub memory_bytes: u64,
     /// Most table elements (10,000).
     pub table_elements: u64,
-    /// Wall time for `miniapp_on_launch`, in milliseconds (5,000). Time the host
-    /// spends waiting on the user or a provider inside a host call does not count.
+    /// Running time for `miniapp_on_launch`, in milliseconds (5,000): the time the
+    /// program's code runs plus the waits it chooses (a WASI sleep). Time it waits
+    /// to be scheduled, and time the host spends serving its host calls (the user,
+    /// a provider, the disk), does not count.
     pub launch_time_ms: u64,
-    /// Wall time for every other callback, in milliseconds (1,000).
+    /// Running time for every other callback, in milliseconds (1,000), counted
+    /// like `launch_time_ms`.
     pub callback_time_ms: u64,
     /// Fuel (roughly, wasm instructions) per callback; `None` runs without fuel.
     /// Setting it makes runs deterministic, at some cost in speed.
@@ -109,6 +112,12 @@ pub struct Limits {
     pub message_bytes: u32,
     /// Bytes of stdout plus stderr per callback (1 MiB).
     pub output_bytes: u64,
+    /// Largest module, in bytes, as given (8 MiB): checked before compiling.
+    pub module_bytes: u64,
+    /// Most functions a module defines (20,000): checked before compiling.
+    pub module_functions: u64,
+    /// Most imports a module declares (1,000): checked before compiling.
+    pub module_imports: u64,
 }
 
 impl Default for Limits {
@@ -122,17 +131,20 @@ impl Default for Limits {
             host_calls_per_callback: 10_000,
             message_bytes: 1 << 20,
             output_bytes: 1 << 20,
+            module_bytes: 8 << 20,
+            module_functions: 20_000,
+            module_imports: 1_000,
         }
     }
 }
 
 impl Limits {
-    /// The wall-time budget of `miniapp_on_launch`.
+    /// The time budget of `miniapp_on_launch`.
     pub fn launch_time(&self) -> Duration {
         Duration::from_millis(self.launch_time_ms)
     }
 
-    /// The wall-time budget of every other callback.
+    /// The time budget of every other callback.
     pub fn callback_time(&self) -> Duration {
         Duration::from_millis(self.callback_time_ms)
     }

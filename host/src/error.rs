@@ -58,6 +58,15 @@ pub enum LoadError {
         /// What the validator said.
         reason: String,
     },
+    /// The module is over a module limit (`limits.module_bytes`, …); it was not
+    /// compiled.
+    #[error("{source_name}: {reason}")]
+    ModuleTooLarge {
+        /// The module's file or name.
+        source_name: String,
+        /// Which limit, with the count and the limit's value.
+        reason: String,
+    },
     /// The module imports a capability the manifest does not declare.
     #[error(
         "{program}: the module imports `{module}.{function}` from capability `{capability}`, but miniapp.toml does not declare [capabilities.{capability}]"
@@ -152,6 +161,7 @@ impl LoadError {
             LoadError::ModuleMissing { .. } => "module_missing",
             LoadError::ModuleUnreadable { .. } => "module_unreadable",
             LoadError::ModuleInvalid { .. } => "module_invalid",
+            LoadError::ModuleTooLarge { .. } => "limit_exceeded",
             LoadError::UndeclaredCapability { .. } => "undeclared_capability",
             LoadError::UnknownCapability { .. } => "unknown_capability",
             LoadError::UnknownImport { .. } => "unknown_import",

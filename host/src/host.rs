@@ -6,6 +6,7 @@ use crate::audit::AuditLog;
 use crate::capability::{Capability, HostServices, Registry};
 use crate::config::HostConfig;
 use crate::consent::{Nobody, User};
+use crate::engine::admission::Format;
 use crate::engine::{ModuleCache, SharedEngine};
 use crate::error::{HostError, LoadError};
 use crate::manifest::{Manifest, ManifestError};
@@ -64,8 +65,7 @@ impl HostBuilder {
         }
         let engine = SharedEngine::new(&config.engine, &config.limits).map_err(HostError::Engine)?;
         let mut linker = Linker::new(engine.engine());
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut SessionState| &mut state.wasi)
-            .map_err(|e| HostError::Engine(format!("cannot link WASI: {e:#}")))?;
+        crate::sandbox::link_wasi(&mut linker).map_err(|e| HostError::Engine(format!("cannot link WASI: {e:#}")))?;
         registry.link(&mut linker).map_err(|e| HostError::Engine(format!("cannot link host functions: {e:#}")))?;
         let cache_dir = config.engine.module_cache.then(|| config.data_dir.join("cache"));
         Ok(Host {
@@ -106,14 +106,15 @@ impl Host {
     pub async fn load_app(&self, app_dir: impl AsRef<Path>) -> Result<App, LoadError> {
         let files = read_app_files(app_dir.as_ref())?;
         let source = files.module_path.display().to_string();
-        App::load(self.inner.clone(), files.manifest, Some(files.dir), files.module_bytes, source).await
+        let format = module_format(&files.module_path);
+        App::load(self.inner.clone(), files.manifest, Some(files.dir), files.module_bytes, format, source).await
     }
 
     /// Loads a program from a manifest and module bytes (binary or text format)
     /// already in memory, e.g. from a platform's own program store.
     pub async fn load_app_from_parts(&self, manifest: Manifest, module_bytes: Vec<u8>) -> Result<App, LoadError> {
         let source = format!("module of {}", manifest.id);
-        App::load(self.inner.clone(), manifest, None, module_bytes, source).await
+        App::load(self.inner.clone(), manifest, None, module_bytes, Format::BinaryOrText, source).await
     }
 
     /// Analyses the program in `app_dir` without loading it: reports every problem
@@ -126,16 +127,10 @@ impl Host {
         let files = read_app_files(app_dir.as_ref())?;
         let source = files.module_path.display().to_string();
         let size = files.module_bytes.len();
-        let inner = self.inner.clone();
-        let id = files.manifest.id.clone();
+        let limits = self.inner.config.limits;
+        let format = module_format(&files.module_path);
         let compiled =
-            tokio::task::spawn_blocking(move || inner.cache.load(inner.engine.engine(), &files.module_bytes))
-                .await
-                .map_err(|e| LoadError::Host { program: id, reason: e.to_string() })?
-                .map_err(|e| LoadError::ModuleInvalid {
-                    source_name: source,
-                    reason: crate::error::one_line(&format!("{e:#}")),
-                })?;
+            crate::app::compile(&self.inner, &files.manifest.id, files.module_bytes, format, &limits, &source).await?;
         let analysis = analyze(&compiled.module, &files.manifest, &self.inner.registry);
         Ok((files.manifest, size, compiled.hash, analysis))
     }
@@ -188,6 +183,14 @@ impl Host {
     /// The capabilities this host offers.
     pub fn registry(&self) -> &Registry {
         &self.inner.registry
+    }
+}
+
+/// How a module file may be written: text only in a `.wat` file.
+fn module_format(path: &Path) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("wat") => Format::BinaryOrText,
+        _ => Format::Binary,
     }
 }
 

@@ -42,6 +42,7 @@ mod error;
 mod host;
 pub mod manifest;
 mod sandbox;
+pub mod sanitize;
 mod session;
 pub mod settings;
 pub mod store;

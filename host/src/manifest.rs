@@ -57,6 +57,12 @@ pub struct ManifestLimits {
     pub message_bytes: Option<u32>,
     /// See [`Limits::output_bytes`].
     pub output_bytes: Option<u64>,
+    /// See [`Limits::module_bytes`].
+    pub module_bytes: Option<u64>,
+    /// See [`Limits::module_functions`].
+    pub module_functions: Option<u64>,
+    /// See [`Limits::module_imports`].
+    pub module_imports: Option<u64>,
 }
 
 /// A manifest problem, naming the file and (where there is one) the field.
@@ -209,6 +215,9 @@ impl ManifestLimits {
             )?,
             message_bytes: tighten("message_bytes", self.message_bytes, host.message_bytes)?,
             output_bytes: tighten("output_bytes", self.output_bytes, host.output_bytes)?,
+            module_bytes: tighten("module_bytes", self.module_bytes, host.module_bytes)?,
+            module_functions: tighten("module_functions", self.module_functions, host.module_functions)?,
+            module_imports: tighten("module_imports", self.module_imports, host.module_imports)?,
         })
     }
 }

@@ -46,7 +46,8 @@ impl Session {
         begin(&mut store, limits.launch_time(), LimitKind::LaunchTime, limits.fuel_per_callback)
             .map_err(|reason| host_error(&app, reason))?;
 
-        let instance = match pre.instantiate_async(&mut store).await {
+        let meter = store.data().meter();
+        let instance = match meter.run(pre.instantiate_async(&mut store)).await {
             Ok(instance) => instance,
             Err(error) => return Err(classify(&app, &mut store, error, "instantiation")),
         };
@@ -84,7 +85,7 @@ impl Session {
         store.data_mut().exports = Some(GuestExports { memory, alloc });
 
         if let Some(initialize) = initialize
-            && let Err(error) = initialize.call_async(&mut store, ()).await
+            && let Err(error) = meter.run(initialize.call_async(&mut store, ())).await
         {
             return Err(classify(&app, &mut store, error, abi::EXPORT_INITIALIZE));
         }
@@ -97,7 +98,11 @@ impl Session {
         self.store.data_mut().surface = context.surface;
         let callback = Callback::WithMessage(self.on_launch.clone(), &message);
         let time = self.app.limits().launch_time();
-        self.run(abi::EXPORT_ON_LAUNCH, callback, time, LimitKind::LaunchTime).await
+        // Opening the program is the user's action.
+        self.store.data().action.set(true);
+        let result = self.run(abi::EXPORT_ON_LAUNCH, callback, time, LimitKind::LaunchTime).await;
+        self.store.data().action.set(false);
+        result
     }
 
     /// Runs `miniapp_on_show`, if the program exports it.
@@ -124,10 +129,13 @@ impl Session {
         let message = self.encode(event)?;
         let time = self.app.limits().callback_time();
         // Only a tap is a user gesture; the host knows which event it delivers.
-        self.store.data_mut().gesture = matches!(event, Event::Tap { .. });
+        let tap = matches!(event, Event::Tap { .. });
+        self.store.data_mut().gesture = tap;
+        self.store.data().action.set(tap);
         let callback = Callback::WithMessage(func, &message);
         let result = self.run(abi::EXPORT_ON_EVENT, callback, time, LimitKind::CallbackTime).await;
         self.store.data_mut().gesture = false;
+        self.store.data().action.set(false);
         result
     }
 
@@ -203,13 +211,19 @@ impl Session {
         self.check_alive()?;
         let fuel = self.app.limits().fuel_per_callback;
         begin(&mut self.store, time, time_limit, fuel).map_err(|reason| host_error(&self.app, reason))?;
-        let result = match callback {
-            Callback::WithMessage(func, message) => match boundary::deliver(&mut self.store, message).await {
-                Ok((ptr, len)) => func.call_async(&mut self.store, (ptr as i32, len as i32)).await,
-                Err(error) => Err(error),
-            },
-            Callback::Plain(func) => func.call_async(&mut self.store, ()).await,
-        };
+        let meter = self.store.data().meter();
+        let store = &mut self.store;
+        let result = meter
+            .run(async move {
+                match callback {
+                    Callback::WithMessage(func, message) => match boundary::deliver(&mut *store, message).await {
+                        Ok((ptr, len)) => func.call_async(&mut *store, (ptr as i32, len as i32)).await,
+                        Err(error) => Err(error),
+                    },
+                    Callback::Plain(func) => func.call_async(&mut *store, ()).await,
+                }
+            })
+            .await;
         match result {
             Ok(STATUS_OK) => Ok(()),
             Ok(status) => {

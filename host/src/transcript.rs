@@ -178,9 +178,13 @@ impl Transcript {
             return;
         }
         self.record(Record::Output {
-            stdout: output.stdout_text(),
-            stderr: output.stderr_text(),
-            notices: output.notices.iter().map(|n| format!("{}: {}", n.capability, n.message)).collect(),
+            stdout: crate::sanitize::output_text(&output.stdout_text()),
+            stderr: crate::sanitize::output_text(&output.stderr_text()),
+            notices: output
+                .notices
+                .iter()
+                .map(|n| format!("{}: {}", n.capability, crate::sanitize::line(&n.message)))
+                .collect(),
         });
     }
 

@@ -96,7 +96,17 @@ pub fn direct() -> LaunchContext {
 
 /// Sends `op` to a running probe and returns the JSON line it printed.
 pub async fn probe_op(session: &mut miniapp_host::Session, op: &str, data: Value) -> Value {
-    session.event(&custom(op, data)).await.expect("probe handles the event");
+    probe_event(session, &custom(op, data)).await
+}
+
+/// Sends `op` to a running probe as a tap (a user action, which a payment sheet
+/// needs) and returns the JSON line it printed.
+pub async fn probe_tap(session: &mut miniapp_host::Session, op: &str, data: Value) -> Value {
+    probe_event(session, &Event::Tap { action: op.to_string(), payload: data }).await
+}
+
+async fn probe_event(session: &mut miniapp_host::Session, event: &Event) -> Value {
+    session.event(event).await.expect("probe handles the event");
     let output = session.take_output();
     let text = output.stdout_text();
     let line = text.lines().last().unwrap_or_default();

@@ -44,12 +44,10 @@ fn expect_abi_violation(result: Result<(), SessionError>, needle: &str) {
 async fn infinite_loop_hits_the_launch_time_limit() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    let started = std::time::Instant::now();
     let error = expect_limit(
         launch_hostile(&host, "infinite_loop", "[limits]\nlaunch_time_ms = 200\n").await,
         LimitKind::LaunchTime,
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(5));
     assert!(error.to_string().contains("launch time limit of 200 ms (limits.launch_time_ms)"), "{error}");
     assert_eq!(error.code(), "limit_exceeded");
     neighbour_still_works(&host).await;

@@ -4,6 +4,7 @@
 mod abi_doc;
 mod common;
 mod concurrency;
+mod containment;
 mod hello;
 mod hostile;
 mod identity;

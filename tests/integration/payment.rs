@@ -31,7 +31,7 @@ fn order(trade_no: &str, amount: i64) -> Value {
 }
 
 async fn pay(session: &mut Session, order: Value) -> Value {
-    probe_op(session, "pay", order).await
+    common::probe_tap(session, "pay", order).await
 }
 
 #[tokio::test]
@@ -70,7 +70,7 @@ async fn paying_with_each_method_shows_the_sheet_and_records_a_receipt() {
 async fn a_repeat_charges_nothing_and_returns_the_same_receipt() {
     let data = tempfile::tempdir().unwrap();
     let host = payment_host(&data, |_| {});
-    let (mut session, user, _) = payer(&host, vec![Answer::Yes]).await;
+    let (mut session, user, _) = payer(&host, vec![Answer::Pick(1)]).await;
     let first = pay(&mut session, order("T-repeat-01", 1999)).await;
     let again = pay(&mut session, order("T-repeat-01", 1999)).await;
     assert_eq!(first["ok"], again["ok"], "same outcome, same receipt bytes");
@@ -88,7 +88,7 @@ async fn a_retry_after_a_cancel_or_a_failure_can_succeed() {
     let host = payment_host(&data, |c| {
         c.payment.order_scenarios.insert("T-retry-02".into(), Scenario::InsufficientFunds);
     });
-    let (mut session, _, _) = payer(&host, vec![Answer::No, Answer::Yes, Answer::Yes]).await;
+    let (mut session, _, _) = payer(&host, vec![Answer::No, Answer::Pick(1), Answer::Pick(1)]).await;
     let cancelled = pay(&mut session, order("T-retry-01", 500)).await;
     assert_eq!(cancelled["ok"]["status"], "cancelled", "{cancelled}");
     let retried = pay(&mut session, order("T-retry-01", 500)).await;

@@ -8,6 +8,7 @@ pub use analysis::{ModuleAnalysis, WASI_GROUP, analyze};
 use crate::audit::Outcome;
 use crate::capability::Grant;
 use crate::config::Limits;
+use crate::engine::admission::{self, Format};
 use crate::error::{LoadError, SessionError};
 use crate::host::HostInner;
 use crate::manifest::{Manifest, ManifestError};
@@ -75,6 +76,34 @@ impl ProgramInfo {
     }
 }
 
+/// Admits `bytes` under `limits` (size, functions, imports: before any code is
+/// compiled) and compiles them, or takes them from the module cache, off the async
+/// workers so that a large module never stalls other programs' callbacks.
+pub(crate) async fn compile(
+    host: &Arc<HostInner>,
+    program_id: &str,
+    bytes: Vec<u8>,
+    format: Format,
+    limits: &Limits,
+    source_name: &str,
+) -> Result<crate::engine::CompiledModule, LoadError> {
+    let (host, limits, source) = (host.clone(), *limits, source_name.to_string());
+    tokio::task::spawn_blocking(move || {
+        let binary = admission::admit(&bytes, format, &limits).map_err(|refusal| match refusal {
+            admission::Refusal::Limit { .. } => {
+                LoadError::ModuleTooLarge { source_name: source.clone(), reason: refusal.to_string() }
+            }
+            admission::Refusal::NotWasm(reason) => LoadError::ModuleInvalid { source_name: source.clone(), reason },
+        })?;
+        host.cache.load(host.engine.engine(), &binary).map_err(|e| LoadError::ModuleInvalid {
+            source_name: source.clone(),
+            reason: crate::error::one_line(&format!("{e:#}")),
+        })
+    })
+    .await
+    .map_err(|e| LoadError::Host { program: program_id.to_string(), reason: e.to_string() })?
+}
+
 /// A program loaded into a [`crate::Host`]; cheap to clone. Start a [`Session`] to
 /// run it.
 #[derive(Clone)]
@@ -102,19 +131,17 @@ impl App {
         manifest: Manifest,
         dir: Option<PathBuf>,
         module_bytes: Vec<u8>,
+        format: Format,
         source_name: String,
     ) -> Result<App, LoadError> {
         let program_id = manifest.id.clone();
         let module_size = module_bytes.len();
-        let compile_host = host.clone();
-        let compiled =
-            tokio::task::spawn_blocking(move || compile_host.cache.load(compile_host.engine.engine(), &module_bytes))
-                .await
-                .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?
-                .map_err(|e| LoadError::ModuleInvalid {
-                    source_name: source_name.clone(),
-                    reason: crate::error::one_line(&format!("{e:#}")),
-                })?;
+        let manifest_path = || dir.as_deref().unwrap_or(Path::new(".")).join(crate::manifest::MANIFEST_FILE);
+        let limits = manifest
+            .limits
+            .apply(&host.config.limits, host.config.engine.fuel)
+            .map_err(|(field, message)| ManifestError { path: manifest_path(), field: Some(field), message })?;
+        let compiled = compile(&host, &program_id, module_bytes, format, &limits, &source_name).await?;
 
         let mut analysis = analyze(&compiled.module, &manifest, &host.registry);
         if !analysis.problems.is_empty() {
@@ -124,11 +151,6 @@ impl App {
             program: program_id.clone(),
             reason: "ABI version missing after a clean analysis".into(),
         })?;
-        let manifest_path = || dir.as_deref().unwrap_or(Path::new(".")).join(crate::manifest::MANIFEST_FILE);
-        let limits = manifest
-            .limits
-            .apply(&host.config.limits, host.config.engine.fuel)
-            .map_err(|(field, message)| ManifestError { path: manifest_path(), field: Some(field), message })?;
 
         let mut grants = BTreeMap::new();
         let mut load_decisions = Vec::new();

@@ -70,39 +70,75 @@ pub(crate) fn read_message(
     Ok(memory.data(&context)[range].to_vec())
 }
 
-/// Checks that a reply slot (`REPLY_SLOT_BYTES` at `slot`) lies in guest memory.
-/// Done before a host call acts, so a call whose answer cannot be delivered has no
-/// effect.
-pub(crate) fn check_reply_slot(
+/// Copies `len` bytes at `ptr` out of guest memory, after checking the range
+/// (so the host buffer is never larger than the guest's memory). For WASI calls
+/// the host implements itself; host-call messages go through [`read_message`].
+pub(crate) fn read_bytes(
     mut store: impl AsContextMut<Data = SessionState>,
-    slot: i32,
-) -> Result<(), wasmtime::Error> {
+    ptr: i32,
+    len: u32,
+) -> Result<Vec<u8>, wasmtime::Error> {
     let mut context = store.as_context_mut();
     let memory = exports(context.data_mut())?.memory;
-    if let Err(fault) = guest_range(slot, REPLY_SLOT_BYTES as i32, memory.data_size(&context)) {
-        return Err(context.data_mut().fail(fault));
+    match guest_range(ptr, len as i32, memory.data_size(&context)) {
+        Ok(range) => Ok(memory.data(&context)[range].to_vec()),
+        Err(fault) => Err(context.data_mut().fail(fault)),
     }
-    Ok(())
 }
 
-/// Writes `(ptr, len)` into the reply slot at `slot`.
-pub(crate) fn write_reply_slot(
+/// Checks that `len` bytes at `ptr` lie in guest memory, before a call acts.
+pub(crate) fn check_range(
     mut store: impl AsContextMut<Data = SessionState>,
-    slot: i32,
-    ptr: u32,
+    ptr: i32,
     len: u32,
 ) -> Result<(), wasmtime::Error> {
     let mut context = store.as_context_mut();
     let memory = exports(context.data_mut())?.memory;
-    let range = match guest_range(slot, REPLY_SLOT_BYTES as i32, memory.data_size(&context)) {
-        Ok(range) => range,
-        Err(fault) => return Err(context.data_mut().fail(fault)),
-    };
+    match guest_range(ptr, len as i32, memory.data_size(&context)) {
+        Ok(_) => Ok(()),
+        Err(fault) => Err(context.data_mut().fail(fault)),
+    }
+}
+
+/// Writes `bytes` into guest memory at `ptr`, after checking the range.
+pub(crate) fn write_bytes(
+    mut store: impl AsContextMut<Data = SessionState>,
+    ptr: i32,
+    bytes: &[u8],
+) -> Result<(), wasmtime::Error> {
+    let mut context = store.as_context_mut();
+    let memory = exports(context.data_mut())?.memory;
+    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    match guest_range(ptr, len as i32, memory.data_size(&context)) {
+        Ok(range) => {
+            memory.data_mut(&mut context)[range].copy_from_slice(bytes);
+            Ok(())
+        }
+        Err(fault) => Err(context.data_mut().fail(fault)),
+    }
+}
+
+/// Checks that a reply slot (`REPLY_SLOT_BYTES` at `slot`) lies in guest memory.
+/// Done before a host call acts, so a call whose answer cannot be delivered has no
+/// effect.
+pub(crate) fn check_reply_slot(
+    store: impl AsContextMut<Data = SessionState>,
+    slot: i32,
+) -> Result<(), wasmtime::Error> {
+    check_range(store, slot, REPLY_SLOT_BYTES)
+}
+
+/// Writes `(ptr, len)` into the reply slot at `slot`.
+pub(crate) fn write_reply_slot(
+    store: impl AsContextMut<Data = SessionState>,
+    slot: i32,
+    ptr: u32,
+    len: u32,
+) -> Result<(), wasmtime::Error> {
     let mut bytes = [0u8; REPLY_SLOT_BYTES as usize];
     bytes[..4].copy_from_slice(&ptr.to_le_bytes());
     bytes[4..].copy_from_slice(&len.to_le_bytes());
-    memory.data_mut(&mut context)[range].copy_from_slice(&bytes);
-    Ok(())
+    write_bytes(store, slot, &bytes)
 }
 
 /// Hands `bytes` to the guest: asks `miniapp_alloc` for a buffer, checks the
@@ -128,7 +164,10 @@ pub(crate) async fn deliver(
         }
     };
     let exports = exports(context.data_mut())?;
-    let ptr = exports.alloc.call_async(&mut context, len as i32).await?;
+    context.data_mut().in_allocator = true;
+    let allocated = exports.alloc.call_async(&mut context, len as i32).await;
+    context.data_mut().in_allocator = false;
+    let ptr = allocated?;
     if ptr == 0 {
         return Err(context
             .data_mut()

@@ -7,7 +7,7 @@
 
 use super::{CallContext, HostFunction, SessionView};
 use crate::boundary;
-use crate::sandbox::SessionState;
+use crate::sandbox::{Fault, SessionState};
 use miniapp_abi::{ApiError, ErrorCode, STATUS_OK};
 use std::time::Instant;
 use wasmtime::Caller;
@@ -26,17 +26,30 @@ pub(super) fn link(
         move |mut caller: Caller<'_, SessionState>, (request_ptr, request_len, reply_slot): (i32, i32, i32)| {
             let handler = handler.clone();
             Box::new(async move {
+                if caller.data().in_allocator {
+                    // Nesting stops here: a host call inside the allocator would need
+                    // another fiber for its own reply, and so on without bound.
+                    let fault = Fault::Abi(format!(
+                        "miniapp_alloc called `{}.{name}`; the allocator must not call miniapp host functions",
+                        miniapp_abi::import_module(capability)
+                    ));
+                    return Err(caller.data_mut().fail(fault));
+                }
                 caller.data_mut().count_host_call()?;
                 boundary::check_reply_slot(&mut caller, reply_slot)?;
                 let request = boundary::read_message(&mut caller, request_ptr, request_len)?;
 
                 let started = Instant::now();
                 let state = caller.data();
+                // The host's work and waits for this call are not the program's.
+                let meter = state.meter();
+                meter.pause();
                 let program = state.program.clone();
                 let session = SessionView {
                     user: state.user.clone(),
                     surface: state.surface,
                     gesture: state.gesture,
+                    action: state.action.clone(),
                     output: state.output.clone(),
                     once: state.once.clone(),
                     slots: state.slots.clone(),
@@ -48,7 +61,7 @@ pub(super) fn link(
                     Ok(grant) => handler(CallContext { program, grant, session }, request).await,
                     Err(denied) => Err(denied),
                 };
-                caller.data_mut().refund_time(started.elapsed());
+                meter.resume();
 
                 let limit = caller.data().limits.message_bytes as usize;
                 let (status, body) = match result {

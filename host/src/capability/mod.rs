@@ -23,7 +23,7 @@ use crate::audit::AuditLog;
 use crate::config::HostConfig;
 use crate::consent::User;
 use crate::consent::grants::Grants;
-use crate::sandbox::{OncePerLaunch, OutputCapture, SessionSlots, SessionState};
+use crate::sandbox::{OncePerLaunch, OutputCapture, SessionSlots, SessionState, UserAction};
 use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};
 use miniapp_abi::lifecycle::Surface;
@@ -180,6 +180,8 @@ pub struct SessionView {
     pub surface: Surface,
     /// Whether the program is handling a tap right now.
     pub gesture: bool,
+    /// The user action the running callback handles, which one payment sheet may use.
+    pub action: UserAction,
     /// Where to report what the host did for the program.
     pub output: OutputCapture,
     /// Things the session may do at most once per launch.

@@ -8,9 +8,10 @@ use anyhow::{Context, bail};
 use clap::Args;
 use miniapp_host::capability::payment::provider::Scenario;
 use miniapp_host::capability::view::terminal::{self, ControlKind, Style};
-use miniapp_host::consent::{Answer, TerminalUser, User};
+use miniapp_host::consent::{Answer, TerminalUser, User, answer_word};
 use miniapp_host::driver::Driver;
 use miniapp_host::driver::script::{self, Script, ScriptUser, TapTarget};
+use miniapp_host::sanitize;
 use miniapp_host::transcript::{RecordingUser, Transcript};
 use miniapp_host::{App, CapturedOutput, Event, HostConfig, LaunchContext, Manifest, Surface};
 use std::io::{BufRead, IsTerminal, Write};
@@ -40,9 +41,13 @@ pub struct RunArgs {
     #[arg(long = "event", value_name = "JSON", value_parser = parse_event)]
     events: Vec<Event>,
 
-    /// An answer to the next prompt the host shows (yes or no; repeatable). Without
-    /// answers the host asks at the terminal, or declines when there is none.
-    #[arg(long = "answer", value_name = "yes|no", value_parser = parse_answer)]
+    /// An answer to the next prompt the host shows, used in order (repeatable):
+    /// `yes` or `no` for a confirmation or consent, `N` for the N-th choice (a
+    /// payment method on the payment sheet, an address), `no` to cancel the sheet.
+    /// An answer that does not fit its prompt is reported and the next one is
+    /// taken. Without answers the host asks at the terminal, or declines when there
+    /// is none; answers left over at the end are an error.
+    #[arg(long = "answer", value_name = "yes|no|N", value_parser = parse_answer)]
     answers: Vec<Answer>,
 
     /// Drive the session with a script (see docs/scripts.md) instead of a person.
@@ -77,7 +82,7 @@ fn parse_scenario(text: &str) -> Result<Scenario, String> {
 }
 
 fn parse_answer(text: &str) -> Result<Answer, String> {
-    Answer::parse(text).ok_or_else(|| format!("`{text}` is not an answer; expected yes or no"))
+    Answer::parse(text).ok_or_else(|| format!("`{text}` is not an answer; expected yes, no or a choice's number"))
 }
 
 pub(super) fn parse_surface(text: &str) -> Result<Surface, String> {
@@ -123,9 +128,10 @@ pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCo
 
     let transcript = args.transcript.as_ref().map(|_| Transcript::new());
     let script_user = ScriptUser::new();
+    let terminal_user = Arc::new(TerminalUser::new(args.answers.clone()));
     let person: Arc<dyn User> = match script {
         Some(_) => script_user.clone(),
-        None => Arc::new(TerminalUser::new(args.answers.clone())),
+        None => terminal_user.clone(),
     };
     let user: Arc<dyn User> = match &transcript {
         Some(transcript) => Arc::new(RecordingUser::new(person, transcript.clone())),
@@ -139,6 +145,11 @@ pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCo
     let outcome = drive(&mut driver, &mut console, &args, scripted, &host).await;
     if let (Some(path), Some(transcript)) = (&args.transcript, &transcript) {
         write_transcript(path, transcript, &app, &args)?;
+    }
+    let unused = terminal_user.unused_answers();
+    if outcome.is_ok() && !unused.is_empty() {
+        let words: Vec<String> = unused.into_iter().map(answer_word).collect();
+        bail!("{} --answer value(s) were never asked for: {}", words.len(), words.join(", "));
     }
     outcome
 }
@@ -224,7 +235,7 @@ impl Console {
             && !self.reported_end
         {
             self.reported_end = true;
-            println!("[host] {ended}. The host is still running.");
+            println!("[host] {}. The host is still running.", sanitize::line(&ended.to_string()));
         }
     }
 }
@@ -340,11 +351,12 @@ fn write_transcript(path: &PathBuf, transcript: &Transcript, app: &App, args: &R
     std::fs::write(path, text + "\n").with_context(|| format!("cannot write the transcript to {}", path.display()))
 }
 
-/// Prints a program's output line by line, prefixed with its id.
+/// Prints a program's output line by line, prefixed with its id and made safe to
+/// show, so that no line of it can rewrite or pass for one of the host's.
 fn show(program: &str, output: CapturedOutput) {
     fn print_lines(mut sink: impl Write, program: &str, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes);
-        for line in text.lines() {
+        for line in sanitize::output_lines(&text) {
             // A closed pipe is not worth failing over; the program already ran.
             let _ = writeln!(sink, "[{program}] {line}");
         }
@@ -352,6 +364,6 @@ fn show(program: &str, output: CapturedOutput) {
     print_lines(std::io::stdout().lock(), program, &output.stdout);
     print_lines(std::io::stderr().lock(), program, &output.stderr);
     for notice in &output.notices {
-        println!("[host] {}: {}", notice.capability, notice.message);
+        println!("[host] {}: {}", notice.capability, sanitize::line(&notice.message));
     }
 }

@@ -91,32 +91,80 @@ impl Prompt {
         }
     }
 
-    /// The question as one line of text.
+    /// The question as one line of text. Every part a program supplied (its name,
+    /// a purpose, a description, a title, a target) is passed through the one
+    /// sanitizer, so it cannot rewrite or disguise the prompt.
     pub fn text(&self) -> String {
+        self.lines().join(" ")
+    }
+
+    /// The question as it is laid out for a person: one line for most prompts; the
+    /// payment sheet as a sheet (payee, amount, what for, who asks, the numbered
+    /// methods). Sanitized like [`Prompt::text`].
+    pub fn lines(&self) -> Vec<String> {
+        use crate::sanitize::{line, line_within};
         match self {
             Prompt::OpenLink { program, target, surface } => {
-                format!("{program} wants to open {target} (from {surface}). Open it?")
+                vec![format!("{} wants to open {} (from {surface}). Open it?", line(program), line(target))]
             }
-            Prompt::Consent { program, scope, purpose, shared } => {
-                format!("{program} asks for your {scope} (\"{purpose}\"); it would receive: {shared}. Allow?")
-            }
+            Prompt::Consent { program, scope, purpose, shared } => vec![format!(
+                "{} asks for your {scope} (\"{}\"); it would receive: {}. Allow?",
+                line(program),
+                line_within(purpose, 200),
+                line(shared)
+            )],
             Prompt::ChooseAddress { program, purpose, options } => {
-                let list: Vec<String> = options.iter().enumerate().map(|(i, a)| format!("{}) {a}", i + 1)).collect();
-                format!(
-                    "{program} asks for a shipping address (\"{purpose}\"). Pick one or refuse: {}",
+                let list: Vec<String> =
+                    options.iter().enumerate().map(|(i, a)| format!("{}) {}", i + 1, line(a))).collect();
+                vec![format!(
+                    "{} asks for a shipping address (\"{}\"). Pick one or refuse: {}",
+                    line(program),
+                    line_within(purpose, 200),
                     list.join("; ")
-                )
+                )]
             }
             Prompt::Payment { program, payee, merchant_id, amount, description, methods, .. } => {
-                let list: Vec<String> = methods.iter().enumerate().map(|(i, m)| format!("{}) {m}", i + 1)).collect();
-                format!(
-                    "{program} asks you to pay {amount} to {payee} (merchant {merchant_id}) for \"{description}\". Pay with {} — or cancel?",
-                    list.join(", ")
-                )
+                let mut sheet = vec![
+                    format!("Payment sheet — pay {amount} to {} (merchant {})", line(payee), line(merchant_id)),
+                    format!("  for:        \"{}\"", line_within(description, 128)),
+                    format!("  asked by:   {}", line(program)),
+                ];
+                sheet.extend(methods.iter().enumerate().map(|(i, m)| format!("  {}) {}", i + 1, line(m))));
+                sheet.push(format!("  Pay with 1–{}, or no to cancel.", methods.len()));
+                sheet
             }
-            Prompt::Share { program, title, target, surface } => {
-                format!("{program} wants to share \"{title}\" ({target}) to {surface}. Share it?")
-            }
+            Prompt::Share { program, title, target, surface } => vec![format!(
+                "{} wants to share \"{}\" ({}) to {surface}. Share it?",
+                line(program),
+                line_within(title, 64),
+                line(target)
+            )],
+        }
+    }
+
+    /// Whether `answer` answers this prompt: the payment sheet takes a method's
+    /// number or a refusal (a bare "yes" names no method); a choice of address
+    /// takes an address's number or a refusal; the rest take yes or no. Not
+    /// answering always fits (it declines).
+    pub fn accepts(&self, answer: Answer) -> bool {
+        let choices = match self {
+            Prompt::Payment { methods, .. } => methods.len(),
+            Prompt::ChooseAddress { options, .. } => options.len(),
+            _ => return !matches!(answer, Answer::Pick(_)),
+        };
+        match answer {
+            Answer::Pick(n) => (1..=choices).contains(&n),
+            Answer::Yes => false,
+            Answer::No | Answer::NoAnswer => true,
+        }
+    }
+
+    /// What a person may answer, for re-asking after an answer that does not fit.
+    pub fn expected(&self) -> String {
+        match self {
+            Prompt::Payment { methods, .. } => format!("a method's number (1–{}) or no", methods.len()),
+            Prompt::ChooseAddress { options, .. } => format!("an address's number (1–{}) or no", options.len()),
+            _ => "yes or no".into(),
         }
     }
 }
@@ -220,6 +268,25 @@ impl TerminalUser {
     }
 }
 
+impl TerminalUser {
+    /// The answers given in advance that no prompt used, in order.
+    pub fn unused_answers(&self) -> Vec<Answer> {
+        self.fallback.answers.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect()
+    }
+
+    /// Takes answers given in advance until one fits `prompt`; each that does not
+    /// is reported and skipped, as a person's would be re-asked.
+    async fn scripted(&self, prompt: &Prompt) -> Answer {
+        loop {
+            let answer = self.fallback.ask(prompt).await;
+            if prompt.accepts(answer) {
+                return answer;
+            }
+            eprintln!("[host] the answer `{}` does not fit; expected {}", answer_word(answer), prompt.expected());
+        }
+    }
+}
+
 impl User for TerminalUser {
     fn id(&self) -> &str {
         LOCAL_USER
@@ -228,17 +295,32 @@ impl User for TerminalUser {
     fn ask<'a>(&'a self, prompt: &'a Prompt) -> AnswerFuture<'a> {
         let scripted = !self.fallback.answers.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
         if scripted || !std::io::stdin().is_terminal() {
-            let text = prompt.text();
             return Box::pin(async move {
-                let answer = self.fallback.ask(prompt).await;
-                eprintln!("[host] {text} → {}", describe(answer));
+                let answer = self.scripted(prompt).await;
+                let mut lines = prompt.lines();
+                if let Some(last) = lines.last_mut() {
+                    last.push_str(&format!(" → {}", describe(answer)));
+                }
+                for line in lines {
+                    eprintln!("[host] {line}");
+                }
                 answer
             });
         }
-        let text = prompt.text();
+        let prompt = prompt.clone();
         Box::pin(
-            async move { tokio::task::spawn_blocking(move || ask_terminal(&text)).await.unwrap_or(Answer::NoAnswer) },
+            async move { tokio::task::spawn_blocking(move || ask_terminal(&prompt)).await.unwrap_or(Answer::NoAnswer) },
         )
+    }
+}
+
+/// How an answer is written on the command line (`--answer`).
+pub fn answer_word(answer: Answer) -> String {
+    match answer {
+        Answer::Yes => "yes".into(),
+        Answer::No => "no".into(),
+        Answer::Pick(n) => n.to_string(),
+        Answer::NoAnswer => "none".into(),
     }
 }
 
@@ -251,20 +333,29 @@ fn describe(answer: Answer) -> String {
     }
 }
 
-fn ask_terminal(question: &str) -> Answer {
+fn ask_terminal(prompt: &Prompt) -> Answer {
     let stdin = std::io::stdin();
+    let width = crate::capability::view::terminal::columns(&std::io::stderr());
+    let mut lines = prompt.lines();
+    let question = lines.pop().unwrap_or_default();
+    for line in lines {
+        for wrapped in crate::capability::view::terminal::wrap_text("[host] ", &line, width) {
+            eprintln!("{wrapped}");
+        }
+    }
     loop {
-        eprint!("[host] {question} [y/n or a number] ");
+        let ask = format!("{question} [{}] ", prompt.expected());
+        let wrapped = crate::capability::view::terminal::wrap_text("[host] ", &ask, width);
+        eprint!("{} ", wrapped.join("\n"));
         let _ = std::io::stderr().flush();
         let mut line = String::new();
         match stdin.lock().read_line(&mut line) {
+            // End of input declines; nothing else is taken for a refusal.
             Ok(0) | Err(_) => return Answer::NoAnswer,
-            Ok(_) => {
-                if let Some(answer) = Answer::parse(&line) {
-                    return answer;
-                }
-                eprintln!("[host] please answer y, n or the number of a choice");
-            }
+            Ok(_) => match Answer::parse(&line) {
+                Some(answer) if prompt.accepts(answer) => return answer,
+                _ => eprintln!("[host] please answer {}", prompt.expected()),
+            },
         }
     }
 }

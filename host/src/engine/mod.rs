@@ -2,9 +2,10 @@
 //! speed — epoch interruption driven by one ticker thread, a bounded wasm stack,
 //! optional fuel, the pooling instance allocator — plus the compiled-module cache.
 
+pub(crate) mod admission;
 mod cache;
 
-pub(crate) use cache::ModuleCache;
+pub(crate) use cache::{CompiledModule, ModuleCache};
 
 use crate::config::{EngineSettings, Limits};
 use std::sync::Arc;

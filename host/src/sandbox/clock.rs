@@ -15,12 +15,18 @@ impl HostWallClock for CoarseWallClock {
     }
 
     fn now(&self) -> Duration {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        Duration::from_millis(u64::try_from(now.as_millis()).unwrap_or(u64::MAX))
+        wall_now()
     }
 }
 
+/// Wall-clock time as the guest sees it.
+pub(super) fn wall_now() -> Duration {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    Duration::from_millis(u64::try_from(now.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Monotonic time since the program started, truncated to the millisecond.
+#[derive(Clone, Copy)]
 pub(super) struct CoarseMonotonicClock {
     start: Instant,
 }
@@ -28,6 +34,12 @@ pub(super) struct CoarseMonotonicClock {
 impl CoarseMonotonicClock {
     pub(super) fn new() -> CoarseMonotonicClock {
         CoarseMonotonicClock { start: Instant::now() }
+    }
+
+    /// Nanoseconds since the program started, as the guest sees them.
+    pub(super) fn now_ns(&self) -> u64 {
+        let millis = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        millis.saturating_mul(1_000_000)
     }
 }
 
@@ -37,7 +49,6 @@ impl HostMonotonicClock for CoarseMonotonicClock {
     }
 
     fn now(&self) -> u64 {
-        let millis = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        millis.saturating_mul(1_000_000)
+        self.now_ns()
     }
 }

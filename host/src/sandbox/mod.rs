@@ -6,11 +6,16 @@
 //! preopened directories, no environment, no arguments and stdin closed; stdout and
 //! stderr go to bounded per-callback buffers.
 
+mod budget;
 mod clock;
 mod fault;
 mod limiter;
 mod output;
+mod poll;
 
+pub use budget::RunMeter;
+
+pub(crate) use budget::CallbackBudget;
 pub use fault::{Fault, LimitKind};
 pub use output::{CapturedOutput, Notice, OutputCapture};
 
@@ -21,7 +26,7 @@ use crate::consent::User;
 use limiter::GuestLimiter;
 use miniapp_abi::lifecycle::Surface;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 /// The state wasmtime keeps for one running program (`Store<SessionState>`).
@@ -33,12 +38,17 @@ pub struct SessionState {
     /// The program's effective limits.
     pub(crate) limits: Limits,
     limiter: GuestLimiter,
+    /// The guest's monotonic clock (WASI `clock_time_get` and `poll_oneoff`).
+    monotonic: clock::CoarseMonotonicClock,
     /// The guest's memory and allocator, once instantiated.
     pub(crate) exports: Option<GuestExports>,
     /// Captured stdout and stderr.
     pub(crate) output: OutputCapture,
     /// The running callback's budget.
     pub(crate) budget: CallbackBudget,
+    /// Whether the host is running the guest's `miniapp_alloc` (which must not
+    /// call the host: that is what bounds nesting to one level).
+    pub(crate) in_allocator: bool,
     /// Why the guest was ended, once it was.
     pub(crate) fault: Option<Fault>,
     /// The person using the program.
@@ -47,6 +57,8 @@ pub struct SessionState {
     pub(crate) surface: Surface,
     /// Whether the running callback handles a tap (a user gesture).
     pub(crate) gesture: bool,
+    /// The running callback's user action, if it handles one.
+    pub(crate) action: UserAction,
     /// What happened at most once in this launch.
     pub(crate) once: OncePerLaunch,
     /// What capabilities keep for this session.
@@ -82,6 +94,31 @@ impl SessionSlots {
     }
 }
 
+/// The user's action a callback handles (opening the program, a tap), which a
+/// screen that needs one — the payment sheet — may use once. Nothing else a
+/// program does (a page event, a show, a timer) carries one.
+#[derive(Clone, Default)]
+pub struct UserAction {
+    available: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl UserAction {
+    /// The callback about to run handles a user action (`true`) or not.
+    pub(crate) fn set(&self, handles_one: bool) {
+        self.available.store(handles_one, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the action is there to use.
+    pub fn available(&self) -> bool {
+        self.available.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Uses the action up; `false` if the callback handles none or it was used.
+    pub fn take(&self) -> bool {
+        self.available.swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// Marks of things a session may do at most once per launch (asking the user again
 /// for a scope they refused, …).
 #[derive(Clone, Default)]
@@ -96,46 +133,44 @@ impl OncePerLaunch {
     }
 }
 
-/// What the running callback may still spend.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CallbackBudget {
-    /// The callback must return before this instant.
-    pub deadline: Instant,
-    /// Its time allowance, for the error message.
-    pub allowance: Duration,
-    /// Which limit the allowance comes from.
-    pub time_limit: LimitKind,
-    /// Host calls made so far in this callback.
-    pub host_calls: u32,
+/// Links WASI preview 1 as the sandbox offers it: wasmtime-wasi's implementation,
+/// with `poll_oneoff` replaced by one that waits under the callback's budget.
+pub(crate) fn link_wasi(linker: &mut wasmtime::Linker<SessionState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut SessionState| &mut state.wasi)?;
+    poll::link_poll_oneoff(linker)
 }
 
 impl SessionState {
     /// Fresh state for one instance of `program`.
     pub(crate) fn new(program: Arc<ProgramInfo>, limits: Limits, user: Arc<dyn User>) -> SessionState {
         let output = OutputCapture::new(limits.output_bytes);
+        let monotonic = clock::CoarseMonotonicClock::new();
         let wasi = wasmtime_wasi::WasiCtxBuilder::new()
             .stdout(output.stdout())
             .stderr(output.stderr())
             .wall_clock(clock::CoarseWallClock)
-            .monotonic_clock(clock::CoarseMonotonicClock::new())
+            .monotonic_clock(monotonic)
             .build_p1();
         SessionState {
             wasi,
             program,
             limiter: GuestLimiter::new(&limits),
+            monotonic,
             limits,
             exports: None,
             output,
             budget: CallbackBudget {
-                deadline: Instant::now() + limits.launch_time(),
                 allowance: limits.launch_time(),
                 time_limit: LimitKind::LaunchTime,
                 host_calls: 0,
+                meter: RunMeter::default(),
             },
+            in_allocator: false,
             fault: None,
             user,
             surface: Surface::Direct,
             gesture: false,
+            action: UserAction::default(),
             once: OncePerLaunch::default(),
             slots: SessionSlots::default(),
             transcript: None,
@@ -150,11 +185,24 @@ impl SessionState {
         error
     }
 
-    /// Starts a callback's budget: `allowance` of wall time, no host calls yet,
+    /// Starts a callback's budget: `allowance` of running time, no host calls yet,
     /// a fresh output allowance.
     pub(crate) fn begin_callback(&mut self, allowance: Duration, time_limit: LimitKind) {
-        self.budget = CallbackBudget { deadline: Instant::now() + allowance, allowance, time_limit, host_calls: 0 };
+        self.budget.meter.reset();
+        self.budget.allowance = allowance;
+        self.budget.time_limit = time_limit;
+        self.budget.host_calls = 0;
         self.output.begin_callback();
+    }
+
+    /// The meter the session polls its callbacks through.
+    pub(crate) fn meter(&self) -> RunMeter {
+        self.budget.meter.clone()
+    }
+
+    /// The fault that ends a callback whose time is spent.
+    pub(crate) fn time_fault(&self) -> Fault {
+        Fault::limit(self.budget.time_limit, self.budget.allowance_ms())
     }
 
     /// Counts one host call against the callback's allowance.
@@ -167,18 +215,11 @@ impl SessionState {
         Ok(())
     }
 
-    /// Gives back the wall time a host call spent waiting (on the user, a provider,
-    /// the disk): only the guest's own running time counts against its budget.
-    pub(crate) fn refund_time(&mut self, spent: Duration) {
-        self.budget.deadline += spent;
-    }
-
     /// Called on every interruption-clock tick while wasm runs: ends the guest if its
-    /// callback is over time, else lets other tasks run.
+    /// callback has spent its time, else lets other tasks run.
     pub(crate) fn on_epoch_tick(&mut self) -> Result<wasmtime::UpdateDeadline, wasmtime::Error> {
-        if Instant::now() >= self.budget.deadline {
-            let millis = u64::try_from(self.budget.allowance.as_millis()).unwrap_or(u64::MAX);
-            return Err(self.fail(Fault::limit(self.budget.time_limit, millis)));
+        if self.budget.remaining().is_zero() {
+            return Err(self.fail(self.time_fault()));
         }
         Ok(wasmtime::UpdateDeadline::Yield(1))
     }

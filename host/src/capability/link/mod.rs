@@ -91,8 +91,11 @@ impl Link {
             )));
         }
         let title_chars = card.title.chars().count();
-        if title_chars == 0 || title_chars > 64 || card.title.chars().any(char::is_control) {
-            return Err(ApiError::invalid_argument("a card's title is 1 to 64 characters with no control characters"));
+        if title_chars == 0 || title_chars > 64 {
+            return Err(ApiError::invalid_argument("a card's title is 1 to 64 characters"));
+        }
+        if let Some(problem) = crate::sanitize::first_unsafe(&card.title) {
+            return Err(ApiError::invalid_argument(format!("a card's title must not contain a {problem}")));
         }
         if let Some(image) = &card.image
             && let Err((reason, message)) = safety::check_web_url(image, &self.settings)
@@ -106,7 +109,7 @@ impl Link {
     }
 
     fn check(&self, target: &Target, grant: &LinkGrant) -> Result<CheckedTarget, (DenyReason, String, String)> {
-        let raw_display = |text: &str| text.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
+        let raw_display = |text: &str| safety::display_of_refused(text);
         match target {
             Target::Web { url } => {
                 let safe = safety::check_web_url(url, &self.settings).map_err(|(r, m)| (r, m, raw_display(url)))?;

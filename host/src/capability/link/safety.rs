@@ -42,11 +42,7 @@ pub fn check_text(raw: &str, max_bytes: usize) -> Result<(), Rejection> {
     if raw.len() > max_bytes {
         return Err((DenyReason::TooLong, format!("the link is {} bytes; at most {max_bytes} are allowed", raw.len())));
     }
-    let bad = |c: char| {
-        c.is_control()
-            || c.is_whitespace()
-            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
-    };
+    let bad = |c: char| crate::sanitize::is_unsafe(c) || c.is_whitespace();
     if let Some(c) = raw.chars().find(|c| bad(*c)) {
         return Err((
             DenyReason::ControlCharacters,
@@ -121,6 +117,17 @@ pub fn check_web_url(raw: &str, settings: &LinkSettings) -> Result<SafeWebUrl, R
     Ok(SafeWebUrl { url, host, display })
 }
 
+/// How a refused target is shown and audited: the program's text made safe to show
+/// (escaped, cut at 200 characters with a visible mark), with a web link's host in
+/// its ASCII (punycode) form so that a look-alike name never appears as one.
+pub fn display_of_refused(raw: &str) -> String {
+    let text = match Url::parse(raw) {
+        Ok(url) if url.is_special() => url.to_string(),
+        _ => raw.to_string(),
+    };
+    crate::sanitize::line_within(&text, 200)
+}
+
 /// Checks a platform deep link such as `taobao://shop/58`.
 pub fn check_deep_link(raw: &str, settings: &LinkSettings) -> Result<SafeDeepLink, Rejection> {
     let url = parse(raw, settings)?;
@@ -160,6 +167,14 @@ pub fn check_deep_link(raw: &str, settings: &LinkSettings) -> Result<SafeDeepLin
         ));
     }
     let display = format!("{scheme}://{kind}/{id}");
+    // The URL parser normalises (dot segments, percent-escapes, case): what is
+    // checked, opened and audited must be exactly what the program sent.
+    if display != raw {
+        return Err((
+            DenyReason::Malformed,
+            format!("a {platform} deep link is written exactly {scheme}://<kind>/<id>; this one is not in that form"),
+        ));
+    }
     Ok(SafeDeepLink { platform: platform.clone(), kind, id, display })
 }
 

@@ -206,6 +206,9 @@ pub enum Begin {
     Start(OrderRecord),
     /// The order is already paid or in progress: answer with it and charge nothing.
     Existing(OrderRecord),
+    /// A new attempt would start, but the caller may not start one now (no user
+    /// action to show the payment sheet for): nothing was recorded.
+    NotNow,
 }
 
 /// Fields a transition may set.
@@ -240,10 +243,20 @@ impl Ledger {
     /// Records a request: a new order, a new attempt after a cancel or failure, or
     /// the existing order when it is paid or in progress.
     pub fn begin(&self, order: &ValidOrder, program_id: &str) -> Result<Begin, LedgerError> {
+        self.begin_if(order, program_id, true)
+    }
+
+    /// Like [`Ledger::begin`], but a new attempt is recorded only if `may_start`;
+    /// otherwise the answer is [`Begin::NotNow`] and the transaction is dropped, so
+    /// the check and the record are one atomic step.
+    pub fn begin_if(&self, order: &ValidOrder, program_id: &str, may_start: bool) -> Result<Begin, LedgerError> {
         self.database
             .run_blocking(|c| {
                 let transaction = c.transaction()?;
-                let outcome = begin_in(&transaction, order, program_id);
+                let outcome = match begin_in(&transaction, order, program_id) {
+                    Ok(Begin::Start(_)) if !may_start => return Ok(Ok(Begin::NotNow)),
+                    outcome => outcome,
+                };
                 if matches!(outcome, Ok(Begin::Start(_))) {
                     transaction.commit()?;
                 }
@@ -542,6 +555,7 @@ mod tests {
                             attempts += 1;
                             proptest::prop_assert_eq!(record.attempt, attempts);
                         }
+                        Ok(Begin::NotNow) => unreachable!("begin always may start"),
                         Ok(Begin::Existing(record)) => {
                             proptest::prop_assert_eq!(record.amount, amount);
                             proptest::prop_assert!(!matches!(record.state, State::Cancelled | State::Failed));

@@ -39,6 +39,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
+/// Why a payment request outside a user action is refused (ABI §6.5).
+pub const SHEET_NEEDS_USER_ACTION: &str = "the payment sheet is shown only while the program handles a user action \
+     (its launch or a tap), once per action";
+
 /// The payment capability.
 pub struct Payment {
     settings: PaymentSettings,
@@ -262,9 +266,17 @@ impl Payment {
             ));
         }
 
-        let record = match self.ledger.begin(&order, &program.0) {
+        // The sheet needs a user action (the launch, a tap), one sheet per action: a
+        // program cannot stack sheets in front of the user. A retry of an order that
+        // is paid or in progress shows no sheet and needs none.
+        let action = &context.session().action;
+        let record = match self.ledger.begin_if(&order, &program.0, action.available()) {
             Ok(Begin::Existing(existing)) => return Ok(existing.to_result()),
-            Ok(Begin::Start(record)) => record,
+            Ok(Begin::NotNow) => return Err(deny(SHEET_NEEDS_USER_ACTION.to_string()).await),
+            Ok(Begin::Start(record)) => {
+                action.take();
+                record
+            }
             Err(LedgerError::Conflict { field, .. }) => {
                 return Err(ApiError::new(
                     ErrorCode::IdempotencyConflict,
@@ -301,12 +313,14 @@ impl Payment {
             method_ids: methods.iter().map(|m| m.as_str().to_string()).collect(),
         };
         let method = match context.session().user.ask(&sheet).await {
-            Answer::Yes => methods[0],
             Answer::Pick(n) if n >= 1 && n <= methods.len() => methods[n - 1],
             answer => {
+                // Only a method's number pays: a bare yes, or a number that is no
+                // method, never picks one for the user.
                 let cause = match answer {
                     Answer::NoAnswer => "nobody answered the payment sheet",
-                    _ => "the user cancelled on the payment sheet",
+                    Answer::No => "the user cancelled on the payment sheet",
+                    _ => "the answer named no method on the payment sheet",
                 };
                 let cancelled = step(State::AwaitingUser, State::Cancelled, cause, &Changes::default())?;
                 return self.finish(&context, cancelled, &order.out_trade_no).await;

@@ -23,8 +23,7 @@ impl Style {
     pub fn for_stdout() -> Style {
         let terminal = std::io::stdout().is_terminal();
         let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let width = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).unwrap_or(80);
-        Style { width: width.clamp(24, 160), colour: terminal && !no_colour }
+        Style { width: columns(&std::io::stdout()), colour: terminal && !no_colour }
     }
 
     /// Plain text at `width` columns.
@@ -297,6 +296,31 @@ fn truncate(text: &str, width: usize) -> String {
             used += c.width().unwrap_or(0);
             used <= width
         })
+        .collect()
+}
+
+/// The width to draw at on `stream`: the terminal's own width when it is one (read
+/// from the terminal, so it need not be exported), else `COLUMNS`, else 80; kept
+/// between 24 and 160 columns.
+pub fn columns(stream: &impl std::os::fd::AsFd) -> usize {
+    let from_terminal =
+        rustix::termios::tcgetwinsize(stream).ok().map(|size| usize::from(size.ws_col)).filter(|c| *c > 0);
+    let width = from_terminal
+        .or_else(|| std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()))
+        .unwrap_or(80);
+    width.clamp(24, 160)
+}
+
+/// `text` wrapped at word boundaries (CJK between characters) to `width` columns,
+/// the first line starting with `prefix` and the rest indented to match.
+pub fn wrap_text(prefix: &str, text: &str, width: usize) -> Vec<String> {
+    let indent = " ".repeat(width_of(prefix));
+    let room = width.saturating_sub(width_of(prefix)).max(12);
+    let spans = [Span { text: text.to_string(), paint: Paint::Plain }];
+    wrap(&spans, room, Style::plain(room))
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| format!("{}{line}", if i == 0 { prefix } else { &indent }))
         .collect()
 }
 

@@ -1,6 +1,6 @@
 //! Test guest. On launch it prints `launched <surface>`; each `custom` event (or
 //! `tap`, as a user gesture) names an operation (`set`, `get`, `remove`, `keys`,
-//! `clear`, `info`, `fill`, `open`, `share`, `panic`) with its arguments in `data`, and the guest prints one JSON line:
+//! `clear`, `info`, `fill`, `open`, `share`, `pay`, `sleep`, `spin`, `panic`, …) with its arguments in `data`, and the guest prints one JSON line:
 //! `{"op": ..., "ok": <result>}` or `{"op": ..., "error": {"code", "message"}}`.
 
 use miniapp_sdk::prelude::*;
@@ -79,6 +79,20 @@ impl MiniApp for Probe {
                 })
                 .map(|r| json!(r)),
             "pay_query" => payment::query(&text(&data, "merchant_id"), &text(&data, "out_trade_no")).map(|r| json!(r)),
+            "sleep" => {
+                // WASI `poll_oneoff` with a clock subscription, through std.
+                std::thread::sleep(std::time::Duration::from_millis(data["ms"].as_u64().unwrap_or(0)));
+                Ok(Value::Null)
+            }
+            "spin" => {
+                // `iterations` rounds of arithmetic: work that runs over several
+                // interruption ticks without a host call.
+                let mut state = 0x9e37_79b9_7f4a_7c15u64;
+                for _ in 0..data["iterations"].as_u64().unwrap_or(0) {
+                    state = std::hint::black_box(state.rotate_left(5) ^ state.wrapping_mul(0x2545_f491_4f6c_dd1d));
+                }
+                Ok(json!(state))
+            }
             "panic" => panic!("the probe was asked to panic"),
             other => Err(Error::new(ErrorCode::InvalidArgument, format!("unknown op {other}"))),
         };

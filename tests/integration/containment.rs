@@ -1,0 +1,208 @@
+//! Containment: time is charged for running, never for waiting to run; a guest's
+//! own waits are charged and cut at the budget; nesting through the allocator is
+//! bounded; payment sheets need a user action; modules are counted before they
+//! are compiled.
+
+use crate::common::{self, probe_op};
+use miniapp_host::consent::{Answer, ScriptedUser};
+use miniapp_host::{Fault, LimitKind, LoadError, SessionError};
+use serde_json::json;
+use std::time::Duration;
+
+fn expect_limit(result: Result<(), SessionError>, kind: LimitKind) -> SessionError {
+    match result {
+        Err(error @ SessionError::Ended { fault: Fault::Limit { kind: k, .. }, .. }) if k == kind => error,
+        other => panic!("expected the {kind:?} limit, got {other:?}"),
+    }
+}
+
+async fn neighbour_still_works(host: &miniapp_host::Host) {
+    let mut session = common::probe(host, "test.neighbour", "").await.start().await.unwrap();
+    session.launch(&common::direct()).await.unwrap();
+    session.take_output();
+    probe_op(&mut session, "set", json!({"key": "alive", "value": true})).await;
+    assert_eq!(probe_op(&mut session, "get", json!({"key": "alive"})).await["ok"], json!(true));
+}
+
+/// An hour's sleep through `poll_oneoff` ends at the launch budget, and the
+/// host, its other programs and the session's own thread are free meanwhile.
+#[tokio::test]
+async fn a_wasi_sleep_is_cut_at_the_budget() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host(&data);
+    let manifest = common::manifest("test.hostile.sleeper", "[limits]\nlaunch_time_ms = 300\n");
+    let app = host.load_app_from_parts(manifest, common::hostile_module("sleeper")).await.unwrap();
+    let mut session = app.start().await.unwrap();
+    let sleeper = tokio::spawn(async move { session.launch(&common::direct()).await });
+    // While it sleeps, a neighbour runs on the same host.
+    neighbour_still_works(&host).await;
+    let error = expect_limit(sleeper.await.unwrap(), LimitKind::LaunchTime);
+    assert!(error.to_string().contains("launch time limit of 300 ms (limits.launch_time_ms)"), "{error}");
+}
+
+/// Short sleeps work (std's `thread::sleep` is `poll_oneoff`) and count against the
+/// callback's time: two sleeps that fit pass, a third over the budget ends it.
+#[tokio::test]
+async fn a_guests_own_sleeps_count_against_its_time() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host(&data);
+    let app = common::probe(&host, "test.sleeper", "[limits]\ncallback_time_ms = 400\n").await;
+    let mut session = app.start().await.unwrap();
+    session.launch(&common::direct()).await.unwrap();
+    assert_eq!(probe_op(&mut session, "sleep", json!({"ms": 150})).await, json!({"op": "sleep", "ok": null}));
+    assert_eq!(probe_op(&mut session, "sleep", json!({"ms": 150})).await, json!({"op": "sleep", "ok": null}));
+    let error =
+        expect_limit(session.event(&common::custom("sleep", json!({"ms": 5_000}))).await, LimitKind::CallbackTime);
+    assert!(error.to_string().contains("callback time limit of 400 ms"), "{error}");
+}
+
+/// A program is charged for the time it runs, not for the time the host's threads
+/// are busy elsewhere: here a neighbour task blocks the only async worker for
+/// 1.5 s at a time, far longer than the program's 1 s budget, each time the
+/// program yields at an interruption tick. Charged by wall time the program would
+/// be ended; charged by its running time it finishes.
+#[tokio::test(flavor = "current_thread")]
+async fn waiting_to_be_scheduled_is_not_charged() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host(&data);
+    let app = common::probe(&host, "test.busy-neighbours", "[limits]\ncallback_time_ms = 1000\n").await;
+    let mut session = app.start().await.unwrap();
+    session.launch(&common::direct()).await.unwrap();
+    session.take_output();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hog_done = done.clone();
+    let hog = tokio::spawn(async move {
+        let mut turns = 0;
+        while !hog_done.load(std::sync::atomic::Ordering::SeqCst) && turns < 3 {
+            // Blocks the thread, as an overloaded host (or machine) would.
+            std::thread::sleep(Duration::from_millis(1_500));
+            turns += 1;
+            tokio::task::yield_now().await;
+        }
+        turns
+    });
+    // Runs across several interruption ticks, yielding to the hog at each.
+    let reply = probe_op(&mut session, "spin", json!({"iterations": 50_000_000})).await;
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(reply["ok"].is_u64(), "{reply}");
+    assert!(hog.await.unwrap() >= 1, "the program yielded to its neighbour");
+}
+
+/// An allocator that calls the host is an ABI violation at the first nested call,
+/// so one program can never hold more than its two fiber stacks; a neighbour
+/// starts and runs in a pool with room for just the two of them.
+#[tokio::test]
+async fn a_host_call_inside_the_allocator_ends_the_program() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host_with(&data, |config| config.engine.max_live_programs = 2);
+    let manifest = common::manifest("test.hostile.reentrant-alloc", "[capabilities.storage]\n");
+    let app = host.load_app_from_parts(manifest, common::hostile_module("reentrant_alloc")).await.unwrap();
+    let mut session = app.start().await.unwrap();
+    match session.launch(&common::direct()).await {
+        Err(SessionError::Ended { fault: Fault::Abi(message), .. }) => {
+            assert!(message.contains("miniapp_alloc called `miniapp:storage.keys`"), "{message}")
+        }
+        other => panic!("expected an ABI violation, got {other:?}"),
+    }
+    neighbour_still_works(&host).await;
+}
+
+/// 500 payment requests in one launch: one sheet, 499 refusals that show nothing.
+#[tokio::test]
+async fn one_payment_sheet_per_user_action() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host(&data);
+    let manifest = common::manifest("test.hostile.sheet-flood", common::PROBE_PAYMENT);
+    let app = host.load_app_from_parts(manifest, common::hostile_module("sheet_flood")).await.unwrap();
+    let user = ScriptedUser::new([Answer::No]);
+    let mut session = app.start_with_user(user.clone()).await.unwrap();
+    session.launch(&common::direct()).await.expect("all but the first request were refused");
+    assert_eq!(user.prompts().len(), 1, "{:?}", user.prompts());
+    let denied = host.audit().count("payment", "request").unwrap();
+    assert!(denied >= 499, "every refusal is audited ({denied})");
+}
+
+/// A payment outside a tap (a custom event, a page event) shows no sheet and
+/// records nothing; the same order from a tap is paid, and a retry of the paid
+/// order (no sheet needed) is answered outside a tap too.
+#[tokio::test]
+async fn a_payment_sheet_needs_a_tap() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host_with(&data, |config| {
+        config.payment.notification_delay_scale = 0.0;
+        config.payment.confirm_wait_ms = 5_000;
+    });
+    let app = common::probe(&host, "test.untapped", "").await;
+    let user = ScriptedUser::new([Answer::Pick(1)]);
+    let mut session = app.start_with_user(user.clone()).await.unwrap();
+    session.launch(&common::direct()).await.unwrap();
+    session.take_output();
+    let order = json!({"merchant_id": "1900000109", "out_trade_no": "UNTAPPED-1", "amount": 990, "description": "Tea"});
+    let refused = probe_op(&mut session, "pay", order.clone()).await;
+    assert_eq!(refused["error"]["code"], "capability_denied", "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("user action"), "{refused}");
+    assert!(user.prompts().is_empty());
+    assert!(host.payment_ledger().get("1900000109", "UNTAPPED-1").unwrap().is_none(), "nothing recorded");
+    let paid = common::probe_tap(&mut session, "pay", order.clone()).await;
+    assert_eq!(paid["ok"]["status"], "paid", "{paid}");
+    let again = probe_op(&mut session, "pay", order).await;
+    assert_eq!(again["ok"]["transaction_id"], paid["ok"]["transaction_id"], "{again}");
+    assert_eq!(user.prompts().len(), 1);
+}
+
+fn functions_module(count: usize) -> Vec<u8> {
+    let mut text = String::from("(module (memory (export \"memory\") 1) (func (export \"miniapp_abi_v1_0\"))\n");
+    text.push_str("(func (export \"miniapp_alloc\") (param i32) (result i32) (i32.const 1024))\n");
+    text.push_str("(func (export \"miniapp_on_launch\") (param i32 i32) (result i32) (i32.const 0))\n");
+    for _ in 0..count {
+        text.push_str("(func)\n");
+    }
+    text.push(')');
+    text.into_bytes()
+}
+
+async fn load_error(host: &miniapp_host::Host, module: Vec<u8>, extra: &str) -> LoadError {
+    match host.load_app_from_parts(common::manifest("test.hostile.bomb", extra), module).await {
+        Err(error) => error,
+        Ok(_) => panic!("the module loaded"),
+    }
+}
+
+/// Compile-time bombs are refused by count before any code is compiled, naming the
+/// limit; a module within the limits loads.
+#[tokio::test]
+async fn modules_are_counted_before_they_are_compiled() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host_with(&data, |config| {
+        config.limits.module_functions = 1_000;
+        config.limits.module_bytes = 64 << 10;
+    });
+    let error = load_error(&host, functions_module(1_000), "").await;
+    assert_eq!(error.code(), "limit_exceeded");
+    assert!(error.to_string().contains("1003 functions, over the limit of 1000 (limits.module_functions)"), "{error}");
+    let error = load_error(&host, functions_module(20_000), "").await;
+    assert!(error.to_string().contains("(limits.module_bytes)"), "{error}");
+    let imports: String = (0..1_001).map(|i| format!("(import \"wasi_snapshot_preview1\" \"f{i}\" (func))")).collect();
+    let error = load_error(&host, format!("(module {imports})").into_bytes(), "").await;
+    assert!(error.to_string().contains("1001 imports, over the limit of 1000 (limits.module_imports)"), "{error}");
+    // A manifest may tighten them like any limit.
+    let error = load_error(&host, functions_module(10), "[limits]\nmodule_functions = 5\n").await;
+    assert!(error.to_string().contains("(limits.module_functions)"), "{error}");
+    host.load_app_from_parts(common::manifest("test.small", ""), functions_module(10)).await.expect("loads");
+}
+
+/// Minimums an instance could never be given are refused at load as the limits
+/// they break, not as the instance allocator's words.
+#[tokio::test]
+async fn memory_and_table_minimums_over_the_limits_name_the_limit() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host(&data);
+    let exports = "(func (export \"miniapp_abi_v1_0\")) (func (export \"miniapp_alloc\") (param i32) (result i32) (i32.const 0)) (func (export \"miniapp_on_launch\") (param i32 i32) (result i32) (i32.const 0))";
+    let memory = format!("(module (memory (export \"memory\") 2000) {exports})");
+    let error = load_error(&host, memory.into_bytes(), "").await;
+    assert!(error.to_string().contains("(limits.memory_bytes)"), "{error}");
+    assert!(!error.to_string().contains("pooling"), "{error}");
+    let table = format!("(module (memory (export \"memory\") 1) (table 20000 funcref) {exports})");
+    let error = load_error(&host, table.into_bytes(), "").await;
+    assert!(error.to_string().contains("(limits.table_elements)"), "{error}");
+}
