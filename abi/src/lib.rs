@@ -10,7 +10,10 @@
 //! It has no platform code and compiles for both the host and `wasm32-wasip1`.
 
 /// Defines an enum whose values have stable snake_case names — the same in JSON, in
-/// manifests and on the command line — with `ALL`, `as_str`, `parse` and `Display`.
+/// manifests, on the command line and in the host's database — with `ALL`,
+/// `as_str`, `parse`, `Display` and a `FromStr` whose error, [`UnknownName`], says
+/// that a text names no value (never a default).
+#[macro_export]
 macro_rules! stable_names {
     (
         $(#[$meta:meta])*
@@ -49,8 +52,41 @@ macro_rules! stable_names {
                 f.write_str(self.as_str())
             }
         }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::UnknownName;
+
+            fn from_str(text: &str) -> Result<$name, $crate::UnknownName> {
+                $name::parse(text).ok_or_else(|| $crate::UnknownName::new(stringify!($name), text))
+            }
+        }
     };
 }
+
+/// A text that names no value of a [`stable_names!`] type: a value written by a
+/// newer version, or a damaged one. Never read as some default value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownName {
+    /// The type, e.g. `State`.
+    pub kind: &'static str,
+    /// The text (its first 64 characters).
+    pub text: String,
+}
+
+impl UnknownName {
+    /// `text` names no `kind`.
+    pub fn new(kind: &'static str, text: &str) -> UnknownName {
+        UnknownName { kind, text: text.chars().take(64).collect() }
+    }
+}
+
+impl std::fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` is not a known {} value", self.text, self.kind)
+    }
+}
+
+impl std::error::Error for UnknownName {}
 
 pub mod error;
 pub mod identity;
@@ -95,7 +131,11 @@ impl AbiVersion {
 }
 
 fn parse_decimal(text: &str) -> Option<u32> {
+    // One spelling per version: no sign, no leading zero (`v01_0` is not `v1_0`).
     if text.is_empty() || text.len() > 9 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if text.len() > 1 && text.starts_with('0') {
         return None;
     }
     text.parse().ok()
@@ -161,6 +201,8 @@ mod tests {
         assert_eq!(AbiVersion::from_marker_export("miniapp_alloc"), None);
         for bad in [
             "miniapp_abi_v1",
+            "miniapp_abi_v01_0",
+            "miniapp_abi_v1_00",
             "miniapp_abi_v1_",
             "miniapp_abi_v_0",
             "miniapp_abi_vx_1",

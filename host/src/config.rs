@@ -67,7 +67,14 @@ impl HostConfig {
 
     /// Parses a TOML host configuration. Missing fields take their defaults.
     pub fn from_toml(text: &str) -> Result<HostConfig, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+        let config: HostConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        if config.limits.message_bytes < MIN_MESSAGE_BYTES {
+            return Err(format!(
+                "limits.message_bytes: {} is below the minimum of {MIN_MESSAGE_BYTES} (the host's own messages must fit)",
+                config.limits.message_bytes
+            ));
+        }
+        Ok(config)
     }
 
     /// Reads a TOML host configuration file.
@@ -119,6 +126,11 @@ pub struct Limits {
     /// Most imports a module declares (1,000): checked before compiling.
     pub module_imports: u64,
 }
+
+/// The smallest `limits.message_bytes` a host or manifest may set: every message
+/// the host itself builds — an error reply (its text is cut to fit), the launch
+/// context without query parameters, an event — fits in it.
+pub const MIN_MESSAGE_BYTES: u32 = 4096;
 
 impl Default for Limits {
     fn default() -> Limits {

@@ -213,7 +213,18 @@ impl ManifestLimits {
                 self.host_calls_per_callback,
                 host.host_calls_per_callback,
             )?,
-            message_bytes: tighten("message_bytes", self.message_bytes, host.message_bytes)?,
+            message_bytes: match self.message_bytes {
+                Some(asked) if asked < crate::config::MIN_MESSAGE_BYTES => {
+                    return Err((
+                        "limits.message_bytes".into(),
+                        format!(
+                            "{asked} is below the minimum of {}; the host's own messages (an error reply, the launch context) must fit",
+                            crate::config::MIN_MESSAGE_BYTES
+                        ),
+                    ));
+                }
+                asked => tighten("message_bytes", asked, host.message_bytes)?,
+            },
             output_bytes: tighten("output_bytes", self.output_bytes, host.output_bytes)?,
             module_bytes: tighten("module_bytes", self.module_bytes, host.module_bytes)?,
             module_functions: tighten("module_functions", self.module_functions, host.module_functions)?,

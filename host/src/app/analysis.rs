@@ -164,6 +164,12 @@ fn check_version_marker(module: &Module, program: &str, problems: &mut Vec<LoadE
             problems.push(invalid(reason.clone()));
             None
         }
+        [(name, Ok(_))] if !is_plain_function(module, name) => {
+            problems.push(invalid(format!(
+                "the ABI version marker `{name}` must be a function of type () -> ()"
+            )));
+            None
+        }
         [(_, Ok(version))] => {
             if version.major != ABI_VERSION.major || version.minor > ABI_VERSION.minor {
                 problems.push(LoadError::AbiVersionUnsupported {
@@ -179,6 +185,14 @@ fn check_version_marker(module: &Module, program: &str, problems: &mut Vec<LoadE
             problems.push(invalid(format!("the module exports several ABI version markers: {}", names.join(", "))));
             None
         }
+    }
+}
+
+/// Whether export `name` is a function without parameters or results.
+fn is_plain_function(module: &Module, name: &str) -> bool {
+    match module.get_export(name) {
+        Some(ExternType::Func(func)) => func.params().len() == 0 && func.results().len() == 0,
+        _ => false,
     }
 }
 

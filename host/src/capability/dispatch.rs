@@ -84,8 +84,19 @@ pub(super) fn link(
     Ok(())
 }
 
+/// Longest error text the host sends, in characters: with its code it always fits
+/// the smallest message limit (`config::MIN_MESSAGE_BYTES`), so an error reply
+/// never itself breaks the limit.
+const MAX_ERROR_CHARS: usize = 512;
+
 fn error_reply(error: &ApiError) -> (i32, Vec<u8>) {
+    let body = if error.message.chars().count() > MAX_ERROR_CHARS {
+        let mut short = error.clone();
+        short.message = error.message.chars().take(MAX_ERROR_CHARS).collect::<String>() + "…";
+        serde_json::to_vec(&short)
+    } else {
+        serde_json::to_vec(error)
+    };
     // Encoding a code and a string cannot fail; the fallback keeps the status honest.
-    let body = serde_json::to_vec(error).unwrap_or_default();
-    (error.code.number(), body)
+    (error.code.number(), body.unwrap_or_default())
 }

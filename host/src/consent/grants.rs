@@ -27,33 +27,15 @@ const SCHEMA: &[&str] = &["CREATE TABLE consent_grants (
         detail TEXT NOT NULL
     );"];
 
-/// The remembered answer for a scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    /// The user allowed it.
-    Granted,
-    /// The user refused it.
-    Denied,
-    /// The user took back an earlier grant.
-    Revoked,
-}
-
-impl Decision {
-    fn as_str(self) -> &'static str {
-        match self {
-            Decision::Granted => "granted",
-            Decision::Denied => "denied",
-            Decision::Revoked => "revoked",
-        }
-    }
-
-    fn parse(text: &str) -> Decision {
-        match text {
-            "granted" => Decision::Granted,
-            "revoked" => Decision::Revoked,
-            _ => Decision::Denied,
-        }
+miniapp_abi::stable_names! {
+    /// The remembered answer for a scope.
+    pub enum Decision {
+        /// The user allowed it.
+        Granted => "granted",
+        /// The user refused it.
+        Denied => "denied",
+        /// The user took back an earlier grant.
+        Revoked => "revoked",
     }
 }
 
@@ -105,11 +87,10 @@ impl Grants {
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()?;
-            Ok(row.and_then(|(decision, hash)| {
-                let decision = Decision::parse(&decision);
-                // A revocation holds whatever the module; an answer holds for its module only.
-                (hash == module_hash || decision == Decision::Revoked).then_some(decision)
-            }))
+            let Some((decision, hash)) = row else { return Ok(None) };
+            let decision: Decision = decision.parse().map_err(crate::store::StoreError::corrupt)?;
+            // A revocation holds whatever the module; an answer holds for its module only.
+            Ok((hash == module_hash || decision == Decision::Revoked).then_some(decision))
         })
     }
 
@@ -188,7 +169,7 @@ impl Grants {
                     program_id: row.get(1)?,
                     scope: row.get(2)?,
                     module_hash: row.get(3)?,
-                    decision: Decision::parse(&row.get::<_, String>(4)?),
+                    decision: crate::store::read_name(row, 4)?,
                     at_ms: row.get(5)?,
                 })
             })?;

@@ -28,18 +28,52 @@ pub enum StoreError {
     },
     /// A query failed.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[source] rusqlite::Error),
+    /// A stored value is not one this host knows (written by a newer version, or
+    /// damaged): an error, never read as a default.
+    #[error("the database holds a value this host does not know: {0}")]
+    Corrupt(#[source] miniapp_abi::UnknownName),
     /// The worker running a query stopped before answering.
     #[error("database worker stopped: {0}")]
     Worker(String),
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> StoreError {
+        // A row read with `read_name` carries its unknown name through rusqlite.
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, cause) = &error
+            && let Some(unknown) = cause.downcast_ref::<miniapp_abi::UnknownName>()
+        {
+            return StoreError::Corrupt(unknown.clone());
+        }
+        StoreError::Sqlite(error)
+    }
+}
+
+/// Reads column `index` of `row` as a stored name of `T`; a name this host does
+/// not know is an error ([`StoreError::Corrupt`] once it leaves rusqlite).
+pub fn read_name<T>(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr<Err = miniapp_abi::UnknownName>,
+{
+    let text: String = row.get(index)?;
+    text.parse().map_err(|unknown| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(unknown))
+    })
+}
+
 impl StoreError {
+    /// A stored value that names nothing this host knows.
+    pub fn corrupt(unknown: miniapp_abi::UnknownName) -> StoreError {
+        StoreError::Corrupt(unknown)
+    }
+
     /// Stable code for this error.
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::Open { .. } => "store_open_failed",
             StoreError::Sqlite(_) => "store_query_failed",
+            StoreError::Corrupt(_) => "corrupt",
             StoreError::Worker(_) => "store_worker_failed",
         }
     }

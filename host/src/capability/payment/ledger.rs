@@ -57,47 +57,25 @@ const SCHEMA: &[&str] = &["CREATE TABLE payment_orders (
         detail TEXT NOT NULL
     );"];
 
-/// An order's place in the state machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    /// Recorded, nothing shown yet.
-    Created,
-    /// The payment sheet is in front of the user.
-    AwaitingUser,
-    /// The user chose a method; the provider has the order.
-    Processing,
-    /// Paid, confirmed by the provider.
-    Paid,
-    /// Failed; a new attempt may follow.
-    Failed,
-    /// Cancelled by the user; a new attempt may follow.
-    Cancelled,
+miniapp_abi::stable_names! {
+    /// An order's place in the state machine.
+    pub enum State {
+        /// Recorded, nothing shown yet.
+        Created => "created",
+        /// The payment sheet is in front of the user.
+        AwaitingUser => "awaiting_user",
+        /// The user chose a method; the provider has the order.
+        Processing => "processing",
+        /// Paid, confirmed by the provider.
+        Paid => "paid",
+        /// Failed; a new attempt may follow.
+        Failed => "failed",
+        /// Cancelled by the user; a new attempt may follow.
+        Cancelled => "cancelled",
+    }
 }
 
 impl State {
-    fn as_str(self) -> &'static str {
-        match self {
-            State::Created => "created",
-            State::AwaitingUser => "awaiting_user",
-            State::Processing => "processing",
-            State::Paid => "paid",
-            State::Failed => "failed",
-            State::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(text: &str) -> State {
-        match text {
-            "created" => State::Created,
-            "awaiting_user" => State::AwaitingUser,
-            "processing" => State::Processing,
-            "paid" => State::Paid,
-            "failed" => State::Failed,
-            _ => State::Cancelled,
-        }
-    }
-
     /// Whether this state ends an attempt.
     pub fn is_final(self) -> bool {
         matches!(self, State::Paid | State::Failed | State::Cancelled)
@@ -124,7 +102,7 @@ pub enum LedgerError {
 
 impl From<rusqlite::Error> for LedgerError {
     fn from(error: rusqlite::Error) -> LedgerError {
-        LedgerError::Store(StoreError::Sqlite(error))
+        LedgerError::Store(StoreError::from(error))
     }
 }
 
@@ -481,7 +459,7 @@ fn row_to_order(row: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRecord> {
         amount: row.get(3)?,
         currency: row.get(4)?,
         description: row.get(5)?,
-        state: State::parse(&row.get::<_, String>(6)?),
+        state: crate::store::read_name(row, 6)?,
         attempt: row.get(7)?,
         method: row.get(8)?,
         transaction_id: row.get(9)?,
@@ -602,6 +580,21 @@ mod tests {
             proptest::prop_assert!(paid.iter().all(|(_, _, count)| *count == 1));
             proptest::prop_assert_eq!(paid.len(), usize::from(paid_with.is_some()));
         }
+    }
+
+    /// A state this host does not know (a newer version's, or damage) is an error
+    /// that names it — never read as a state that would allow charging again.
+    #[test]
+    fn an_unknown_stored_state_is_corrupt_not_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::open_in(dir.path()).unwrap();
+        let ledger = Ledger::new(database.clone()).unwrap();
+        let Begin::Start(_) = ledger.begin(&order(1999), "p").unwrap() else { panic!() };
+        database.run_blocking(|c| Ok(c.execute("UPDATE payment_orders SET state = 'refunded'", [])?)).unwrap();
+        let error = ledger.get("1900000109", "T0001-abc").unwrap_err();
+        assert_eq!(error.code(), "corrupt");
+        assert!(error.to_string().contains("`refunded` is not a known State value"), "{error}");
+        assert!(matches!(ledger.begin(&order(1999), "p"), Err(LedgerError::Store(StoreError::Corrupt(_)))));
     }
 
     #[test]
