@@ -39,6 +39,9 @@ pub mod view;
 
 pub use miniapp_abi::lifecycle::{Event, LaunchContext, Surface};
 pub use miniapp_abi::{ABI_VERSION, ApiError as Error, ErrorCode};
+/// JSON values for payloads and storage, so a program needs no `serde_json`
+/// dependency of its own for them.
+pub use serde_json::{self, Value, json};
 
 /// The result of a host call or a lifecycle callback.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

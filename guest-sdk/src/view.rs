@@ -20,7 +20,7 @@
 //! let screen = View::new("淘宝特价")
 //!     .push(view::heading("今日好价"))
 //!     .push(view::row([view::price(2990).was(5990), view::badge("-50%").tone(Tone::Accent)]))
-//!     .push(view::button("加入购物车", "cart.add").payload(serde_json::json!({"item": "1042"})).style(ButtonStyle::Primary).key('a'));
+//!     .push(view::button("加入购物车", "cart.add").payload(miniapp_sdk::json!({"item": "1042"})).style(ButtonStyle::Primary).key('a'));
 //! view::render(&screen)?;
 //! view::navigate("pages/cart", &[])?;
 //! # Ok(()) }

@@ -374,20 +374,39 @@ pub struct SurfaceRules {
     pub mini_program: LinkRule,
 }
 
-/// What a surface does with a kind of target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkRule {
-    /// Open it.
-    Allow,
-    /// Ask the user first.
-    Confirm,
-    /// Open it if the user turned links on for this surface; otherwise deny.
-    OptIn,
-    /// Only while handling a tap, and after asking the user.
-    GestureConfirm,
-    /// Refuse it.
-    Deny,
+miniapp_abi::stable_names! {
+    /// What a surface does with a kind of target.
+    pub enum LinkRule {
+        /// Open it.
+        Allow => "allow",
+        /// Ask the user first.
+        Confirm => "confirm",
+        /// Open it if the user turned links on for this surface; otherwise deny.
+        OptIn => "opt_in",
+        /// Only while handling a tap, and after asking the user.
+        GestureConfirm => "gesture_confirm",
+        /// Refuse it.
+        Deny => "deny",
+    }
+}
+
+impl SurfaceRules {
+    /// Each kind of target with its rule, by the configuration's names.
+    pub fn by_kind(&self) -> [(&'static str, LinkRule); 5] {
+        [
+            ("web", self.web),
+            ("item", self.item),
+            ("shop", self.shop),
+            ("live", self.live),
+            ("mini_program", self.mini_program),
+        ]
+    }
+
+    /// Whether the user's switch for this surface changes anything (some rule is
+    /// `opt_in`).
+    pub fn has_switch(&self) -> bool {
+        self.by_kind().iter().any(|(_, rule)| *rule == LinkRule::OptIn)
+    }
 }
 
 impl Default for LinkSettings {

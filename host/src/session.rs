@@ -285,10 +285,25 @@ fn classify(
         Some(exit) => format!("the program called exit({}), which the ABI does not allow", exit.0),
         None => match error.downcast_ref::<Trap>() {
             Some(trap) => trap.to_string(),
-            None => format!("{error:#}"),
+            None => cause_line(&error),
         },
     };
     SessionError::Trapped { program, callback, message }
+}
+
+/// The causes of `error` as one line, without the wasm backtrace wasmtime attaches
+/// (logged at debug level for the developer who wants it).
+fn cause_line(error: &wasmtime::Error) -> String {
+    tracing::debug!("guest call failed: {error:?}");
+    // wasmtime adds the backtrace as a context layer (`WasmBacktrace` is not an
+    // error type to downcast to); it is the layer that reads "wasm backtrace:".
+    let causes: Vec<String> = error
+        .chain()
+        .map(|cause| cause.to_string())
+        .filter(|text| !text.contains("wasm backtrace:"))
+        .map(|text| crate::error::one_line(&text))
+        .collect();
+    causes.join(": ")
 }
 
 fn app_stack_limit(app: &App) -> u64 {

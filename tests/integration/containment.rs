@@ -206,3 +206,70 @@ async fn memory_and_table_minimums_over_the_limits_name_the_limit() {
     let error = load_error(&host, table.into_bytes(), "").await;
     assert!(error.to_string().contains("(limits.table_elements)"), "{error}");
 }
+
+/// WASI calls given impossible arguments end the guest (or fail) with one line
+/// naming the cause, never a wasm backtrace.
+#[tokio::test]
+async fn wasi_misuse_is_reported_on_one_line() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host(&data);
+    let calls = [
+        r#"(import "wasi_snapshot_preview1" "random_get" (func $f (param i32 i32) (result i32)))"#,
+        r#"(import "wasi_snapshot_preview1" "path_open" (func $f (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))"#,
+    ];
+    let bodies = [
+        "(drop (call $f (i32.const 0) (i32.const 1073741824)))",
+        "(drop (call $f (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 0) (i64.const -1) (i64.const -1) (i32.const 0) (i32.const 0)))",
+    ];
+    for (import, body) in calls.iter().zip(bodies) {
+        let module = format!(
+            "(module {import} (memory (export \"memory\") 1) (func (export \"miniapp_abi_v1_0\"))
+             (func (export \"miniapp_alloc\") (param i32) (result i32) (i32.const 1024))
+             (func (export \"miniapp_on_launch\") (param i32 i32) (result i32) {body} (i32.const 0)))"
+        );
+        let app =
+            host.load_app_from_parts(common::manifest("test.wasi-misuse", ""), module.into_bytes()).await.unwrap();
+        let mut session = app.start().await.unwrap();
+        if let Err(error) = session.launch(&common::direct()).await {
+            let text = error.to_string();
+            assert!(!text.contains('\n') && !text.contains("backtrace"), "{text}");
+        }
+    }
+}
+
+/// Every gate decision is in the audit log: a refused load (an undeclared
+/// capability, a bad ABI version) and the user's consent answers, readable by
+/// program, capability and decision.
+#[tokio::test]
+async fn refused_loads_and_consent_answers_are_audited() {
+    use miniapp_host::audit::{AuditFilter, Outcome};
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host(&data);
+    let manifest = common::manifest("test.hostile.undeclared", "");
+    assert!(host.load_app_from_parts(manifest, common::hostile_module("undeclared_import")).await.is_err());
+    let manifest = common::manifest("test.hostile.abi-v2", "");
+    assert!(host.load_app_from_parts(manifest, common::hostile_module("abi_v2")).await.is_err());
+    let filter = |program: &str| AuditFilter { program_id: Some(program.into()), ..AuditFilter::default() };
+    let undeclared = host.audit().query(&filter("test.hostile.undeclared"), 10).unwrap();
+    assert_eq!((undeclared[0].capability.as_str(), undeclared[0].action.as_str()), ("storage", "load"));
+    assert_eq!(undeclared[0].outcome, "denied");
+    assert!(undeclared[0].reason.contains("does not declare [capabilities.storage]"), "{:?}", undeclared[0]);
+    let abi = host.audit().query(&filter("test.hostile.abi-v2"), 10).unwrap();
+    assert_eq!(abi[0].capability, "module");
+    assert!(abi[0].reason.contains("ABI 2.0"), "{:?}", abi[0]);
+
+    let app = common::probe(&host, "test.consenting", "").await;
+    let user = ScriptedUser::new([Answer::Yes, Answer::No]);
+    let mut session = app.start_with_user(user).await.unwrap();
+    session.launch(&common::direct()).await.unwrap();
+    probe_op(&mut session, "phone", json!({})).await;
+    probe_op(&mut session, "profile", json!({})).await;
+    let consent = AuditFilter { capability: Some("identity".into()), ..AuditFilter::default() };
+    let answers = host.audit().query(&consent, 10).unwrap();
+    let seen: Vec<(&str, &str, Option<&str>)> =
+        answers.iter().skip(1).map(|d| (d.action.as_str(), d.outcome.as_str(), d.target.as_deref())).collect();
+    assert_eq!((answers[0].action.as_str(), answers[0].outcome.as_str()), ("load", "allowed"));
+    assert_eq!(seen, [("consent", "confirmed", Some("phone")), ("consent", "declined", Some("profile"))]);
+    let declined = AuditFilter { outcome: Some(Outcome::Declined), ..consent };
+    assert_eq!(host.audit().query(&declined, 10).unwrap().len(), 1);
+}

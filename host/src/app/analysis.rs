@@ -165,9 +165,7 @@ fn check_version_marker(module: &Module, program: &str, problems: &mut Vec<LoadE
             None
         }
         [(name, Ok(_))] if !is_plain_function(module, name) => {
-            problems.push(invalid(format!(
-                "the ABI version marker `{name}` must be a function of type () -> ()"
-            )));
+            problems.push(invalid(format!("the ABI version marker `{name}` must be a function of type () -> ()")));
             None
         }
         [(_, Ok(version))] => {

@@ -95,9 +95,19 @@ pub(crate) async fn compile(
             }
             admission::Refusal::NotWasm(reason) => LoadError::ModuleInvalid { source_name: source.clone(), reason },
         })?;
-        host.cache.load(host.engine.engine(), &binary).map_err(|e| LoadError::ModuleInvalid {
-            source_name: source.clone(),
-            reason: crate::error::one_line(&format!("{e:#}")),
+        host.cache.load(host.engine.engine(), &binary).map_err(|e| {
+            let reason = crate::error::one_line(&format!("{e:#}"));
+            // The instance allocator's own refusal (an instance's state larger than
+            // one pool slot) is a limit of this host, not an invalid module.
+            if reason.contains("pooling allocator") || reason.contains("instance allocation for this module") {
+                let reason = format!(
+                    "the module needs more per-instance room than this host's instance pool gives one program \
+                     (engine.pooling; a smaller module, or a host with `engine.pooling = false`, fits): {reason}"
+                );
+                LoadError::ModuleTooLarge { source_name: source.clone(), reason }
+            } else {
+                LoadError::ModuleInvalid { source_name: source.clone(), reason }
+            }
         })
     })
     .await
@@ -126,7 +136,46 @@ struct AppInner {
 
 impl App {
     /// Loads a program from a manifest and module bytes already in memory.
+    /// Loads a program; a refusal is recorded in the audit log like every other
+    /// gate decision (the load gate: module, manifest and declarations).
     pub(crate) async fn load(
+        host: Arc<HostInner>,
+        manifest: Manifest,
+        dir: Option<PathBuf>,
+        module_bytes: Vec<u8>,
+        format: Format,
+        source_name: String,
+    ) -> Result<App, LoadError> {
+        let program_id = manifest.id.clone();
+        let audit = host.services.audit.clone();
+        let loaded = App::load_checked(host, manifest, dir, module_bytes, format, source_name).await;
+        if let Err(error) = &loaded
+            && !matches!(error, LoadError::Host { .. })
+        {
+            let capability = match error {
+                LoadError::UndeclaredCapability { capability, .. }
+                | LoadError::UnknownCapability { capability, .. } => capability.as_str(),
+                _ => "module",
+            };
+            let reason = crate::sanitize::line_within(&error.to_string(), 500);
+            let record = crate::audit::DecisionRecord {
+                program_id: &program_id,
+                capability,
+                action: "load",
+                outcome: Outcome::Denied,
+                reason: &reason,
+                target: None,
+                surface: None,
+            };
+            // The refusal stands whether or not its record could be written.
+            if let Err(audit_error) = audit.record_decision(&record).await {
+                tracing::warn!("cannot audit a refused load: {audit_error}");
+            }
+        }
+        loaded
+    }
+
+    async fn load_checked(
         host: Arc<HostInner>,
         manifest: Manifest,
         dir: Option<PathBuf>,

@@ -24,28 +24,17 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX decisions_by_capability ON decisions (program_id, capability, action, id);",
 ];
 
-/// What a gate decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The request may proceed.
-    Allowed,
-    /// The request was refused.
-    Denied,
-    /// The user was asked and agreed.
-    Confirmed,
-    /// The user was asked and refused (or nobody answered).
-    Declined,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Allowed => "allowed",
-            Outcome::Denied => "denied",
-            Outcome::Confirmed => "confirmed",
-            Outcome::Declined => "declined",
-        }
+miniapp_abi::stable_names! {
+    /// What a gate decided.
+    pub enum Outcome {
+        /// The request may proceed.
+        Allowed => "allowed",
+        /// The request was refused.
+        Denied => "denied",
+        /// The user was asked and agreed.
+        Confirmed => "confirmed",
+        /// The user was asked and refused (or nobody answered).
+        Declined => "declined",
     }
 }
 
@@ -68,6 +57,17 @@ pub struct Decision {
     pub target: Option<String>,
     /// The surface the decision was made for, if any.
     pub surface: Option<String>,
+}
+
+/// Which decisions to read: each field that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The program's id.
+    pub program_id: Option<String>,
+    /// The capability (`load` refusals of a whole module use `module`).
+    pub capability: Option<String>,
+    /// The decision.
+    pub outcome: Option<Outcome>,
 }
 
 /// A decision to record.
@@ -185,14 +185,23 @@ impl AuditLog {
 
     /// The most recent `limit` decisions, oldest first, optionally for one program.
     pub fn recent(&self, program_id: Option<&str>, limit: u32) -> Result<Vec<Decision>, StoreError> {
+        self.query(&AuditFilter { program_id: program_id.map(str::to_string), ..AuditFilter::default() }, limit)
+    }
+
+    /// The most recent `limit` decisions that pass `filter`, oldest first.
+    pub fn query(&self, filter: &AuditFilter, limit: u32) -> Result<Vec<Decision>, StoreError> {
+        let outcome = filter.outcome.map(Outcome::as_str);
         self.database.run_blocking(|c| {
             let mut statement = c.prepare(
                 "SELECT at_ms, program_id, capability, action, outcome, reason, target, surface FROM (
-                     SELECT * FROM decisions WHERE ?1 IS NULL OR program_id = ?1
-                     ORDER BY id DESC LIMIT ?2
+                     SELECT * FROM decisions
+                     WHERE (?1 IS NULL OR program_id = ?1) AND (?2 IS NULL OR capability = ?2)
+                       AND (?3 IS NULL OR outcome = ?3)
+                     ORDER BY id DESC LIMIT ?4
                  ) ORDER BY id ASC",
             )?;
-            let rows = statement.query_map(rusqlite::params![program_id, limit], |row| {
+            let params = rusqlite::params![filter.program_id, filter.capability, outcome, limit];
+            let rows = statement.query_map(params, |row| {
                 Ok(Decision {
                     at_ms: row.get(0)?,
                     program_id: row.get(1)?,

@@ -261,8 +261,13 @@ impl Registry {
         registry.add(Arc::new(storage::Storage::new(config.storage, services.database.clone())?));
         let link = link::Link::new(config.link.clone(), services.user_settings.clone(), services.audit.clone());
         registry.add(Arc::new(link));
-        let identity = identity::Identity::new(&config.data_dir, services.grants.clone(), config.user.clone())
-            .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
+        let identity = identity::Identity::new(
+            &config.data_dir,
+            services.grants.clone(),
+            config.user.clone(),
+            services.audit.clone(),
+        )
+        .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
         registry.add(Arc::new(identity));
         let payment = payment::Payment::new(config.payment.clone(), services, config.data_dir.clone())
             .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;

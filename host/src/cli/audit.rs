@@ -3,6 +3,8 @@
 use super::open_host;
 use clap::Args;
 use miniapp_host::HostConfig;
+use miniapp_host::audit::{AuditFilter, Outcome};
+use miniapp_host::sanitize;
 use std::process::ExitCode;
 
 /// Arguments of `miniapp audit`.
@@ -11,6 +13,14 @@ pub struct AuditArgs {
     /// Only decisions about this program id.
     #[arg(long)]
     program: Option<String>,
+
+    /// Only decisions about this capability (`module` for refused modules).
+    #[arg(long)]
+    capability: Option<String>,
+
+    /// Only this decision: allowed, denied, confirmed or declined.
+    #[arg(long, value_parser = parse_outcome)]
+    decision: Option<Outcome>,
 
     /// How many of the most recent decisions to show.
     #[arg(long, default_value_t = 100)]
@@ -23,16 +33,18 @@ pub struct AuditArgs {
 
 pub fn audit(config: HostConfig, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let host = open_host(config)?;
-    let decisions = host.audit().recent(args.program.as_deref(), args.limit)?;
+    let filter = AuditFilter { program_id: args.program, capability: args.capability, outcome: args.decision };
+    let decisions = host.audit().query(&filter, args.limit)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&decisions)?);
     } else if decisions.is_empty() {
         println!("no decisions recorded");
     } else {
         for d in decisions {
+            // Targets and reasons quote what programs sent: shown through the sanitizer.
             let place = match (&d.target, &d.surface) {
-                (Some(target), Some(surface)) => format!(" {target} on {surface}:"),
-                (Some(target), None) => format!(" {target}:"),
+                (Some(target), Some(surface)) => format!(" {} on {surface}:", sanitize::line(target)),
+                (Some(target), None) => format!(" {}:", sanitize::line(target)),
                 _ => String::new(),
             };
             println!(
@@ -42,11 +54,18 @@ pub fn audit(config: HostConfig, args: AuditArgs) -> anyhow::Result<ExitCode> {
                 d.capability,
                 d.action,
                 d.outcome,
-                d.reason
+                sanitize::line(&d.reason)
             );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_outcome(text: &str) -> Result<Outcome, String> {
+    text.parse().map_err(|_| {
+        let known: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        format!("unknown decision `{text}`; expected one of: {}", known.join(", "))
+    })
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC for milliseconds since the epoch.

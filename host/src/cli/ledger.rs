@@ -5,7 +5,9 @@ use super::open_host;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use miniapp_host::HostConfig;
+use miniapp_host::capability::payment::ledger::State;
 use miniapp_host::capability::payment::money;
+use miniapp_host::sanitize;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -46,6 +48,16 @@ enum LedgerCommand {
     Verify {
         /// The receipt, as a payment result carries it.
         receipt: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the public key receipts are signed with (Ed25519), so a merchant can
+    /// verify receipts without this host.
+    Key {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -70,7 +82,7 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
                         o.out_trade_no,
                         o.merchant_id,
                         money::display(o.amount, &o.currency),
-                        format!("{:?}", o.state).to_lowercase(),
+                        o.state.as_str(),
                         o.attempt,
                         o.method.as_deref().unwrap_or("-"),
                         o.program_id
@@ -102,22 +114,25 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
                 );
             } else {
                 println!(
-                    "{} to merchant {}: {} — {:?}, attempt {}",
+                    "{} to merchant {}: {} — {}, attempt {}",
                     record.out_trade_no,
                     record.merchant_id,
                     money::display(record.amount, &record.currency),
                     record.state,
                     record.attempt
                 );
-                println!("  {} (program {})", record.description, record.program_id);
+                println!("  {} (program {})", sanitize::line(&record.description), record.program_id);
                 if let Some(transaction) = &record.transaction_id {
                     println!("  transaction {transaction} by {}", record.method.as_deref().unwrap_or("?"));
                 }
+                if let Some(receipt) = &record.receipt {
+                    println!("  receipt {receipt}");
+                }
                 for e in events {
-                    println!("  attempt {} {} → {}: {}", e.attempt, e.from_state, e.to_state, e.cause);
+                    println!("  attempt {} {} → {}: {}", e.attempt, e.from_state, e.to_state, sanitize::line(&e.cause));
                 }
                 for (provider, outcome, detail) in notifications {
-                    println!("  notification from {provider}: {outcome} ({detail})");
+                    println!("  notification from {provider}: {outcome} ({})", sanitize::line(&detail));
                 }
             }
         }
@@ -135,11 +150,10 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
                 }
             }
             for order in &orders {
-                let state = format!("{:?}", order.state).to_lowercase();
                 if !order.state.is_final() {
-                    problems.push(format!("{} is unfinished ({state})", order.out_trade_no));
+                    problems.push(format!("{} is unfinished ({})", order.out_trade_no, order.state));
                 }
-                if state == "paid" {
+                if order.state == State::Paid {
                     let verified = order.receipt.as_deref().map(|r| receipts.verify(r));
                     match verified {
                         Some(Ok(payload))
@@ -167,7 +181,18 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
                 return Ok(ExitCode::FAILURE);
             }
         }
-        LedgerCommand::Verify { receipt } => {
+        LedgerCommand::Key { json } => {
+            let key = host.payment_receipts().public_key_hex();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&json!({"algorithm": "ed25519", "public_key_hex": key}))?);
+            } else {
+                println!("{key}");
+                eprintln!(
+                    "receipts are base64url(JSON) \".\" base64url(Ed25519 signature over the JSON bytes); this is the public key, hex"
+                );
+            }
+        }
+        LedgerCommand::Verify { receipt, json } => {
             let payload = host
                 .payment_receipts()
                 .verify(&receipt)
@@ -181,6 +206,10 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
                 && record.currency == payload.currency;
             if !agrees {
                 bail!("the receipt is signed, but the ledger records order {} differently", payload.out_trade_no);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&json!({"valid": true, "receipt": payload}))?);
+                return Ok(ExitCode::SUCCESS);
             }
             println!(
                 "valid: {} paid {} to merchant {} by {} (transaction {})",

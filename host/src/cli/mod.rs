@@ -71,7 +71,10 @@ pub fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // One line, whatever the causes' own formatting.
+            let text = format!("{error:#}");
+            let line: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            eprintln!("error: {}", line.join(" "));
             ExitCode::FAILURE
         }
     }

@@ -48,7 +48,7 @@ pub fn permissions(config: HostConfig, args: PermissionsArgs) -> anyhow::Result<
                         "{:<28} {:<8} {:<8} (module {module}…)",
                         grant.program_id,
                         grant.scope,
-                        format!("{:?}", grant.decision).to_lowercase()
+                        grant.decision.as_str()
                     );
                 }
             }

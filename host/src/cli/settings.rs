@@ -23,7 +23,7 @@ enum SettingsCommand {
 
 #[derive(Args)]
 struct LinksArgs {
-    /// The surface to change (group or moments; chat is always on).
+    /// The surface to show or change (only surfaces with an `opt_in` rule have a switch).
     #[arg(long, value_parser = super::run::parse_surface)]
     surface: Option<Surface>,
 
@@ -34,31 +34,60 @@ struct LinksArgs {
     /// Turn links off for the surface.
     #[arg(long, requires = "surface")]
     disable: bool,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn settings(config: HostConfig, args: SettingsArgs) -> anyhow::Result<ExitCode> {
     let SettingsCommand::Links(links) = args.what;
     let host = open_host(config)?;
     let settings = host.user_settings();
+    let rules = &host.config().link.surfaces;
     if links.enable || links.disable {
         let Some(surface) = links.surface else { bail!("--enable and --disable need --surface") };
-        settings.set_links_enabled(LOCAL_USER, surface, links.enable)?;
+        match rules.get(&surface) {
+            Some(surface_rules) if surface_rules.has_switch() => {
+                settings.set_links_enabled(LOCAL_USER, surface, links.enable)?
+            }
+            _ => bail!(
+                "links on {surface} have no switch: none of its rules is opt_in (see `miniapp settings links --surface {surface}`)"
+            ),
+        }
     }
-    let rules = &host.config().link.surfaces;
     let surfaces: Vec<Surface> = links.surface.map(|s| vec![s]).unwrap_or_else(|| Surface::ALL.to_vec());
+    let mut listed = Vec::new();
     for surface in surfaces {
-        let switch = if settings.links_enabled(LOCAL_USER, surface)? { "on" } else { "off" };
-        let rule = rules.get(&surface).map(|r| {
-            format!(
-                "web {:?}, item {:?}, shop {:?}, live {:?}, mini-program {:?}",
-                r.web, r.item, r.shop, r.live, r.mini_program
-            )
-        });
-        println!(
-            "{:<13} links switch {switch:<3}  rules: {}",
-            surface.as_str(),
-            rule.unwrap_or_else(|| "none (all denied)".into())
-        );
+        let surface_rules = rules.get(&surface);
+        let switch = match surface_rules {
+            Some(r) if r.has_switch() => Some(settings.links_enabled(LOCAL_USER, surface)?),
+            _ => None,
+        };
+        listed.push((surface, surface_rules, switch));
+    }
+    if links.json {
+        let json: Vec<serde_json::Value> = listed
+            .iter()
+            .map(|(surface, surface_rules, switch)| {
+                let rules: serde_json::Map<String, serde_json::Value> = surface_rules
+                    .map(|r| r.by_kind().iter().map(|(kind, rule)| (kind.to_string(), rule.as_str().into())).collect())
+                    .unwrap_or_default();
+                serde_json::json!({"surface": surface.as_str(), "switch": switch.map(|on| if on { "on" } else { "off" }), "rules": rules})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (surface, surface_rules, switch) in listed {
+        let switch = match switch {
+            Some(true) => "links switch on ",
+            Some(false) => "links switch off",
+            None => "no links switch ",
+        };
+        let rule = surface_rules
+            .map(|r| r.by_kind().iter().map(|(kind, rule)| format!("{kind} {rule}")).collect::<Vec<_>>().join(", "));
+        println!("{:<13} {switch}  rules: {}", surface.as_str(), rule.unwrap_or_else(|| "none (all denied)".into()));
     }
     Ok(ExitCode::SUCCESS)
 }

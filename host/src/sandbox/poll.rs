@@ -40,14 +40,15 @@ enum Wanted {
 /// Replaces wasmtime-wasi's `poll_oneoff` in `linker` with the budgeted one.
 pub(crate) fn link_poll_oneoff(linker: &mut wasmtime::Linker<SessionState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let linked = linker.func_wrap_async(
-        "wasi_snapshot_preview1",
-        "poll_oneoff",
-        |mut caller: Caller<'_, SessionState>, (subs, events, count, nevents): (i32, i32, i32, i32)| {
-            Box::new(async move { poll_oneoff(&mut caller, subs, events, count as u32, nevents).await })
-        },
-    )
-    .map(|_| ());
+    let linked = linker
+        .func_wrap_async(
+            "wasi_snapshot_preview1",
+            "poll_oneoff",
+            |mut caller: Caller<'_, SessionState>, (subs, events, count, nevents): (i32, i32, i32, i32)| {
+                Box::new(async move { poll_oneoff(&mut caller, subs, events, count as u32, nevents).await })
+            },
+        )
+        .map(|_| ());
     linker.allow_shadowing(false);
     linked
 }

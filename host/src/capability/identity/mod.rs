@@ -14,6 +14,7 @@
 //!   address is always picked by the user: the program gets that one address.
 
 use super::{CallContext, Capability, DeclarationError, Grant, HostFunction, NoArguments};
+use crate::audit::{AuditLog, DecisionRecord, Outcome as AuditOutcome};
 use crate::config::UserProfile;
 use crate::consent::grants::{Decision, Grants};
 use crate::consent::{Answer, Prompt};
@@ -31,6 +32,7 @@ pub struct Identity {
     key: [u8; 32],
     grants: Grants,
     profile: UserProfile,
+    audit: AuditLog,
 }
 
 /// What a program that declares `identity` gets.
@@ -53,8 +55,25 @@ struct IdentityParams {
 
 impl Identity {
     /// The identity capability, with its secret in `data_dir`.
-    pub fn new(data_dir: &Path, grants: Grants, profile: UserProfile) -> Result<Identity, String> {
-        Ok(Identity { key: crate::store::secret::load_or_create(data_dir, "identity.key")?, grants, profile })
+    pub fn new(data_dir: &Path, grants: Grants, profile: UserProfile, audit: AuditLog) -> Result<Identity, String> {
+        Ok(Identity { key: crate::store::secret::load_or_create(data_dir, "identity.key")?, grants, profile, audit })
+    }
+
+    /// Records a consent gate's decision for `scope` in the audit log.
+    async fn audit(&self, context: &CallContext, scope: Scope, outcome: AuditOutcome, reason: &str) {
+        let record = DecisionRecord {
+            program_id: &context.program().id,
+            capability: miniapp_abi::identity::CAPABILITY,
+            action: "consent",
+            outcome,
+            reason,
+            target: Some(scope.as_str()),
+            surface: None,
+        };
+        // The decision stands whether or not its record could be written.
+        if let Err(error) = self.audit.record_decision(&record).await {
+            tracing::warn!("cannot audit a consent decision: {error}");
+        }
     }
 
     fn derive(&self, kind: &str, subject: &str, user: &str) -> String {
@@ -153,7 +172,11 @@ impl Identity {
         let purpose = declared(context, scope)?;
         match self.remembered(context, scope)? {
             Some(Decision::Granted) => Ok(()),
-            Some(_) => Err(refused(scope)),
+            Some(decision) => {
+                let reason = format!("the user's remembered answer: {decision}");
+                self.audit(context, scope, AuditOutcome::Denied, &reason).await;
+                Err(refused(scope))
+            }
             None => {
                 context.session().once.first(&format!("identity.ask.{scope}"));
                 if self.ask_consent(context, scope, &purpose, &self.describe(scope)).await? {
@@ -182,13 +205,18 @@ impl Identity {
         match context.session().user.ask(&prompt).await {
             Answer::Yes => {
                 self.remember(context, scope, Decision::Granted)?;
+                self.audit(context, scope, AuditOutcome::Confirmed, "the user allowed it").await;
                 Ok(true)
             }
             Answer::No | Answer::Pick(_) => {
                 self.remember(context, scope, Decision::Denied)?;
+                self.audit(context, scope, AuditOutcome::Declined, "the user refused").await;
                 Ok(false)
             }
-            Answer::NoAnswer => Ok(false),
+            Answer::NoAnswer => {
+                self.audit(context, scope, AuditOutcome::Declined, "nobody answered").await;
+                Ok(false)
+            }
         }
     }
 
