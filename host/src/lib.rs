@@ -41,6 +41,7 @@ mod engine;
 mod error;
 mod host;
 pub mod manifest;
+pub mod records;
 mod sandbox;
 pub mod sanitize;
 mod session;

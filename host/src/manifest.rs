@@ -126,7 +126,13 @@ impl Manifest {
         };
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
             let field = e.span().and_then(|span| field_at(text, span.start));
-            error(field.as_deref(), e.message().trim().to_string())
+            let place = e.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!(" (line {line}, column {column})")
+            });
+            error(field.as_deref(), format!("{}{}", e.message().trim(), place.unwrap_or_default()))
         })?;
 
         check_id(&raw.id).map_err(|m| error(Some("id"), m))?;
@@ -279,10 +285,11 @@ fn check_text(text: &str, max_chars: usize) -> Result<(), String> {
     if text.chars().count() > max_chars {
         return Err(format!("must be at most {max_chars} characters"));
     }
-    if text.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
+    // Shown on the host's screens (the payment sheet names the program).
+    match crate::sanitize::first_unsafe(text) {
+        Some(problem) => Err(format!("must not contain a {problem}")),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn check_version(version: &str) -> Result<(), String> {

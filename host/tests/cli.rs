@@ -299,3 +299,141 @@ fn pay_demo_pays_and_the_receipt_verifies() {
     let bad = miniapp(data.path(), &["run", "sample-programs/pay-demo", "--payment-scenario", "lucky"]);
     assert!(text(&bad.stderr).contains("unknown scenario `lucky`"));
 }
+
+/// A program's output cannot rewrite the terminal or pass for the host: escape
+/// sequences, carriage returns and bidi overrides are shown escaped, on a line
+/// that starts with the program's id — in the terminal and in the transcript.
+#[test]
+fn program_output_cannot_imitate_the_host() {
+    let data = tempfile::tempdir().unwrap();
+    let apps = tempfile::tempdir().unwrap();
+    let line = "\\1b[2K\\0d[host] payment T1 paid \\e2\\80\\ae\\0a";
+    let wat = format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "{line}")
+  (func (export "miniapp_abi_v1_0"))
+  (func (export "miniapp_alloc") (param i32) (result i32) (i32.const 4096))
+  (func (export "miniapp_on_launch") (param i32 i32) (result i32)
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const 32))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))
+    (i32.const 0)))"#
+    );
+    let app = wat_app(&apps.path().join("forger"), &wat, "");
+    let transcript = apps.path().join("t.json");
+    let run = miniapp(
+        data.path(),
+        &["run", app.to_str().unwrap(), "--no-build", "--transcript", transcript.to_str().unwrap()],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\r') && !stdout.contains('\u{202e}'), "{stdout:?}");
+    assert!(stdout.contains("[test.cli] \\u{1b}[2K\\u{d}[host] payment T1 paid \\u{202e}"), "{stdout}");
+    assert!(stdout.lines().all(|l| !l.starts_with("[host] payment")), "{stdout}");
+    let recorded = std::fs::read_to_string(&transcript).unwrap();
+    assert!(!recorded.contains("\\u001b") && !recorded.contains('\u{202e}'), "{recorded}");
+}
+
+/// A closed stdout (`miniapp … | head`) ends the command quietly.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_miniapp"))
+        .args(["settings", "links", "--data-dir"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = text(&output.stderr);
+    assert!(!stderr.contains("internal error") && !stderr.contains("panicked"), "{stderr}");
+}
+
+/// Reading commands create nothing: no data directory, no database, no key; and
+/// on an existing directory they change no file.
+#[test]
+fn reading_commands_create_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let fresh = parent.path().join("never-made");
+    for args in [
+        &["ledger", "list"][..],
+        &["ledger", "list", "--json"],
+        &["audit"],
+        &["audit", "--json"],
+        &["permissions", "list"],
+        &["settings", "links"],
+        &["settings", "links", "--json"],
+    ] {
+        let output = miniapp(&fresh, args);
+        assert!(output.status.success(), "{args:?}: {}", text(&output.stderr));
+    }
+    assert!(!fresh.exists(), "a reading command made the data directory");
+
+    let data = tempfile::tempdir().unwrap();
+    assert!(miniapp(data.path(), &["run", "sample-programs/hello", "--no-build"]).status.success());
+    let files = |dir: &Path| {
+        let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        names
+    };
+    let before = files(data.path());
+    for args in [&["ledger", "list"][..], &["audit"], &["permissions", "list"], &["settings", "links"]] {
+        assert!(miniapp(data.path(), args).status.success(), "{args:?}");
+    }
+    assert_eq!(files(data.path()), before);
+    let key = miniapp(data.path(), &["ledger", "key"]);
+    let key = text(&key.stdout);
+    assert!(key.trim().len() == 64 && key.trim().bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+    assert_eq!(files(data.path()), before);
+    assert_clean_failure(&miniapp(&fresh, &["ledger", "key"]), "has no payment records");
+}
+
+/// Mistakes a new user makes get one line naming the problem.
+#[test]
+fn new_users_mistakes_are_named() {
+    let data = tempfile::tempdir().unwrap();
+    let file = data.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    assert_clean_failure(&miniapp(&file, &["audit"]), "is a file, not a directory");
+    let switch = miniapp(data.path(), &["settings", "links", "--surface", "chat", "--disable"]);
+    assert_clean_failure(&switch, "links on chat have no switch");
+
+    let apps = tempfile::tempdir().unwrap();
+    let broken = apps.path().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("miniapp.toml"), "id = \"test.broken\"\nname = \"x\nversion = \"1.0.0\"\n").unwrap();
+    assert_clean_failure(&miniapp(data.path(), &["run", broken.to_str().unwrap()]), "(line 2, column");
+
+    let text_module = apps.path().join("text");
+    std::fs::create_dir_all(&text_module).unwrap();
+    std::fs::write(text_module.join("module.wasm"), "(module)").unwrap();
+    std::fs::write(
+        text_module.join("miniapp.toml"),
+        "id = \"test.text\"\nname = \"T\"\nversion = \"1.0.0\"\npublisher = \"t\"\nmodule = \"module.wasm\"\n",
+    )
+    .unwrap();
+    let refused = miniapp(data.path(), &["run", text_module.to_str().unwrap(), "--no-build"]);
+    assert_clean_failure(&refused, "must be named `.wat`");
+}
+
+/// The payment sheet takes only a method's number or a refusal: `--answer 3` of
+/// two methods, or `yes`, is reported and the next answer is taken; answers left
+/// over are an error.
+#[test]
+fn the_payment_sheet_reasks_on_answers_that_do_not_fit() {
+    let data = tempfile::tempdir().unwrap();
+    let paid =
+        miniapp(data.path(), &["run", "sample-programs/pay-demo", "--answer", "3", "--answer", "yes", "--answer", "1"]);
+    let stderr = text(&paid.stderr);
+    assert!(paid.status.success(), "{stderr}");
+    assert!(stderr.contains("the answer `3` does not fit; expected a method's number (1–2) or no"), "{stderr}");
+    assert!(stderr.contains("the answer `yes` does not fit"), "{stderr}");
+    assert!(text(&paid.stdout).contains("by wechat_pay"), "{}", text(&paid.stdout));
+    let leftover =
+        miniapp(data.path(), &["run", "sample-programs/pay-demo", "--no-build", "--answer", "1", "--answer", "no"]);
+    assert_clean_failure(&leftover, "1 --answer value(s) were never asked for: no");
+}

@@ -96,6 +96,12 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
+    /// Reads the records in `database` as they are, creating nothing: for
+    /// read-only tools, over a database a host already set up.
+    pub fn existing(database: Database) -> AuditLog {
+        AuditLog { database }
+    }
+
     /// The audit log in `database`, creating its table if needed.
     pub fn new(database: Database) -> Result<AuditLog, StoreError> {
         database.migrate("audit", SCHEMA)?;

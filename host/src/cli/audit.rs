@@ -1,6 +1,6 @@
 //! `miniapp audit`: the capability decisions the host recorded, and why.
 
-use super::open_host;
+use super::open_records;
 use clap::Args;
 use miniapp_host::HostConfig;
 use miniapp_host::audit::{AuditFilter, Outcome};
@@ -32,9 +32,12 @@ pub struct AuditArgs {
 }
 
 pub fn audit(config: HostConfig, args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let host = open_host(config)?;
+    let records = open_records(&config)?;
     let filter = AuditFilter { program_id: args.program, capability: args.capability, outcome: args.decision };
-    let decisions = host.audit().query(&filter, args.limit)?;
+    let decisions = match records.audit() {
+        Some(audit) => audit.query(&filter, args.limit)?,
+        None => Vec::new(),
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&decisions)?);
     } else if decisions.is_empty() {

@@ -1,7 +1,7 @@
 //! `miniapp ledger`: the payment ledger — orders, their transitions and
 //! notifications — and checking a receipt.
 
-use super::open_host;
+use super::{open_host, open_records};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use miniapp_host::HostConfig;
@@ -62,12 +62,30 @@ enum LedgerCommand {
 }
 
 pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<ExitCode> {
-    let host = open_host(config)?;
-    let reconciled = host.reconcile_payments().await.map_err(anyhow::Error::msg)?;
-    if reconciled > 0 {
-        eprintln!("reconciled {reconciled} payment(s) a previous run left with a provider");
+    if let LedgerCommand::Check { json } = args.what {
+        return check(config, json).await;
     }
-    let ledger = host.payment_ledger();
+    // Reading commands read only: they create nothing and settle nothing (`check`
+    // settles what a previous run left with a provider first).
+    let records = open_records(&config)?;
+    let Some(ledger) = records.ledger() else {
+        return match args.what {
+            LedgerCommand::List { json: true } => {
+                println!("[]");
+                Ok(ExitCode::SUCCESS)
+            }
+            LedgerCommand::List { json: false } => {
+                println!("no orders");
+                Ok(ExitCode::SUCCESS)
+            }
+            _ => bail!("this host has no payment records in {}", config.data_dir.display()),
+        };
+    };
+    let receipts = || {
+        records.receipts().with_context(|| {
+            format!("this host has signed no receipts (no receipt key in {})", config.data_dir.display())
+        })
+    };
     match args.what {
         LedgerCommand::List { json } => {
             let orders = ledger.list()?;
@@ -136,53 +154,9 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
                 }
             }
         }
-        LedgerCommand::Check { json } => {
-            let integrity = ledger.integrity_check()?;
-            let orders = ledger.list()?;
-            let receipts = host.payment_receipts();
-            let mut problems = Vec::new();
-            if integrity != "ok" {
-                problems.push(format!("integrity_check: {integrity}"));
-            }
-            for (merchant, order, count) in ledger.paid_transitions()? {
-                if count > 1 {
-                    problems.push(format!("{order} of merchant {merchant} was paid {count} times"));
-                }
-            }
-            for order in &orders {
-                if !order.state.is_final() {
-                    problems.push(format!("{} is unfinished ({})", order.out_trade_no, order.state));
-                }
-                if order.state == State::Paid {
-                    let verified = order.receipt.as_deref().map(|r| receipts.verify(r));
-                    match verified {
-                        Some(Ok(payload))
-                            if payload.amount == order.amount
-                                && Some(&payload.transaction_id) == order.transaction_id.as_ref() => {}
-                        _ => problems.push(format!("{} is paid without a matching receipt", order.out_trade_no)),
-                    }
-                }
-            }
-            let paid = orders.iter().filter(|o| o.receipt.is_some() && o.state.is_final()).count();
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &json!({"integrity": integrity, "orders": orders.len(), "paid": paid, "problems": problems})
-                    )?
-                );
-            } else {
-                println!("integrity {integrity}; {} orders, {paid} paid", orders.len());
-                for problem in &problems {
-                    println!("problem: {problem}");
-                }
-            }
-            if !problems.is_empty() {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+        LedgerCommand::Check { .. } => unreachable!("handled above"),
         LedgerCommand::Key { json } => {
-            let key = host.payment_receipts().public_key_hex();
+            let key = receipts()?.public_key_hex();
             if json {
                 println!("{}", serde_json::to_string_pretty(&json!({"algorithm": "ed25519", "public_key_hex": key}))?);
             } else {
@@ -193,11 +167,8 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
             }
         }
         LedgerCommand::Verify { receipt, json } => {
-            let payload = host
-                .payment_receipts()
-                .verify(&receipt)
-                .map_err(anyhow::Error::msg)
-                .context("the receipt is not valid")?;
+            let payload =
+                receipts()?.verify(&receipt).map_err(anyhow::Error::msg).context("the receipt is not valid")?;
             let record = ledger.get(&payload.merchant_id, &payload.out_trade_no)?.with_context(|| {
                 format!("the receipt is signed, but the ledger has no order {}", payload.out_trade_no)
             })?;
@@ -220,6 +191,60 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
                 payload.transaction_id
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ledger check`: settles what a previous run left with a provider, then checks.
+async fn check(config: HostConfig, json: bool) -> anyhow::Result<ExitCode> {
+    let host = open_host(config)?;
+    let reconciled = host.reconcile_payments().await.map_err(anyhow::Error::msg)?;
+    if reconciled > 0 {
+        eprintln!("reconciled {reconciled} payment(s) a previous run left with a provider");
+    }
+    let ledger = host.payment_ledger();
+    let integrity = ledger.integrity_check()?;
+    let orders = ledger.list()?;
+    let receipts = host.payment_receipts();
+    let mut problems = Vec::new();
+    if integrity != "ok" {
+        problems.push(format!("integrity_check: {integrity}"));
+    }
+    for (merchant, order, count) in ledger.paid_transitions()? {
+        if count > 1 {
+            problems.push(format!("{order} of merchant {merchant} was paid {count} times"));
+        }
+    }
+    for order in &orders {
+        if !order.state.is_final() {
+            problems.push(format!("{} is unfinished ({})", order.out_trade_no, order.state));
+        }
+        if order.state == State::Paid {
+            let verified = order.receipt.as_deref().map(|r| receipts.verify(r));
+            match verified {
+                Some(Ok(payload))
+                    if payload.amount == order.amount
+                        && Some(&payload.transaction_id) == order.transaction_id.as_ref() => {}
+                _ => problems.push(format!("{} is paid without a matching receipt", order.out_trade_no)),
+            }
+        }
+    }
+    let paid = orders.iter().filter(|o| o.receipt.is_some() && o.state.is_final()).count();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"integrity": integrity, "orders": orders.len(), "paid": paid, "problems": problems})
+            )?
+        );
+    } else {
+        println!("integrity {integrity}; {} orders, {paid} paid", orders.len());
+        for problem in &problems {
+            println!("problem: {problem}");
+        }
+    }
+    if !problems.is_empty() {
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }

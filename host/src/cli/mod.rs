@@ -51,6 +51,12 @@ enum Command {
 /// Parses the command line and runs it; every failure is one `error:` line.
 pub fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
+        // `println!` panics when stdout is a closed pipe (`miniapp … | head`): the
+        // reader has all it wanted, so end quietly, as a command killed by SIGPIPE.
+        let message = info.payload_as_str().unwrap_or_default();
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
         eprintln!("error: internal error in miniapp: {info}; please report it");
     }));
     tracing_subscriber::fmt()
@@ -101,6 +107,13 @@ fn host_config(cli: &Cli) -> anyhow::Result<HostConfig> {
         config.data_dir = dir.clone();
     }
     Ok(config)
+}
+
+/// Opens the host's records for reading only (nothing is created), naming the
+/// data directory if that fails.
+fn open_records(config: &HostConfig) -> anyhow::Result<miniapp_host::records::ReadOnlyRecords> {
+    miniapp_host::records::ReadOnlyRecords::open(&config.data_dir)
+        .with_context(|| format!("cannot read the host data directory {}", config.data_dir.display()))
 }
 
 /// Opens the host, naming the data directory if that fails.

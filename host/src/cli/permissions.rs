@@ -1,7 +1,7 @@
 //! `miniapp permissions`: what the user allowed each program to see, and taking it
 //! back.
 
-use super::open_host;
+use super::{open_host, open_records};
 use clap::{Args, Subcommand};
 use miniapp_host::consent::LOCAL_USER;
 use miniapp_host::{HostConfig, IdentityScope, Manifest};
@@ -33,10 +33,12 @@ enum PermissionsCommand {
 }
 
 pub fn permissions(config: HostConfig, args: PermissionsArgs) -> anyhow::Result<ExitCode> {
-    let host = open_host(config)?;
     match args.what {
         PermissionsCommand::List { json } => {
-            let grants = host.grants().list(LOCAL_USER)?;
+            let grants = match open_records(&config)?.grants() {
+                Some(grants) => grants.list(LOCAL_USER)?,
+                None => Vec::new(),
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&grants)?);
             } else if grants.is_empty() {
@@ -54,6 +56,7 @@ pub fn permissions(config: HostConfig, args: PermissionsArgs) -> anyhow::Result<
             }
         }
         PermissionsCommand::Revoke { app, scope } => {
+            let host = open_host(config)?;
             if let Some(scope) = &scope
                 && IdentityScope::parse(scope).is_none()
             {

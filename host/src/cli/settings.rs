@@ -1,7 +1,7 @@
 //! `miniapp settings`: the switches the user controls, such as links in group chats
 //! and the Moments feed (off until turned on).
 
-use super::open_host;
+use super::{open_host, open_records};
 use anyhow::bail;
 use clap::{Args, Subcommand};
 use miniapp_host::consent::LOCAL_USER;
@@ -42,26 +42,29 @@ struct LinksArgs {
 
 pub fn settings(config: HostConfig, args: SettingsArgs) -> anyhow::Result<ExitCode> {
     let SettingsCommand::Links(links) = args.what;
-    let host = open_host(config)?;
-    let settings = host.user_settings();
-    let rules = &host.config().link.surfaces;
+    let rules = &config.link.surfaces;
     if links.enable || links.disable {
         let Some(surface) = links.surface else { bail!("--enable and --disable need --surface") };
         match rules.get(&surface) {
             Some(surface_rules) if surface_rules.has_switch() => {
-                settings.set_links_enabled(LOCAL_USER, surface, links.enable)?
+                open_host(config.clone())?.user_settings().set_links_enabled(LOCAL_USER, surface, links.enable)?
             }
             _ => bail!(
                 "links on {surface} have no switch: none of its rules is opt_in (see `miniapp settings links --surface {surface}`)"
             ),
         }
     }
+    // Listing reads only: it creates nothing in the data directory.
+    let settings = open_records(&config)?.user_settings();
     let surfaces: Vec<Surface> = links.surface.map(|s| vec![s]).unwrap_or_else(|| Surface::ALL.to_vec());
     let mut listed = Vec::new();
     for surface in surfaces {
         let surface_rules = rules.get(&surface);
         let switch = match surface_rules {
-            Some(r) if r.has_switch() => Some(settings.links_enabled(LOCAL_USER, surface)?),
+            Some(r) if r.has_switch() => match &settings {
+                Some(settings) => Some(settings.links_enabled(LOCAL_USER, surface)?),
+                None => Some(false),
+            },
             _ => None,
         };
         listed.push((surface, surface_rules, switch));

@@ -63,6 +63,12 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Reads the records in `database` as they are, creating nothing: for
+    /// read-only tools, over a database a host already set up.
+    pub fn existing(database: Database) -> Grants {
+        Grants { database }
+    }
+
     /// The consent store in `database`.
     pub fn new(database: Database) -> Result<Grants, StoreError> {
         database.migrate("consent", SCHEMA)?;

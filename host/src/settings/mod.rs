@@ -19,6 +19,12 @@ pub struct UserSettings {
 }
 
 impl UserSettings {
+    /// Reads the records in `database` as they are, creating nothing: for
+    /// read-only tools, over a database a host already set up.
+    pub fn existing(database: Database) -> UserSettings {
+        UserSettings { database }
+    }
+
     /// Settings in `database`, creating the table if needed.
     pub fn new(database: Database) -> Result<UserSettings, StoreError> {
         database.migrate("settings", SCHEMA)?;

@@ -50,6 +50,17 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// A data directory path that names a file is a clear error, not an I/O puzzle.
+fn check_not_a_file(data_dir: &Path) -> Result<(), StoreError> {
+    if data_dir.exists() && !data_dir.is_dir() {
+        return Err(StoreError::Open {
+            path: data_dir.to_path_buf(),
+            reason: "it is a file, not a directory (give --data-dir a directory)".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Reads column `index` of `row` as a stored name of `T`; a name this host does
 /// not know is an error ([`StoreError::Corrupt`] once it leaves rusqlite).
 pub fn read_name<T>(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<T>
@@ -100,9 +111,33 @@ impl Database {
     /// Opens (creating if needed) `<data_dir>/miniapp.db`, in WAL mode with
     /// `synchronous=FULL`: a commit is on disk before it is acknowledged.
     pub fn open_in(data_dir: &Path) -> Result<Database, StoreError> {
+        check_not_a_file(data_dir)?;
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Open { path: data_dir.to_path_buf(), reason: e.to_string() })?;
         Database::open(&data_dir.join(DATABASE_FILE))
+    }
+
+    /// Opens the database in `data_dir` for reading only, if there is one: nothing
+    /// is created (no directory, no file, no table) and a read-only directory
+    /// works. `None` when this host has kept no records there yet.
+    pub fn open_existing_read_only(data_dir: &Path) -> Result<Option<Database>, StoreError> {
+        check_not_a_file(data_dir)?;
+        let path = data_dir.join(DATABASE_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let open_error = |e: rusqlite::Error| StoreError::Open { path: path.clone(), reason: e.to_string() };
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        // With no write-ahead log beside it, every committed record is in the file
+        // itself: read it as immutable, which makes no `-shm`/`-wal` files. With a
+        // log (a host is running, or stopped mid-write) read through the log, which
+        // the running host's shared-memory file already serves.
+        let wal = data_dir.join(format!("{DATABASE_FILE}-wal"));
+        let mode = if wal.exists() { "mode=ro" } else { "mode=ro&immutable=1" };
+        let connection =
+            Connection::open_with_flags(format!("file:{}?{mode}", path.display()), flags).map_err(open_error)?;
+        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_error)?;
+        Ok(Some(Database { inner: Arc::new(Inner { path, connection: Mutex::new(connection) }) }))
     }
 
     /// Opens the database file at `path`.

@@ -9,9 +9,7 @@ use std::path::Path;
 pub fn load_or_create(data_dir: &Path, name: &str) -> Result<[u8; 32], String> {
     let path = data_dir.join(name);
     match std::fs::read(&path) {
-        Ok(bytes) => bytes.try_into().map_err(|_| {
-            format!("{} is not a 32-byte key; remove it to make a new one (ids will change)", path.display())
-        }),
+        Ok(bytes) => bytes.try_into().map_err(|_| damaged(&path, name)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|e| format!("cannot get random bytes: {e}"))?;
@@ -33,4 +31,26 @@ pub fn load_or_create(data_dir: &Path, name: &str) -> Result<[u8; 32], String> {
         }
         Err(error) => Err(format!("{}: {error}", path.display())),
     }
+}
+
+/// The key `name` in `data_dir` if there is one, without making one.
+pub fn load_existing(data_dir: &Path, name: &str) -> Result<Option<[u8; 32]>, String> {
+    let path = data_dir.join(name);
+    match std::fs::read(&path) {
+        Ok(bytes) => bytes.try_into().map(Some).map_err(|_| damaged(&path, name)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(format!("{}: {error}", path.display())),
+    }
+}
+
+/// What to say of a key file that is not a key: what a new one would cost.
+fn damaged(path: &Path, name: &str) -> String {
+    let advice = match name {
+        "receipt.key" => {
+            "restore it from a backup; do not delete it: a new key would make every receipt signed so far unverifiable"
+        }
+        "identity.key" => "restore it from a backup; a new key would give every user new ids in every program",
+        _ => "restore it from a backup",
+    };
+    format!("{} is damaged (not a 32-byte key); {advice}", path.display())
 }

@@ -288,7 +288,7 @@ impl Capability for Identity {
                 ));
             };
             let length = purpose.chars().count();
-            if purpose.trim().is_empty() || length > 200 || purpose.chars().any(char::is_control) {
+            if purpose.trim().is_empty() || length > 200 || crate::sanitize::first_unsafe(&purpose).is_some() {
                 return Err(DeclarationError::new(
                     field,
                     "the purpose the user sees must be 1 to 200 characters of text",

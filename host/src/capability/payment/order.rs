@@ -67,12 +67,12 @@ pub fn validate(request: &PaymentRequest, cap: i64, currencies: &[String]) -> Re
     let description = &request.description;
     if description.trim().is_empty()
         || description.len() > MAX_DESCRIPTION_BYTES
-        || description.chars().any(char::is_control)
+        || crate::sanitize::first_unsafe(description).is_some()
     {
         return invalid(
             "description",
             format!(
-                "must be 1 to {MAX_DESCRIPTION_BYTES} bytes of text without control characters (is {} bytes)",
+                "must be 1 to {MAX_DESCRIPTION_BYTES} bytes of text without control, bidirectional or invisible characters (is {} bytes)",
                 description.len()
             ),
         );

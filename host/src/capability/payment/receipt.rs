@@ -52,6 +52,12 @@ impl ReceiptSigner {
         Ok(ReceiptSigner { key: SigningKey::from_bytes(&seed) })
     }
 
+    /// The signer in `data_dir`, if this host has made one (read-only tools).
+    pub fn open_existing(data_dir: &Path) -> Result<Option<ReceiptSigner>, String> {
+        let seed = crate::store::secret::load_existing(data_dir, "receipt.key")?;
+        Ok(seed.map(|seed| ReceiptSigner { key: SigningKey::from_bytes(&seed) }))
+    }
+
     /// Signs `payload`.
     pub fn sign(&self, payload: &ReceiptPayload) -> String {
         // Serialising a struct of strings and integers cannot fail.

@@ -227,7 +227,7 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.len() > MAX_KEY_BYTES {
         return Err(ApiError::invalid_argument(format!("key must be 1 to {MAX_KEY_BYTES} bytes, is {}", key.len())));
     }
-    if key.chars().any(char::is_control) {
+    if crate::sanitize::first_unsafe(key).is_some() {
         return Err(ApiError::invalid_argument("key must not contain control characters"));
     }
     Ok(())
