@@ -131,7 +131,27 @@ impl Host {
         let format = module_format(&files.module_path);
         let compiled =
             crate::app::compile(&self.inner, &files.manifest.id, files.module_bytes, format, &limits, &source).await?;
-        let analysis = analyze(&compiled.module, &files.manifest, &self.inner.registry);
+        let mut analysis = analyze(&compiled.module, &files.manifest, &self.inner.registry);
+        // Everything `load_app` would refuse, not only what the module shows.
+        let manifest_path = files.dir.join(crate::manifest::MANIFEST_FILE);
+        if let Err((field, message)) = files.manifest.limits.apply(&limits, self.inner.config.engine.fuel) {
+            analysis.problems.push(ManifestError { path: manifest_path.clone(), field: Some(field), message }.into());
+        }
+        for (name, params) in &files.manifest.capabilities {
+            if let Err(problem) =
+                crate::app::declare(&self.inner.registry, &files.manifest.id, name, params, &manifest_path)
+            {
+                analysis.problems.push(problem);
+            }
+        }
+        if let Err(error) = self.inner.linker.instantiate_pre(&compiled.module) {
+            analysis.problems.push(LoadError::UnknownImport {
+                program: files.manifest.id.clone(),
+                module: "?".into(),
+                name: "?".into(),
+                reason: crate::error::one_line(&format!("{error:#}")),
+            });
+        }
         Ok((files.manifest, size, compiled.hash, analysis))
     }
 

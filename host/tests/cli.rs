@@ -437,3 +437,29 @@ fn the_payment_sheet_reasks_on_answers_that_do_not_fit() {
         miniapp(data.path(), &["run", "sample-programs/pay-demo", "--no-build", "--answer", "1", "--answer", "no"]);
     assert_clean_failure(&leftover, "1 --answer value(s) were never asked for: no");
 }
+
+/// `inspect` reports every problem `run` refuses — a limit above the host's, a
+/// link domain the host refuses — and `--json` is JSON even when the module does
+/// not compile.
+#[test]
+fn inspect_reports_what_run_refuses_and_json_is_always_json() {
+    let data = tempfile::tempdir().unwrap();
+    let extra =
+        "[limits]\nmemory_bytes = 1099511627776\n[capabilities.link]\ndomains = [\"localhost\", \"127.0.0.1\"]\n";
+    let dir = wat_app(&data.path().join("app"), &hostile("trap"), extra);
+    let dir = dir.to_str().unwrap();
+    let run = miniapp(data.path(), &["run", dir]);
+    assert!(!run.status.success());
+    let inspected = miniapp(data.path(), &["inspect", dir, "--json"]);
+    assert!(!inspected.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&inspected.stdout).expect("JSON");
+    let problems = report["problems"].to_string();
+    assert!(problems.contains("limits.memory_bytes"), "{problems}");
+    assert!(problems.contains("capabilities.link.domains"), "{problems}");
+
+    let broken = wat_app(&data.path().join("broken"), "(module (func $f (result i32)))", "");
+    let inspected = miniapp(data.path(), &["inspect", broken.to_str().unwrap(), "--json"]);
+    assert!(!inspected.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&inspected.stdout).expect("JSON on a compile failure");
+    assert_eq!(report["problems"][0]["code"], "module_invalid", "{report}");
+}

@@ -134,3 +134,45 @@ proptest! {
         prop_assert!(verdicts.windows(2).all(|pair| pair[0] == pair[1]), "{verdicts:#?}");
     }
 }
+
+/// Deep links are checked on the text the program sent: dot segments (literal or
+/// percent-encoded), escapes and case changes that the URL parser would normalise
+/// away are `malformed`, so what is opened and audited is what was sent.
+#[test]
+fn deep_links_are_checked_as_sent() {
+    use miniapp_host::capability::link::safety::display_of_refused;
+    let settings = settings();
+    let good = check_deep_link("taobao://item/123", &settings).unwrap();
+    assert_eq!(good.display, "taobao://item/123");
+    for raw in [
+        "taobao://item/123/../../../settings",
+        "taobao://item/123/%2e%2e/settings",
+        "taobao://item/./123",
+        "taobao://item/%31%32%33",
+        "TAOBAO://item/123",
+        "taobao://ITEM/123",
+        "taobao://item//123",
+    ] {
+        let (reason, message) = check_deep_link(raw, &settings).expect_err(raw);
+        assert_eq!(reason.as_str(), "malformed", "{raw}: {message}");
+        // The refusal shows and audits the program's own text.
+        assert_eq!(display_of_refused(raw), raw);
+    }
+}
+
+/// What a refused link's display shows: look-alike hosts in punycode, bidi
+/// controls escaped, and long text cut with a mark.
+#[test]
+fn refused_link_displays_are_safe_and_say_when_cut() {
+    use miniapp_host::capability::link::safety::display_of_refused;
+    let settings = settings();
+    let mixed = "https://аpple.com/login"; // Cyrillic а
+    assert!(check_web_url(mixed, &settings).is_err());
+    let shown = display_of_refused(mixed);
+    assert!(shown.contains("xn--") && shown.is_ascii(), "{shown}");
+    let flipped = display_of_refused("javascript:alert(1)//\u{202e}moc.oabaot");
+    assert!(flipped.contains("\\u{202e}") && !flipped.contains('\u{202e}'), "{flipped}");
+    let long = format!("https://taobao.com/{}", "a".repeat(100_000));
+    let shown = display_of_refused(&long);
+    assert!(shown.ends_with("(99819 more characters)"), "{}", &shown[shown.len() - 40..]);
+}

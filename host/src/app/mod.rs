@@ -76,6 +76,35 @@ impl ProgramInfo {
     }
 }
 
+/// What declaring capability `name` with `params` grants, or the problem: a
+/// capability this host does not offer, or parameters it refuses (naming the field).
+pub(crate) fn declare(
+    registry: &crate::capability::Registry,
+    program_id: &str,
+    name: &str,
+    params: &toml::Table,
+    manifest_path: &Path,
+) -> Result<Grant, LoadError> {
+    let Some(capability) = registry.get(name) else {
+        return Err(LoadError::UnknownCapability {
+            program: program_id.to_string(),
+            capability: name.to_string(),
+            place: format!("field `capabilities.{name}` of miniapp.toml"),
+            offered: registry.names().collect::<Vec<_>>().join(", "),
+        });
+    };
+    capability.declare(params).map_err(|e| {
+        LoadError::from(ManifestError {
+            path: manifest_path.to_path_buf(),
+            field: Some(match e.field.as_str() {
+                "" => format!("capabilities.{name}"),
+                field => format!("capabilities.{name}.{field}"),
+            }),
+            message: e.message,
+        })
+    })
+}
+
 /// Admits `bytes` under `limits` (size, functions, imports: before any code is
 /// compiled) and compiles them, or takes them from the module cache, off the async
 /// workers so that a large module never stalls other programs' callbacks.
@@ -204,22 +233,7 @@ impl App {
         let mut grants = BTreeMap::new();
         let mut load_decisions = Vec::new();
         for (name, params) in &manifest.capabilities {
-            let Some(capability) = host.registry.get(name) else {
-                return Err(LoadError::UnknownCapability {
-                    program: program_id.clone(),
-                    capability: name.clone(),
-                    place: format!("field `capabilities.{name}` of miniapp.toml"),
-                    offered: host.registry.names().collect::<Vec<_>>().join(", "),
-                });
-            };
-            let grant = capability.declare(params).map_err(|e| ManifestError {
-                path: manifest_path(),
-                field: Some(match e.field.as_str() {
-                    "" => format!("capabilities.{name}"),
-                    field => format!("capabilities.{name}.{field}"),
-                }),
-                message: e.message,
-            })?;
+            let grant = declare(&host.registry, &program_id, name, params, &manifest_path())?;
             let (state, outcome, reason) = if host.config.disabled_capabilities.contains(name) {
                 let reason = format!("the host's policy disables `{name}`");
                 (GrantState::Denied(reason.clone()), Outcome::Denied, reason)

@@ -24,6 +24,21 @@ pub struct InspectArgs {
 }
 
 pub async fn inspect(config: HostConfig, args: InspectArgs) -> anyhow::Result<ExitCode> {
+    match report(config, &args).await {
+        // A script reading `--json` gets JSON whatever went wrong: the problem that
+        // stopped the inspection, with its stable code.
+        Err(error) if args.json => {
+            let code = error.downcast_ref::<miniapp_host::LoadError>().map_or("inspect_failed", |e| e.code());
+            let message: Vec<String> = format!("{error:#}").lines().map(|l| l.trim().to_string()).collect();
+            let problems = json!([{"code": code, "message": message.join(" ")}]);
+            println!("{}", serde_json::to_string_pretty(&json!({"problems": problems}))?);
+            Ok(ExitCode::FAILURE)
+        }
+        result => result,
+    }
+}
+
+async fn report(config: HostConfig, args: &InspectArgs) -> anyhow::Result<ExitCode> {
     let manifest = Manifest::from_dir(&args.app_dir)?;
     if !args.no_build {
         build::build(&args.app_dir, &manifest)?;
@@ -59,6 +74,9 @@ pub async fn inspect(config: HostConfig, args: InspectArgs) -> anyhow::Result<Ex
                 "host_calls_per_callback": manifest.limits.host_calls_per_callback,
                 "message_bytes": manifest.limits.message_bytes,
                 "output_bytes": manifest.limits.output_bytes,
+                "module_bytes": manifest.limits.module_bytes,
+                "module_functions": manifest.limits.module_functions,
+                "module_imports": manifest.limits.module_imports,
             },
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
