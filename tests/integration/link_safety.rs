@@ -150,7 +150,6 @@ fn deep_links_are_checked_as_sent() {
         "taobao://item/./123",
         "taobao://item/%31%32%33",
         "TAOBAO://item/123",
-        "taobao://ITEM/123",
         "taobao://item//123",
     ] {
         let (reason, message) = check_deep_link(raw, &settings).expect_err(raw);
