@@ -187,10 +187,10 @@ impl Node {
         self
     }
 
-    /// Sets a button's one-letter keyboard shortcut.
-    pub fn key(mut self, letter: char) -> Node {
+    /// Sets a button's one-letter keyboard shortcut, e.g. `.key(Key::C)`.
+    pub fn key(mut self, letter: Key) -> Node {
         if let Node::Button { key, .. } = &mut self {
-            *key = Some(letter.to_string());
+            *key = Some(letter.as_str().to_string());
         }
         self
     }
@@ -339,6 +339,74 @@ pub struct Page {
     /// The page's query.
     #[serde(default)]
     pub query: BTreeMap<String, String>,
+}
+
+/// A button's keyboard shortcut: one letter `a`–`z`, the only keys the host
+/// accepts. Only these constants exist, so a key the host would refuse (`'+'`, an
+/// upper-case letter) does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key(u8);
+
+impl Key {
+    /// The key `a`.
+    pub const A: Key = Key(b'a');
+    /// The key `b`.
+    pub const B: Key = Key(b'b');
+    /// The key `c`.
+    pub const C: Key = Key(b'c');
+    /// The key `d`.
+    pub const D: Key = Key(b'd');
+    /// The key `e`.
+    pub const E: Key = Key(b'e');
+    /// The key `f`.
+    pub const F: Key = Key(b'f');
+    /// The key `g`.
+    pub const G: Key = Key(b'g');
+    /// The key `h`.
+    pub const H: Key = Key(b'h');
+    /// The key `i`.
+    pub const I: Key = Key(b'i');
+    /// The key `j`.
+    pub const J: Key = Key(b'j');
+    /// The key `k`.
+    pub const K: Key = Key(b'k');
+    /// The key `l`.
+    pub const L: Key = Key(b'l');
+    /// The key `m`.
+    pub const M: Key = Key(b'm');
+    /// The key `n`.
+    pub const N: Key = Key(b'n');
+    /// The key `o`.
+    pub const O: Key = Key(b'o');
+    /// The key `p`.
+    pub const P: Key = Key(b'p');
+    /// The key `q`.
+    pub const Q: Key = Key(b'q');
+    /// The key `r`.
+    pub const R: Key = Key(b'r');
+    /// The key `s`.
+    pub const S: Key = Key(b's');
+    /// The key `t`.
+    pub const T: Key = Key(b't');
+    /// The key `u`.
+    pub const U: Key = Key(b'u');
+    /// The key `v`.
+    pub const V: Key = Key(b'v');
+    /// The key `w`.
+    pub const W: Key = Key(b'w');
+    /// The key `x`.
+    pub const X: Key = Key(b'x');
+    /// The key `y`.
+    pub const Y: Key = Key(b'y');
+    /// The key `z`.
+    pub const Z: Key = Key(b'z');
+
+    /// The key as the view's JSON carries it.
+    pub fn as_str(self) -> &'static str {
+        const LETTERS: &str = "abcdefghijklmnopqrstuvwxyz";
+        let at = usize::from(self.0 - b'a');
+        &LETTERS[at..at + 1]
+    }
 }
 
 #[cfg(test)]

@@ -15,22 +15,29 @@
 //! ```
 //!
 //! ```no_run
-//! use miniapp_sdk::view::{self, ButtonStyle, Tone, View};
+//! use miniapp_sdk::view::{self, ButtonStyle, Key, Tone, View};
 //! # fn demo() -> miniapp_sdk::Result<()> {
 //! let screen = View::new("淘宝特价")
 //!     .push(view::heading("今日好价"))
 //!     .push(view::row([view::price(2990).was(5990), view::badge("-50%").tone(Tone::Accent)]))
-//!     .push(view::button("加入购物车", "cart.add").payload(miniapp_sdk::json!({"item": "1042"})).style(ButtonStyle::Primary).key('a'));
+//!     .push(view::button("加入购物车", "cart.add").payload(miniapp_sdk::json!({"item": "1042"})).style(ButtonStyle::Primary).key(Key::A));
 //! view::render(&screen)?;
 //! view::navigate("pages/cart", &[])?;
 //! # Ok(()) }
+//! ```
+//!
+//! A button's key is one letter a–z, as [`Key`]'s constants; anything else does
+//! not compile:
+//!
+//! ```compile_fail
+//! miniapp_sdk::view::button("Add", "cart.add").key('+');
 //! ```
 
 use crate::Result;
 use crate::host::{host_functions, request};
 use miniapp_abi::view::{BackRequest, PageRequest};
 
-pub use miniapp_abi::view::{ButtonStyle, Node, Page, PageReason, StackReply, Tone, View};
+pub use miniapp_abi::view::{ButtonStyle, Key, Node, Page, PageReason, StackReply, Tone, View};
 
 host_functions!("miniapp:view" {
     render => view_render,

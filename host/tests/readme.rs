@@ -26,7 +26,8 @@ fn the_readmes_rust_program_builds_and_runs() {
     assert!(cargo.contains("/path/to/miniapp/guest-sdk"), "{cargo}");
     let cargo = cargo.replace("/path/to/miniapp/guest-sdk", &sdk.display().to_string());
     std::fs::write(app.path().join("Cargo.toml"), cargo).unwrap();
-    std::fs::write(app.path().join("miniapp.toml"), block_after(section, "`miniapp.toml` — who the program is")).unwrap();
+    std::fs::write(app.path().join("miniapp.toml"), block_after(section, "`miniapp.toml` — who the program is"))
+        .unwrap();
     std::fs::create_dir(app.path().join("src")).unwrap();
     std::fs::write(app.path().join("src/lib.rs"), block_after(section, "`src/lib.rs`:")).unwrap();
 

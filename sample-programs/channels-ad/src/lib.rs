@@ -6,7 +6,7 @@
 
 use miniapp_sdk::link::{self, Target};
 use miniapp_sdk::prelude::*;
-use miniapp_sdk::view::{ButtonStyle, Tone, View, badge, button, heading, image, price, row, text};
+use miniapp_sdk::view::{ButtonStyle, Key, Tone, View, badge, button, heading, image, price, row, text};
 
 /// The advertised shop, its live room and its featured item.
 const SHOP: u32 = 58;
@@ -55,13 +55,13 @@ impl Ad {
             .push(row([price(12900).was(25900), badge("-50%").tone(Tone::Accent), badge("直播 Live")]))
             .push(text(format!("shown on {surface}")).tone(Tone::Muted))
             .push(row([
-                button("进店 Visit shop", "shop").key('s').style(ButtonStyle::Primary),
-                button("看直播 Watch live", "live").key('l'),
+                button("进店 Visit shop", "shop").key(Key::S).style(ButtonStyle::Primary),
+                button("看直播 Watch live", "live").key(Key::L),
             ]))
             .push(row([
-                button("看商品 See item", "item").key('i'),
-                button("网页 Web page", "web").key('w'),
-                button("淘宝特价 Open Deals", "deals").key('d'),
+                button("看商品 See item", "item").key(Key::I),
+                button("网页 Web page", "web").key(Key::W),
+                button("淘宝特价 Open Deals", "deals").key(Key::D),
             ]));
         for (decision, opened) in &self.decisions {
             card = card.push(text(decision.clone()).tone(if *opened { Tone::Success } else { Tone::Danger }));

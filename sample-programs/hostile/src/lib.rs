@@ -8,7 +8,7 @@
 use miniapp_sdk::link::{self, Target};
 use miniapp_sdk::payment::{self, Order};
 use miniapp_sdk::prelude::*;
-use miniapp_sdk::view::{ButtonStyle, Tone, View, button, heading, list, text};
+use miniapp_sdk::view::{ButtonStyle, Key, Tone, View, button, heading, list, text};
 
 const ATTACKS: &[&str] = &[
     "pay a merchant it never declared",
@@ -97,7 +97,7 @@ impl Hostile {
         if let Some(next) = ATTACKS.get(self.results.len()) {
             screen = screen
                 .push(text(format!("Next: {next}")).tone(Tone::Muted))
-                .push(button("Next attack", "attack").key('n').style(ButtonStyle::Danger));
+                .push(button("Next attack", "attack").key(Key::N).style(ButtonStyle::Danger));
         }
         view::render(&screen)
     }

@@ -12,7 +12,7 @@ use miniapp_sdk::link::{self, Card, LinkReply, Target};
 use miniapp_sdk::payment::{self, Order, PaymentResult, Status};
 use miniapp_sdk::prelude::*;
 use miniapp_sdk::view::{
-    ButtonStyle, Node, Tone, View, badge, button, divider, heading, image, input, price, row, text,
+    ButtonStyle, Key, Node, Tone, View, badge, button, divider, heading, image, input, price, row, text,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -163,18 +163,18 @@ impl Storefront {
         deals.sort_by_key(|item| std::cmp::Reverse(item.discount_percent()));
         let mut screen = View::new("淘宝特价 Taobao Deals")
             .push(row([
-                button(format!("购物车 Cart ({})", pieces(&cart)), "cart.open").key('c'),
-                button("我的订单 Orders", "orders.open").key('o'),
+                button(format!("购物车 Cart ({})", pieces(&cart)), "cart.open").key(Key::C),
+                button("我的订单 Orders", "orders.open").key(Key::O),
             ]))
             .push(heading(format!("今日特价 Today's deals · {page}/{pages}")));
         let entries = deals.iter().skip((page - 1) * PER_PAGE).take(PER_PAGE).map(|item| deal_row(item));
         screen = screen.push(view::list(entries));
         let mut paging = Vec::new();
         if page > 1 {
-            paging.push(button("上一页 Previous", "home.page").payload(json!({"page": page - 1})).key('p'));
+            paging.push(button("上一页 Previous", "home.page").payload(json!({"page": page - 1})).key(Key::P));
         }
         if page < pages {
-            paging.push(button("下一页 More deals", "home.page").payload(json!({"page": page + 1})).key('n'));
+            paging.push(button("下一页 More deals", "home.page").payload(json!({"page": page + 1})).key(Key::N));
         }
         Ok(screen.push(divider()).push(row(paging)))
     }
@@ -201,20 +201,20 @@ impl Storefront {
                 button("加入购物车 Add to cart", "cart.add")
                     .payload(payload.clone())
                     .style(ButtonStyle::Primary)
-                    .key('a'),
-                button("立即购买 Buy now", "buy.now").payload(payload.clone()).key('b'),
+                    .key(Key::A),
+                button("立即购买 Buy now", "buy.now").payload(payload.clone()).key(Key::B),
             ]))
             .push(divider())
             .push(row([
-                button("分享给朋友 Share to chat", "share.chat").payload(payload.clone()).key('s'),
-                button("分享到群 Share to group", "share.group").payload(payload.clone()).key('g'),
-                button("分享到朋友圈 Share to Moments", "share.moments").payload(payload).key('m'),
+                button("分享给朋友 Share to chat", "share.chat").payload(payload.clone()).key(Key::S),
+                button("分享到群 Share to group", "share.group").payload(payload.clone()).key(Key::G),
+                button("分享到朋友圈 Share to Moments", "share.moments").payload(payload).key(Key::M),
             ]))
-            .push(row([button(format!("进店 {}", shop.name), "shop.open").payload(json!({"id": shop.id})).key('d')]));
+            .push(row([button(format!("进店 {}", shop.name), "shop.open").payload(json!({"id": shop.id})).key(Key::D)]));
         if let Some(room) = shop.live_room {
-            screen = screen.push(button("直播间 Live room", "live.open").payload(json!({"room": room})).key('l'));
+            screen = screen.push(button("直播间 Live room", "live.open").payload(json!({"room": room})).key(Key::L));
         }
-        Ok(screen.push(button("购物车 Cart", "cart.open").key('c')))
+        Ok(screen.push(button("购物车 Cart", "cart.open").key(Key::C)))
     }
 
     fn cart_page(&self) -> Result<View> {
@@ -223,7 +223,7 @@ impl Storefront {
         if cart.lines.is_empty() {
             return Ok(screen
                 .push(text("购物车是空的 Your cart is empty").tone(Tone::Muted))
-                .push(button("去逛逛 Browse deals", "home").key('h')));
+                .push(button("去逛逛 Browse deals", "home").key(Key::H)));
         }
         let lines = cart.lines.iter().filter_map(|line| {
             let item = catalogue::item(line.item)?;
@@ -252,7 +252,7 @@ impl Storefront {
         }
         Ok(screen
             .push(row([text(format!("合计 Total ({} 件)", pieces(&cart))), price(total - discount)]))
-            .push(button("去结算 Checkout", "checkout").style(ButtonStyle::Primary).key('p')))
+            .push(button("去结算 Checkout", "checkout").style(ButtonStyle::Primary).key(Key::P)))
     }
 
     fn result_page(&self) -> Result<View> {
@@ -269,14 +269,14 @@ impl Storefront {
             "cancelled" => screen
                 .push(heading("支付已取消 Payment cancelled"))
                 .push(text("订单已保留，可以重新支付 The order is kept; you can pay again").tone(Tone::Muted))
-                .push(button("重新支付 Pay again", "pay.retry").payload(retry).style(ButtonStyle::Primary).key('r')),
+                .push(button("重新支付 Pay again", "pay.retry").payload(retry).style(ButtonStyle::Primary).key(Key::R)),
             "pending" => screen
                 .push(heading("等待确认 Waiting for confirmation"))
-                .push(button("刷新状态 Check again", "pay.query").payload(retry).key('r')),
+                .push(button("刷新状态 Check again", "pay.query").payload(retry).key(Key::R)),
             _ => screen
                 .push(heading("支付失败 Payment failed"))
                 .push(text(format!("原因 Reason: {}", order.reason.clone().unwrap_or_default())).tone(Tone::Danger))
-                .push(button("重新支付 Pay again", "pay.retry").payload(retry).style(ButtonStyle::Primary).key('r')),
+                .push(button("重新支付 Pay again", "pay.retry").payload(retry).style(ButtonStyle::Primary).key(Key::R)),
         };
         let mut details = vec![
             text(format!("订单号 Order {}", order.no)),
@@ -287,8 +287,8 @@ impl Storefront {
             details.push(text(format!("交易号 Transaction {transaction}")).tone(Tone::Muted));
         }
         Ok(screen.push(view::column(details)).push(divider()).push(row([
-            button("我的订单 Orders", "orders.open").key('o'),
-            button("继续逛 Keep shopping", "home").key('h'),
+            button("我的订单 Orders", "orders.open").key(Key::O),
+            button("继续逛 Keep shopping", "home").key(Key::H),
         ])))
     }
 
@@ -305,7 +305,7 @@ impl Storefront {
                 text(order.description.clone()).tone(Tone::Muted),
             ])
         });
-        Ok(screen.push(view::list(entries)).push(button("继续逛 Keep shopping", "home").key('h')))
+        Ok(screen.push(view::list(entries)).push(button("继续逛 Keep shopping", "home").key(Key::H)))
     }
 
     fn change_quantity(&mut self, id: u32, delta: i64) -> Result<()> {
