@@ -273,3 +273,44 @@ async fn refused_loads_and_consent_answers_are_audited() {
     let declined = AuditFilter { outcome: Some(Outcome::Declined), ..consent };
     assert_eq!(host.audit().query(&declined, 10).unwrap().len(), 1);
 }
+
+/// Version markers have one form: a `() -> ()` function, each number written
+/// without leading zeros. Anything else is `abi_marker_invalid`, not 1.0.
+#[tokio::test]
+async fn malformed_version_markers_are_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host(&data);
+    let rest = "(memory (export \"memory\") 1)
+        (func (export \"miniapp_alloc\") (param i32) (result i32) (i32.const 1024))
+        (func (export \"miniapp_on_launch\") (param i32 i32) (result i32) (i32.const 0))";
+    for marker in [
+        "(func (export \"miniapp_abi_v1_0\") (param i32))",
+        "(func (export \"miniapp_abi_v1_0\") (result i32) (i32.const 0))",
+        "(global (export \"miniapp_abi_v1_0\") i32 (i32.const 0))",
+        "(func (export \"miniapp_abi_v01_0\"))",
+    ] {
+        let module = format!("(module {marker} {rest})");
+        let error = load_error(&host, module.into_bytes(), "").await;
+        assert_eq!(error.code(), "abi_marker_invalid", "{marker}: {error}");
+    }
+}
+
+/// A message limit below what the host's own messages need is refused at load,
+/// naming the field; at the floor, an oversized reply is an error value and the
+/// guest keeps running.
+#[tokio::test]
+async fn the_message_limit_has_a_floor_and_replies_over_it_are_values() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host(&data);
+    let error = load_error(&host, functions_module(1), "[limits]\nmessage_bytes = 100\n").await;
+    assert!(error.to_string().contains("limits.message_bytes") && error.to_string().contains("4096"), "{error}");
+    let app = common::probe(&host, "test.small-messages", "[limits]\nmessage_bytes = 4096\n").await;
+    let mut session = app.start().await.unwrap();
+    session.launch(&common::direct()).await.unwrap();
+    // 600 keys make a `keys` reply of about 6,000 bytes: over the limit.
+    let filled = probe_op(&mut session, "fill", json!({"size": 1, "count": 600})).await;
+    assert_eq!(filled["ok"], 600, "{filled}");
+    let keys = probe_op(&mut session, "keys", json!({})).await;
+    assert_eq!(keys["error"]["code"], "limit_exceeded", "{keys}");
+    assert!(session.ended().is_none(), "the guest keeps running");
+}

@@ -225,10 +225,10 @@ impl Console {
                 let _ = writeln!(out, "{line}");
             }
             if self.hints {
-                let _ = writeln!(
-                    out,
-                    "tap: a number or key · fill an input: its number, then the text · back · refresh · quit"
-                );
+                let hint = "tap: a number or key · fill an input: its number, then the text · back · refresh · quit";
+                for line in terminal::wrap_text("", hint, self.style.width) {
+                    let _ = writeln!(out, "{line}");
+                }
             }
         }
         if let Some(ended) = driver.ended()

@@ -54,3 +54,19 @@ fn damaged(path: &Path, name: &str) -> String {
     };
     format!("{} is damaged (not a 32-byte key); {advice}", path.display())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_receipt_key_is_never_advised_away() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("receipt.key"), b"short").unwrap();
+        let error = load_or_create(dir.path(), "receipt.key").unwrap_err();
+        assert!(error.contains("restore it from a backup; do not delete it"), "{error}");
+        assert_eq!(load_existing(dir.path(), "receipt.key").unwrap_err(), error);
+        assert_eq!(load_existing(dir.path(), "missing.key").unwrap(), None);
+        assert!(!dir.path().join("missing.key").exists());
+    }
+}
