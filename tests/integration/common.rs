@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests.
 
-use miniapp_host::{App, Event, Host, HostConfig, LaunchContext, Manifest, Surface};
+use miniapp_host::{App, Event, Fault, Host, HostConfig, LaunchContext, LimitKind, Manifest, SessionError, Surface};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
@@ -111,4 +111,21 @@ async fn probe_event(session: &mut miniapp_host::Session, event: &Event) -> Valu
     let text = output.stdout_text();
     let line = text.lines().last().unwrap_or_default();
     serde_json::from_str(line).unwrap_or_else(|e| panic!("probe printed {text:?}: {e}"))
+}
+
+/// The error `result` ended with, if the program was ended for breaking `kind`.
+pub fn expect_limit(result: Result<(), SessionError>, kind: LimitKind) -> SessionError {
+    match result {
+        Err(error @ SessionError::Ended { fault: Fault::Limit { kind: k, .. }, .. }) if k == kind => error,
+        other => panic!("expected the {kind:?} limit, got {other:?}"),
+    }
+}
+
+/// Asserts a well-behaved program still starts and runs on `host`.
+pub async fn neighbour_still_works(host: &Host) {
+    let mut session = probe(host, "test.neighbour", "").await.start().await.unwrap();
+    session.launch(&direct()).await.unwrap();
+    session.take_output();
+    probe_op(&mut session, "set", serde_json::json!({"key": "alive", "value": true})).await;
+    assert_eq!(probe_op(&mut session, "get", serde_json::json!({"key": "alive"})).await["ok"], serde_json::json!(true));
 }

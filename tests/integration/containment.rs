@@ -3,26 +3,11 @@
 //! bounded; payment sheets need a user action; modules are counted before they
 //! are compiled.
 
-use crate::common::{self, probe_op};
+use crate::common::{self, expect_limit, neighbour_still_works, probe_op};
 use miniapp_host::consent::{Answer, ScriptedUser};
 use miniapp_host::{Fault, LimitKind, LoadError, SessionError};
 use serde_json::json;
 use std::time::Duration;
-
-fn expect_limit(result: Result<(), SessionError>, kind: LimitKind) -> SessionError {
-    match result {
-        Err(error @ SessionError::Ended { fault: Fault::Limit { kind: k, .. }, .. }) if k == kind => error,
-        other => panic!("expected the {kind:?} limit, got {other:?}"),
-    }
-}
-
-async fn neighbour_still_works(host: &miniapp_host::Host) {
-    let mut session = common::probe(host, "test.neighbour", "").await.start().await.unwrap();
-    session.launch(&common::direct()).await.unwrap();
-    session.take_output();
-    probe_op(&mut session, "set", json!({"key": "alive", "value": true})).await;
-    assert_eq!(probe_op(&mut session, "get", json!({"key": "alive"})).await["ok"], json!(true));
-}
 
 /// An hour's sleep through `poll_oneoff` ends at the launch budget, and the
 /// host, its other programs and the session's own thread are free meanwhile.

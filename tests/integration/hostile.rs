@@ -1,9 +1,8 @@
 //! The hostile-guest suite: one hand-written attacker per case, each ending in its
 //! documented error while a well-behaved program on the same host keeps working.
 
-use crate::common::{self, probe_op};
+use crate::common::{self, expect_limit, neighbour_still_works};
 use miniapp_host::{Fault, Host, LimitKind, SessionError};
-use serde_json::json;
 
 const STORAGE: &str = "[capabilities.storage]\n";
 
@@ -13,22 +12,6 @@ async fn launch_hostile(host: &Host, name: &str, extra: &str) -> Result<(), Sess
     let app = host.load_app_from_parts(manifest, common::hostile_module(name)).await.expect("hostile guest loads");
     let mut session = app.start().await?;
     session.launch(&common::direct()).await
-}
-
-/// Asserts a well-behaved program still runs on `host`.
-async fn neighbour_still_works(host: &Host) {
-    let mut session = common::probe(host, "test.neighbour", "").await.start().await.unwrap();
-    session.launch(&common::direct()).await.unwrap();
-    session.take_output();
-    probe_op(&mut session, "set", json!({"key": "alive", "value": true})).await;
-    assert_eq!(probe_op(&mut session, "get", json!({"key": "alive"})).await["ok"], json!(true));
-}
-
-fn expect_limit(result: Result<(), SessionError>, kind: LimitKind) -> SessionError {
-    match result {
-        Err(error @ SessionError::Ended { fault: Fault::Limit { kind: k, .. }, .. }) if k == kind => error,
-        other => panic!("expected the {kind:?} limit, got {other:?}"),
-    }
 }
 
 fn expect_abi_violation(result: Result<(), SessionError>, needle: &str) {
