@@ -237,7 +237,7 @@ async fn refused_loads_and_consent_answers_are_audited() {
     let filter = |program: &str| AuditFilter { program_id: Some(program.into()), ..AuditFilter::default() };
     let undeclared = host.audit().query(&filter("test.hostile.undeclared"), 10).unwrap();
     assert_eq!((undeclared[0].capability.as_str(), undeclared[0].action.as_str()), ("storage", "load"));
-    assert_eq!(undeclared[0].outcome, "denied");
+    assert_eq!(undeclared[0].outcome.as_str(), "denied");
     assert!(undeclared[0].reason.contains("does not declare [capabilities.storage]"), "{:?}", undeclared[0]);
     let abi = host.audit().query(&filter("test.hostile.abi-v2"), 10).unwrap();
     assert_eq!(abi[0].capability, "module");

@@ -33,5 +33,5 @@ async fn load_decisions_are_audited() {
     let decisions = host.audit().recent(Some("com.example.hello"), 10).unwrap();
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].capability, "storage");
-    assert_eq!(decisions[0].outcome, "allowed");
+    assert_eq!(decisions[0].outcome.as_str(), "allowed");
 }

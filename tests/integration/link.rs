@@ -153,7 +153,7 @@ async fn every_decision_is_audited_with_target_and_surface() {
     let decisions = host.audit().recent(Some("test.linker"), 10).unwrap();
     let links: Vec<_> = decisions.iter().filter(|d| d.capability == "link" && d.action != "load").collect();
     assert_eq!(links.len(), 2);
-    assert_eq!(links[0].outcome, "denied");
+    assert_eq!(links[0].outcome.as_str(), "denied");
     assert_eq!(links[0].surface.as_deref(), Some("group"));
     assert_eq!(links[0].target.as_deref(), Some("https://taobao.com/"));
     assert!(links[0].reason.starts_with("surface_disabled"), "{}", links[0].reason);

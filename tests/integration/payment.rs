@@ -146,7 +146,9 @@ async fn invalid_orders_are_refused_with_the_field_named() {
     assert!(user.prompts().is_empty(), "nothing invalid reaches the user");
     let denied = host.audit().recent(Some("test.shop"), 20).unwrap();
     assert!(
-        denied.iter().any(|d| d.capability == "payment" && d.outcome == "denied" && d.reason.contains("1234567890"))
+        denied
+            .iter()
+            .any(|d| d.capability == "payment" && d.outcome.as_str() == "denied" && d.reason.contains("1234567890"))
     );
 }
 

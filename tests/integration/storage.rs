@@ -119,5 +119,5 @@ async fn a_capability_the_host_disables_is_denied_as_a_value() {
     assert!(reply["error"]["message"].as_str().unwrap().contains("policy disables"));
     let decisions = host.audit().recent(Some("test.disabled"), 10).unwrap();
     let storage = decisions.iter().find(|d| d.capability == "storage").unwrap();
-    assert_eq!(storage.outcome, "denied");
+    assert_eq!(storage.outcome.as_str(), "denied");
 }

@@ -49,8 +49,8 @@ pub struct Decision {
     pub capability: String,
     /// What was asked (`load`, a host function's name, …).
     pub action: String,
-    /// `allowed` or `denied`.
-    pub outcome: String,
+    /// What was decided.
+    pub outcome: Outcome,
     /// The rule or fact that decided.
     pub reason: String,
     /// What was asked for (a link's display form), if anything.
@@ -213,7 +213,7 @@ impl AuditLog {
                     program_id: row.get(1)?,
                     capability: row.get(2)?,
                     action: row.get(3)?,
-                    outcome: row.get(4)?,
+                    outcome: crate::store::read_name(row, 4)?,
                     reason: row.get(5)?,
                     target: row.get(6)?,
                     surface: row.get(7)?,

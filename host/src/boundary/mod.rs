@@ -62,12 +62,7 @@ pub(crate) fn read_message(
     if len as u32 > limit {
         return Err(context.data_mut().fail(Fault::limit(LimitKind::MessageBytes, u64::from(limit))));
     }
-    let memory = exports(context.data_mut())?.memory;
-    let range = match guest_range(ptr, len, memory.data_size(&context)) {
-        Ok(range) => range,
-        Err(fault) => return Err(context.data_mut().fail(fault)),
-    };
-    Ok(memory.data(&context)[range].to_vec())
+    read_bytes(context, ptr, len as u32)
 }
 
 /// Copies `len` bytes at `ptr` out of guest memory, after checking the range

@@ -56,7 +56,7 @@ pub fn audit(config: HostConfig, args: AuditArgs) -> anyhow::Result<ExitCode> {
                 d.program_id,
                 d.capability,
                 d.action,
-                d.outcome,
+                d.outcome.as_str(),
                 sanitize::line(&d.reason)
             );
         }

@@ -11,27 +11,10 @@ pub mod wechat;
 
 use super::keys::RsaKeys;
 use miniapp_abi::payment::{FailReason, Method};
-use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-
-macro_rules! stable_scenarios {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vm:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        pub enum $name { $($(#[$vm])* #[serde(rename = $text)] $variant),+ }
-        impl $name {
-            /// Every scenario.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// Its name in configuration and on the command line.
-            pub fn as_str(self) -> &'static str { match self { $($name::$variant => $text),+ } }
-            /// The scenario with this name.
-            pub fn parse(text: &str) -> Option<$name> { match text { $($text => Some($name::$variant),)+ _ => None } }
-        }
-    };
-}
 
 /// A boxed future, for the provider trait's async methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -139,7 +122,7 @@ pub trait NotificationHandler: Send + Sync + 'static {
     fn handle(&self, method: Method, notification: Notification) -> BoxFuture<'_, bool>;
 }
 
-stable_scenarios! {
+miniapp_abi::stable_names! {
     /// How a simulated provider behaves for an order.
     pub enum Scenario {
         /// The user pays; one notification confirms it.
@@ -414,7 +397,7 @@ mod tests {
     #[test]
     fn scenario_names_round_trip() {
         for scenario in Scenario::ALL {
-            assert_eq!(Scenario::parse(scenario.as_str()), Some(*scenario));
+            assert_eq!(Scenario::parse(scenario.as_str()), Some(scenario));
         }
     }
 }
