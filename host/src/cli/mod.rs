@@ -80,7 +80,8 @@ pub fn main() -> ExitCode {
             // One line, whatever the causes' own formatting.
             let text = format!("{error:#}");
             let line: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-            eprintln!("error: {}", line.join(" "));
+            // Errors can quote what a program sent (an id, a trap message).
+            eprintln!("error: {}", miniapp_host::sanitize::line(&line.join(" ")));
             ExitCode::FAILURE
         }
     }
