@@ -299,3 +299,36 @@ async fn the_message_limit_has_a_floor_and_replies_over_it_are_values() {
     assert_eq!(keys["error"]["code"], "limit_exceeded", "{keys}");
     assert!(session.ended().is_none(), "the guest keeps running");
 }
+
+/// Compiling a large module runs off the thread that runs programs: on a
+/// single-threaded host, a running program's events are served while the
+/// compilation is still under way.
+#[tokio::test(flavor = "current_thread")]
+async fn compiling_does_not_stall_other_programs() {
+    let data = tempfile::tempdir().unwrap();
+    let host = common::host(&data);
+    let app = common::probe(&host, "test.running", "").await;
+    let mut session = app.start().await.unwrap();
+    session.launch(&common::direct()).await.unwrap();
+    session.take_output();
+    let body = "(drop (i32.add (i32.const 1) (i32.const 2)))".repeat(4);
+    let mut text = String::from("(module (memory (export \"memory\") 1) (func (export \"miniapp_abi_v1_0\"))");
+    text.push_str("(func (export \"miniapp_alloc\") (param i32) (result i32) (i32.const 1024))");
+    text.push_str("(func (export \"miniapp_on_launch\") (param i32 i32) (result i32) (i32.const 0))");
+    for _ in 0..15_000 {
+        text.push_str(&format!("(func {body})"));
+    }
+    text.push(')');
+    let compiling = {
+        let host = host.clone();
+        tokio::spawn(async move { host.load_app_from_parts(common::manifest("test.big", ""), text.into_bytes()).await })
+    };
+    tokio::task::yield_now().await;
+    for _ in 0..5 {
+        probe_op(&mut session, "spin", json!({"iterations": 1000})).await;
+    }
+    let finished = compiling.is_finished();
+    let loaded = compiling.await.unwrap();
+    assert!(!finished, "the events waited for the compilation");
+    assert!(loaded.is_ok(), "{:?}", loaded.err());
+}
