@@ -135,15 +135,21 @@ async fn a_payment_sheet_needs_a_tap() {
     assert_eq!(user.prompts().len(), 1);
 }
 
-fn functions_module(count: usize) -> Vec<u8> {
+/// A minimal guest with `count` more functions, each with `body`.
+fn functions_module_with(count: usize, body: &str) -> Vec<u8> {
     let mut text = String::from("(module (memory (export \"memory\") 1) (func (export \"miniapp_abi_v1_0\"))\n");
     text.push_str("(func (export \"miniapp_alloc\") (param i32) (result i32) (i32.const 1024))\n");
     text.push_str("(func (export \"miniapp_on_launch\") (param i32 i32) (result i32) (i32.const 0))\n");
     for _ in 0..count {
-        text.push_str("(func)\n");
+        text.push_str(&format!("(func {body})\n"));
     }
     text.push(')');
     text.into_bytes()
+}
+
+/// A minimal guest with `count` more empty functions.
+fn functions_module(count: usize) -> Vec<u8> {
+    functions_module_with(count, "")
 }
 
 async fn load_error(host: &miniapp_host::Host, module: Vec<u8>, extra: &str) -> LoadError {
@@ -311,17 +317,10 @@ async fn compiling_does_not_stall_other_programs() {
     let mut session = app.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();
     session.take_output();
-    let body = "(drop (i32.add (i32.const 1) (i32.const 2)))".repeat(4);
-    let mut text = String::from("(module (memory (export \"memory\") 1) (func (export \"miniapp_abi_v1_0\"))");
-    text.push_str("(func (export \"miniapp_alloc\") (param i32) (result i32) (i32.const 1024))");
-    text.push_str("(func (export \"miniapp_on_launch\") (param i32 i32) (result i32) (i32.const 0))");
-    for _ in 0..15_000 {
-        text.push_str(&format!("(func {body})"));
-    }
-    text.push(')');
+    let module = functions_module_with(15_000, &"(drop (i32.add (i32.const 1) (i32.const 2)))".repeat(4));
     let compiling = {
         let host = host.clone();
-        tokio::spawn(async move { host.load_app_from_parts(common::manifest("test.big", ""), text.into_bytes()).await })
+        tokio::spawn(async move { host.load_app_from_parts(common::manifest("test.big", ""), module).await })
     };
     tokio::task::yield_now().await;
     for _ in 0..5 {

@@ -164,8 +164,7 @@ struct AppInner {
 }
 
 impl App {
-    /// Loads a program from a manifest and module bytes already in memory.
-    /// Loads a program; a refusal is recorded in the audit log like every other
+    /// Loads a program from a manifest and module bytes; a refusal is recorded in the audit log like every other
     /// gate decision (the load gate: module, manifest and declarations).
     pub(crate) async fn load(
         host: Arc<HostInner>,

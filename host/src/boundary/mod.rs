@@ -65,6 +65,20 @@ pub(crate) fn read_message(
     read_bytes(context, ptr, len as u32)
 }
 
+/// The guest's memory and the range `ptr .. ptr + len` in it, or the fault that
+/// ends the guest: the one range check behind every read and write below.
+fn checked(
+    context: &mut wasmtime::StoreContextMut<'_, SessionState>,
+    ptr: i32,
+    len: u32,
+) -> Result<(Memory, Range<usize>), wasmtime::Error> {
+    let memory = exports(context.data_mut())?.memory;
+    match guest_range(ptr, len as i32, memory.data_size(&*context)) {
+        Ok(range) => Ok((memory, range)),
+        Err(fault) => Err(context.data_mut().fail(fault)),
+    }
+}
+
 /// Copies `len` bytes at `ptr` out of guest memory, after checking the range
 /// (so the host buffer is never larger than the guest's memory). For WASI calls
 /// the host implements itself; host-call messages go through [`read_message`].
@@ -74,11 +88,8 @@ pub(crate) fn read_bytes(
     len: u32,
 ) -> Result<Vec<u8>, wasmtime::Error> {
     let mut context = store.as_context_mut();
-    let memory = exports(context.data_mut())?.memory;
-    match guest_range(ptr, len as i32, memory.data_size(&context)) {
-        Ok(range) => Ok(memory.data(&context)[range].to_vec()),
-        Err(fault) => Err(context.data_mut().fail(fault)),
-    }
+    let (memory, range) = checked(&mut context, ptr, len)?;
+    Ok(memory.data(&context)[range].to_vec())
 }
 
 /// Checks that `len` bytes at `ptr` lie in guest memory, before a call acts.
@@ -87,12 +98,7 @@ pub(crate) fn check_range(
     ptr: i32,
     len: u32,
 ) -> Result<(), wasmtime::Error> {
-    let mut context = store.as_context_mut();
-    let memory = exports(context.data_mut())?.memory;
-    match guest_range(ptr, len as i32, memory.data_size(&context)) {
-        Ok(_) => Ok(()),
-        Err(fault) => Err(context.data_mut().fail(fault)),
-    }
+    checked(&mut store.as_context_mut(), ptr, len).map(|_| ())
 }
 
 /// Writes `bytes` into guest memory at `ptr`, after checking the range.
@@ -102,15 +108,11 @@ pub(crate) fn write_bytes(
     bytes: &[u8],
 ) -> Result<(), wasmtime::Error> {
     let mut context = store.as_context_mut();
-    let memory = exports(context.data_mut())?.memory;
-    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-    match guest_range(ptr, len as i32, memory.data_size(&context)) {
-        Ok(range) => {
-            memory.data_mut(&mut context)[range].copy_from_slice(bytes);
-            Ok(())
-        }
-        Err(fault) => Err(context.data_mut().fail(fault)),
-    }
+    // The host writes only what it built to fit guest memory; more is a host bug.
+    let len = u32::try_from(bytes.len()).map_err(|_| wasmtime::Error::msg("host bytes over 4 GiB for guest memory"))?;
+    let (memory, range) = checked(&mut context, ptr, len)?;
+    memory.data_mut(&mut context)[range].copy_from_slice(bytes);
+    Ok(())
 }
 
 /// Checks that a reply slot (`REPLY_SLOT_BYTES` at `slot`) lies in guest memory.
