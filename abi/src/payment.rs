@@ -6,13 +6,79 @@ use serde::{Deserialize, Serialize};
 /// The capability name, used in `[capabilities.payment]` and `miniapp:payment`.
 pub const CAPABILITY: &str = "payment";
 
-stable_names! {
-    /// A way to pay.
-    pub enum Method {
-        /// WeChat Pay (API v3): amounts in fen.
-        WechatPay => "wechat_pay",
-        /// Alipay: amounts in yuan as decimal strings.
-        Alipay => "alipay",
+/// A way to pay: the id a payment provider registers with the host (`wechat_pay`,
+/// `alipay`, or any other an embedder installs). 1 to 32 of `a-z 0-9 _`, starting
+/// with a letter; the host offers only the methods it has a provider for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Method(String);
+
+/// A method id that breaks the id rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidMethod(pub String);
+
+impl std::fmt::Display for InvalidMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` is not a method id (1 to 32 of a-z 0-9 _, starting with a letter)", self.0)
+    }
+}
+
+impl std::error::Error for InvalidMethod {}
+
+impl Method {
+    /// WeChat Pay's id (API v3: amounts in fen).
+    pub const WECHAT_PAY: &'static str = "wechat_pay";
+    /// Alipay's id (amounts in yuan as decimal strings).
+    pub const ALIPAY: &'static str = "alipay";
+
+    /// The method called `id`, if `id` follows the id rules.
+    pub fn new(id: &str) -> Result<Method, InvalidMethod> {
+        let mut chars = id.chars();
+        let well_formed = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && id.len() <= 32;
+        if well_formed { Ok(Method(id.to_string())) } else { Err(InvalidMethod(id.to_string())) }
+    }
+
+    /// The method called `id`, or `None` if `id` is not a method id.
+    pub fn parse(id: &str) -> Option<Method> {
+        Method::new(id).ok()
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Method {
+    type Error = InvalidMethod;
+    fn try_from(id: String) -> Result<Method, InvalidMethod> {
+        Method::new(&id)
+    }
+}
+
+impl From<Method> for String {
+    fn from(method: Method) -> String {
+        method.0
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Method {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Method {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
     }
 }
 

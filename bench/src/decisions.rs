@@ -28,8 +28,8 @@ fn host(dir: &Path) -> Host {
     config.engine.max_live_programs = 8;
     // The provider simulator confirms at once: the figure is the host's, not a
     // simulated network's.
-    config.payment.notification_delay_scale = 0.0;
-    Host::new(config).expect("host")
+    miniapp_providers::SimulatorSettings::update(&mut config, |s| s.notification_delay_scale = 0.0).expect("settings");
+    miniapp_providers::install(Host::builder(config)).build().expect("host")
 }
 
 /// Payments per second: the pay-demo sample's tap makes one `payment.request`,

@@ -4,7 +4,6 @@
 //! A platform engineer writes the same settings as TOML (`miniapp --config
 //! host.toml`); every field is optional and unknown fields are rejected.
 
-use crate::capability::payment::provider::Scenario;
 use miniapp_abi::identity::Address;
 use miniapp_abi::lifecycle::Surface;
 use miniapp_abi::payment::Method;
@@ -12,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// The host's own top-level fields; every other table is a plug-in's section.
+const HOST_FIELDS: &[&str] =
+    &["profile", "data_dir", "limits", "engine", "storage", "view", "link", "user", "payment", "disabled_capabilities"];
 
 /// Environment variable naming the data directory when `--data-dir` is not given.
 pub const DATA_DIR_ENV: &str = "MINIAPP_DATA_DIR";
@@ -40,6 +43,12 @@ pub struct HostConfig {
     pub payment: PaymentSettings,
     /// Capabilities the host's policy turns off for every program.
     pub disabled_capabilities: BTreeSet<String>,
+    /// The plug-ins' own sections, by name: every top-level table of the TOML that
+    /// is not one of the fields above (`[wechat_pay]`, `[location]`, …). The plug-in
+    /// of that name decodes its section and rejects unknown keys; a section no
+    /// plug-in claims is refused when the host is built.
+    #[serde(skip)]
+    pub sections: BTreeMap<String, toml::Table>,
 }
 
 impl Default for HostConfig {
@@ -55,6 +64,7 @@ impl Default for HostConfig {
             user: UserProfile::default(),
             payment: PaymentSettings::default(),
             disabled_capabilities: BTreeSet::new(),
+            sections: BTreeMap::new(),
         }
     }
 }
@@ -65,9 +75,23 @@ impl HostConfig {
         HostConfig { data_dir: data_dir.into(), ..HostConfig::default() }
     }
 
-    /// Parses a TOML host configuration. Missing fields take their defaults.
+    /// Parses a TOML host configuration. Missing fields take their defaults; a
+    /// top-level table that is no field of the host's is a plug-in's section.
     pub fn from_toml(text: &str) -> Result<HostConfig, String> {
-        let config: HostConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut sections = BTreeMap::new();
+        let names: Vec<String> = table.keys().filter(|k| !HOST_FIELDS.contains(&k.as_str())).cloned().collect();
+        for name in names {
+            match table.remove(&name) {
+                Some(toml::Value::Table(section)) => {
+                    sections.insert(name, section);
+                }
+                _ => return Err(format!("unknown field `{name}` (a plug-in's settings are a table, `[{name}]`)")),
+            }
+        }
+        let mut config: HostConfig =
+            toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        config.sections = sections;
         if config.limits.message_bytes < MIN_MESSAGE_BYTES {
             return Err(format!(
                 "limits.message_bytes: {} is below the minimum of {MIN_MESSAGE_BYTES} (the host's own messages must fit)",
@@ -75,6 +99,18 @@ impl HostConfig {
             ));
         }
         Ok(config)
+    }
+
+    /// The section of the plug-in called `name`, if the configuration has one.
+    pub fn section(&self, name: &str) -> Option<&toml::Table> {
+        self.sections.get(name)
+    }
+
+    /// Sets the section of the plug-in called `name` from typed settings.
+    pub fn set_section(&mut self, name: &str, settings: &impl Serialize) -> Result<(), String> {
+        let section = toml::Table::try_from(settings).map_err(|e| format!("[{name}]: {e}"))?;
+        self.sections.insert(name.to_string(), section);
+        Ok(())
     }
 
     /// Reads a TOML host configuration file.
@@ -244,13 +280,6 @@ pub struct PaymentSettings {
     /// Merchants registered with the host, by merchant id: the payee name the
     /// payment sheet shows comes from here, never from the program.
     pub merchants: BTreeMap<String, MerchantSettings>,
-    /// How the simulated providers behave for every order of this run.
-    pub scenario: Scenario,
-    /// Per-order scenarios, by `out_trade_no`.
-    pub order_scenarios: BTreeMap<String, Scenario>,
-    /// Multiplies the providers' notification retry delays (1.0 is their real
-    /// schedule; tests compress time).
-    pub notification_delay_scale: f64,
     /// How long a payment waits for the provider's notification before asking the
     /// provider, in milliseconds.
     pub confirm_wait_ms: u64,
@@ -262,13 +291,13 @@ pub struct PaymentSettings {
 pub struct MerchantSettings {
     /// The name shown to the user as the payee.
     pub name: String,
-    /// The methods the merchant accepts.
+    /// The methods the merchant accepts (offered when a provider for them is installed).
     pub methods: Vec<Method>,
 }
 
 impl Default for PaymentSettings {
     fn default() -> PaymentSettings {
-        let both = vec![Method::WechatPay, Method::Alipay];
+        let both: Vec<Method> = [Method::WECHAT_PAY, Method::ALIPAY].into_iter().filter_map(Method::parse).collect();
         PaymentSettings {
             currencies: vec!["CNY".into()],
             max_amount: 5_000_000,
@@ -276,9 +305,6 @@ impl Default for PaymentSettings {
                 ("1900000109".into(), MerchantSettings { name: "淘宝特价 Taobao Deals".into(), methods: both.clone() }),
                 ("1900000110".into(), MerchantSettings { name: "Example Coffee".into(), methods: both }),
             ]),
-            scenario: Scenario::Success,
-            order_scenarios: BTreeMap::new(),
-            notification_delay_scale: 1.0,
             confirm_wait_ms: 3_000,
         }
     }

@@ -15,6 +15,10 @@ pub enum HostError {
     /// The engine could not be created.
     #[error("{0}")]
     Engine(String),
+    /// The configuration is wrong: a section no plug-in claims, or one its plug-in
+    /// refuses.
+    #[error("{0}")]
+    Config(String),
 }
 
 impl HostError {
@@ -23,6 +27,7 @@ impl HostError {
         match self {
             HostError::Store(error) => error.code(),
             HostError::Engine(_) => "engine_failed",
+            HostError::Config(_) => "config_invalid",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::app::{App, ModuleAnalysis, analyze};
 use crate::audit::AuditLog;
+use crate::capability::payment::provider::ProviderPlugin;
 use crate::capability::{Capability, HostServices, Registry};
 use crate::config::HostConfig;
 use crate::consent::{Nobody, User};
@@ -38,6 +39,7 @@ pub(crate) struct HostInner {
 pub struct HostBuilder {
     config: HostConfig,
     extra: Vec<Arc<dyn Capability>>,
+    providers: Vec<Arc<dyn ProviderPlugin>>,
     user: Arc<dyn User>,
 }
 
@@ -45,6 +47,16 @@ impl HostBuilder {
     /// Adds a capability (replacing a built-in one of the same name).
     pub fn capability(mut self, capability: Arc<dyn Capability>) -> HostBuilder {
         self.extra.push(capability);
+        self
+    }
+
+    /// Adds a payment provider: its method appears on the payment sheet (beside
+    /// the others, for merchants that accept it) and its payments land in the
+    /// ledger. A provider of the same method replaces the earlier one.
+    pub fn payment_provider(mut self, provider: Arc<dyn ProviderPlugin>) -> HostBuilder {
+        let method = provider.method();
+        self.providers.retain(|p| p.method() != method);
+        self.providers.push(provider);
         self
     }
 
@@ -58,10 +70,24 @@ impl HostBuilder {
     /// Opens the data directory and sets up the engine.
     pub fn build(self) -> Result<Host, HostError> {
         let config = self.config;
+        for provider in &self.providers {
+            let method = provider.method();
+            let section = config.sections.get(method.as_str()).cloned().unwrap_or_default();
+            provider.check_section(&section).map_err(|e| HostError::Config(format!("[{method}]: {e}")))?;
+        }
         let services = HostServices::open(Database::open_in(&config.data_dir)?, &config.data_dir)?;
-        let mut registry = Registry::builtin(&config, &services)?;
+        let mut registry = Registry::builtin(&config, &services, &self.providers)?;
         for capability in self.extra {
             registry.add(capability);
+        }
+        // Every section of the configuration belongs to a plug-in of this host.
+        for name in config.sections.keys() {
+            let claimed = registry.get(name).is_some() || self.providers.iter().any(|p| p.method() == name.as_str());
+            if !claimed {
+                return Err(HostError::Config(format!(
+                    "unknown section `[{name}]` in the host configuration: no capability or payment provider of this host is called `{name}`"
+                )));
+            }
         }
         let engine = SharedEngine::new(&config.engine, &config.limits).map_err(HostError::Engine)?;
         let mut linker = Linker::new(engine.engine());
@@ -98,7 +124,7 @@ impl Host {
 
     /// A builder, for adding capabilities.
     pub fn builder(config: HostConfig) -> HostBuilder {
-        HostBuilder { config, extra: Vec::new(), user: Arc::new(Nobody) }
+        HostBuilder { config, extra: Vec::new(), providers: Vec::new(), user: Arc::new(Nobody) }
     }
 
     /// Loads the program in `app_dir` (its `miniapp.toml` and the module it names).

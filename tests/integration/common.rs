@@ -20,7 +20,7 @@ pub fn host_with(data: &TempDir, configure: impl FnOnce(&mut HostConfig)) -> Hos
     let mut config = HostConfig::with_data_dir(data.path());
     config.engine.max_live_programs = 64;
     configure(&mut config);
-    Host::new(config).expect("host starts")
+    miniapp_providers::install(Host::builder(config)).build().expect("host starts")
 }
 
 /// A manifest for program `id` with extra TOML appended (capabilities, limits).

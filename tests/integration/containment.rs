@@ -6,6 +6,7 @@
 use crate::common::{self, expect_limit, neighbour_still_works, probe_op};
 use miniapp_host::consent::{Answer, ScriptedUser};
 use miniapp_host::{Fault, LimitKind, LoadError, SessionError};
+use miniapp_providers::SimulatorSettings;
 use serde_json::json;
 use std::time::Duration;
 
@@ -114,7 +115,7 @@ async fn one_payment_sheet_per_user_action() {
 async fn a_payment_sheet_needs_a_tap() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host_with(&data, |config| {
-        config.payment.notification_delay_scale = 0.0;
+        SimulatorSettings::update(config, |s| s.notification_delay_scale = 0.0).unwrap();
         config.payment.confirm_wait_ms = 5_000;
     });
     let app = common::probe(&host, "test.untapped", "").await;

@@ -9,6 +9,7 @@
 use crate::common::{self, probe_op, probe_tap};
 use miniapp_host::capability::payment::ledger::State;
 use miniapp_host::consent::{Answer, ScriptedUser};
+use miniapp_providers::SimulatorSettings;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,7 +43,7 @@ async fn a_thousand_programs_at_once_lose_and_double_nothing() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host_with(&data, |config| {
         config.engine.max_live_programs = PROGRAMS as u32 + 8;
-        config.payment.notification_delay_scale = 0.0;
+        SimulatorSettings::update(config, |s| s.notification_delay_scale = 0.0).unwrap();
         config.payment.confirm_wait_ms = 60_000;
     });
     // Every program is instantiated before any of them does its work.

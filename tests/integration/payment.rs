@@ -3,15 +3,15 @@
 //! receipts.
 
 use crate::common::{self, probe_op};
-use miniapp_host::capability::payment::provider::Scenario;
 use miniapp_host::consent::{Answer, Prompt, ScriptedUser};
 use miniapp_host::{App, Host, HostConfig, Session};
+use miniapp_providers::{Scenario, SimulatorSettings};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 fn payment_host(data: &tempfile::TempDir, configure: impl FnOnce(&mut HostConfig)) -> Host {
     common::host_with(data, |config| {
-        config.payment.notification_delay_scale = 0.0001;
+        SimulatorSettings::update(config, |s| s.notification_delay_scale = 0.0001).unwrap();
         config.payment.confirm_wait_ms = 2_000;
         configure(config);
     })
@@ -86,7 +86,10 @@ async fn a_repeat_charges_nothing_and_returns_the_same_receipt() {
 async fn a_retry_after_a_cancel_or_a_failure_can_succeed() {
     let data = tempfile::tempdir().unwrap();
     let host = payment_host(&data, |c| {
-        c.payment.order_scenarios.insert("T-retry-02".into(), Scenario::InsufficientFunds);
+        SimulatorSettings::update(c, |s| {
+            s.order_scenarios.insert("T-retry-02".into(), Scenario::InsufficientFunds);
+        })
+        .unwrap();
     });
     let (mut session, _, _) = payer(&host, vec![Answer::No, Answer::Pick(1), Answer::Pick(1)]).await;
     let cancelled = pay(&mut session, order("T-retry-01", 500)).await;
@@ -167,11 +170,14 @@ async fn every_scenario_on_both_providers_settles_once() {
         (Scenario::AmountMismatch, "failed", Some("amount_mismatch")),
     ];
     let host = payment_host(&data, |c| {
-        for (i, (scenario, _, _)) in scenarios.iter().enumerate() {
-            for method in 1..=2 {
-                c.payment.order_scenarios.insert(format!("T-s{i}-m{method}"), *scenario);
+        SimulatorSettings::update(c, |s| {
+            for (i, (scenario, _, _)) in scenarios.iter().enumerate() {
+                for method in 1..=2 {
+                    s.order_scenarios.insert(format!("T-s{i}-m{method}"), *scenario);
+                }
             }
-        }
+        })
+        .unwrap();
     });
     let answers = (0..scenarios.len()).flat_map(|_| [Answer::Pick(1), Answer::Pick(2)]).collect();
     let (mut session, _, _) = payer(&host, answers).await;

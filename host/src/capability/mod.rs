@@ -256,7 +256,11 @@ pub struct Registry {
 
 impl Registry {
     /// The built-in capabilities. This is the one place they are registered.
-    pub fn builtin(config: &HostConfig, services: &HostServices) -> Result<Registry, StoreError> {
+    pub fn builtin(
+        config: &HostConfig,
+        services: &HostServices,
+        providers: &[Arc<dyn payment::provider::ProviderPlugin>],
+    ) -> Result<Registry, StoreError> {
         let mut registry = Registry::default();
         registry.add(Arc::new(storage::Storage::new(config.storage, services.database.clone())?));
         let link = link::Link::new(config.link.clone(), services.user_settings.clone(), services.audit.clone());
@@ -269,8 +273,14 @@ impl Registry {
         )
         .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
         registry.add(Arc::new(identity));
-        let payment = payment::Payment::new(config.payment.clone(), services, config.data_dir.clone())
-            .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
+        let payment = payment::Payment::new(
+            config.payment.clone(),
+            services,
+            config.data_dir.clone(),
+            providers,
+            &config.sections,
+        )
+        .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
         let payment = Arc::new(payment);
         let _ = services.payment.set(payment.clone());
         registry.add(payment);

@@ -1,9 +1,9 @@
 //! The user: the person the host asks before a link leaves the program, a card is
 //! shared, or (later) data or money changes hands.
 //!
-//! The host — never the guest — asks. [`User`] is how: a terminal prompt for
-//! people ([`TerminalUser`]), a queue of answers for tests and demos
-//! ([`ScriptedUser`]), or nobody at all ([`Nobody`], which declines). Every prompt
+//! The host — never the guest — asks. [`User`] is how: a front end's prompt for
+//! people (the CLI's terminal prompt, a web page's dialog), a queue of answers for
+//! tests and demos ([`ScriptedUser`]), or nobody at all ([`Nobody`], which declines). Every prompt
 //! says which program asks, what for, and exactly what would happen.
 
 pub mod grants;
@@ -11,7 +11,6 @@ pub mod grants;
 use miniapp_abi::lifecycle::Surface;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::io::{BufRead, IsTerminal, Write};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
@@ -237,6 +236,11 @@ impl ScriptedUser {
         Arc::new(ScriptedUser { answers: Mutex::new(answers.into_iter().collect()), asked: Mutex::default() })
     }
 
+    /// The answers no prompt has used yet, in order.
+    pub fn remaining(&self) -> Vec<Answer> {
+        self.answers.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect()
+    }
+
     /// Every prompt shown so far.
     pub fn prompts(&self) -> Vec<Prompt> {
         self.asked.lock().unwrap_or_else(|p| p.into_inner()).clone()
@@ -255,65 +259,6 @@ impl User for ScriptedUser {
     }
 }
 
-/// A person at a terminal: prompts on stderr, answers read from stdin. When stdin is
-/// not a terminal, falls back to `fallback` (scripted answers, then nobody).
-pub struct TerminalUser {
-    fallback: Arc<ScriptedUser>,
-}
-
-impl TerminalUser {
-    /// A terminal user with `answers` to use first (from `--answer`).
-    pub fn new(answers: Vec<Answer>) -> TerminalUser {
-        TerminalUser { fallback: ScriptedUser::new(answers) }
-    }
-}
-
-impl TerminalUser {
-    /// The answers given in advance that no prompt used, in order.
-    pub fn unused_answers(&self) -> Vec<Answer> {
-        self.fallback.answers.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect()
-    }
-
-    /// Takes answers given in advance until one fits `prompt`; each that does not
-    /// is reported and skipped, as a person's would be re-asked.
-    async fn scripted(&self, prompt: &Prompt) -> Answer {
-        loop {
-            let answer = self.fallback.ask(prompt).await;
-            if prompt.accepts(answer) {
-                return answer;
-            }
-            eprintln!("[host] the answer `{}` does not fit; expected {}", answer_word(answer), prompt.expected());
-        }
-    }
-}
-
-impl User for TerminalUser {
-    fn id(&self) -> &str {
-        LOCAL_USER
-    }
-
-    fn ask<'a>(&'a self, prompt: &'a Prompt) -> AnswerFuture<'a> {
-        let scripted = !self.fallback.answers.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
-        if scripted || !std::io::stdin().is_terminal() {
-            return Box::pin(async move {
-                let answer = self.scripted(prompt).await;
-                let mut lines = prompt.lines();
-                if let Some(last) = lines.last_mut() {
-                    last.push_str(&format!(" → {}", describe(answer)));
-                }
-                for line in lines {
-                    eprintln!("[host] {line}");
-                }
-                answer
-            });
-        }
-        let prompt = prompt.clone();
-        Box::pin(
-            async move { tokio::task::spawn_blocking(move || ask_terminal(&prompt)).await.unwrap_or(Answer::NoAnswer) },
-        )
-    }
-}
-
 /// How an answer is written on the command line (`--answer`).
 pub fn answer_word(answer: Answer) -> String {
     match answer {
@@ -321,42 +266,6 @@ pub fn answer_word(answer: Answer) -> String {
         Answer::No => "no".into(),
         Answer::Pick(n) => n.to_string(),
         Answer::NoAnswer => "none".into(),
-    }
-}
-
-fn describe(answer: Answer) -> String {
-    match answer {
-        Answer::Yes => "yes".into(),
-        Answer::No => "no".into(),
-        Answer::Pick(n) => format!("picked {n}"),
-        Answer::NoAnswer => "no answer (declined)".into(),
-    }
-}
-
-fn ask_terminal(prompt: &Prompt) -> Answer {
-    let stdin = std::io::stdin();
-    let width = crate::capability::view::terminal::columns(&std::io::stderr());
-    let mut lines = prompt.lines();
-    let question = lines.pop().unwrap_or_default();
-    for line in lines {
-        for wrapped in crate::capability::view::terminal::wrap_text("[host] ", &line, width) {
-            eprintln!("{wrapped}");
-        }
-    }
-    loop {
-        let ask = format!("{question} [{}] ", prompt.expected());
-        let wrapped = crate::capability::view::terminal::wrap_text("[host] ", &ask, width);
-        eprint!("{} ", wrapped.join("\n"));
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            // End of input declines; nothing else is taken for a refusal.
-            Ok(0) | Err(_) => return Answer::NoAnswer,
-            Ok(_) => match Answer::parse(&line) {
-                Some(answer) if prompt.accepts(answer) => return answer,
-                _ => eprintln!("[host] please answer {}", prompt.expected()),
-            },
-        }
     }
 }
 

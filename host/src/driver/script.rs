@@ -13,7 +13,7 @@
 //! ```
 
 use super::Driver;
-use crate::capability::view::terminal::{self, ControlKind};
+use crate::capability::view::reading::{self, ControlKind};
 use crate::consent::{Answer, AnswerFuture, LOCAL_USER, Prompt, User};
 use crate::error::SessionError;
 use crate::settings::UserSettings;
@@ -307,13 +307,13 @@ fn parse_duration(text: &str) -> Option<Duration> {
 
 /// Finds the button a tap means on `controls`: the action and payload to send.
 pub fn find_button(
-    controls: &[terminal::Control],
+    controls: &[reading::Control],
     target: &TapTarget,
     payload: Option<&Value>,
 ) -> Result<(String, Value), String> {
-    let buttons: Vec<&terminal::Control> =
+    let buttons: Vec<&reading::Control> =
         controls.iter().filter(|c| matches!(c.kind, ControlKind::Button { .. })).collect();
-    let describe = |list: &[&terminal::Control]| -> String {
+    let describe = |list: &[&reading::Control]| -> String {
         let names: Vec<String> = list
             .iter()
             .map(|c| match &c.kind {
@@ -328,7 +328,7 @@ pub fn find_button(
             .collect();
         if names.is_empty() { "none".to_string() } else { names.join(", ") }
     };
-    let matches_by = |test: &dyn Fn(&ControlKind) -> bool| -> Vec<&terminal::Control> {
+    let matches_by = |test: &dyn Fn(&ControlKind) -> bool| -> Vec<&reading::Control> {
         buttons.iter().copied().filter(|c| test(&c.kind)).collect()
     };
     let label_of = |kind: &ControlKind| match kind {
@@ -499,12 +499,12 @@ async fn run_step(step: &Step, driver: &mut Driver, user: &ScriptUser, settings:
     let delivered = match &step.command {
         Command::Tap { target, payload } => {
             let view = driver.top().and_then(|(top, _, _)| top.view).ok_or("there is no view on screen to tap")?;
-            let (action, payload) = find_button(&terminal::controls(&view), target, payload.as_ref())?;
+            let (action, payload) = find_button(&reading::controls(&view), target, payload.as_ref())?;
             driver.event(&Event::Tap { action, payload }).await
         }
         Command::Input { field, text } => {
             let view = driver.top().and_then(|(top, _, _)| top.view).ok_or("there is no view on screen")?;
-            let known = terminal::controls(&view)
+            let known = reading::controls(&view)
                 .iter()
                 .any(|c| matches!(&c.kind, ControlKind::Input { field: f, .. } if f == field));
             if !known {
@@ -541,7 +541,7 @@ async fn run_step(step: &Step, driver: &mut Driver, user: &ScriptUser, settings:
 }
 
 fn check(expectation: &Expectation, driver: &Driver) -> Result<(), String> {
-    let screen_text = || driver.top().and_then(|(top, _, _)| top.view).map(|view| terminal::text_of(&view));
+    let screen_text = || driver.top().and_then(|(top, _, _)| top.view).map(|view| reading::text_of(&view));
     match expectation {
         Expectation::Text(text) => match screen_text() {
             Some(shown) if shown.contains(text.as_str()) => Ok(()),
@@ -568,7 +568,7 @@ fn check(expectation: &Expectation, driver: &Driver) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::view::terminal::Control;
+    use crate::capability::view::reading::Control;
     use serde_json::json;
 
     #[test]

@@ -25,7 +25,7 @@ fn report(result: &PaymentResult) {
             println!(
                 "paid {} by {} — transaction {} (attempt {})",
                 result.out_trade_no,
-                result.method.map(|m| m.as_str()).unwrap_or("?"),
+                result.method.as_ref().map(|m| m.as_str()).unwrap_or("?"),
                 result.transaction_id.as_deref().unwrap_or("?"),
                 result.attempt
             );

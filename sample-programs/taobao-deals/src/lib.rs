@@ -397,9 +397,14 @@ impl Storefront {
         let mut orders = load_orders()?;
         if let Some(order) = orders.iter_mut().find(|o| o.no == result.out_trade_no) {
             order.status = result.status.to_string();
-            order.method = result
-                .method
-                .map(|m| if m.as_str() == "alipay" { "支付宝 Alipay" } else { "微信支付 WeChat Pay" }.to_string());
+            order.method = result.method.as_ref().map(|m| {
+                match m.as_str() {
+                    "alipay" => "支付宝 Alipay",
+                    "wechat_pay" => "微信支付 WeChat Pay",
+                    other => other,
+                }
+                .to_string()
+            });
             order.transaction_id = result.transaction_id.clone();
             order.reason = result.reason.map(|r| r.to_string());
         }

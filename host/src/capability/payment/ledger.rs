@@ -208,6 +208,13 @@ pub struct Ledger {
     database: Database,
 }
 
+impl Ledger {
+    /// The database the ledger lives in.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+}
+
 const COLUMNS: &str = "merchant_id, out_trade_no, program_id, amount, currency, description, state, attempt, \
                        method, transaction_id, fail_reason, receipt, created_ms, updated_ms";
 

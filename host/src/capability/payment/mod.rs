@@ -14,7 +14,6 @@
 //! same receipt, and charges nothing; after a cancel or a failure it starts a new
 //! attempt that can succeed.
 
-pub mod keys;
 pub mod ledger;
 pub mod money;
 pub mod order;
@@ -26,14 +25,13 @@ use super::{CallContext, Capability, DeclarationError, Grant, HostFunction};
 use crate::audit::{AuditLog, Outcome as AuditOutcome};
 use crate::config::PaymentSettings;
 use crate::consent::{Answer, Prompt};
-use keys::RsaKeys;
 use ledger::{Begin, Changes, Ledger, LedgerError, OrderRecord, State};
 use miniapp_abi::payment::{FailReason, Method, PaymentRequest, PaymentResult, QueryRequest};
 use miniapp_abi::{ApiError, ErrorCode};
-use provider::{ClientOutcome, PaymentProvider, ProviderOrder, ProviderState, SimulatorBook, SimulatorSetup};
+use provider::{ClientOutcome, PaymentProvider, ProviderContext, ProviderOrder, ProviderPlugin, ProviderState};
 use serde::Deserialize;
-use settlement::{Settled, Settlement, VerifyKeys};
-use std::collections::BTreeSet;
+use settlement::{Providers, Settled, Settlement};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,9 +46,10 @@ pub struct Payment {
     settings: PaymentSettings,
     ledger: Ledger,
     settlement: Arc<Settlement>,
-    providers: OnceCell<Vec<Arc<dyn PaymentProvider>>>,
+    plugins: BTreeMap<Method, Arc<dyn ProviderPlugin>>,
+    sections: BTreeMap<Method, toml::Table>,
+    providers: OnceCell<Providers>,
     reconciled: OnceCell<usize>,
-    book: SimulatorBook,
     started_ms: i64,
     data_dir: PathBuf,
     audit: AuditLog,
@@ -82,23 +81,35 @@ struct PaymentParams {
 }
 
 impl Payment {
-    /// The payment capability on `database`, keeping keys in `data_dir`.
+    /// The payment capability on the host's services, paying through `plugins`
+    /// (each configured by its section of `sections`, by method id) and keeping
+    /// their keys under `data_dir`.
     pub fn new(
         settings: PaymentSettings,
         services: &super::HostServices,
         data_dir: PathBuf,
+        plugins: &[Arc<dyn ProviderPlugin>],
+        sections: &BTreeMap<String, toml::Table>,
     ) -> Result<Payment, String> {
         let (ledger, audit) = (services.ledger.clone(), services.audit.clone());
         let settlement = Arc::new(Settlement::new(ledger.clone(), services.receipts.clone()));
-        let book = SimulatorBook::new(services.database.clone()).map_err(|e| e.to_string())?;
         let started_ms = crate::calendar::now_ms();
+        let mut by_method = BTreeMap::new();
+        let mut plugin_sections = BTreeMap::new();
+        for plugin in plugins {
+            let method = plugin.method();
+            let section = sections.get(method.as_str()).cloned().unwrap_or_default();
+            plugin_sections.insert(method.clone(), section);
+            by_method.insert(method, plugin.clone());
+        }
         let payment = Payment {
             settings,
             ledger,
             settlement,
+            plugins: by_method,
+            sections: plugin_sections,
             providers: OnceCell::new(),
             reconciled: OnceCell::new(),
-            book,
             started_ms,
             data_dir,
             audit,
@@ -146,7 +157,7 @@ impl Payment {
         let mut settled = 0;
         for order in left {
             let method = order.method.as_deref().and_then(Method::parse);
-            let provider = method.and_then(|m| providers.iter().find(|p| p.method() == m));
+            let provider = method.as_ref().and_then(|m| providers.get(m));
             let provider_order = ProviderOrder {
                 merchant_id: order.merchant_id.clone(),
                 out_trade_no: order.out_trade_no.clone(),
@@ -162,7 +173,7 @@ impl Payment {
             if let (ProviderState::Paid { transaction_id, amount }, Some(method)) = (state, method) {
                 let confirmation = provider::Confirmation::paid(&provider_order, transaction_id, amount);
                 let cause = "reconciled after a restart: the provider confirmed the payment";
-                self.settlement.settle(method, &confirmation, cause).map_err(unavailable)?;
+                self.settlement.settle(&method, &confirmation, cause).map_err(unavailable)?;
             } else {
                 let changes = Changes { fail_reason: Some(FailReason::ProviderTimeout.as_str()), ..Changes::default() };
                 let cause = "reconciled after a restart: the provider has no payment for this attempt";
@@ -182,39 +193,44 @@ impl Payment {
         Ok(settled)
     }
 
-    /// The providers, set up on first use (their test keys take a moment to make).
-    async fn providers(&self) -> Result<&Vec<Arc<dyn PaymentProvider>>, ApiError> {
+    /// The methods this host has a provider for, with their names on the sheet.
+    pub fn methods(&self) -> Vec<(Method, String)> {
+        self.plugins.iter().map(|(method, plugin)| (method.clone(), plugin.display_name())).collect()
+    }
+
+    /// The providers, started on first use (their keys take a moment to make).
+    async fn providers(&self) -> Result<&Providers, ApiError> {
         self.providers
             .get_or_try_init(|| async {
-                let dir = self.data_dir.join("payment-keys");
-                let keys = tokio::task::spawn_blocking(move || -> Result<_, String> {
-                    Ok((
-                        RsaKeys::load_or_create(&dir, "merchant")?,
-                        RsaKeys::load_or_create(&dir, "wechat-platform")?,
-                        RsaKeys::load_or_create(&dir, "alipay")?,
-                        crate::store::secret::load_or_create(&dir, "wechat-api-v3.key")?,
-                    ))
+                let plugins: Vec<(Arc<dyn ProviderPlugin>, ProviderContext)> = self
+                    .plugins
+                    .iter()
+                    .map(|(method, plugin)| {
+                        let context = ProviderContext {
+                            database: self.ledger.database().clone(),
+                            key_dir: self.data_dir.join("payment-keys"),
+                            notifications: self.settlement.clone(),
+                            section: self.sections.get(method).cloned().unwrap_or_default(),
+                        };
+                        (plugin.clone(), context)
+                    })
+                    .collect();
+                let started = tokio::task::spawn_blocking(move || -> Result<Providers, String> {
+                    plugins
+                        .into_iter()
+                        .map(|(plugin, context)| {
+                            let method = plugin.method();
+                            let provider = plugin.start(context).map_err(|e| format!("{method}: {e}"))?;
+                            Ok((method, provider))
+                        })
+                        .collect()
                 })
                 .await
                 .map_err(|e| e.to_string())
-                .and_then(|keys| keys)
-                .map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("payment keys are unavailable: {e}")))?;
-                let (merchant_key, wechat_platform_key, alipay_key, wechat_api_v3_key) = keys;
-                self.settlement.set_keys(VerifyKeys {
-                    wechat_platform: wechat_platform_key.clone(),
-                    wechat_api_v3: wechat_api_v3_key,
-                    alipay: alipay_key.clone(),
-                });
-                let setup = SimulatorSetup {
-                    merchant_key,
-                    wechat_platform_key,
-                    alipay_key,
-                    wechat_api_v3_key,
-                    delay_scale: self.settings.notification_delay_scale,
-                    handler: self.settlement.clone(),
-                    book: self.book.clone(),
-                };
-                Ok(provider::builtin(&setup))
+                .and_then(|started| started)
+                .map_err(|e| ApiError::new(ErrorCode::Unavailable, format!("a payment provider cannot start: {e}")))?;
+                self.settlement.set_providers(started.clone());
+                Ok(started)
             })
             .await
     }
@@ -253,12 +269,14 @@ impl Payment {
         let order = order::validate(&request, cap, &self.settings.currencies)?;
         let providers = self.providers().await?;
         self.reconciled.get_or_try_init(|| self.reconcile()).await?;
-        let methods: Vec<Method> = Method::ALL
-            .into_iter()
+        // The sheet lists methods in the merchant's order.
+        let methods: Vec<Method> = merchant
+            .methods
+            .iter()
             .filter(|m| order.methods.as_ref().is_none_or(|asked| asked.contains(m)))
             .filter(|m| grant.methods.as_ref().is_none_or(|declared| declared.contains(m)))
-            .filter(|m| merchant.methods.contains(m))
-            .filter(|m| providers.iter().any(|p| p.method() == *m))
+            .filter(|m| providers.contains_key(*m))
+            .cloned()
             .collect();
         if methods.is_empty() {
             return Err(ApiError::invalid_argument(
@@ -301,7 +319,7 @@ impl Payment {
 
         let names: Vec<String> = methods
             .iter()
-            .map(|m| providers.iter().find(|p| p.method() == *m).map_or(m.as_str(), |p| p.display_name()).to_string())
+            .map(|m| self.plugins.get(m).map_or_else(|| m.as_str().to_string(), |p| p.display_name()))
             .collect();
         let sheet = Prompt::Payment {
             program: format!("{} ({})", program.1, program.0),
@@ -313,7 +331,7 @@ impl Payment {
             method_ids: methods.iter().map(|m| m.as_str().to_string()).collect(),
         };
         let method = match context.session().user.ask(&sheet).await {
-            Answer::Pick(n) if n >= 1 && n <= methods.len() => methods[n - 1],
+            Answer::Pick(n) if n >= 1 && n <= methods.len() => methods[n - 1].clone(),
             answer => {
                 // Only a method's number pays: a bare yes, or a number that is no
                 // method, never picks one for the user.
@@ -329,11 +347,7 @@ impl Payment {
         let chosen = Changes { method: Some(method.as_str()), ..Changes::default() };
         step(State::AwaitingUser, State::Processing, &format!("user chose {}", method.as_str()), &chosen)?;
 
-        let provider = providers
-            .iter()
-            .find(|p| p.method() == method)
-            .cloned()
-            .ok_or_else(|| ApiError::internal("provider vanished"))?;
+        let provider = providers.get(&method).cloned().ok_or_else(|| ApiError::internal("provider vanished"))?;
         let provider_order = ProviderOrder {
             merchant_id: record.merchant_id.clone(),
             out_trade_no: record.out_trade_no.clone(),
@@ -342,9 +356,7 @@ impl Payment {
             currency: record.currency.clone(),
             description: record.description.clone(),
         };
-        let scenario =
-            self.settings.order_scenarios.get(&order.out_trade_no).copied().unwrap_or(self.settings.scenario);
-        let outcome = provider.pay(&provider_order, scenario).await;
+        let outcome = provider.pay(&provider_order).await;
         let failed = |reason: FailReason, cause: &str| {
             let changes = Changes { fail_reason: Some(reason.as_str()), ..Changes::default() };
             step(State::Processing, State::Failed, cause, &changes)
@@ -358,7 +370,7 @@ impl Payment {
                 failed(reason, &format!("the provider declined: {}", reason.as_str()))?
             }
             Ok(ClientOutcome::Paid | ClientOutcome::Unknown) => {
-                self.await_confirmation(provider.as_ref(), &provider_order, method).await?
+                self.await_confirmation(provider.as_ref(), &provider_order, &method).await?
             }
         };
         self.finish(&context, settled, &order.out_trade_no).await
@@ -370,7 +382,7 @@ impl Payment {
         &self,
         provider: &dyn PaymentProvider,
         order: &ProviderOrder,
-        method: Method,
+        method: &Method,
     ) -> Result<Option<OrderRecord>, ApiError> {
         let deadline = Instant::now() + Duration::from_millis(self.settings.confirm_wait_ms);
         loop {
@@ -464,8 +476,13 @@ impl Capability for Payment {
                 names
                     .iter()
                     .map(|name| {
-                        Method::parse(name).ok_or_else(|| {
-                            DeclarationError::new("methods", format!("unknown method `{name}` (wechat_pay, alipay)"))
+                        Method::parse(name).filter(|m| self.plugins.contains_key(m)).ok_or_else(|| {
+                            let known: Vec<&str> = self.plugins.keys().map(Method::as_str).collect();
+                            let offered = match known.is_empty() {
+                                true => "this host has no payment provider installed".to_string(),
+                                false => format!("this host has: {}", known.join(", ")),
+                            };
+                            DeclarationError::new("methods", format!("unknown method `{name}` ({offered})"))
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()

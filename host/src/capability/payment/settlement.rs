@@ -4,30 +4,21 @@
 //! number of times, at once, credits once. Forged, stale and amount-mismatched
 //! notifications are refused and recorded.
 
-use super::keys::RsaKeys;
 use super::ledger::{Changes, Ledger, LedgerError, OrderRecord, State};
-use super::provider::Confirmation;
-use super::provider::{BoxFuture, Notification, NotificationHandler, alipay, wechat};
+use super::provider::{BoxFuture, Confirmation, Notification, NotificationHandler, PaymentProvider};
 use super::receipt::{ReceiptPayload, ReceiptSigner};
 use miniapp_abi::payment::{FailReason, Method};
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-/// The keys notifications are checked with.
-#[derive(Clone)]
-pub struct VerifyKeys {
-    /// WeChat Pay's platform key.
-    pub wechat_platform: RsaKeys,
-    /// WeChat Pay's APIv3 key.
-    pub wechat_api_v3: [u8; 32],
-    /// Alipay's key.
-    pub alipay: RsaKeys,
-}
+/// The started providers, by method: each verifies its own notifications.
+pub type Providers = BTreeMap<Method, Arc<dyn PaymentProvider>>;
 
 /// Settles orders from notifications and provider queries.
 pub struct Settlement {
     ledger: Ledger,
     receipts: Arc<ReceiptSigner>,
-    keys: OnceLock<VerifyKeys>,
+    providers: OnceLock<Providers>,
     settled: tokio::sync::Notify,
 }
 
@@ -47,12 +38,12 @@ pub enum Settled {
 impl Settlement {
     /// A settlement desk writing to `ledger` and signing with `receipts`.
     pub fn new(ledger: Ledger, receipts: Arc<ReceiptSigner>) -> Settlement {
-        Settlement { ledger, receipts, keys: OnceLock::new(), settled: tokio::sync::Notify::new() }
+        Settlement { ledger, receipts, providers: OnceLock::new(), settled: tokio::sync::Notify::new() }
     }
 
-    /// Installs the provider keys (once, when payments are first used).
-    pub fn set_keys(&self, keys: VerifyKeys) {
-        let _ = self.keys.set(keys);
+    /// Installs the started providers (once, when payments are first used).
+    pub fn set_providers(&self, providers: Providers) {
+        let _ = self.providers.set(providers);
     }
 
     /// Wakes whoever waits for an order to settle.
@@ -61,13 +52,13 @@ impl Settlement {
     }
 
     /// Settles `confirmation` (from a verified notification or a provider query).
-    pub fn settle(&self, method: Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
+    pub fn settle(&self, method: &Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
         let settled = self.settle_in_ledger(method, confirmation, cause);
         self.settled.notify_waiters();
         settled
     }
 
-    fn settle_in_ledger(&self, method: Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
+    fn settle_in_ledger(&self, method: &Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
         if !confirmation.paid {
             return Ok(Settled::NotPaid);
         }
@@ -118,25 +109,21 @@ impl Settlement {
         }
     }
 
-    fn receive(&self, method: Method, notification: &Notification) -> bool {
-        let now = super::provider::unix_seconds();
-        let Some(keys) = self.keys.get() else { return false };
-        let (verified, provider) = match notification {
-            Notification::Wechat { headers, body } => (
-                wechat::verify_notification(headers, body, &keys.wechat_platform, &keys.wechat_api_v3, now),
-                "wechat_pay",
-            ),
-            Notification::Alipay { params } => (alipay::verify_notification(params, &keys.alipay, now), "alipay"),
-        };
+    fn receive(&self, method: &Method, notification: &Notification) -> bool {
+        let now = crate::calendar::now_seconds();
+        // A notification from a method no started provider implements is nobody's.
+        let Some(provider) = self.providers.get().and_then(|providers| providers.get(method)) else { return false };
+        let verified = provider.verify(notification, now);
         let record = |merchant: &str, trade_no: &str, outcome: &str, detail: &str| {
-            if let Err(error) = self.ledger.record_notification(provider, merchant, trade_no, outcome, detail) {
+            if let Err(error) = self.ledger.record_notification(method.as_str(), merchant, trade_no, outcome, detail) {
                 tracing::error!(%error, "cannot record a payment notification");
             }
         };
         let confirmation = match verified {
             Ok(confirmation) => confirmation,
             Err(reason) => {
-                let (merchant, trade_no) = claimed_order(notification, keys);
+                let (merchant, trade_no) =
+                    provider.claimed_order(notification).unwrap_or_else(|| ("?".into(), "?".into()));
                 record(&merchant, &trade_no, "rejected", &reason);
                 return false;
             }
@@ -168,22 +155,8 @@ impl Settlement {
     }
 }
 
-/// The order a refused notification claims to be about, read without trusting
-/// it, so the refusal is recorded against that order.
-fn claimed_order(notification: &Notification, keys: &VerifyKeys) -> (String, String) {
-    match notification {
-        Notification::Alipay { params } => {
-            let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
-            (get("seller_id"), get("out_trade_no"))
-        }
-        Notification::Wechat { body, .. } => {
-            wechat::claimed_order(body, &keys.wechat_api_v3).unwrap_or_else(|| ("?".into(), "?".into()))
-        }
-    }
-}
-
 impl NotificationHandler for Settlement {
-    fn handle(&self, method: Method, notification: Notification) -> BoxFuture<'_, bool> {
+    fn handle<'a>(&'a self, method: &'a Method, notification: Notification) -> BoxFuture<'a, bool> {
         Box::pin(async move { self.receive(method, &notification) })
     }
 }

@@ -5,13 +5,13 @@
 //! [`Screen`]. `navigate`, `redirect` and `back` change the page stack (bounded,
 //! 10 pages by default, as in WeChat); after the callback that changed it, the
 //! host sends the program a `page` event so it renders the page now on top. How a
-//! view is drawn is the host's business: [`terminal`] draws it in a terminal.
+//! view is drawn is the front end's business; [`reading`] is how every front end reads it.
 //!
 //! A view that does not decode is refused with an error naming the place in the
 //! tree; the screen keeps the last good view, and the developer sees the error.
 
 pub mod decode;
-pub mod terminal;
+pub mod reading;
 
 use super::{CallContext, Capability, DeclarationError, Grant, HostFunction};
 use crate::config::ViewSettings;

@@ -8,16 +8,19 @@
 //! Both sides live here: what the merchant's server does ([`sign_request`],
 //! [`verify_notification`]) and what the provider does ([`WechatPaySimulator`]).
 
-use super::{
-    BoxFuture, ClientOutcome, Confirmation, Notification, PaymentProvider, ProviderOrder, ProviderState, Route,
-    Scenario, SimulatedPayment, SimulatorSetup, random_text, send_confirmation, unix_seconds,
+use crate::{
+    Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, random_digits, random_text,
+    send_confirmation, unix_seconds,
 };
-use crate::capability::payment::keys::RsaKeys;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use miniapp_abi::payment::{FailReason, Method};
+use miniapp_host::capability::payment::provider::{
+    BoxFuture, ClientOutcome, Confirmation, Notification, NotificationHandler, PaymentProvider, ProviderContext,
+    ProviderOrder, ProviderPlugin, ProviderState,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,19 +63,13 @@ pub fn sign_request(order: &ProviderOrder, merchant_key: &RsaKeys) -> (String, S
 
 /// The merchant's side: checks a notification's signature, age and encryption.
 pub fn verify_notification(
-    headers: &[(String, String)],
-    body: &str,
+    notification: &Notification,
     platform_key: &RsaKeys,
     api_v3_key: &[u8; 32],
     now: i64,
 ) -> Result<Confirmation, String> {
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .ok_or(format!("missing header {name}"))
-    };
+    let body = notification.body.as_str();
+    let header = |name: &str| notification.header(name).ok_or(format!("missing header {name}"));
     let timestamp = header("Wechatpay-Timestamp")?;
     let nonce = header("Wechatpay-Nonce")?;
     let signature = header("Wechatpay-Signature")?;
@@ -123,17 +120,61 @@ pub fn claimed_order(body: &str, api_v3_key: &[u8; 32]) -> Option<(String, Strin
     Some((transaction["mchid"].as_str()?.to_string(), transaction["out_trade_no"].as_str()?.to_string()))
 }
 
-/// The WeChat Pay simulator.
-pub struct WechatPaySimulator {
-    setup: SimulatorSetup,
-}
+/// The WeChat Pay plug-in: registers `wechat_pay` and starts a [`WechatPaySimulator`].
+pub struct WechatPay;
 
-impl WechatPaySimulator {
-    /// A simulator with shared keys and settings.
-    pub fn new(setup: SimulatorSetup) -> WechatPaySimulator {
-        WechatPaySimulator { setup }
+impl ProviderPlugin for WechatPay {
+    fn method(&self) -> Method {
+        Method::parse(Method::WECHAT_PAY).unwrap_or_else(|| unreachable!("the constant is a method id"))
     }
 
+    fn display_name(&self) -> String {
+        "WeChat Pay".to_string()
+    }
+
+    fn check_section(&self, section: &toml::Table) -> Result<(), String> {
+        SimulatorSettings::from_section(section).map(|_| ())
+    }
+
+    fn start(&self, context: ProviderContext) -> Result<Arc<dyn PaymentProvider>, String> {
+        let dir = &context.key_dir;
+        Ok(Arc::new(WechatPaySimulator(Arc::new(WechatPayState {
+            method: self.method(),
+            settings: SimulatorSettings::from_section(&context.section)?,
+            merchant_key: RsaKeys::load_or_create(dir, "merchant")?,
+            platform_key: RsaKeys::load_or_create(dir, "wechat-platform")?,
+            api_v3_key: miniapp_host::store::secret::load_or_create(dir, "wechat-api-v3.key")?,
+            handler: context.notifications,
+            book: SimulatorBook::open(context.database, Method::WECHAT_PAY).map_err(|e| e.to_string())?,
+        }))))
+    }
+}
+
+/// The WeChat Pay simulator, started: both the provider and the merchant's keys.
+pub struct WechatPaySimulator(Arc<WechatPayState>);
+
+impl std::ops::Deref for WechatPaySimulator {
+    type Target = Arc<WechatPayState>;
+    fn deref(&self) -> &Arc<WechatPayState> {
+        &self.0
+    }
+}
+
+/// What a started simulator keeps; shared with the tasks that deliver its notifications.
+pub struct WechatPayState {
+    method: Method,
+    settings: SimulatorSettings,
+    /// Signs merchant requests; the simulator verifies them.
+    merchant_key: RsaKeys,
+    /// The platform's key: signs notifications; the merchant verifies them.
+    platform_key: RsaKeys,
+    /// The APIv3 key, for the notification resource's AES-256-GCM.
+    api_v3_key: [u8; 32],
+    handler: Arc<dyn NotificationHandler>,
+    book: SimulatorBook,
+}
+
+impl WechatPayState {
     /// The provider's side of the order request: checks the merchant's signature.
     fn accept_request(&self, authorization: &str, body: &str) -> Result<String, String> {
         let field = |name: &str| {
@@ -143,7 +184,7 @@ impl WechatPaySimulator {
                 .ok_or(format!("Authorization lacks {name}"))
         };
         let message = format!("POST\n{PAY_PATH}\n{}\n{}\n{body}\n", field("timestamp")?, field("nonce_str")?);
-        if !self.setup.merchant_key.verify(message.as_bytes(), field("signature")?) {
+        if !self.merchant_key.verify(message.as_bytes(), field("signature")?) {
             return Err("SIGN_ERROR: the request signature does not verify".into());
         }
         Ok(format!("wx{}", random_text(30).to_lowercase()))
@@ -167,7 +208,7 @@ impl WechatPaySimulator {
         })
         .to_string();
         let nonce = random_text(12);
-        let ciphertext = Aes256Gcm::new_from_slice(&self.setup.wechat_api_v3_key)
+        let ciphertext = Aes256Gcm::new_from_slice(&self.api_v3_key)
             .and_then(|cipher| {
                 cipher
                     .encrypt(
@@ -193,7 +234,7 @@ impl WechatPaySimulator {
             ("Wechatpay-Signature".to_string(), signature),
             ("Wechatpay-Serial".to_string(), PLATFORM_SERIAL.to_string()),
         ];
-        Notification::Wechat { headers, body }
+        Notification { headers, body }
     }
 
     /// Sends the confirmation, as the scenario says, in the background.
@@ -201,48 +242,30 @@ impl WechatPaySimulator {
         let simulator = self.clone();
         let order = order.clone();
         tokio::spawn(async move {
-            let handler = simulator.setup.handler.clone();
-            let scale = simulator.setup.delay_scale;
+            let scale = simulator.settings.notification_delay_scale;
             let schedule = retry_schedule();
-            let genuine =
-                |age| simulator.notification(&order, &payment, "SUCCESS", age, &simulator.setup.wechat_platform_key);
+            let genuine = |age| simulator.notification(&order, &payment, "SUCCESS", age, &simulator.platform_key);
             let forged = |key: &RsaKeys| simulator.notification(&order, &payment, "SUCCESS", 0, key);
-            send_confirmation(
-                Route { handler: &handler, method: Method::WechatPay, schedule: &schedule, scale },
-                scenario,
-                MAX_NOTIFICATION_AGE_SECONDS * 2,
-                genuine,
-                forged,
-            )
-            .await;
+            let route = Route { handler: &simulator.handler, method: &simulator.method, schedule: &schedule, scale };
+            send_confirmation(route, scenario, MAX_NOTIFICATION_AGE_SECONDS * 2, genuine, forged).await;
         });
     }
 }
 
-impl PaymentProvider for Arc<WechatPaySimulator> {
-    fn method(&self) -> Method {
-        Method::WechatPay
-    }
-
-    fn display_name(&self) -> &'static str {
-        "WeChat Pay"
-    }
-
-    fn pay<'a>(&'a self, order: &'a ProviderOrder, scenario: Scenario) -> BoxFuture<'a, Result<ClientOutcome, String>> {
+impl PaymentProvider for WechatPaySimulator {
+    fn pay<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ClientOutcome, String>> {
         Box::pin(async move {
-            let (authorization, body) = sign_request(order, &self.setup.merchant_key);
+            let scenario = self.settings.scenario_for(order);
+            let (authorization, body) = sign_request(order, &self.merchant_key);
             let _prepay_id = self.accept_request(&authorization, &body)?;
             let charged = if scenario == Scenario::AmountMismatch { order.amount - 1 } else { order.amount };
             let payment = SimulatedPayment {
                 attempt: order.attempt,
                 amount_charged: charged,
-                transaction_id: format!(
-                    "4200{}",
-                    random_text(24).chars().map(|c| (b'0' + (c as u8 % 10)) as char).collect::<String>()
-                ),
+                transaction_id: format!("4200{}", random_digits(24)),
                 paid: !matches!(scenario, Scenario::UserCancel | Scenario::InsufficientFunds),
             };
-            self.setup.book.record(Method::WechatPay, order, &payment)?;
+            self.book.record(order, &payment).await?;
             match scenario {
                 Scenario::UserCancel => Ok(ClientOutcome::Cancelled),
                 Scenario::InsufficientFunds => Ok(ClientOutcome::Failed(FailReason::InsufficientFunds)),
@@ -253,10 +276,9 @@ impl PaymentProvider for Arc<WechatPaySimulator> {
                 Scenario::OutOfOrder => {
                     // The confirmation overtakes the client's answer; a stale "closed"
                     // notification follows it.
-                    let handler = self.setup.handler.clone();
-                    let key = &self.setup.wechat_platform_key;
-                    handler.handle(Method::WechatPay, self.notification(order, &payment, "SUCCESS", 0, key)).await;
-                    handler.handle(Method::WechatPay, self.notification(order, &payment, "CLOSED", 0, key)).await;
+                    let key = &self.platform_key;
+                    self.handler.handle(&self.method, self.notification(order, &payment, "SUCCESS", 0, key)).await;
+                    self.handler.handle(&self.method, self.notification(order, &payment, "CLOSED", 0, key)).await;
                     Ok(ClientOutcome::Paid)
                 }
                 _ => {
@@ -268,6 +290,14 @@ impl PaymentProvider for Arc<WechatPaySimulator> {
     }
 
     fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>> {
-        Box::pin(async move { self.setup.book.state(Method::WechatPay, order) })
+        Box::pin(async move { self.book.state(order).await })
+    }
+
+    fn verify(&self, notification: &Notification, now: i64) -> Result<Confirmation, String> {
+        verify_notification(notification, &self.platform_key, &self.api_v3_key, now)
+    }
+
+    fn claimed_order(&self, notification: &Notification) -> Option<(String, String)> {
+        claimed_order(&notification.body, &self.api_v3_key)
     }
 }

@@ -4,16 +4,18 @@
 //! with the program's id; views are drawn; `--transcript` records the session.
 
 use super::{build, open_host};
+use crate::prompt::TerminalUser;
+use crate::terminal::{self, Style};
 use anyhow::{Context, bail};
 use clap::Args;
-use miniapp_host::capability::payment::provider::Scenario;
-use miniapp_host::capability::view::terminal::{self, ControlKind, Style};
-use miniapp_host::consent::{Answer, TerminalUser, User, answer_word};
+use miniapp_host::capability::view::reading::{self, ControlKind};
+use miniapp_host::consent::{Answer, User, answer_word};
 use miniapp_host::driver::Driver;
 use miniapp_host::driver::script::{self, Script, ScriptUser, TapTarget};
 use miniapp_host::sanitize;
 use miniapp_host::transcript::{RecordingUser, Transcript};
 use miniapp_host::{App, CapturedOutput, Event, HostConfig, LaunchContext, Manifest, Surface};
+use miniapp_providers::{Scenario, SimulatorSettings};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -110,7 +112,8 @@ fn parse_event(text: &str) -> Result<Event, String> {
 
 pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(scenario) = args.payment_scenario {
-        config.payment.scenario = scenario;
+        // The simulators' other settings from the configuration stay as they are.
+        SimulatorSettings::update(&mut config, |settings| settings.scenario = scenario).map_err(anyhow::Error::msg)?;
     }
     let script = match &args.script {
         Some(path) => {
@@ -274,7 +277,7 @@ async fn interact(driver: &mut Driver, console: &mut Console) -> anyhow::Result<
             ["hide"] => driver.hide().await,
             ["show"] => driver.show().await,
             [target, rest @ ..] => {
-                let controls = driver.top().and_then(|(top, _, _)| top.view).map(|v| terminal::controls(&v));
+                let controls = driver.top().and_then(|(top, _, _)| top.view).map(|v| reading::controls(&v));
                 let controls = controls.unwrap_or_default();
                 match choose(&controls, target, rest.first().copied()).await {
                     Ok(event) => driver.event(&event).await,
@@ -298,7 +301,7 @@ async fn interact(driver: &mut Driver, console: &mut Console) -> anyhow::Result<
 
 /// The event a person's line means: a button by number, key or action, or text
 /// for an input by number.
-async fn choose(controls: &[terminal::Control], target: &str, text: Option<&str>) -> Result<Event, String> {
+async fn choose(controls: &[reading::Control], target: &str, text: Option<&str>) -> Result<Event, String> {
     if let Ok(number) = target.parse::<usize>()
         && let Some(control) = controls.iter().find(|c| c.number == number)
         && let ControlKind::Input { field, label } = &control.kind

@@ -120,5 +120,7 @@ fn open_records(config: &HostConfig) -> anyhow::Result<miniapp_host::records::Re
 /// Opens the host, naming the data directory if that fails.
 fn open_host(config: HostConfig) -> anyhow::Result<Host> {
     let dir = config.data_dir.clone();
-    Host::new(config).with_context(|| format!("cannot open the host data directory {}", dir.display()))
+    miniapp_providers::install(Host::builder(config))
+        .build()
+        .with_context(|| format!("cannot open the host data directory {}", dir.display()))
 }

@@ -6,13 +6,16 @@
 //! (then 4 m, 10 m, 10 m, 1 h, 2 h, 6 h, 15 h apart) until the merchant answers
 //! `success`.
 
-use super::{
-    BoxFuture, ClientOutcome, Notification, PaymentProvider, ProviderOrder, ProviderState, Route, Scenario,
-    SimulatedPayment, SimulatorSetup, random_text, send_confirmation, unix_seconds,
+use crate::{
+    Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, random_digits, random_text,
+    send_confirmation, unix_seconds,
 };
-use crate::capability::payment::keys::RsaKeys;
-use crate::capability::payment::money::{fen_to_yuan, yuan_to_fen};
 use miniapp_abi::payment::{FailReason, Method};
+use miniapp_host::capability::payment::money::{fen_to_yuan, yuan_to_fen};
+use miniapp_host::capability::payment::provider::{
+    BoxFuture, ClientOutcome, Confirmation, Notification, NotificationHandler, PaymentProvider, ProviderContext,
+    ProviderOrder, ProviderPlugin, ProviderState,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,12 +46,18 @@ pub fn signing_string(params: &[(String, String)]) -> String {
     pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
+/// The form parameters of a notification's body.
+pub fn form_params(notification: &Notification) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(notification.body.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
 /// The merchant's side: checks a notification's signature and age, and reads it.
 pub fn verify_notification(
-    params: &[(String, String)],
+    notification: &Notification,
     alipay_key: &RsaKeys,
     now: i64,
-) -> Result<super::Confirmation, String> {
+) -> Result<Confirmation, String> {
+    let params = &form_params(notification);
     let get =
         |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).ok_or(format!("missing {name}"));
     if get("sign_type")? != "RSA2" {
@@ -63,7 +72,7 @@ pub fn verify_notification(
     }
     let amount = yuan_to_fen(&get("total_amount")?)?;
     let status = get("trade_status")?;
-    Ok(super::Confirmation {
+    Ok(Confirmation {
         merchant_id: get("seller_id")?,
         out_trade_no: get("out_trade_no")?,
         attempt: get("passback_params").ok().and_then(|p| p.strip_prefix("attempt=").and_then(|n| n.parse().ok())),
@@ -77,24 +86,61 @@ pub fn verify_notification(
 const BEIJING: i64 = 8;
 
 fn parse_beijing_time(text: &str) -> Option<i64> {
-    crate::calendar::parse(text, BEIJING)
+    miniapp_host::calendar::parse(text, BEIJING)
 }
 
 fn format_beijing_time(unix: i64) -> String {
-    crate::calendar::format(unix, BEIJING)
+    miniapp_host::calendar::format(unix, BEIJING)
 }
 
-/// The Alipay simulator.
-pub struct AlipaySimulator {
-    setup: SimulatorSetup,
-}
+/// The Alipay plug-in: registers `alipay` and starts an [`AlipaySimulator`].
+pub struct Alipay;
 
-impl AlipaySimulator {
-    /// A simulator with shared keys and settings.
-    pub fn new(setup: SimulatorSetup) -> AlipaySimulator {
-        AlipaySimulator { setup }
+impl ProviderPlugin for Alipay {
+    fn method(&self) -> Method {
+        Method::parse(Method::ALIPAY).unwrap_or_else(|| unreachable!("the constant is a method id"))
     }
 
+    fn display_name(&self) -> String {
+        "Alipay".to_string()
+    }
+
+    fn check_section(&self, section: &toml::Table) -> Result<(), String> {
+        SimulatorSettings::from_section(section).map(|_| ())
+    }
+
+    fn start(&self, context: ProviderContext) -> Result<Arc<dyn PaymentProvider>, String> {
+        Ok(Arc::new(AlipaySimulator(Arc::new(AlipayState {
+            method: self.method(),
+            settings: SimulatorSettings::from_section(&context.section)?,
+            alipay_key: RsaKeys::load_or_create(&context.key_dir, "alipay")?,
+            handler: context.notifications,
+            book: SimulatorBook::open(context.database, Method::ALIPAY).map_err(|e| e.to_string())?,
+        }))))
+    }
+}
+
+/// The Alipay simulator, started.
+pub struct AlipaySimulator(Arc<AlipayState>);
+
+impl std::ops::Deref for AlipaySimulator {
+    type Target = Arc<AlipayState>;
+    fn deref(&self) -> &Arc<AlipayState> {
+        &self.0
+    }
+}
+
+/// What a started simulator keeps; shared with the tasks that deliver its notifications.
+pub struct AlipayState {
+    method: Method,
+    settings: SimulatorSettings,
+    /// Alipay's key: signs notifications; the merchant verifies them.
+    alipay_key: RsaKeys,
+    handler: Arc<dyn NotificationHandler>,
+    book: SimulatorBook,
+}
+
+impl AlipayState {
     fn notification(
         &self,
         order: &ProviderOrder,
@@ -123,52 +169,37 @@ impl AlipaySimulator {
         .collect();
         let sign = key.sign(signing_string(&params).as_bytes());
         params.push(("sign".to_string(), sign));
-        Notification::Alipay { params }
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+        let headers =
+            vec![("Content-Type".to_string(), "application/x-www-form-urlencoded; charset=utf-8".to_string())];
+        Notification { headers, body }
     }
 
     fn confirm(self: &Arc<Self>, order: &ProviderOrder, trade: SimulatedPayment, scenario: Scenario) {
         let simulator = self.clone();
         let order = order.clone();
         tokio::spawn(async move {
-            let handler = simulator.setup.handler.clone();
-            let (schedule, scale) = (retry_schedule(), simulator.setup.delay_scale);
-            let genuine =
-                |age| simulator.notification(&order, &trade, "TRADE_SUCCESS", age, &simulator.setup.alipay_key);
+            let (schedule, scale) = (retry_schedule(), simulator.settings.notification_delay_scale);
+            let genuine = |age| simulator.notification(&order, &trade, "TRADE_SUCCESS", age, &simulator.alipay_key);
             let forged = |key: &RsaKeys| simulator.notification(&order, &trade, "TRADE_SUCCESS", 0, key);
-            send_confirmation(
-                Route { handler: &handler, method: Method::Alipay, schedule: &schedule, scale },
-                scenario,
-                MAX_NOTIFICATION_AGE_SECONDS * 2,
-                genuine,
-                forged,
-            )
-            .await;
+            let route = Route { handler: &simulator.handler, method: &simulator.method, schedule: &schedule, scale };
+            send_confirmation(route, scenario, MAX_NOTIFICATION_AGE_SECONDS * 2, genuine, forged).await;
         });
     }
 }
 
-impl PaymentProvider for Arc<AlipaySimulator> {
-    fn method(&self) -> Method {
-        Method::Alipay
-    }
-
-    fn display_name(&self) -> &'static str {
-        "Alipay"
-    }
-
-    fn pay<'a>(&'a self, order: &'a ProviderOrder, scenario: Scenario) -> BoxFuture<'a, Result<ClientOutcome, String>> {
+impl PaymentProvider for AlipaySimulator {
+    fn pay<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ClientOutcome, String>> {
         Box::pin(async move {
+            let scenario = self.settings.scenario_for(order);
             let charged = if scenario == Scenario::AmountMismatch { order.amount - 1 } else { order.amount };
             let trade = SimulatedPayment {
                 attempt: order.attempt,
                 amount_charged: charged,
-                transaction_id: format!(
-                    "2026{}",
-                    random_text(24).chars().map(|c| (b'0' + (c as u8 % 10)) as char).collect::<String>()
-                ),
+                transaction_id: format!("2026{}", random_digits(24)),
                 paid: !matches!(scenario, Scenario::UserCancel | Scenario::InsufficientFunds),
             };
-            self.setup.book.record(Method::Alipay, order, &trade)?;
+            self.book.record(order, &trade).await?;
             let result_status = match scenario {
                 Scenario::UserCancel => "6001",
                 Scenario::InsufficientFunds => "4000",
@@ -176,9 +207,9 @@ impl PaymentProvider for Arc<AlipaySimulator> {
                 _ => "9000",
             };
             if scenario == Scenario::OutOfOrder {
-                let (handler, key) = (self.setup.handler.clone(), &self.setup.alipay_key);
-                handler.handle(Method::Alipay, self.notification(order, &trade, "TRADE_SUCCESS", 0, key)).await;
-                handler.handle(Method::Alipay, self.notification(order, &trade, "TRADE_CLOSED", 0, key)).await;
+                let key = &self.alipay_key;
+                self.handler.handle(&self.method, self.notification(order, &trade, "TRADE_SUCCESS", 0, key)).await;
+                self.handler.handle(&self.method, self.notification(order, &trade, "TRADE_CLOSED", 0, key)).await;
             } else if trade.paid {
                 self.confirm(order, trade, scenario);
             }
@@ -187,7 +218,17 @@ impl PaymentProvider for Arc<AlipaySimulator> {
     }
 
     fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>> {
-        Box::pin(async move { self.setup.book.state(Method::Alipay, order) })
+        Box::pin(async move { self.book.state(order).await })
+    }
+
+    fn verify(&self, notification: &Notification, now: i64) -> Result<Confirmation, String> {
+        verify_notification(notification, &self.alipay_key, now)
+    }
+
+    fn claimed_order(&self, notification: &Notification) -> Option<(String, String)> {
+        let params = form_params(notification);
+        let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        Some((get("seller_id")?, get("out_trade_no")?))
     }
 }
 

@@ -3,8 +3,9 @@
 //! wanted (a terminal, and `NO_COLOR` unset), and every button and input numbered
 //! so a person can pick it by number or by its one-letter key.
 
-use crate::capability::payment::money;
-use miniapp_abi::view::{ButtonStyle, Node, Page, Tone, View};
+use miniapp_abi::view::{Node, Page, View};
+use miniapp_host::capability::view::reading::Control;
+use miniapp_host::capability::view::reading::{Emphasis as Paint, Span, controls, inline};
 use std::io::IsTerminal;
 use unicode_width::UnicodeWidthChar;
 
@@ -32,40 +33,6 @@ impl Style {
     }
 }
 
-/// A control a person can use: a button or an input, by number.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Control {
-    /// Its number on screen, from 1.
-    pub number: usize,
-    /// What it is.
-    pub kind: ControlKind,
-}
-
-/// A button or an input.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ControlKind {
-    /// A button: tapping sends its action and payload.
-    Button {
-        /// Its label.
-        label: String,
-        /// Its action id.
-        action: String,
-        /// Its payload.
-        payload: serde_json::Value,
-        /// Its one-letter key.
-        key: Option<String>,
-        /// Whether it can be tapped.
-        disabled: bool,
-    },
-    /// A text input.
-    Input {
-        /// Its field name.
-        field: String,
-        /// Its label.
-        label: String,
-    },
-}
-
 /// A drawn view: the lines to print and the controls on them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Drawn {
@@ -73,59 +40,6 @@ pub struct Drawn {
     pub lines: Vec<String>,
     /// Buttons and inputs, numbered in reading order.
     pub controls: Vec<Control>,
-}
-
-/// The controls of `view`, numbered in reading order (as [`draw`] numbers them).
-pub fn controls(view: &View) -> Vec<Control> {
-    let mut controls = Vec::new();
-    fn walk(nodes: &[Node], controls: &mut Vec<Control>) {
-        for node in nodes {
-            let number = controls.len() + 1;
-            match node {
-                Node::Button { label, action, payload, key, disabled, .. } => controls.push(Control {
-                    number,
-                    kind: ControlKind::Button {
-                        label: label.clone(),
-                        action: action.clone(),
-                        payload: payload.clone(),
-                        key: key.clone(),
-                        disabled: *disabled,
-                    },
-                }),
-                Node::Input { field, label, .. } => controls
-                    .push(Control { number, kind: ControlKind::Input { field: field.clone(), label: label.clone() } }),
-                other => walk(other.children(), controls),
-            }
-        }
-    }
-    walk(&view.body, &mut controls);
-    controls
-}
-
-/// All the text of a view as a person reads it, one component per line, without
-/// wrapping or colour: what a script's `expect` searches.
-pub fn text_of(view: &View) -> String {
-    let mut out = vec![view.title.clone()];
-    let mut number = 0;
-    fn walk(nodes: &[Node], out: &mut Vec<String>, number: &mut usize) {
-        for node in nodes {
-            match node {
-                Node::Row { children } => {
-                    let mut spans = Vec::new();
-                    inline(children, &mut spans, number, Style::plain(80));
-                    out.push(spans.into_iter().map(|s| s.text).collect());
-                }
-                Node::Column { children } | Node::List { items: children } => walk(children, out, number),
-                other => {
-                    let mut spans = Vec::new();
-                    inline(std::slice::from_ref(other), &mut spans, number, Style::plain(80));
-                    out.push(spans.into_iter().map(|s| s.text).collect());
-                }
-            }
-        }
-    }
-    walk(&view.body, &mut out, &mut number);
-    out.join("\n")
 }
 
 /// Draws `view`, the view of `page`, with the page stack's `depth` of `max`.
@@ -146,38 +60,6 @@ pub fn draw(view: &View, page: &Page, depth: u32, max: u32, style: Style) -> Dra
     Drawn { lines, controls: controls(view) }
 }
 
-/// Emphasis of a stretch of text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Paint {
-    Plain,
-    Bold,
-    Dim,
-    Accent,
-    Success,
-    Danger,
-    Struck,
-    Primary,
-}
-
-struct Span {
-    text: String,
-    paint: Paint,
-}
-
-fn span(text: impl Into<String>, paint: Paint) -> Span {
-    Span { text: text.into(), paint }
-}
-
-fn tone_paint(tone: Option<Tone>) -> Paint {
-    match tone {
-        None | Some(Tone::Normal) => Paint::Plain,
-        Some(Tone::Muted) => Paint::Dim,
-        Some(Tone::Accent) => Paint::Accent,
-        Some(Tone::Success) => Paint::Success,
-        Some(Tone::Danger) => Paint::Danger,
-    }
-}
-
 fn block(nodes: &[Node], lines: &mut Vec<String>, number: &mut usize, style: Style, indent: usize) {
     let width = style.width.saturating_sub(indent).max(8);
     let pad = " ".repeat(indent);
@@ -192,7 +74,7 @@ fn block(nodes: &[Node], lines: &mut Vec<String>, number: &mut usize, style: Sty
                     2 => "▌ ",
                     _ => "",
                 };
-                for line in wrap(&[span(format!("{marker}{text}"), Paint::Bold)], width, style) {
+                for line in wrap(&[Span { text: format!("{marker}{text}"), emphasis: Paint::Bold }], width, style) {
                     lines.push(format!("{pad}{line}"));
                 }
             }
@@ -211,79 +93,18 @@ fn block(nodes: &[Node], lines: &mut Vec<String>, number: &mut usize, style: Sty
             Node::Divider {} => lines.push(format!("{pad}{}", paint(&"─".repeat(width), Paint::Dim, style))),
             Node::Row { children } => {
                 let mut spans = Vec::new();
-                inline(children, &mut spans, number, style);
+                inline(children, &mut spans, number, style.colour);
                 for line in wrap(&spans, width, style) {
                     lines.push(format!("{pad}{line}"));
                 }
             }
             other => {
                 let mut spans = Vec::new();
-                inline(std::slice::from_ref(other), &mut spans, number, style);
+                inline(std::slice::from_ref(other), &mut spans, number, style.colour);
                 for line in wrap(&spans, width, style) {
                     lines.push(format!("{pad}{line}"));
                 }
             }
-        }
-    }
-}
-
-/// Lays components out on one line (a row, or one simple component).
-fn inline(nodes: &[Node], spans: &mut Vec<Span>, number: &mut usize, style: Style) {
-    for (i, node) in nodes.iter().enumerate() {
-        if i > 0 {
-            spans.push(span("  ", Paint::Plain));
-        }
-        match node {
-            Node::Text { text, tone } => spans.push(span(text.replace('\n', " "), tone_paint(*tone))),
-            Node::Heading { text, .. } => spans.push(span(text.clone(), Paint::Bold)),
-            Node::Image { src, alt } => {
-                spans.push(span(format!("[image: {alt}]"), Paint::Plain));
-                spans.push(span(format!(" {src}"), Paint::Dim));
-            }
-            Node::Price { amount, currency, original } => {
-                spans.push(span(money::display(*amount, currency), Paint::Accent));
-                if let Some(original) = original {
-                    let was = money::display(*original, currency);
-                    if style.colour {
-                        spans.push(span(" ", Paint::Plain));
-                        spans.push(span(was, Paint::Struck));
-                    } else {
-                        spans.push(span(format!(" (was {was})"), Paint::Dim));
-                    }
-                }
-            }
-            Node::Badge { text, tone } => {
-                let paint = if tone.is_none() { Paint::Accent } else { tone_paint(*tone) };
-                spans.push(span(format!("[{text}]"), paint));
-            }
-            Node::Button { label, key, style: button_style, disabled, .. } => {
-                *number += 1;
-                let key = key.as_ref().map(|k| format!(" ({k})")).unwrap_or_default();
-                if *disabled {
-                    spans.push(span(format!("[-] {label}{key}"), Paint::Dim));
-                } else {
-                    let paint = match button_style {
-                        Some(ButtonStyle::Primary) => Paint::Primary,
-                        Some(ButtonStyle::Danger) => Paint::Danger,
-                        _ => Paint::Bold,
-                    };
-                    spans.push(span(format!("[{number}] {label}{key}"), paint));
-                }
-            }
-            Node::Input { label, placeholder, value, .. } => {
-                *number += 1;
-                let label = if label.is_empty() { String::new() } else { format!("{label}: ") };
-                spans.push(span(format!("[{number}] {label}"), Paint::Bold));
-                if value.is_empty() {
-                    spans.push(span(format!("_{placeholder}_"), Paint::Dim));
-                } else {
-                    spans.push(span(format!("_{value}_"), Paint::Plain));
-                }
-            }
-            Node::Row { children } | Node::Column { children } | Node::List { items: children } => {
-                inline(children, spans, number, style)
-            }
-            Node::Divider {} => spans.push(span("|", Paint::Dim)),
         }
     }
 }
@@ -316,7 +137,7 @@ pub fn columns(stream: &impl std::os::fd::AsFd) -> usize {
 pub fn wrap_text(prefix: &str, text: &str, width: usize) -> Vec<String> {
     let indent = " ".repeat(width_of(prefix));
     let room = width.saturating_sub(width_of(prefix)).max(12);
-    let spans = [Span { text: text.to_string(), paint: Paint::Plain }];
+    let spans = [Span { text: text.to_string(), emphasis: Paint::Plain }];
     wrap(&spans, room, Style::plain(room))
         .into_iter()
         .enumerate()
@@ -352,7 +173,7 @@ fn wrap(spans: &[Span], width: usize, style: Style) -> Vec<String> {
                         lines.push(Vec::new());
                         used = 0;
                     }
-                    push(lines.last_mut(), c.to_string(), span.paint);
+                    push(lines.last_mut(), c.to_string(), span.emphasis);
                     used += w;
                 }
                 continue;
@@ -360,7 +181,7 @@ fn wrap(spans: &[Span], width: usize, style: Style) -> Vec<String> {
             if used == 0 && token.trim().is_empty() && lines.len() > 1 {
                 continue;
             }
-            push(lines.last_mut(), token.to_string(), span.paint);
+            push(lines.last_mut(), token.to_string(), span.emphasis);
             used += token_width;
         }
     }
@@ -479,14 +300,5 @@ mod tests {
         let plain_width: Vec<usize> =
             draw(&view(), &page, 1, 10, Style::plain(60)).lines.iter().map(|l| width_of(l)).collect();
         assert!(plain_width.iter().all(|w| *w <= 60));
-    }
-
-    #[test]
-    fn controls_are_numbered_in_reading_order() {
-        let controls = controls(&view());
-        assert_eq!(controls.len(), 3);
-        assert!(matches!(&controls[0].kind, ControlKind::Button { action, .. } if action == "item.open"));
-        assert!(matches!(&controls[2].kind, ControlKind::Input { field, .. } if field == "q"));
-        assert!(text_of(&view()).contains("[2] View all (v)"));
     }
 }

@@ -1,0 +1,104 @@
+//! The simulated providers' own records of the payments they took, kept in the
+//! host database (in their own table) so that, like real providers, they still know
+//! after the host restarts which payments they took.
+
+use miniapp_host::capability::payment::provider::{ProviderOrder, ProviderState};
+use miniapp_host::store::{Database, StoreError};
+use rusqlite::OptionalExtension;
+
+/// A payment as a simulated provider records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulatedPayment {
+    /// The merchant's attempt it belongs to.
+    pub attempt: u32,
+    /// What the provider charged, in minor units.
+    pub amount_charged: i64,
+    /// The provider's transaction id.
+    pub transaction_id: String,
+    /// Whether the payer paid.
+    pub paid: bool,
+}
+
+const BOOK_SCHEMA: &[&str] = &["CREATE TABLE simulator_payments (
+        provider TEXT NOT NULL,
+        merchant_id TEXT NOT NULL,
+        out_trade_no TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        amount_charged INTEGER NOT NULL,
+        transaction_id TEXT NOT NULL,
+        paid INTEGER NOT NULL,
+        PRIMARY KEY (provider, merchant_id, out_trade_no)
+    ) WITHOUT ROWID;"];
+
+/// One simulator's records.
+#[derive(Debug, Clone)]
+pub struct SimulatorBook {
+    database: Database,
+    provider: &'static str,
+}
+
+impl SimulatorBook {
+    /// The records of `provider` in `database` (creating the table if needed).
+    pub fn open(database: Database, provider: &'static str) -> Result<SimulatorBook, StoreError> {
+        database.migrate("payment_simulators", BOOK_SCHEMA)?;
+        Ok(SimulatorBook { database, provider })
+    }
+
+    /// Records `payment` for `order` (the latest attempt replaces an earlier one).
+    pub async fn record(&self, order: &ProviderOrder, payment: &SimulatedPayment) -> Result<(), String> {
+        let (provider, order, payment) = (self.provider, order.clone(), payment.clone());
+        self.database
+            .run(move |c| {
+                c.execute(
+                    "INSERT INTO simulator_payments (provider, merchant_id, out_trade_no, attempt, amount_charged, transaction_id, paid)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT(provider, merchant_id, out_trade_no) DO UPDATE SET attempt = excluded.attempt,
+                         amount_charged = excluded.amount_charged, transaction_id = excluded.transaction_id, paid = excluded.paid",
+                    rusqlite::params![
+                        provider,
+                        order.merchant_id,
+                        order.out_trade_no,
+                        payment.attempt,
+                        payment.amount_charged,
+                        payment.transaction_id,
+                        payment.paid
+                    ],
+                )?;
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// What the provider says about `order` when asked.
+    pub async fn state(&self, order: &ProviderOrder) -> Result<ProviderState, String> {
+        let (provider, merchant, trade_no) = (self.provider, order.merchant_id.clone(), order.out_trade_no.clone());
+        let found: Option<SimulatedPayment> = self
+            .database
+            .run(move |c| {
+                Ok(c.query_row(
+                    "SELECT attempt, amount_charged, transaction_id, paid FROM simulator_payments
+                     WHERE provider = ?1 AND merchant_id = ?2 AND out_trade_no = ?3",
+                    rusqlite::params![provider, merchant, trade_no],
+                    |row| {
+                        Ok(SimulatedPayment {
+                            attempt: row.get(0)?,
+                            amount_charged: row.get(1)?,
+                            transaction_id: row.get(2)?,
+                            paid: row.get(3)?,
+                        })
+                    },
+                )
+                .optional()?)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(match found {
+            None => ProviderState::NotFound,
+            Some(p) if p.paid && p.attempt == order.attempt => {
+                ProviderState::Paid { transaction_id: p.transaction_id, amount: p.amount_charged }
+            }
+            Some(_) => ProviderState::NotPaid,
+        })
+    }
+}

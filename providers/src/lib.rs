@@ -1,0 +1,245 @@
+#![deny(missing_docs)]
+//! # miniapp providers: simulated WeChat Pay and Alipay
+//!
+//! Payment provider plug-ins for a miniapp host that play the provider's side of
+//! its real protocol — signed requests, amounts in its own units, its result codes,
+//! signed notifications retried on its real schedule — so a merchant integration
+//! can be tested against them, which the real platforms do not allow.
+//! [`Scenario`]s make them misbehave the ways real providers do.
+//!
+//! The CLI and the tests install them; an embedder does the same:
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), miniapp_host::HostError> {
+//! let config = miniapp_host::HostConfig::with_data_dir("/tmp/miniapp-data");
+//! let host = miniapp_providers::install(miniapp_host::Host::builder(config)).build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! Each simulator reads its section of the host configuration, `[wechat_pay]` or
+//! `[alipay]` ([`SimulatorSettings`]: the scenario, per-order scenarios, and a
+//! scale for the retry delays).
+
+mod alipay;
+mod book;
+mod keys;
+mod wechat;
+
+pub use alipay::AlipaySimulator;
+pub use book::{SimulatedPayment, SimulatorBook};
+pub use keys::RsaKeys;
+pub use wechat::WechatPaySimulator;
+
+use miniapp_abi::payment::Method;
+use miniapp_host::capability::payment::provider::{Notification, NotificationHandler, ProviderOrder, ProviderPlugin};
+use miniapp_host::{HostBuilder, HostConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Installs both simulators in `builder`.
+pub fn install(builder: HostBuilder) -> HostBuilder {
+    simulators().into_iter().fold(builder, HostBuilder::payment_provider)
+}
+
+/// The simulators as plug-ins: WeChat Pay, then Alipay.
+pub fn simulators() -> Vec<Arc<dyn ProviderPlugin>> {
+    vec![Arc::new(wechat::WechatPay), Arc::new(alipay::Alipay)]
+}
+
+/// The method ids of the simulators.
+pub const METHODS: [&str; 2] = [Method::WECHAT_PAY, Method::ALIPAY];
+
+miniapp_abi::stable_names! {
+    /// How a simulated provider behaves for an order.
+    pub enum Scenario {
+        /// The user pays; one notification confirms it.
+        Success => "success",
+        /// The user cancels on the provider's page.
+        UserCancel => "user_cancel",
+        /// The payment is refused for insufficient funds.
+        InsufficientFunds => "insufficient_funds",
+        /// The client times out; the order stays pending until the notification arrives later.
+        TimeoutThenSuccess => "timeout",
+        /// The confirmation is delivered 15 times at once.
+        DuplicateNotifications => "duplicate_notifications",
+        /// The confirmation arrives before the client's answer, and a stale "closed" one after it.
+        OutOfOrder => "out_of_order",
+        /// A notification signed with the wrong key arrives first.
+        ForgedNotification => "forged_notification",
+        /// A correctly signed notification with an old timestamp arrives first.
+        StaleNotification => "stale_notification",
+        /// The provider confirms a different amount.
+        AmountMismatch => "amount_mismatch",
+    }
+}
+
+/// A simulator's section of the host configuration (`[wechat_pay]`, `[alipay]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorSettings {
+    /// How the simulator behaves for every order.
+    pub scenario: Scenario,
+    /// Per-order scenarios, by `out_trade_no`.
+    pub order_scenarios: BTreeMap<String, Scenario>,
+    /// Multiplies the notification retry delays (1.0 is the provider's real
+    /// schedule; tests compress time).
+    pub notification_delay_scale: f64,
+}
+
+impl Default for SimulatorSettings {
+    fn default() -> SimulatorSettings {
+        SimulatorSettings {
+            scenario: Scenario::Success,
+            order_scenarios: BTreeMap::new(),
+            notification_delay_scale: 1.0,
+        }
+    }
+}
+
+impl SimulatorSettings {
+    /// Reads a simulator's section; unknown keys are refused, naming the key.
+    pub fn from_section(section: &toml::Table) -> Result<SimulatorSettings, String> {
+        toml::Value::Table(section.clone()).try_into().map_err(|e: toml::de::Error| e.message().trim().to_string())
+    }
+
+    /// The scenario for `order`.
+    pub fn scenario_for(&self, order: &ProviderOrder) -> Scenario {
+        self.order_scenarios.get(&order.out_trade_no).copied().unwrap_or(self.scenario)
+    }
+
+    /// Changes both simulators' sections of `config` with `change`, keeping what
+    /// `change` leaves alone; a section that does not decode is an error.
+    pub fn update(config: &mut HostConfig, change: impl Fn(&mut SimulatorSettings)) -> Result<(), String> {
+        for method in METHODS {
+            let mut settings = match config.section(method) {
+                Some(section) => SimulatorSettings::from_section(section).map_err(|e| format!("[{method}]: {e}"))?,
+                None => SimulatorSettings::default(),
+            };
+            change(&mut settings);
+            config.set_section(method, &settings)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where and how a simulator delivers notifications.
+pub(crate) struct Route<'a> {
+    /// The merchant's server.
+    pub handler: &'a Arc<dyn NotificationHandler>,
+    /// The provider's method.
+    pub method: &'a Method,
+    /// Pauses between deliveries.
+    pub schedule: &'a [Duration],
+    /// Multiplies the pauses.
+    pub scale: f64,
+}
+
+/// Delivers a notification until it is acknowledged or the schedule runs out; each
+/// delivery is built afresh by `make` (new timestamp, nonce and signature).
+async fn deliver(route: &Route<'_>, make: impl Fn() -> Notification) -> bool {
+    for pause in std::iter::once(Duration::ZERO).chain(route.schedule.iter().copied()) {
+        tokio::time::sleep(pause.mul_f64(route.scale.max(0.0))).await;
+        if route.handler.handle(route.method, make()).await {
+            return true;
+        }
+    }
+    false
+}
+
+/// Sends a payment's confirmation the way `scenario` says: once (retried until
+/// acknowledged), 15 times at once, late, or after a forged or stale copy.
+/// `genuine(age)` builds a correctly signed notification sent `age` seconds ago;
+/// `forged(key)` one signed with another key; `stale_age` is an age the merchant
+/// must refuse.
+pub(crate) async fn send_confirmation(
+    route: Route<'_>,
+    scenario: Scenario,
+    stale_age: i64,
+    genuine: impl Fn(i64) -> Notification,
+    forged: impl Fn(&RsaKeys) -> Notification,
+) {
+    match scenario {
+        Scenario::DuplicateNotifications => duplicate_concurrently(route.handler, route.method, genuine(0)).await,
+        Scenario::ForgedNotification | Scenario::StaleNotification => {
+            let forger = RsaKeys::throwaway();
+            let sent = std::sync::atomic::AtomicUsize::new(0);
+            deliver(&route, || match (sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst), &forger) {
+                (0, Ok(forger)) if scenario == Scenario::ForgedNotification => forged(forger),
+                (0, _) if scenario == Scenario::StaleNotification => genuine(stale_age),
+                _ => genuine(0),
+            })
+            .await;
+        }
+        Scenario::TimeoutThenSuccess => {
+            tokio::time::sleep(route.schedule.first().copied().unwrap_or_default().mul_f64(route.scale.max(0.0))).await;
+            deliver(&route, || genuine(0)).await;
+        }
+        _ => {
+            deliver(&route, || genuine(0)).await;
+        }
+    }
+}
+
+/// Delivers the same notification 15 times at once, as a provider under load may.
+async fn duplicate_concurrently(handler: &Arc<dyn NotificationHandler>, method: &Method, copy: Notification) {
+    let deliveries: Vec<_> = (0..15)
+        .map(|_| {
+            let (handler, copy, method) = (handler.clone(), copy.clone(), method.clone());
+            tokio::spawn(async move { handler.handle(&method, copy).await })
+        })
+        .collect();
+    for delivery in deliveries {
+        let _ = delivery.await;
+    }
+}
+
+/// A random alphanumeric string, for nonces and ids.
+pub(crate) fn random_text(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// A random string of decimal digits, for transaction ids.
+pub(crate) fn random_digits(len: usize) -> String {
+    random_text(len).chars().map(|c| (b'0' + (c as u8 % 10)) as char).collect()
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_seconds() -> i64 {
+    miniapp_host::calendar::now_seconds()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_schedules_follow_the_providers() {
+        let wechat: Duration = wechat::retry_schedule().iter().sum();
+        assert_eq!(wechat::retry_schedule().len(), 15);
+        assert_eq!(wechat, Duration::from_secs(24 * 3600 + 4 * 60), "WeChat Pay retries over 24 h 4 m");
+        let alipay: Duration = alipay::retry_schedule().iter().sum();
+        assert_eq!(alipay::retry_schedule().len() + 1, 8, "Alipay delivers at most 8 times");
+        assert!(alipay <= Duration::from_secs(25 * 3600));
+    }
+
+    #[test]
+    fn scenario_names_round_trip() {
+        for scenario in Scenario::ALL {
+            assert_eq!(Scenario::parse(scenario.as_str()), Some(scenario));
+        }
+    }
+
+    #[test]
+    fn settings_refuse_unknown_keys() {
+        let section: toml::Table = toml::from_str("scenario = \"timeout\"\nscenarios = 1").unwrap();
+        let err = SimulatorSettings::from_section(&section).unwrap_err();
+        assert!(err.contains("scenarios"), "{err}");
+        let section: toml::Table = toml::from_str("scenario = \"timeout\"").unwrap();
+        assert_eq!(SimulatorSettings::from_section(&section).unwrap().scenario, Scenario::TimeoutThenSuccess);
+    }
+}
