@@ -4,8 +4,8 @@
 //! so a person can pick it by number or by its one-letter key.
 
 use miniapp_abi::view::{Node, Page, View};
-use miniapp_host::capability::view::reading::Control;
-use miniapp_host::capability::view::reading::{Emphasis as Paint, Span, controls, inline};
+use miniapp_host::capabilities::view::reading::Control;
+use miniapp_host::capabilities::view::reading::{Emphasis as Paint, Span, controls, inline};
 use std::io::IsTerminal;
 use unicode_width::UnicodeWidthChar;
 

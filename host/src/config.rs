@@ -4,17 +4,13 @@
 //! A platform engineer writes the same settings as TOML (`miniapp --config
 //! host.toml`); every field is optional and unknown fields are rejected.
 
-use miniapp_abi::identity::Address;
-use miniapp_abi::lifecycle::Surface;
-use miniapp_abi::payment::Method;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The host's own top-level fields; every other table is a plug-in's section.
-const HOST_FIELDS: &[&str] =
-    &["profile", "data_dir", "limits", "engine", "storage", "view", "link", "user", "payment", "disabled_capabilities"];
+const HOST_FIELDS: &[&str] = &["profile", "data_dir", "limits", "engine", "disabled_capabilities"];
 
 /// Environment variable naming the data directory when `--data-dir` is not given.
 pub const DATA_DIR_ENV: &str = "MINIAPP_DATA_DIR";
@@ -31,16 +27,6 @@ pub struct HostConfig {
     pub limits: Limits,
     /// How the WebAssembly engine is set up.
     pub engine: EngineSettings,
-    /// Storage quotas.
-    pub storage: StorageSettings,
-    /// Views: page stack depth and view size limits.
-    pub view: ViewSettings,
-    /// Link policy: URL rules, platforms, blocklist, per-surface rules.
-    pub link: LinkSettings,
-    /// The local user's personal data, shared with programs only with consent.
-    pub user: UserProfile,
-    /// Payment: merchants, currencies, limits and the provider simulators.
-    pub payment: PaymentSettings,
     /// Capabilities the host's policy turns off for every program.
     pub disabled_capabilities: BTreeSet<String>,
     /// The plug-ins' own sections, by name: every top-level table of the TOML that
@@ -58,11 +44,6 @@ impl Default for HostConfig {
             data_dir: default_data_dir(),
             limits: Limits::default(),
             engine: EngineSettings::default(),
-            storage: StorageSettings::default(),
-            view: ViewSettings::default(),
-            link: LinkSettings::default(),
-            user: UserProfile::default(),
-            payment: PaymentSettings::default(),
             disabled_capabilities: BTreeSet::new(),
             sections: BTreeMap::new(),
         }
@@ -104,6 +85,29 @@ impl HostConfig {
     /// The section of the plug-in called `name`, if the configuration has one.
     pub fn section(&self, name: &str) -> Option<&toml::Table> {
         self.sections.get(name)
+    }
+
+    /// The section of the plug-in called `name` decoded as `T` (its defaults when
+    /// the configuration has none); an unknown key or a wrong value is an error
+    /// naming the section and the key.
+    pub fn settings<T: serde::de::DeserializeOwned + Default>(&self, name: &str) -> Result<T, String> {
+        match self.sections.get(name) {
+            None => Ok(T::default()),
+            Some(section) => toml::Value::Table(section.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| format!("[{name}]: {}", e.message().trim())),
+        }
+    }
+
+    /// Changes the section called `name` as typed settings `T`, keeping what
+    /// `change` leaves alone.
+    pub fn update_section<T>(&mut self, name: &str, change: impl FnOnce(&mut T)) -> Result<(), String>
+    where
+        T: serde::de::DeserializeOwned + Serialize + Default,
+    {
+        let mut settings: T = self.settings(name)?;
+        change(&mut settings);
+        self.set_section(name, &settings)
     }
 
     /// Sets the section of the plug-in called `name` from typed settings.
@@ -230,248 +234,6 @@ impl Default for EngineSettings {
     }
 }
 
-/// Storage quotas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageSettings {
-    /// Quota of a program whose manifest names none (10 MiB).
-    pub default_quota_bytes: u64,
-    /// Largest quota a manifest may ask for (10 MiB).
-    pub max_quota_bytes: u64,
-    /// Largest single entry, key plus value (1 MiB).
-    pub max_entry_bytes: u64,
-}
-
-impl Default for StorageSettings {
-    fn default() -> StorageSettings {
-        StorageSettings { default_quota_bytes: 10 << 20, max_quota_bytes: 10 << 20, max_entry_bytes: 1 << 20 }
-    }
-}
-
-/// View limits: what a program may put on screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ViewSettings {
-    /// Pages on a program's page stack at most (10, as in WeChat); a manifest may
-    /// ask for fewer.
-    pub max_pages: u32,
-    /// Components in one view at most (2,000).
-    pub max_nodes: u32,
-    /// Components nested in each other at most (16).
-    pub max_depth: u32,
-    /// Characters in one string of a view at most (2,000).
-    pub max_text_chars: u32,
-}
-
-impl Default for ViewSettings {
-    fn default() -> ViewSettings {
-        ViewSettings { max_pages: 10, max_nodes: 2_000, max_depth: 16, max_text_chars: 2_000 }
-    }
-}
-
-/// Payment settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PaymentSettings {
-    /// Currencies accepted (ISO 4217).
-    pub currencies: Vec<String>,
-    /// The largest order the host allows, in minor units (¥50,000.00).
-    pub max_amount: i64,
-    /// Merchants registered with the host, by merchant id: the payee name the
-    /// payment sheet shows comes from here, never from the program.
-    pub merchants: BTreeMap<String, MerchantSettings>,
-    /// How long a payment waits for the provider's notification before asking the
-    /// provider, in milliseconds.
-    pub confirm_wait_ms: u64,
-}
-
-/// A merchant the host knows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MerchantSettings {
-    /// The name shown to the user as the payee.
-    pub name: String,
-    /// The methods the merchant accepts (offered when a provider for them is installed).
-    pub methods: Vec<Method>,
-}
-
-impl Default for PaymentSettings {
-    fn default() -> PaymentSettings {
-        let both: Vec<Method> = [Method::WECHAT_PAY, Method::ALIPAY].into_iter().filter_map(Method::parse).collect();
-        PaymentSettings {
-            currencies: vec!["CNY".into()],
-            max_amount: 5_000_000,
-            merchants: BTreeMap::from([
-                ("1900000109".into(), MerchantSettings { name: "淘宝特价 Taobao Deals".into(), methods: both.clone() }),
-                ("1900000110".into(), MerchantSettings { name: "Example Coffee".into(), methods: both }),
-            ]),
-            confirm_wait_ms: 3_000,
-        }
-    }
-}
-
-/// The user's personal data as the host holds it. It leaves the host only through
-/// the identity capability's consent-gated calls, one scope at a time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UserProfile {
-    /// The name the user shows.
-    pub display_name: String,
-    /// The user's avatar, an https URL.
-    pub avatar_url: String,
-    /// The user's phone number, E.164.
-    pub phone: String,
-    /// The user's shipping addresses; a program gets only the one the user picks.
-    pub addresses: Vec<Address>,
-}
-
-impl Default for UserProfile {
-    fn default() -> UserProfile {
-        let address = |recipient: &str,
-                       phone: &str,
-                       province: &str,
-                       city: &str,
-                       district: &str,
-                       detail: &str,
-                       postal_code: &str| {
-            Address {
-                recipient: recipient.into(),
-                phone: phone.into(),
-                province: province.into(),
-                city: city.into(),
-                district: district.into(),
-                detail: detail.into(),
-                postal_code: postal_code.into(),
-            }
-        };
-        UserProfile {
-            display_name: "李雷 Li Lei".into(),
-            avatar_url: "https://avatars.example/li-lei.png".into(),
-            phone: "+8613800138000".into(),
-            addresses: vec![
-                address("李雷", "+8613800138000", "上海市", "上海市", "浦东新区", "世纪大道100号 12楼", "200120"),
-                address("韩梅梅", "+8613900139000", "北京市", "北京市", "海淀区", "中关村大街27号 3单元 501", "100080"),
-            ],
-        }
-    }
-}
-
-/// Link policy. It is data, not code: a platform engineer changes it in the host
-/// configuration. No rule may depend on who owns a target — only on its shape and
-/// safety — so every platform is configured the same way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LinkSettings {
-    /// Longest URL accepted, in bytes (2,048).
-    pub max_url_bytes: usize,
-    /// Most domains a manifest may declare (20, as WeChat's business domains).
-    pub max_declared_domains: usize,
-    /// Hosts considered unsafe, with their subdomains, whoever owns them.
-    pub blocklist: BTreeSet<String>,
-    /// Platforms whose deep links the host understands, by name.
-    pub platforms: BTreeMap<String, PlatformSettings>,
-    /// What each surface allows, per kind of target.
-    pub surfaces: BTreeMap<Surface, SurfaceRules>,
-}
-
-/// A platform's deep-link scheme and the kinds of page it links to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlatformSettings {
-    /// The URL scheme, e.g. `taobao` for `taobao://item/1042`.
-    pub scheme: String,
-    /// The kinds of page (`item`, `shop`, `live`) deep links may name.
-    pub kinds: BTreeSet<String>,
-}
-
-/// One surface's rule for each kind of target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SurfaceRules {
-    /// `https` web pages.
-    pub web: LinkRule,
-    /// Platform deep links to an item.
-    pub item: LinkRule,
-    /// Platform deep links to a shop.
-    pub shop: LinkRule,
-    /// Platform deep links to a live room.
-    pub live: LinkRule,
-    /// Other mini-programs.
-    pub mini_program: LinkRule,
-}
-
-miniapp_abi::stable_names! {
-    /// What a surface does with a kind of target.
-    pub enum LinkRule {
-        /// Open it.
-        Allow => "allow",
-        /// Ask the user first.
-        Confirm => "confirm",
-        /// Open it if the user turned links on for this surface; otherwise deny.
-        OptIn => "opt_in",
-        /// Only while handling a tap, and after asking the user.
-        GestureConfirm => "gesture_confirm",
-        /// Refuse it.
-        Deny => "deny",
-    }
-}
-
-impl SurfaceRules {
-    /// Each kind of target with its rule, by the configuration's names.
-    pub fn by_kind(&self) -> [(&'static str, LinkRule); 5] {
-        [
-            ("web", self.web),
-            ("item", self.item),
-            ("shop", self.shop),
-            ("live", self.live),
-            ("mini_program", self.mini_program),
-        ]
-    }
-
-    /// Whether the user's switch for this surface changes anything (some rule is
-    /// `opt_in`).
-    pub fn has_switch(&self) -> bool {
-        self.by_kind().iter().any(|(_, rule)| *rule == LinkRule::OptIn)
-    }
-}
-
-impl Default for LinkSettings {
-    fn default() -> LinkSettings {
-        use LinkRule::*;
-        let deep_link_kinds: BTreeSet<String> = ["item", "shop", "live"].into_iter().map(String::from).collect();
-        // Two storefront platforms, configured identically: neutrality by construction.
-        let platforms = [("taobao", "taobao"), ("jd", "jd")]
-            .into_iter()
-            .map(|(name, scheme)| {
-                (name.to_string(), PlatformSettings { scheme: scheme.to_string(), kinds: deep_link_kinds.clone() })
-            })
-            .collect();
-        let open = SurfaceRules { web: Allow, item: Allow, shop: Allow, live: Allow, mini_program: GestureConfirm };
-        let opt_in = SurfaceRules { web: OptIn, item: OptIn, shop: OptIn, live: OptIn, mini_program: GestureConfirm };
-        let surfaces = BTreeMap::from([
-            (Surface::Direct, open),
-            (Surface::Chat, open),
-            (Surface::Group, opt_in),
-            (Surface::Moments, opt_in),
-            (
-                Surface::ChannelsAd,
-                SurfaceRules { web: Confirm, item: Confirm, shop: Allow, live: Allow, mini_program: GestureConfirm },
-            ),
-            (
-                Surface::MiniProgram,
-                SurfaceRules {
-                    web: Confirm,
-                    item: Confirm,
-                    shop: Confirm,
-                    live: Confirm,
-                    mini_program: GestureConfirm,
-                },
-            ),
-        ]);
-        LinkSettings { max_url_bytes: 2048, max_declared_domains: 20, blocklist: BTreeSet::new(), platforms, surfaces }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -487,15 +249,5 @@ mod tests {
     fn unknown_fields_are_named() {
         let err = HostConfig::from_toml("[limits]\nmemory = 5").unwrap_err();
         assert!(err.contains("memory"), "{err}");
-    }
-
-    #[test]
-    fn link_policy_is_configurable_data() {
-        let text = "[link]\nblocklist = [\"evil.example\"]\n[link.surfaces.chat]\nweb = \"confirm\"\nitem = \"allow\"\nshop = \"allow\"\nlive = \"allow\"\nmini_program = \"deny\"\n";
-        let config = HostConfig::from_toml(text).unwrap();
-        assert_eq!(config.link.surfaces[&Surface::Chat].web, LinkRule::Confirm);
-        assert!(config.link.blocklist.contains("evil.example"));
-        let text = "[link.surfaces.billboard]\nweb = \"allow\"\n";
-        assert!(HostConfig::from_toml(text).unwrap_err().contains("billboard"));
     }
 }

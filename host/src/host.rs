@@ -1,20 +1,23 @@
 //! The host: one engine, one linker with every capability's host functions, the
 //! database, the audit log and the module cache — shared by every program it loads.
 
-use crate::app::{App, ModuleAnalysis, analyze};
+use crate::app::{App, ModuleAnalysis, Runtime, analyze};
 use crate::audit::AuditLog;
-use crate::capability::payment::provider::ProviderPlugin;
-use crate::capability::{Capability, HostServices, Registry};
+use crate::capabilities::payment::ledger::Ledger;
+use crate::capabilities::payment::provider::ProviderPlugin;
+use crate::capabilities::payment::receipt::ReceiptSigner;
+use crate::capabilities::payment::Payment;
+use crate::capability::{Capability, HostServices, Init, InitContext, Registry};
 use crate::config::HostConfig;
 use crate::consent::{Nobody, User};
 use crate::engine::admission::Format;
 use crate::engine::{ModuleCache, SharedEngine};
 use crate::error::{HostError, LoadError};
 use crate::manifest::{Manifest, ManifestError};
-use crate::sandbox::SessionState;
 use crate::settings::UserSettings;
-use crate::store::Database;
+use crate::store::{Database, StoreError};
 use miniapp_abi::ApiError;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::Linker;
@@ -25,28 +28,29 @@ pub struct Host {
     inner: Arc<HostInner>,
 }
 
-pub(crate) struct HostInner {
-    pub config: HostConfig,
-    pub engine: SharedEngine,
-    pub linker: Linker<SessionState>,
-    pub registry: Registry,
-    pub services: HostServices,
-    pub cache: ModuleCache,
-    pub user: Arc<dyn User>,
+struct HostInner {
+    runtime: Arc<Runtime>,
+    services: HostServices,
+    ledger: Ledger,
+    receipts: ReceiptSigner,
 }
 
-/// Builds a [`Host`] with capabilities beyond the built-in ones.
+/// Builds a [`Host`] with capabilities and payment providers beyond the built-in ones.
 pub struct HostBuilder {
     config: HostConfig,
-    extra: Vec<Arc<dyn Capability>>,
+    extra: Vec<Init>,
     providers: Vec<Arc<dyn ProviderPlugin>>,
     user: Arc<dyn User>,
 }
 
 impl HostBuilder {
-    /// Adds a capability (replacing a built-in one of the same name).
-    pub fn capability(mut self, capability: Arc<dyn Capability>) -> HostBuilder {
-        self.extra.push(capability);
+    /// Adds a capability, made by `init` from the host's services when the host is
+    /// built — the path the built-in ones take (one of the same name is replaced).
+    pub fn capability<F>(mut self, init: F) -> HostBuilder
+    where
+        F: FnOnce(&InitContext<'_>) -> Result<Arc<dyn Capability>, HostError> + Send + 'static,
+    {
+        self.extra.push(Box::new(init));
         self
     }
 
@@ -67,45 +71,60 @@ impl HostBuilder {
         self
     }
 
-    /// Opens the data directory and sets up the engine.
+    /// Opens the data directory, makes every capability and sets up the engine.
     pub fn build(self) -> Result<Host, HostError> {
         let config = self.config;
-        for provider in &self.providers {
-            let method = provider.method();
-            let section = config.sections.get(method.as_str()).cloned().unwrap_or_default();
-            provider.check_section(&section).map_err(|e| HostError::Config(format!("[{method}]: {e}")))?;
+        let database = Database::open_in(&config.data_dir)?;
+        let services = HostServices::open(database.clone(), &config.data_dir)?;
+        let mut registry = Registry::default();
+        let context = InitContext { config: &config, services: &services };
+        let provider_methods: Vec<String> = self.providers.iter().map(|p| p.method().to_string()).collect();
+        // The built-in capabilities first: an embedder's of the same name replaces one.
+        for init in crate::capabilities::builtin(self.providers).into_iter().chain(self.extra) {
+            registry.add(init(&context)?);
         }
-        let services = HostServices::open(Database::open_in(&config.data_dir)?, &config.data_dir)?;
-        let mut registry = Registry::builtin(&config, &services, &self.providers)?;
-        for capability in self.extra {
-            registry.add(capability);
-        }
-        // Every section of the configuration belongs to a plug-in of this host.
-        for name in config.sections.keys() {
-            let claimed = registry.get(name).is_some() || self.providers.iter().any(|p| p.method() == name.as_str());
-            if !claimed {
-                return Err(HostError::Config(format!(
-                    "unknown section `[{name}]` in the host configuration: no capability or payment provider of this host is called `{name}`"
-                )));
-            }
-        }
+        check_plugins(&config, &registry, &provider_methods)?;
+        let ledger = Ledger::new(database)?;
+        let receipts = ReceiptSigner::open(&config.data_dir)
+            .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
         let engine = SharedEngine::new(&config.engine, &config.limits).map_err(HostError::Engine)?;
         let mut linker = Linker::new(engine.engine());
         crate::sandbox::link_wasi(&mut linker).map_err(|e| HostError::Engine(format!("cannot link WASI: {e:#}")))?;
         registry.link(&mut linker).map_err(|e| HostError::Engine(format!("cannot link host functions: {e:#}")))?;
         let cache_dir = config.engine.module_cache.then(|| config.data_dir.join("cache"));
-        Ok(Host {
-            inner: Arc::new(HostInner {
-                config,
-                engine,
-                linker,
-                registry,
-                services,
-                cache: ModuleCache::new(cache_dir),
-                user: self.user,
-            }),
-        })
+        let runtime = Runtime {
+            audit: services.audit.clone(),
+            config,
+            engine,
+            linker,
+            registry,
+            cache: ModuleCache::new(cache_dir),
+            user: self.user,
+        };
+        Ok(Host { inner: Arc::new(HostInner { runtime: Arc::new(runtime), services, ledger, receipts }) })
     }
+}
+
+/// Every configuration section belongs to a plug-in of this host, and no two
+/// capabilities name the same consent scope.
+fn check_plugins(config: &HostConfig, registry: &Registry, provider_methods: &[String]) -> Result<(), HostError> {
+    for name in config.sections.keys() {
+        if registry.get(name).is_none() && !provider_methods.contains(name) {
+            return Err(HostError::Config(format!(
+                "unknown section `[{name}]` in the host configuration: no capability or payment provider of this host is called `{name}`"
+            )));
+        }
+    }
+    let mut owners: BTreeMap<String, &str> = BTreeMap::new();
+    for (capability, scope) in registry.scopes() {
+        if let Some(other) = owners.insert(scope.name.clone(), capability) {
+            return Err(HostError::Config(format!(
+                "capabilities `{other}` and `{capability}` both name the consent scope `{}`",
+                scope.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A program's manifest and module as read from its directory.
@@ -133,14 +152,14 @@ impl Host {
         let files = read_app_files(app_dir.as_ref())?;
         let source = files.module_path.display().to_string();
         let format = module_format(&files.module_path);
-        App::load(self.inner.clone(), files.manifest, Some(files.dir), files.module_bytes, format, source).await
+        App::load(self.inner.runtime.clone(), files.manifest, Some(files.dir), files.module_bytes, format, source).await
     }
 
     /// Loads a program from a manifest and module bytes (binary or text format)
     /// already in memory, e.g. from a platform's own program store.
     pub async fn load_app_from_parts(&self, manifest: Manifest, module_bytes: Vec<u8>) -> Result<App, LoadError> {
         let source = format!("module of {}", manifest.id);
-        App::load(self.inner.clone(), manifest, None, module_bytes, Format::BinaryOrText, source).await
+        App::load(self.inner.runtime.clone(), manifest, None, module_bytes, Format::BinaryOrText, source).await
     }
 
     /// Analyses the program in `app_dir` without loading it: reports every problem
@@ -153,24 +172,24 @@ impl Host {
         let files = read_app_files(app_dir.as_ref())?;
         let source = files.module_path.display().to_string();
         let size = files.module_bytes.len();
-        let limits = self.inner.config.limits;
+        let limits = self.inner.runtime.config.limits;
         let format = module_format(&files.module_path);
         let compiled =
-            crate::app::compile(&self.inner, &files.manifest.id, files.module_bytes, format, &limits, &source).await?;
-        let mut analysis = analyze(&compiled.module, &files.manifest, &self.inner.registry);
+            crate::app::compile(&self.inner.runtime, &files.manifest.id, files.module_bytes, format, &limits, &source).await?;
+        let mut analysis = analyze(&compiled.module, &files.manifest, &self.inner.runtime.registry);
         // Everything `load_app` would refuse, not only what the module shows.
         let manifest_path = files.dir.join(crate::manifest::MANIFEST_FILE);
-        if let Err((field, message)) = files.manifest.limits.apply(&limits, self.inner.config.engine.fuel) {
+        if let Err((field, message)) = files.manifest.limits.apply(&limits, self.inner.runtime.config.engine.fuel) {
             analysis.problems.push(ManifestError { path: manifest_path.clone(), field: Some(field), message }.into());
         }
         for (name, params) in &files.manifest.capabilities {
             if let Err(problem) =
-                crate::app::declare(&self.inner.registry, &files.manifest.id, name, params, &manifest_path)
+                crate::app::declare(&self.inner.runtime.registry, &files.manifest.id, name, params, &manifest_path)
             {
                 analysis.problems.push(problem);
             }
         }
-        if let Err(error) = self.inner.linker.instantiate_pre(&compiled.module) {
+        if let Err(error) = self.inner.runtime.linker.instantiate_pre(&compiled.module) {
             analysis.problems.push(LoadError::UnknownImport {
                 program: files.manifest.id.clone(),
                 module: "?".into(),
@@ -183,7 +202,7 @@ impl Host {
 
     /// The host's configuration.
     pub fn config(&self) -> &HostConfig {
-        &self.inner.config
+        &self.inner.runtime.config
     }
 
     /// The decision log.
@@ -207,28 +226,28 @@ impl Host {
     }
 
     /// The payment ledger.
-    pub fn payment_ledger(&self) -> &crate::capability::payment::ledger::Ledger {
-        &self.inner.services.ledger
+    pub fn payment_ledger(&self) -> &Ledger {
+        &self.inner.ledger
     }
 
     /// Settles the payments a previous run left with a provider (asking the
     /// provider); returns how many. Payments do this themselves on first use;
     /// tools that read the ledger call it first.
     pub async fn reconcile_payments(&self) -> Result<usize, ApiError> {
-        match self.inner.services.payment.get() {
+        match self.inner.runtime.registry.capability::<Payment>(miniapp_abi::payment::CAPABILITY) {
             Some(payment) => payment.reconcile().await,
             None => Ok(0),
         }
     }
 
     /// The signer of payment receipts (to verify them).
-    pub fn payment_receipts(&self) -> &crate::capability::payment::receipt::ReceiptSigner {
-        &self.inner.services.receipts
+    pub fn payment_receipts(&self) -> &ReceiptSigner {
+        &self.inner.receipts
     }
 
     /// The capabilities this host offers.
     pub fn registry(&self) -> &Registry {
-        &self.inner.registry
+        &self.inner.runtime.registry
     }
 }
 

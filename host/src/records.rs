@@ -4,8 +4,8 @@
 //! records yet reads as empty.
 
 use crate::audit::AuditLog;
-use crate::capability::payment::ledger::Ledger;
-use crate::capability::payment::receipt::ReceiptSigner;
+use crate::capabilities::payment::ledger::Ledger;
+use crate::capabilities::payment::receipt::ReceiptSigner;
 use crate::consent::grants::Grants;
 use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};

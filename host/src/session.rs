@@ -3,18 +3,104 @@
 //! calls, output); a broken limit, an ABI violation or a trap ends the session with
 //! a [`SessionError`] naming the cause, and never affects other sessions.
 
-use crate::app::App;
 use crate::boundary::{self, GuestExports};
+use crate::capability::{
+    CallObserver, CallState, Calling, Capability, OncePerLaunch, ProgramInfo, SessionData, SessionView, UserAction,
+};
+use crate::config::Limits;
+use crate::consent::User;
 use crate::error::SessionError;
-use crate::sandbox::{CapturedOutput, Fault, LimitKind, OutputCapture, SessionState};
-use miniapp_abi::lifecycle::{Event, LaunchContext};
+use crate::sandbox::{CapturedOutput, Fault, LimitKind, OutputCapture, Sandbox, Sandboxed};
+use miniapp_abi::lifecycle::{Event, LaunchContext, Surface};
 use miniapp_abi::{self as abi, STATUS_OK};
-use std::time::Duration;
-use wasmtime::{Engine, InstancePre, Store, Trap, TypedFunc};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::{Engine, InstancePre, Module, ModuleExport, Store, Trap, TypedFunc};
 
-/// A running instance of an [`App`].
+/// Events capabilities may chain (a program navigating again while handling a
+/// `page` event) before the host stops delivering them: a program redirecting in
+/// a loop must not keep the host busy.
+pub const MAX_CHAINED_FOLLOW_UPS: usize = 8;
+
+/// The state wasmtime keeps for one running program (`Store<SessionState>`): its
+/// sandbox, and what host calls need to know of the program and its session.
+pub struct SessionState {
+    sandbox: Sandbox,
+    call: CallState,
+}
+
+impl Sandboxed for SessionState {
+    fn sandbox(&mut self) -> &mut Sandbox {
+        &mut self.sandbox
+    }
+
+    fn sandbox_ref(&self) -> &Sandbox {
+        &self.sandbox
+    }
+}
+
+impl Calling for SessionState {
+    fn call_state(&self) -> &CallState {
+        &self.call
+    }
+}
+
+/// The lifecycle exports, looked up once per module.
+#[derive(Clone)]
+pub(crate) struct ExportIndices {
+    pub memory: ModuleExport,
+    pub alloc: ModuleExport,
+    pub on_launch: ModuleExport,
+    pub on_show: Option<ModuleExport>,
+    pub on_hide: Option<ModuleExport>,
+    pub on_event: Option<ModuleExport>,
+    pub initialize: Option<ModuleExport>,
+}
+
+impl ExportIndices {
+    pub(crate) fn of(module: &Module) -> Option<ExportIndices> {
+        Some(ExportIndices {
+            memory: module.get_export_index(abi::EXPORT_MEMORY)?,
+            alloc: module.get_export_index(abi::EXPORT_ALLOC)?,
+            on_launch: module.get_export_index(abi::EXPORT_ON_LAUNCH)?,
+            on_show: module.get_export_index(abi::EXPORT_ON_SHOW),
+            on_hide: module.get_export_index(abi::EXPORT_ON_HIDE),
+            on_event: module.get_export_index(abi::EXPORT_ON_EVENT),
+            initialize: module.get_export_index(abi::EXPORT_INITIALIZE),
+        })
+    }
+}
+
+/// Everything a session is started from (an app hands it over).
+pub(crate) struct SessionSpec<'a> {
+    pub program: Arc<ProgramInfo>,
+    pub limits: Limits,
+    pub wasm_stack_bytes: usize,
+    pub user: Arc<dyn User>,
+    pub capabilities: Vec<Arc<dyn Capability>>,
+    pub pre: &'a InstancePre<SessionState>,
+    pub exports: &'a ExportIndices,
+    pub engine: &'a Engine,
+}
+
+/// Watches a session: the events delivered (including those capabilities
+/// chain, like `page` events), how each callback ended, and the end. A
+/// transcript is one.
+pub trait SessionObserver: CallObserver {
+    /// An event is about to be delivered.
+    fn event(&self, _event: &Event) {}
+    /// A callback finished: `ok`, or why not, after `micros`.
+    fn callback(&self, _callback: &str, _outcome: &str, _micros: u64) {}
+    /// The host ended the program.
+    fn ended(&self, _reason: &str) {}
+}
+
+/// A running instance of a loaded program.
 pub struct Session {
-    app: App,
+    program: Arc<ProgramInfo>,
+    limits: Limits,
+    wasm_stack_bytes: usize,
     store: Store<SessionState>,
     output: OutputCapture,
     on_launch: TypedFunc<(i32, i32), i32>,
@@ -22,6 +108,9 @@ pub struct Session {
     on_hide: Option<TypedFunc<(), i32>>,
     on_event: Option<TypedFunc<(i32, i32), i32>>,
     ended: Option<SessionError>,
+    /// The capabilities with state in this session, with that state.
+    hooks: Vec<(Arc<dyn Capability>, SessionData)>,
+    observers: Vec<Arc<dyn SessionObserver>>,
 }
 
 enum Callback<'a> {
@@ -30,123 +119,118 @@ enum Callback<'a> {
 }
 
 impl Session {
-    pub(crate) async fn start(
-        app: App,
-        user: std::sync::Arc<dyn crate::consent::User>,
-        pre: &InstancePre<SessionState>,
-        exports: &crate::app::ExportIndices,
-        engine: &Engine,
-    ) -> Result<Session, SessionError> {
-        let limits = *app.limits();
-        let state = SessionState::new(app.program().clone(), limits, user);
-        let output = state.output.clone();
-        let mut store = Store::new(engine, state);
-        store.limiter(|state| state.limiter());
-        store.epoch_deadline_callback(|mut context| context.data_mut().on_epoch_tick());
-        begin(&mut store, limits.launch_time(), LimitKind::LaunchTime, limits.fuel_per_callback)
-            .map_err(|reason| host_error(&app, reason))?;
-
-        let meter = store.data().meter();
-        let instance = match meter.run(pre.instantiate_async(&mut store)).await {
-            Ok(instance) => instance,
-            Err(error) => return Err(classify(&app, &mut store, error, "instantiation")),
-        };
-
-        let program = app.program().id.clone();
-        let missing = |what: &str| SessionError::Host {
-            program: program.clone(),
-            reason: format!("export `{what}` does not match its checked type"),
-        };
-        let memory = instance
-            .get_module_export(&mut store, &exports.memory)
-            .and_then(|e| e.into_memory())
-            .ok_or_else(|| missing(abi::EXPORT_MEMORY))?;
-        let func = |store: &mut Store<SessionState>, index: &wasmtime::ModuleExport| {
-            instance.get_module_export(&mut *store, index).and_then(|e| e.into_func())
-        };
-        let alloc = func(&mut store, &exports.alloc)
-            .and_then(|f| f.typed::<i32, i32>(&store).ok())
-            .ok_or_else(|| missing(abi::EXPORT_ALLOC))?;
-        let on_launch = func(&mut store, &exports.on_launch)
-            .and_then(|f| f.typed::<(i32, i32), i32>(&store).ok())
-            .ok_or_else(|| missing(abi::EXPORT_ON_LAUNCH))?;
-        let optional_plain = |store: &mut Store<SessionState>, index: &Option<wasmtime::ModuleExport>| {
-            index.as_ref().and_then(|i| func(store, i)).and_then(|f| f.typed::<(), i32>(&*store).ok())
-        };
-        let on_show = optional_plain(&mut store, &exports.on_show);
-        let on_hide = optional_plain(&mut store, &exports.on_hide);
-        let on_event = exports
-            .on_event
-            .as_ref()
-            .and_then(|i| func(&mut store, i))
-            .and_then(|f| f.typed::<(i32, i32), i32>(&store).ok());
-        let initialize =
-            exports.initialize.as_ref().and_then(|i| func(&mut store, i)).and_then(|f| f.typed::<(), ()>(&store).ok());
-        store.data_mut().exports = Some(GuestExports { memory, alloc });
-
-        if let Some(initialize) = initialize
-            && let Err(error) = meter.run(initialize.call_async(&mut store, ())).await
-        {
-            return Err(classify(&app, &mut store, error, abi::EXPORT_INITIALIZE));
+    pub(crate) async fn start(spec: SessionSpec<'_>) -> Result<Session, SessionError> {
+        let SessionSpec { program, limits, wasm_stack_bytes, user, capabilities, pre, exports, engine } = spec;
+        let mut hooks = Vec::new();
+        let mut data = BTreeMap::new();
+        for capability in capabilities {
+            if let Ok(grant) = program.grant(capability.name())
+                && let Some(state) = capability.prepare(&grant)
+            {
+                data.insert(capability.name(), state.clone());
+                hooks.push((capability, state));
+            }
         }
-        Ok(Session { app, store, output, on_launch, on_show, on_hide, on_event, ended: None })
+        let sandbox = Sandbox::new(limits);
+        let output = sandbox.output.clone();
+        let session = SessionView {
+            user,
+            surface: Surface::Direct,
+            gesture: false,
+            action: UserAction::default(),
+            output: output.clone(),
+            once: OncePerLaunch::default(),
+            data: Arc::new(data),
+        };
+        let call = CallState { program: program.clone(), session, observers: Vec::new() };
+        let mut store = Store::new(engine, SessionState { sandbox, call });
+        store.limiter(|state| state.sandbox.limiter());
+        store.epoch_deadline_callback(|mut context| context.data_mut().sandbox.on_epoch_tick());
+        let ends = Ends { program: program.id.clone(), limits, wasm_stack_bytes };
+        let callbacks = instantiate(&mut store, pre, exports, &ends).await?;
+        Ok(Session {
+            program,
+            limits,
+            wasm_stack_bytes,
+            store,
+            output,
+            on_launch: callbacks.on_launch,
+            on_show: callbacks.on_show,
+            on_hide: callbacks.on_hide,
+            on_event: callbacks.on_event,
+            ended: None,
+            hooks,
+            observers: Vec::new(),
+        })
     }
 
-    /// Runs `miniapp_on_launch` with `context`.
+
+    /// Runs `miniapp_on_launch` with `context` (after every capability's launch
+    /// hook: the view capability starts the page stack at the launch page), then
+    /// delivers the events capabilities chain to it.
     pub async fn launch(&mut self, context: &LaunchContext) -> Result<(), SessionError> {
         let message = self.encode(context)?;
-        self.store.data_mut().surface = context.surface;
+        self.store.data_mut().call.session.surface = context.surface;
+        for (capability, data) in &self.hooks {
+            capability.on_launch(data, context);
+        }
         let callback = Callback::WithMessage(self.on_launch.clone(), &message);
-        let time = self.app.limits().launch_time();
+        let time = self.limits.launch_time();
         // Opening the program is the user's action.
-        self.store.data().action.set(true);
+        self.store.data().call.session.action.set(true);
         let result = self.run(abi::EXPORT_ON_LAUNCH, callback, time, LimitKind::LaunchTime).await;
-        self.store.data().action.set(false);
-        result
+        self.store.data().call.session.action.set(false);
+        self.settle(result).await
     }
 
     /// Runs `miniapp_on_show`, if the program exports it.
     pub async fn show(&mut self) -> Result<(), SessionError> {
-        match self.on_show.clone() {
+        let result = match self.on_show.clone() {
             Some(func) => self.run_plain(abi::EXPORT_ON_SHOW, func).await,
             None => self.check_alive(),
-        }
+        };
+        self.settle(result).await
     }
 
     /// Runs `miniapp_on_hide`, if the program exports it.
     pub async fn hide(&mut self) -> Result<(), SessionError> {
-        match self.on_hide.clone() {
+        let result = match self.on_hide.clone() {
             Some(func) => self.run_plain(abi::EXPORT_ON_HIDE, func).await,
             None => self.check_alive(),
-        }
-    }
-
-    /// Delivers `event` to `miniapp_on_event`, if the program exports it.
-    pub async fn event(&mut self, event: &Event) -> Result<(), SessionError> {
-        let Some(func) = self.on_event.clone() else {
-            return self.check_alive();
         };
-        let message = self.encode(event)?;
-        let time = self.app.limits().callback_time();
-        // Only a tap is a user gesture; the host knows which event it delivers.
-        let tap = matches!(event, Event::Tap { .. });
-        self.store.data_mut().gesture = tap;
-        self.store.data().action.set(tap);
-        let callback = Callback::WithMessage(func, &message);
-        let result = self.run(abi::EXPORT_ON_EVENT, callback, time, LimitKind::CallbackTime).await;
-        self.store.data_mut().gesture = false;
-        self.store.data().action.set(false);
-        result
+        self.settle(result).await
     }
 
-    /// Records every host call of this session into `transcript` from now on.
-    pub fn record_to(&mut self, transcript: crate::transcript::Transcript) {
-        self.store.data_mut().transcript = Some(transcript);
+    /// Delivers `event` to `miniapp_on_event`, if the program exports it, then the
+    /// events capabilities chain to it (a `page` event after a navigation).
+    pub async fn event(&mut self, event: &Event) -> Result<(), SessionError> {
+        let result = self.deliver(event).await;
+        self.settle(result).await
     }
 
-    /// What capabilities keep for this session (its page stack, say).
-    pub fn slots(&self) -> crate::sandbox::SessionSlots {
-        self.store.data().slots.clone()
+    /// Delivers the events capabilities have waiting (after the host changed
+    /// something itself: the back button closed a page).
+    pub async fn follow_up(&mut self) -> Result<(), SessionError> {
+        self.settle(Ok(())).await
+    }
+
+    /// Watches this session from now on (a transcript records it).
+    pub fn observe(&mut self, observer: Arc<dyn SessionObserver>) {
+        let call_observer: Arc<dyn CallObserver> = observer.clone();
+        self.store.data_mut().call.observers.push(call_observer);
+        self.observers.push(observer);
+    }
+
+    /// The state capability `name` keeps for this session (the view
+    /// capability's `Screen`), if it keeps one of type `T`.
+    pub fn data<T: std::any::Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
+        let (_, data) = self.hooks.iter().find(|(capability, _)| capability.name() == name)?;
+        data.clone().downcast::<T>().ok()
+    }
+
+    /// The program this session runs.
+    pub fn program(&self) -> &Arc<ProgramInfo> {
+        &self.program
     }
 
     /// Whether the program handles events.
@@ -162,7 +246,7 @@ impl Session {
     /// The size of the program's linear memory now, in bytes; never more than its
     /// `limits.memory_bytes`.
     pub fn memory_bytes(&self) -> u64 {
-        self.store.data().exports.as_ref().map_or(0, |exports| exports.memory.data_size(&self.store) as u64)
+        self.store.data().sandbox.exports.as_ref().map_or(0, |exports| exports.memory.data_size(&self.store) as u64)
     }
 
     /// Why the session ended, if it has.
@@ -170,31 +254,83 @@ impl Session {
         self.ended.as_ref()
     }
 
-    /// The program this session runs.
-    pub fn app(&self) -> &App {
-        &self.app
+    async fn deliver(&mut self, event: &Event) -> Result<(), SessionError> {
+        for observer in &self.observers {
+            observer.event(event);
+        }
+        let Some(func) = self.on_event.clone() else {
+            return self.check_alive();
+        };
+        let message = self.encode(event)?;
+        let time = self.limits.callback_time();
+        // Only a tap is a user gesture; the host knows which event it delivers.
+        let tap = matches!(event, Event::Tap { .. });
+        self.store.data_mut().call.session.gesture = tap;
+        self.store.data().call.session.action.set(tap);
+        let callback = Callback::WithMessage(func, &message);
+        let result = self.run(abi::EXPORT_ON_EVENT, callback, time, LimitKind::CallbackTime).await;
+        self.store.data_mut().call.session.gesture = false;
+        self.store.data().call.session.action.set(false);
+        result
+    }
+
+    /// After a callback: delivers the events capabilities chain, until none has
+    /// one or [`MAX_CHAINED_FOLLOW_UPS`] were delivered. A callback that reported
+    /// failure still changed what it changed; only the program's end stops this,
+    /// and a chained event's own failure is not the caller's.
+    async fn settle(&mut self, result: Result<(), SessionError>) -> Result<(), SessionError> {
+        if result.as_ref().is_err_and(SessionError::ends_program) {
+            return result;
+        }
+        for _ in 0..MAX_CHAINED_FOLLOW_UPS {
+            let Some(event) = self.next_follow_up() else { return result };
+            if let Err(error) = self.deliver(&event).await
+                && error.ends_program()
+            {
+                return Err(error);
+            }
+        }
+        if let Some((name, _)) = self.pending_follow_up() {
+            let message = format!(
+                "{} changed pages {MAX_CHAINED_FOLLOW_UPS} times in a row without a user action; \
+                 the host stopped following",
+                self.program.id
+            );
+            self.output.notice(name, message);
+        }
+        result
+    }
+
+    fn next_follow_up(&self) -> Option<Event> {
+        self.hooks.iter().find_map(|(capability, data)| capability.follow_up(data))
+    }
+
+    /// Whether a capability still has an event waiting (taking it: the host stops
+    /// following), with the capability's name.
+    fn pending_follow_up(&self) -> Option<(&'static str, Event)> {
+        self.hooks.iter().find_map(|(capability, data)| capability.follow_up(data).map(|e| (capability.name(), e)))
     }
 
     async fn run_plain(&mut self, name: &'static str, func: TypedFunc<(), i32>) -> Result<(), SessionError> {
-        let time = self.app.limits().callback_time();
+        let time = self.limits.callback_time();
         self.run(name, Callback::Plain(func), time, LimitKind::CallbackTime).await
     }
 
     fn check_alive(&self) -> Result<(), SessionError> {
         match &self.ended {
             Some(reason) => {
-                Err(SessionError::AlreadyEnded { program: self.app.program().id.clone(), reason: reason.to_string() })
+                Err(SessionError::AlreadyEnded { program: self.program.id.clone(), reason: reason.to_string() })
             }
             None => Ok(()),
         }
     }
 
     fn encode(&self, message: &impl serde::Serialize) -> Result<Vec<u8>, SessionError> {
-        let bytes = serde_json::to_vec(message).map_err(|e| host_error(&self.app, e.to_string()))?;
-        let limit = self.app.limits().message_bytes as usize;
+        let bytes = serde_json::to_vec(message).map_err(|e| host_error(&self.program, e.to_string()))?;
+        let limit = self.limits.message_bytes as usize;
         if bytes.len() > limit {
             return Err(host_error(
-                &self.app,
+                &self.program,
                 format!("the host's message of {} bytes exceeds the program's {limit}-byte message limit", bytes.len()),
             ));
         }
@@ -209,9 +345,10 @@ impl Session {
         time_limit: LimitKind,
     ) -> Result<(), SessionError> {
         self.check_alive()?;
-        let fuel = self.app.limits().fuel_per_callback;
-        begin(&mut self.store, time, time_limit, fuel).map_err(|reason| host_error(&self.app, reason))?;
-        let meter = self.store.data().meter();
+        let started = Instant::now();
+        let fuel = self.limits.fuel_per_callback;
+        begin(&mut self.store, time, time_limit, fuel).map_err(|reason| host_error(&self.program, reason))?;
+        let meter = self.store.data().sandbox.meter();
         let store = &mut self.store;
         let result = meter
             .run(async move {
@@ -224,18 +361,99 @@ impl Session {
                 }
             })
             .await;
-        match result {
+        let result = match result {
             Ok(STATUS_OK) => Ok(()),
-            Ok(status) => {
-                Err(SessionError::CallbackFailed { program: self.app.program().id.clone(), callback: name, status })
-            }
+            Ok(status) => Err(SessionError::CallbackFailed { program: self.program.id.clone(), callback: name, status }),
             Err(error) => {
-                let error = classify(&self.app, &mut self.store, error, name);
+                let ends = Ends { program: self.program.id.clone(), limits: self.limits, wasm_stack_bytes: self.wasm_stack_bytes };
+                let error = classify(&ends, &mut self.store, error, name);
                 self.ended = Some(error.clone());
                 Err(error)
             }
+        };
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let outcome = result.as_ref().map_or_else(|e| e.to_string(), |()| "ok".to_string());
+        for observer in &self.observers {
+            observer.callback(name, &outcome, micros);
+            if let Err(error) = &result
+                && error.ends_program()
+            {
+                observer.ended(&error.to_string());
+            }
         }
+        result
     }
+}
+
+/// The callbacks of an instantiated program.
+struct Callbacks {
+    on_launch: TypedFunc<(i32, i32), i32>,
+    on_show: Option<TypedFunc<(), i32>>,
+    on_hide: Option<TypedFunc<(), i32>>,
+    on_event: Option<TypedFunc<(i32, i32), i32>>,
+}
+
+/// What a guest's end is reported with: who, and the limits it ran under.
+struct Ends {
+    program: String,
+    limits: Limits,
+    wasm_stack_bytes: usize,
+}
+
+/// Instantiates the program (running its WASI initialiser, if any) and finds its
+/// callbacks, all under the launch budget.
+async fn instantiate(
+    store: &mut Store<SessionState>,
+    pre: &InstancePre<SessionState>,
+    exports: &ExportIndices,
+    ends: &Ends,
+) -> Result<Callbacks, SessionError> {
+    let limits = ends.limits;
+    begin(store, limits.launch_time(), LimitKind::LaunchTime, limits.fuel_per_callback)
+        .map_err(|reason| SessionError::Host { program: ends.program.clone(), reason })?;
+    let meter = store.data().sandbox.meter();
+    let instance = match meter.run(pre.instantiate_async(&mut *store)).await {
+        Ok(instance) => instance,
+        Err(error) => return Err(classify(ends, store, error, "instantiation")),
+    };
+    let program = ends.program.clone();
+    let missing = |what: &str| SessionError::Host {
+        program: program.clone(),
+        reason: format!("export `{what}` does not match its checked type"),
+    };
+    let memory = instance
+        .get_module_export(&mut *store, &exports.memory)
+        .and_then(|e| e.into_memory())
+        .ok_or_else(|| missing(abi::EXPORT_MEMORY))?;
+    let func = |store: &mut Store<SessionState>, index: &wasmtime::ModuleExport| {
+        instance.get_module_export(&mut *store, index).and_then(|e| e.into_func())
+    };
+    let alloc = func(&mut *store, &exports.alloc)
+        .and_then(|f| f.typed::<i32, i32>(&*store).ok())
+        .ok_or_else(|| missing(abi::EXPORT_ALLOC))?;
+    let on_launch = func(&mut *store, &exports.on_launch)
+        .and_then(|f| f.typed::<(i32, i32), i32>(&*store).ok())
+        .ok_or_else(|| missing(abi::EXPORT_ON_LAUNCH))?;
+    let optional_plain = |store: &mut Store<SessionState>, index: &Option<wasmtime::ModuleExport>| {
+        index.as_ref().and_then(|i| func(store, i)).and_then(|f| f.typed::<(), i32>(&*store).ok())
+    };
+    let on_show = optional_plain(&mut *store, &exports.on_show);
+    let on_hide = optional_plain(&mut *store, &exports.on_hide);
+    let on_event = exports
+        .on_event
+        .as_ref()
+        .and_then(|i| func(&mut *store, i))
+        .and_then(|f| f.typed::<(i32, i32), i32>(&*store).ok());
+    let initialize =
+        exports.initialize.as_ref().and_then(|i| func(&mut *store, i)).and_then(|f| f.typed::<(), ()>(&*store).ok());
+    store.data_mut().sandbox.exports = Some(GuestExports { memory, alloc });
+
+    if let Some(initialize) = initialize
+        && let Err(error) = meter.run(initialize.call_async(&mut *store, ())).await
+    {
+        return Err(classify(ends, store, error, abi::EXPORT_INITIALIZE));
+    }
+Ok(Callbacks { on_launch, on_show, on_hide, on_event })
 }
 
 /// Starts a callback's budget in `store`.
@@ -245,7 +463,7 @@ fn begin(
     time_limit: LimitKind,
     fuel: Option<u64>,
 ) -> Result<(), String> {
-    store.data_mut().begin_callback(time, time_limit);
+    store.data_mut().sandbox.begin_callback(time, time_limit);
     store.set_epoch_deadline(1);
     if let Some(fuel) = fuel {
         store.set_fuel(fuel).map_err(|e| format!("cannot set fuel: {e:#}"))?;
@@ -253,24 +471,19 @@ fn begin(
     Ok(())
 }
 
-fn host_error(app: &App, reason: String) -> SessionError {
-    SessionError::Host { program: app.program().id.clone(), reason }
+fn host_error(program: &ProgramInfo, reason: String) -> SessionError {
+    SessionError::Host { program: program.id.clone(), reason }
 }
 
 /// Turns the error a guest call ended with into the reason the guest ended.
-fn classify(
-    app: &App,
-    store: &mut Store<SessionState>,
-    error: wasmtime::Error,
-    callback: &'static str,
-) -> SessionError {
-    let program = app.program().id.clone();
-    let state = store.data_mut();
+fn classify(ends: &Ends, store: &mut Store<SessionState>, error: wasmtime::Error, callback: &'static str) -> SessionError {
+    let program = ends.program.clone();
+    let state = &mut store.data_mut().sandbox;
     let recorded = state.fault.take().or_else(|| state.take_side_fault());
     let fault =
         recorded.or_else(|| error.downcast_ref::<Fault>().cloned()).or_else(|| match error.downcast_ref::<Trap>() {
-            Some(Trap::StackOverflow) => Some(Fault::limit(LimitKind::WasmStack, app_stack_limit(app))),
-            Some(Trap::OutOfFuel) => Some(Fault::limit(LimitKind::Fuel, app.limits().fuel_per_callback.unwrap_or(0))),
+            Some(Trap::StackOverflow) => Some(Fault::limit(LimitKind::WasmStack, ends.wasm_stack_bytes as u64)),
+            Some(Trap::OutOfFuel) => Some(Fault::limit(LimitKind::Fuel, ends.limits.fuel_per_callback.unwrap_or(0))),
             _ => None,
         });
     if let Some(fault) = fault {
@@ -304,8 +517,4 @@ fn cause_line(error: &wasmtime::Error) -> String {
         .map(|text| crate::error::one_line(&text))
         .collect();
     causes.join(": ")
-}
-
-fn app_stack_limit(app: &App) -> u64 {
-    app.host_config().engine.wasm_stack_bytes as u64
 }

@@ -3,7 +3,9 @@
 //! program printed, in order, as JSON. Two runs of one script can be compared, and a
 //! test can assert on what happened rather than on how it was printed.
 
+use crate::capability::CallObserver;
 use crate::consent::{Answer, AnswerFuture, Prompt, User};
+use crate::session::SessionObserver;
 use crate::sandbox::CapturedOutput;
 use miniapp_abi::ErrorCode;
 use miniapp_abi::lifecycle::{Event, LaunchContext};
@@ -147,8 +149,7 @@ impl Transcript {
         inner.entries.push(Entry { t_ms: (t_ms * 1000.0).round() / 1000.0, record });
     }
 
-    /// Records a host call (called by the dispatcher).
-    pub(crate) fn host_call(
+    fn record_host_call(
         &self,
         capability: &str,
         function: &str,
@@ -211,6 +212,26 @@ fn message_value(bytes: &[u8]) -> Value {
         return serde_json::json!({ "omitted_bytes": bytes.len() });
     }
     serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+impl CallObserver for Transcript {
+    fn host_call(&self, capability: &str, function: &str, request: &[u8], status: i32, reply: &[u8], took: Duration) {
+        self.record_host_call(capability, function, request, status, reply, took);
+    }
+}
+
+impl SessionObserver for Transcript {
+    fn event(&self, event: &Event) {
+        self.record(Record::Event { event: event.clone() });
+    }
+
+    fn callback(&self, callback: &str, outcome: &str, micros: u64) {
+        self.record(Record::Callback { callback: callback.to_string(), result: outcome.to_string(), micros });
+    }
+
+    fn ended(&self, reason: &str) {
+        self.record(Record::Ended { reason: reason.to_string() });
+    }
 }
 
 /// A [`User`] whose every prompt and answer goes into a transcript.

@@ -11,8 +11,8 @@ use crate::{
     send_confirmation, unix_seconds,
 };
 use miniapp_abi::payment::{FailReason, Method};
-use miniapp_host::capability::payment::money::{fen_to_yuan, yuan_to_fen};
-use miniapp_host::capability::payment::provider::{
+use miniapp_host::capabilities::payment::money::{fen_to_yuan, yuan_to_fen};
+use miniapp_host::capabilities::payment::provider::{
     BoxFuture, ClientOutcome, Confirmation, Notification, NotificationHandler, PaymentProvider, ProviderContext,
     ProviderOrder, ProviderPlugin, ProviderState,
 };

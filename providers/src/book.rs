@@ -2,7 +2,7 @@
 //! host database (in their own table) so that, like real providers, they still know
 //! after the host restarts which payments they took.
 
-use miniapp_host::capability::payment::provider::{ProviderOrder, ProviderState};
+use miniapp_host::capabilities::payment::provider::{ProviderOrder, ProviderState};
 use miniapp_host::store::{Database, StoreError};
 use rusqlite::OptionalExtension;
 

@@ -31,7 +31,7 @@ pub use keys::RsaKeys;
 pub use wechat::WechatPaySimulator;
 
 use miniapp_abi::payment::Method;
-use miniapp_host::capability::payment::provider::{Notification, NotificationHandler, ProviderOrder, ProviderPlugin};
+use miniapp_host::capabilities::payment::provider::{Notification, NotificationHandler, ProviderOrder, ProviderPlugin};
 use miniapp_host::{HostBuilder, HostConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -113,12 +113,7 @@ impl SimulatorSettings {
     /// `change` leaves alone; a section that does not decode is an error.
     pub fn update(config: &mut HostConfig, change: impl Fn(&mut SimulatorSettings)) -> Result<(), String> {
         for method in METHODS {
-            let mut settings = match config.section(method) {
-                Some(section) => SimulatorSettings::from_section(section).map_err(|e| format!("[{method}]: {e}"))?,
-                None => SimulatorSettings::default(),
-            };
-            change(&mut settings);
-            config.set_section(method, &settings)?;
+            config.update_section(method, &change)?;
         }
         Ok(())
     }

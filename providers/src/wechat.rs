@@ -17,7 +17,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use miniapp_abi::payment::{FailReason, Method};
-use miniapp_host::capability::payment::provider::{
+use miniapp_host::capabilities::payment::provider::{
     BoxFuture, ClientOutcome, Confirmation, Notification, NotificationHandler, PaymentProvider, ProviderContext,
     ProviderOrder, ProviderPlugin, ProviderState,
 };

@@ -6,6 +6,7 @@
 use crate::common::{self, expect_limit, neighbour_still_works, probe_op};
 use miniapp_host::consent::{Answer, ScriptedUser};
 use miniapp_host::{Fault, LimitKind, LoadError, SessionError};
+use miniapp_host::capabilities::payment::PaymentSettings;
 use miniapp_providers::SimulatorSettings;
 use serde_json::json;
 use std::time::Duration;
@@ -104,7 +105,7 @@ async fn one_payment_sheet_per_user_action() {
     let mut session = app.start_with_user(user.clone()).await.unwrap();
     session.launch(&common::direct()).await.expect("all but the first request were refused");
     assert_eq!(user.prompts().len(), 1, "{:?}", user.prompts());
-    let denied = host.audit().count("payment", "request").unwrap();
+    let denied = host.audit().count("payment", "request").await.unwrap();
     assert!(denied >= 499, "every refusal is audited ({denied})");
 }
 
@@ -116,7 +117,7 @@ async fn a_payment_sheet_needs_a_tap() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host_with(&data, |config| {
         SimulatorSettings::update(config, |s| s.notification_delay_scale = 0.0).unwrap();
-        config.payment.confirm_wait_ms = 5_000;
+        config.update_section("payment", |p: &mut PaymentSettings| p.confirm_wait_ms = 5_000).unwrap();
     });
     let app = common::probe(&host, "test.untapped", "").await;
     let user = ScriptedUser::new([Answer::Pick(1)]);
@@ -128,7 +129,7 @@ async fn a_payment_sheet_needs_a_tap() {
     assert_eq!(refused["error"]["code"], "capability_denied", "{refused}");
     assert!(refused["error"]["message"].as_str().unwrap().contains("user action"), "{refused}");
     assert!(user.prompts().is_empty());
-    assert!(host.payment_ledger().get("1900000109", "UNTAPPED-1").unwrap().is_none(), "nothing recorded");
+    assert!(host.payment_ledger().get("1900000109", "UNTAPPED-1").await.unwrap().is_none(), "nothing recorded");
     let paid = common::probe_tap(&mut session, "pay", order.clone()).await;
     assert_eq!(paid["ok"]["status"], "paid", "{paid}");
     let again = probe_op(&mut session, "pay", order).await;
@@ -242,11 +243,11 @@ async fn refused_loads_and_consent_answers_are_audited() {
     let manifest = common::manifest("test.hostile.abi-v2", "");
     assert!(host.load_app_from_parts(manifest, common::hostile_module("abi_v2")).await.is_err());
     let filter = |program: &str| AuditFilter { program_id: Some(program.into()), ..AuditFilter::default() };
-    let undeclared = host.audit().query(&filter("test.hostile.undeclared"), 10).unwrap();
+    let undeclared = host.audit().query(&filter("test.hostile.undeclared"), 10).await.unwrap();
     assert_eq!((undeclared[0].capability.as_str(), undeclared[0].action.as_str()), ("storage", "load"));
     assert_eq!(undeclared[0].outcome.as_str(), "denied");
     assert!(undeclared[0].reason.contains("does not declare [capabilities.storage]"), "{:?}", undeclared[0]);
-    let abi = host.audit().query(&filter("test.hostile.abi-v2"), 10).unwrap();
+    let abi = host.audit().query(&filter("test.hostile.abi-v2"), 10).await.unwrap();
     assert_eq!(abi[0].capability, "module");
     assert!(abi[0].reason.contains("ABI 2.0"), "{:?}", abi[0]);
 
@@ -257,13 +258,13 @@ async fn refused_loads_and_consent_answers_are_audited() {
     probe_op(&mut session, "phone", json!({})).await;
     probe_op(&mut session, "profile", json!({})).await;
     let consent = AuditFilter { capability: Some("identity".into()), ..AuditFilter::default() };
-    let answers = host.audit().query(&consent, 10).unwrap();
+    let answers = host.audit().query(&consent, 10).await.unwrap();
     let seen: Vec<(&str, &str, Option<&str>)> =
         answers.iter().skip(1).map(|d| (d.action.as_str(), d.outcome.as_str(), d.target.as_deref())).collect();
     assert_eq!((answers[0].action.as_str(), answers[0].outcome.as_str()), ("load", "allowed"));
     assert_eq!(seen, [("consent", "confirmed", Some("phone")), ("consent", "declined", Some("profile"))]);
     let declined = AuditFilter { outcome: Some(Outcome::Declined), ..consent };
-    assert_eq!(host.audit().query(&declined, 10).unwrap().len(), 1);
+    assert_eq!(host.audit().query(&declined, 10).await.unwrap().len(), 1);
 }
 
 /// Version markers have one form: a `() -> ()` function, each number written

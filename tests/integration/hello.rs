@@ -30,7 +30,7 @@ async fn load_decisions_are_audited() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
     host.load_app(common::repo().join("sample-programs/hello")).await.unwrap();
-    let decisions = host.audit().recent(Some("com.example.hello"), 10).unwrap();
+    let decisions = host.audit().recent(Some("com.example.hello"), 10).await.unwrap();
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].capability, "storage");
     assert_eq!(decisions[0].outcome.as_str(), "allowed");

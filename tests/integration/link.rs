@@ -85,9 +85,9 @@ async fn group_and_moments_need_the_users_switch() {
         let reply = open(&mut session, web("https://taobao.com/")).await;
         assert_eq!(reply["reason"], "surface_disabled", "{reply}");
         assert!(reply["message"].as_str().unwrap().contains(&format!("link.surfaces.{surface}.web")));
-        host.user_settings().set_links_enabled("local", surface, true).unwrap();
+        host.user_settings().set_links_enabled("local", surface, true).await.unwrap();
         assert_eq!(open(&mut session, web("https://taobao.com/")).await["outcome"], "opened");
-        host.user_settings().set_links_enabled("local", surface, false).unwrap();
+        host.user_settings().set_links_enabled("local", surface, false).await.unwrap();
         assert_eq!(open(&mut session, web("https://taobao.com/")).await["outcome"], "denied");
     }
 }
@@ -101,7 +101,7 @@ async fn sharing_follows_the_destination_surface() {
     let to = |surface: &str| json!({"card": card, "surface": surface});
     assert_eq!(probe_op(&mut session, "share", to("chat")).await["ok"]["outcome"], "opened");
     assert_eq!(probe_op(&mut session, "share", to("moments")).await["ok"]["reason"], "surface_disabled");
-    host.user_settings().set_links_enabled("local", Surface::Moments, true).unwrap();
+    host.user_settings().set_links_enabled("local", Surface::Moments, true).await.unwrap();
     session.event(&common::custom("share", to("moments"))).await.unwrap();
     let output = session.take_output();
     assert!(output.notices.iter().any(|n| n.message == "shared https://taobao.com/deal/1 to moments"), "{output:?}");
@@ -150,7 +150,7 @@ async fn every_decision_is_audited_with_target_and_surface() {
     let (mut session, _) = session_on(&host, Surface::Group, vec![]).await;
     open(&mut session, web("https://taobao.com/")).await;
     open(&mut session, web("javascript:alert(1)")).await;
-    let decisions = host.audit().recent(Some("test.linker"), 10).unwrap();
+    let decisions = host.audit().recent(Some("test.linker"), 10).await.unwrap();
     let links: Vec<_> = decisions.iter().filter(|d| d.capability == "link" && d.action != "load").collect();
     assert_eq!(links.len(), 2);
     assert_eq!(links[0].outcome.as_str(), "denied");
@@ -195,7 +195,7 @@ async fn undeclared_link_import_and_bad_declarations_are_load_errors() {
 async fn decisions_do_not_depend_on_who_owns_the_target() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host(&data);
-    host.user_settings().set_links_enabled("local", Surface::Moments, true).unwrap();
+    host.user_settings().set_links_enabled("local", Surface::Moments, true).await.unwrap();
     let targets = [
         web("https://taobao.com/"),
         web("https://item.taobao.com/x"),

@@ -2,8 +2,8 @@
 //! never an allow for a target that breaks a safety rule.
 
 use crate::common;
-use miniapp_host::capability::link::safety::{check_deep_link, check_web_url};
-use miniapp_host::config::LinkSettings;
+use miniapp_host::capabilities::link::safety::{check_deep_link, check_web_url};
+use miniapp_host::capabilities::link::LinkSettings;
 use proptest::prelude::*;
 use serde_json::Value;
 use url::Host;
@@ -140,7 +140,7 @@ proptest! {
 /// away are `malformed`, so what is opened and audited is what was sent.
 #[test]
 fn deep_links_are_checked_as_sent() {
-    use miniapp_host::capability::link::safety::display_of_refused;
+    use miniapp_host::capabilities::link::safety::display_of_refused;
     let settings = settings();
     let good = check_deep_link("taobao://item/123", &settings).unwrap();
     assert_eq!(good.display, "taobao://item/123");
@@ -163,7 +163,7 @@ fn deep_links_are_checked_as_sent() {
 /// controls escaped, and long text cut with a mark.
 #[test]
 fn refused_link_displays_are_safe_and_say_when_cut() {
-    use miniapp_host::capability::link::safety::display_of_refused;
+    use miniapp_host::capabilities::link::safety::display_of_refused;
     let settings = settings();
     let mixed = "https://аpple.com/login"; // Cyrillic а
     assert!(check_web_url(mixed, &settings).is_err());

@@ -7,8 +7,9 @@
 //! its wait behind the others' work: the figures show fairness, not speed.
 
 use crate::common::{self, probe_op, probe_tap};
-use miniapp_host::capability::payment::ledger::State;
+use miniapp_host::capabilities::payment::ledger::State;
 use miniapp_host::consent::{Answer, ScriptedUser};
+use miniapp_host::capabilities::payment::PaymentSettings;
 use miniapp_providers::SimulatorSettings;
 use serde_json::json;
 use std::sync::Arc;
@@ -44,7 +45,7 @@ async fn a_thousand_programs_at_once_lose_and_double_nothing() {
     let host = common::host_with(&data, |config| {
         config.engine.max_live_programs = PROGRAMS as u32 + 8;
         SimulatorSettings::update(config, |s| s.notification_delay_scale = 0.0).unwrap();
-        config.payment.confirm_wait_ms = 60_000;
+        config.update_section("payment", |p: &mut PaymentSettings| p.confirm_wait_ms = 60_000).unwrap();
     });
     // Every program is instantiated before any of them does its work.
     let all_running = Arc::new(Barrier::new(PROGRAMS));
@@ -95,7 +96,7 @@ async fn a_thousand_programs_at_once_lose_and_double_nothing() {
     let elapsed = started.elapsed();
 
     let ledger = host.payment_ledger();
-    let orders = ledger.list().unwrap();
+    let orders = ledger.list().await.unwrap();
     assert_eq!(orders.len(), PROGRAMS, "one order per program, none lost, none doubled");
     for order in &orders {
         assert_eq!(order.state, State::Paid, "{order:?}");
@@ -103,14 +104,14 @@ async fn a_thousand_programs_at_once_lose_and_double_nothing() {
         assert_eq!(order.amount, 100 + n);
         assert_eq!(order.program_id, format!("load.shop-{n:04}"));
     }
-    let transitions = ledger.paid_transitions().unwrap();
+    let transitions = ledger.paid_transitions().await.unwrap();
     assert_eq!(transitions.len(), PROGRAMS);
     assert!(transitions.iter().all(|(_, _, count)| *count == 1), "an order was paid twice");
-    assert_eq!(ledger.integrity_check().unwrap(), "ok");
+    assert_eq!(ledger.integrity_check().await.unwrap(), "ok");
 
     let audit = host.audit();
-    assert_eq!(audit.count("link", "open").unwrap(), PROGRAMS as u64, "every link decision audited");
-    assert!(audit.count("payment", "request").unwrap() >= PROGRAMS as u64, "every payment decision audited");
+    assert_eq!(audit.count("link", "open").await.unwrap(), PROGRAMS as u64, "every link decision audited");
+    assert!(audit.count("payment", "request").await.unwrap() >= PROGRAMS as u64, "every payment decision audited");
 
     println!(
         "{PROGRAMS} programs at once, {} events in {elapsed:.1?}, guest memory {} MiB in all; event latency:",

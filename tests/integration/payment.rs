@@ -5,6 +5,7 @@
 use crate::common::{self, probe_op};
 use miniapp_host::consent::{Answer, Prompt, ScriptedUser};
 use miniapp_host::{App, Host, HostConfig, Session};
+use miniapp_host::capabilities::payment::PaymentSettings;
 use miniapp_providers::{Scenario, SimulatorSettings};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 fn payment_host(data: &tempfile::TempDir, configure: impl FnOnce(&mut HostConfig)) -> Host {
     common::host_with(data, |config| {
         SimulatorSettings::update(config, |s| s.notification_delay_scale = 0.0001).unwrap();
-        config.payment.confirm_wait_ms = 2_000;
+        config.update_section("payment", |p: &mut PaymentSettings| p.confirm_wait_ms = 2_000).unwrap();
         configure(config);
     })
 }
@@ -62,7 +63,7 @@ async fn paying_with_each_method_shows_the_sheet_and_records_a_receipt() {
     }
     let ledger = host.payment_ledger();
     let events: Vec<String> =
-        ledger.events("1900000109", "T-wechat-0001").unwrap().into_iter().map(|e| e.to_state).collect();
+        ledger.events("1900000109", "T-wechat-0001").await.unwrap().into_iter().map(|e| e.to_state).collect();
     assert_eq!(events, ["created", "awaiting_user", "processing", "paid"]);
 }
 
@@ -147,7 +148,7 @@ async fn invalid_orders_are_refused_with_the_field_named() {
         assert!(reply["error"]["message"].as_str().unwrap().contains(needle), "{request}: {reply}");
     }
     assert!(user.prompts().is_empty(), "nothing invalid reaches the user");
-    let denied = host.audit().recent(Some("test.shop"), 20).unwrap();
+    let denied = host.audit().recent(Some("test.shop"), 20).await.unwrap();
     assert!(
         denied
             .iter()
@@ -189,27 +190,27 @@ async fn every_scenario_on_both_providers_settles_once() {
             assert_eq!(reply["ok"]["status"], *status, "{scenario:?} method {method}: {reply}");
             assert_eq!(reply["ok"]["reason"].as_str(), *reason, "{scenario:?} method {method}");
             let paid_events =
-                ledger.events("1900000109", &trade_no).unwrap().into_iter().filter(|e| e.to_state == "paid").count();
+                ledger.events("1900000109", &trade_no).await.unwrap().into_iter().filter(|e| e.to_state == "paid").count();
             assert!(paid_events <= 1, "{scenario:?}: paid {paid_events} times");
         }
     }
     // Let late deliveries land, then check what was recorded.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let outcomes = |i: usize, method: usize| -> Vec<String> {
-        ledger.notifications("1900000109", &format!("T-s{i}-m{method}")).unwrap().into_iter().map(|n| n.1).collect()
+    let outcomes = async |i: usize, method: usize| -> Vec<String> {
+        ledger.notifications("1900000109", &format!("T-s{i}-m{method}")).await.unwrap().into_iter().map(|n| n.1).collect()
     };
     for method in 1..=2 {
-        let duplicates = outcomes(4, method);
+        let duplicates = outcomes(4, method).await;
         assert_eq!(duplicates.iter().filter(|o| *o == "accepted").count(), 1, "{duplicates:?}");
         assert_eq!(duplicates.iter().filter(|o| *o == "duplicate").count(), 14, "{duplicates:?}");
         assert!(
-            outcomes(6, method).first().is_some_and(|o| o == "rejected"),
+            outcomes(6, method).await.first().is_some_and(|o| o == "rejected"),
             "forged first: {:?}",
-            outcomes(6, method)
+            outcomes(6, method).await
         );
-        assert!(outcomes(7, method).first().is_some_and(|o| o == "rejected"), "stale first: {:?}", outcomes(7, method));
-        assert!(outcomes(5, method).contains(&"ignored".to_string()), "out of order: {:?}", outcomes(5, method));
-        assert!(outcomes(8, method).contains(&"rejected".to_string()));
+        assert!(outcomes(7, method).await.first().is_some_and(|o| o == "rejected"), "stale first: {:?}", outcomes(7, method).await);
+        assert!(outcomes(5, method).await.contains(&"ignored".to_string()), "out of order: {:?}", outcomes(5, method).await);
+        assert!(outcomes(8, method).await.contains(&"rejected".to_string()));
     }
 }
 
@@ -220,6 +221,6 @@ async fn nobody_at_the_sheet_cancels() {
     let (mut session, _, _) = payer(&host, vec![]).await;
     let reply = pay(&mut session, order("T-nobody-1", 100)).await;
     assert_eq!(reply["ok"]["status"], "cancelled");
-    let events = host.payment_ledger().events("1900000109", "T-nobody-1").unwrap();
+    let events = host.payment_ledger().events("1900000109", "T-nobody-1").await.unwrap();
     assert_eq!(events.last().unwrap().cause, "nobody answered the payment sheet");
 }

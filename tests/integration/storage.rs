@@ -64,7 +64,10 @@ async fn quota_is_enforced_and_a_refused_write_changes_nothing() {
 #[tokio::test]
 async fn entries_larger_than_the_host_allows_are_refused() {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host_with(&data, |c| c.storage.max_entry_bytes = 64);
+    let host = common::host_with(&data, |c| {
+        c.update_section("storage", |s: &mut miniapp_host::capabilities::storage::StorageSettings| s.max_entry_bytes = 64)
+            .unwrap()
+    });
     let mut session = common::probe(&host, "test.entry", "").await.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();
     let reply = probe_op(&mut session, "set", json!({"key": "big", "value": "z".repeat(100)})).await;
@@ -117,7 +120,7 @@ async fn a_capability_the_host_disables_is_denied_as_a_value() {
     let reply = probe_op(&mut session, "set", json!({"key": "k", "value": 1})).await;
     assert_eq!(reply["error"]["code"], "capability_denied", "{reply}");
     assert!(reply["error"]["message"].as_str().unwrap().contains("policy disables"));
-    let decisions = host.audit().recent(Some("test.disabled"), 10).unwrap();
+    let decisions = host.audit().recent(Some("test.disabled"), 10).await.unwrap();
     let storage = decisions.iter().find(|d| d.capability == "storage").unwrap();
     assert_eq!(storage.outcome.as_str(), "denied");
 }

@@ -31,11 +31,11 @@ pub struct AuditArgs {
     json: bool,
 }
 
-pub fn audit(config: HostConfig, args: AuditArgs) -> anyhow::Result<ExitCode> {
+pub async fn audit(config: HostConfig, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let records = open_records(&config)?;
     let filter = AuditFilter { program_id: args.program, capability: args.capability, outcome: args.decision };
     let decisions = match records.audit() {
-        Some(audit) => audit.query(&filter, args.limit)?,
+        Some(audit) => audit.query(&filter, args.limit).await?,
         None => Vec::new(),
     };
     if args.json {

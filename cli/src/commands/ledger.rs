@@ -5,8 +5,8 @@ use super::{open_host, open_records};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use miniapp_host::HostConfig;
-use miniapp_host::capability::payment::ledger::State;
-use miniapp_host::capability::payment::money;
+use miniapp_host::capabilities::payment::ledger::State;
+use miniapp_host::capabilities::payment::money;
 use miniapp_host::sanitize;
 use serde_json::json;
 use std::process::ExitCode;
@@ -88,7 +88,7 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
     };
     match args.what {
         LedgerCommand::List { json } => {
-            let orders = ledger.list()?;
+            let orders = ledger.list().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&orders)?);
             } else if orders.is_empty() {
@@ -110,7 +110,8 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
         }
         LedgerCommand::Show { order, merchant, json } => {
             let matches: Vec<_> = ledger
-                .list()?
+                .list()
+                .await?
                 .into_iter()
                 .filter(|o| o.out_trade_no == order && merchant.as_ref().is_none_or(|m| *m == o.merchant_id))
                 .collect();
@@ -119,8 +120,8 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
                 [one] => one.clone(),
                 _ => bail!("several merchants have an order {order}; name one with --merchant"),
             };
-            let events = ledger.events(&record.merchant_id, &record.out_trade_no)?;
-            let notifications = ledger.notifications(&record.merchant_id, &record.out_trade_no)?;
+            let events = ledger.events(&record.merchant_id, &record.out_trade_no).await?;
+            let notifications = ledger.notifications(&record.merchant_id, &record.out_trade_no).await?;
             if json {
                 let notifications: Vec<_> =
                     notifications.iter().map(|(p, o, d)| json!({"provider": p, "outcome": o, "detail": d})).collect();
@@ -169,7 +170,7 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
         LedgerCommand::Verify { receipt, json } => {
             let payload =
                 receipts()?.verify(&receipt).map_err(anyhow::Error::msg).context("the receipt is not valid")?;
-            let record = ledger.get(&payload.merchant_id, &payload.out_trade_no)?.with_context(|| {
+            let record = ledger.get(&payload.merchant_id, &payload.out_trade_no).await?.with_context(|| {
                 format!("the receipt is signed, but the ledger has no order {}", payload.out_trade_no)
             })?;
             let agrees = record.transaction_id.as_deref() == Some(payload.transaction_id.as_str())
@@ -203,14 +204,14 @@ async fn check(config: HostConfig, json: bool) -> anyhow::Result<ExitCode> {
         eprintln!("reconciled {reconciled} payment(s) a previous run left with a provider");
     }
     let ledger = host.payment_ledger();
-    let integrity = ledger.integrity_check()?;
-    let orders = ledger.list()?;
+    let integrity = ledger.integrity_check().await?;
+    let orders = ledger.list().await?;
     let receipts = host.payment_receipts();
     let mut problems = Vec::new();
     if integrity != "ok" {
         problems.push(format!("integrity_check: {integrity}"));
     }
-    for (merchant, order, count) in ledger.paid_transitions()? {
+    for (merchant, order, count) in ledger.paid_transitions().await? {
         if count > 1 {
             problems.push(format!("{order} of merchant {merchant} was paid {count} times"));
         }

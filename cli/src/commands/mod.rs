@@ -92,9 +92,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(config, args).await,
         Command::Inspect(args) => inspect::inspect(config, args).await,
-        Command::Audit(args) => audit::audit(config, args),
-        Command::Settings(args) => settings::settings(config, args),
-        Command::Permissions(args) => permissions::permissions(config, args),
+        Command::Audit(args) => audit::audit(config, args).await,
+        Command::Settings(args) => settings::settings(config, args).await,
+        Command::Permissions(args) => permissions::permissions(config, args).await,
         Command::Ledger(args) => ledger::ledger(config, args).await,
     }
 }

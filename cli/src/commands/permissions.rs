@@ -4,7 +4,7 @@
 use super::{open_host, open_records};
 use clap::{Args, Subcommand};
 use miniapp_host::consent::LOCAL_USER;
-use miniapp_host::{HostConfig, IdentityScope, Manifest};
+use miniapp_host::{HostConfig, Manifest};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -23,20 +23,26 @@ enum PermissionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the consent scopes this host's capabilities may ask for.
+    Scopes {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a program's grants: one scope, or all of them.
     Revoke {
         /// The program: its id, or its app directory.
         app: String,
-        /// The scope (profile, phone, address); all scopes when omitted.
+        /// The scope (`miniapp permissions scopes` lists them); all scopes when omitted.
         scope: Option<String>,
     },
 }
 
-pub fn permissions(config: HostConfig, args: PermissionsArgs) -> anyhow::Result<ExitCode> {
+pub async fn permissions(config: HostConfig, args: PermissionsArgs) -> anyhow::Result<ExitCode> {
     match args.what {
         PermissionsCommand::List { json } => {
             let grants = match open_records(&config)?.grants() {
-                Some(grants) => grants.list(LOCAL_USER)?,
+                Some(grants) => grants.list(LOCAL_USER).await?,
                 None => Vec::new(),
             };
             if json {
@@ -55,15 +61,33 @@ pub fn permissions(config: HostConfig, args: PermissionsArgs) -> anyhow::Result<
                 }
             }
         }
+        PermissionsCommand::Scopes { json } => {
+            let host = open_host(config)?;
+            let scopes = host.registry().scopes();
+            if json {
+                let rows: Vec<serde_json::Value> = scopes
+                    .iter()
+                    .map(|(capability, scope)| {
+                        serde_json::json!({"capability": capability, "scope": scope.name, "shares": scope.summary})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                for (capability, scope) in scopes {
+                    println!("{capability:<12} {:<10} {}", scope.name, scope.summary);
+                }
+            }
+        }
         PermissionsCommand::Revoke { app, scope } => {
             let host = open_host(config)?;
+            let known: Vec<String> = host.registry().scopes().into_iter().map(|(_, scope)| scope.name).collect();
             if let Some(scope) = &scope
-                && IdentityScope::parse(scope).is_none()
+                && !known.contains(scope)
             {
-                anyhow::bail!("unknown scope `{scope}`; expected profile, phone or address");
+                anyhow::bail!("unknown scope `{scope}`; expected one of: {}", known.join(", "));
             }
             let program = program_id(&app)?;
-            let revoked = host.grants().revoke(LOCAL_USER, &program, scope.as_deref())?;
+            let revoked = host.grants().revoke(LOCAL_USER, &program, scope.as_deref()).await?;
             if revoked.is_empty() {
                 println!("{program} holds no granted {}", scope.as_deref().unwrap_or("scopes"));
             } else {

@@ -8,7 +8,7 @@ use crate::prompt::TerminalUser;
 use crate::terminal::{self, Style};
 use anyhow::{Context, bail};
 use clap::Args;
-use miniapp_host::capability::view::reading::{self, ControlKind};
+use miniapp_host::capabilities::view::reading::{self, ControlKind};
 use miniapp_host::consent::{Answer, User, answer_word};
 use miniapp_host::driver::Driver;
 use miniapp_host::driver::script::{self, Script, ScriptUser, TapTarget};

@@ -4,6 +4,7 @@
 use super::{open_host, open_records};
 use anyhow::bail;
 use clap::{Args, Subcommand};
+use miniapp_host::capabilities::link::LinkSettings;
 use miniapp_host::consent::LOCAL_USER;
 use miniapp_host::{HostConfig, Surface};
 use std::process::ExitCode;
@@ -40,14 +41,15 @@ struct LinksArgs {
     json: bool,
 }
 
-pub fn settings(config: HostConfig, args: SettingsArgs) -> anyhow::Result<ExitCode> {
+pub async fn settings(config: HostConfig, args: SettingsArgs) -> anyhow::Result<ExitCode> {
     let SettingsCommand::Links(links) = args.what;
-    let rules = &config.link.surfaces;
+    let link: LinkSettings = config.settings(miniapp_abi::link::CAPABILITY).map_err(anyhow::Error::msg)?;
+    let rules = &link.surfaces;
     if links.enable || links.disable {
         let Some(surface) = links.surface else { bail!("--enable and --disable need --surface") };
         match rules.get(&surface) {
             Some(surface_rules) if surface_rules.has_switch() => {
-                open_host(config.clone())?.user_settings().set_links_enabled(LOCAL_USER, surface, links.enable)?
+                open_host(config.clone())?.user_settings().set_links_enabled(LOCAL_USER, surface, links.enable).await?
             }
             _ => bail!(
                 "links on {surface} have no switch: none of its rules is opt_in (see `miniapp settings links --surface {surface}`)"
@@ -62,7 +64,7 @@ pub fn settings(config: HostConfig, args: SettingsArgs) -> anyhow::Result<ExitCo
         let surface_rules = rules.get(&surface);
         let switch = match surface_rules {
             Some(r) if r.has_switch() => match &settings {
-                Some(settings) => Some(settings.links_enabled(LOCAL_USER, surface)?),
+                Some(settings) => Some(settings.links_enabled(LOCAL_USER, surface).await?),
                 None => Some(false),
             },
             _ => None,

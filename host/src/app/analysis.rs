@@ -9,7 +9,7 @@ use crate::manifest::Manifest;
 use miniapp_abi::{self as abi, ABI_VERSION, AbiVersion};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use wasmtime::{ExternType, Module, ModuleExport, ValType};
+use wasmtime::{ExternType, Module, ValType};
 
 /// The import group of WASI preview 1 functions.
 pub const WASI_GROUP: &str = "wasi";
@@ -33,32 +33,6 @@ pub struct ModuleAnalysis {
 
 fn errors_as_text<S: serde::Serializer>(errors: &[LoadError], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_seq(errors.iter().map(|e| serde_json::json!({"code": e.code(), "message": e.to_string()})))
-}
-
-/// The lifecycle exports, looked up once per module.
-#[derive(Clone)]
-pub(crate) struct ExportIndices {
-    pub memory: ModuleExport,
-    pub alloc: ModuleExport,
-    pub on_launch: ModuleExport,
-    pub on_show: Option<ModuleExport>,
-    pub on_hide: Option<ModuleExport>,
-    pub on_event: Option<ModuleExport>,
-    pub initialize: Option<ModuleExport>,
-}
-
-impl ExportIndices {
-    pub(crate) fn of(module: &Module) -> Option<ExportIndices> {
-        Some(ExportIndices {
-            memory: module.get_export_index(abi::EXPORT_MEMORY)?,
-            alloc: module.get_export_index(abi::EXPORT_ALLOC)?,
-            on_launch: module.get_export_index(abi::EXPORT_ON_LAUNCH)?,
-            on_show: module.get_export_index(abi::EXPORT_ON_SHOW),
-            on_hide: module.get_export_index(abi::EXPORT_ON_HIDE),
-            on_event: module.get_export_index(abi::EXPORT_ON_EVENT),
-            initialize: module.get_export_index(abi::EXPORT_INITIALIZE),
-        })
-    }
 }
 
 #[derive(Clone, Copy)]

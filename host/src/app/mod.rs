@@ -5,75 +5,32 @@ mod analysis;
 
 pub use analysis::{ModuleAnalysis, WASI_GROUP, analyze};
 
-use crate::audit::Outcome;
-use crate::capability::Grant;
-use crate::config::Limits;
+use crate::audit::{AuditLog, Outcome};
+use crate::capability::{Grant, GrantState, ProgramInfo, Registry};
+use crate::config::{HostConfig, Limits};
+use crate::consent::User;
 use crate::engine::admission::{self, Format};
+use crate::engine::{ModuleCache, SharedEngine};
 use crate::error::{LoadError, SessionError};
-use crate::host::HostInner;
 use crate::manifest::{Manifest, ManifestError};
-use crate::session::Session;
-pub(crate) use analysis::ExportIndices;
-use miniapp_abi::{AbiVersion, ApiError};
+use crate::session::{ExportIndices, Session, SessionSpec, SessionState};
+use miniapp_abi::AbiVersion;
+use wasmtime::Linker;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::InstancePre;
 
-/// Who a program is and what its gates decided at load.
-#[derive(Debug)]
-pub struct ProgramInfo {
-    /// The manifest's id.
-    pub id: String,
-    /// The manifest's display name.
-    pub name: String,
-    /// The manifest's version.
-    pub version: String,
-    /// The manifest's publisher.
-    pub publisher: String,
-    /// SHA-256 of the module's bytes, hex.
-    pub module_hash: String,
-    grants: BTreeMap<String, GrantState>,
-}
-
-enum GrantState {
-    Granted(Grant),
-    Denied(String),
-}
-
-impl std::fmt::Debug for GrantState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            GrantState::Granted(_) => f.write_str("Granted"),
-            GrantState::Denied(reason) => write!(f, "Denied({reason:?})"),
-        }
-    }
-}
-
-impl ProgramInfo {
-    /// What declaring `capability` granted, or why it is denied.
-    pub(crate) fn grant(&self, capability: &str) -> Result<Grant, ApiError> {
-        match self.grants.get(capability) {
-            Some(GrantState::Granted(grant)) => Ok(grant.clone()),
-            Some(GrantState::Denied(reason)) => Err(ApiError::capability_denied(reason.clone())),
-            None => Err(ApiError::capability_denied(format!("`{capability}` is not declared in miniapp.toml"))),
-        }
-    }
-
-    /// Each declared capability and whether the host's policy allows it
-    /// (`Ok`) or not (`Err(reason)`).
-    pub fn capability_decisions(&self) -> BTreeMap<&str, Result<(), &str>> {
-        self.grants
-            .iter()
-            .map(|(name, state)| {
-                let decision = match state {
-                    GrantState::Granted(_) => Ok(()),
-                    GrantState::Denied(reason) => Err(reason.as_str()),
-                };
-                (name.as_str(), decision)
-            })
-            .collect()
-    }
+/// What loading and starting programs needs from the host: made once by the
+/// host, shared by every program it loads.
+pub(crate) struct Runtime {
+    pub config: HostConfig,
+    pub engine: SharedEngine,
+    pub linker: Linker<SessionState>,
+    pub registry: Registry,
+    pub audit: AuditLog,
+    pub cache: ModuleCache,
+    pub user: Arc<dyn User>,
 }
 
 /// What declaring capability `name` with `params` grants, or the problem: a
@@ -109,7 +66,7 @@ pub(crate) fn declare(
 /// compiled) and compiles them, or takes them from the module cache, off the async
 /// workers so that a large module never stalls other programs' callbacks.
 pub(crate) async fn compile(
-    host: &Arc<HostInner>,
+    host: &Arc<Runtime>,
     program_id: &str,
     bytes: Vec<u8>,
     format: Format,
@@ -151,7 +108,7 @@ pub struct App {
 }
 
 struct AppInner {
-    host: Arc<HostInner>,
+    host: Arc<Runtime>,
     dir: Option<PathBuf>,
     manifest: Manifest,
     program: Arc<ProgramInfo>,
@@ -159,7 +116,7 @@ struct AppInner {
     abi_version: AbiVersion,
     module_size: usize,
     analysis: ModuleAnalysis,
-    pre: InstancePre<crate::sandbox::SessionState>,
+    pre: InstancePre<SessionState>,
     exports: ExportIndices,
 }
 
@@ -167,7 +124,7 @@ impl App {
     /// Loads a program from a manifest and module bytes; a refusal is recorded in the audit log like every other
     /// gate decision (the load gate: module, manifest and declarations).
     pub(crate) async fn load(
-        host: Arc<HostInner>,
+        host: Arc<Runtime>,
         manifest: Manifest,
         dir: Option<PathBuf>,
         module_bytes: Vec<u8>,
@@ -175,7 +132,7 @@ impl App {
         source_name: String,
     ) -> Result<App, LoadError> {
         let program_id = manifest.id.clone();
-        let audit = host.services.audit.clone();
+        let audit = host.audit.clone();
         let loaded = App::load_checked(host, manifest, dir, module_bytes, format, source_name).await;
         if let Err(error) = &loaded
             && !matches!(error, LoadError::Host { .. })
@@ -204,7 +161,7 @@ impl App {
     }
 
     async fn load_checked(
-        host: Arc<HostInner>,
+        host: Arc<Runtime>,
         manifest: Manifest,
         dir: Option<PathBuf>,
         module_bytes: Vec<u8>,
@@ -242,8 +199,7 @@ impl App {
             load_decisions.push((name.clone(), outcome, reason));
             grants.insert(name.clone(), state);
         }
-        host.services
-            .audit
+        host.audit
             .record_load(&program_id, &load_decisions)
             .await
             .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?;
@@ -258,14 +214,14 @@ impl App {
             program: program_id.clone(),
             reason: "required exports vanished after a clean analysis".into(),
         })?;
-        let program = Arc::new(ProgramInfo {
-            id: manifest.id.clone(),
-            name: manifest.name.clone(),
-            version: manifest.version.clone(),
-            publisher: manifest.publisher.clone(),
-            module_hash: compiled.hash,
+        let program = Arc::new(ProgramInfo::new(
+            manifest.id.clone(),
+            manifest.name.clone(),
+            manifest.version.clone(),
+            manifest.publisher.clone(),
+            compiled.hash,
             grants,
-        });
+        ));
         Ok(App {
             inner: Arc::new(AppInner {
                 host,
@@ -290,8 +246,19 @@ impl App {
 
     /// Like [`App::start`], with `user` answering this session's prompts instead of
     /// the host's default user.
-    pub async fn start_with_user(&self, user: Arc<dyn crate::consent::User>) -> Result<Session, SessionError> {
-        Session::start(self.clone(), user, &self.inner.pre, &self.inner.exports, self.inner.host.engine.engine()).await
+    pub async fn start_with_user(&self, user: Arc<dyn User>) -> Result<Session, SessionError> {
+        let host = &self.inner.host;
+        Session::start(SessionSpec {
+            program: self.inner.program.clone(),
+            limits: self.inner.limits,
+            wasm_stack_bytes: host.config.engine.wasm_stack_bytes,
+            user,
+            capabilities: host.registry.all().cloned().collect(),
+            pre: &self.inner.pre,
+            exports: &self.inner.exports,
+            engine: host.engine.engine(),
+        })
+        .await
     }
 
     /// The configuration of the host this program is loaded in.

@@ -178,26 +178,29 @@ impl AuditLog {
 
     /// How many decisions were recorded for `capability`'s `action` (a host
     /// function's name, `load`, …), across all programs.
-    pub fn count(&self, capability: &str, action: &str) -> Result<u64, StoreError> {
-        self.database.run_blocking(|c| {
+    pub async fn count(&self, capability: &str, action: &str) -> Result<u64, StoreError> {
+        let capability = capability.to_owned();
+        let action = action.to_owned();
+        self.database.run(move |c| {
             let count: i64 = c.query_row(
                 "SELECT count(*) FROM decisions WHERE capability = ?1 AND action = ?2",
                 rusqlite::params![capability, action],
                 |row| row.get(0),
             )?;
             Ok(count as u64)
-        })
+        }).await
     }
 
     /// The most recent `limit` decisions, oldest first, optionally for one program.
-    pub fn recent(&self, program_id: Option<&str>, limit: u32) -> Result<Vec<Decision>, StoreError> {
-        self.query(&AuditFilter { program_id: program_id.map(str::to_string), ..AuditFilter::default() }, limit)
+    pub async fn recent(&self, program_id: Option<&str>, limit: u32) -> Result<Vec<Decision>, StoreError> {
+        self.query(&AuditFilter { program_id: program_id.map(str::to_string), ..AuditFilter::default() }, limit).await
     }
 
     /// The most recent `limit` decisions that pass `filter`, oldest first.
-    pub fn query(&self, filter: &AuditFilter, limit: u32) -> Result<Vec<Decision>, StoreError> {
+    pub async fn query(&self, filter: &AuditFilter, limit: u32) -> Result<Vec<Decision>, StoreError> {
+        let filter = filter.clone();
         let outcome = filter.outcome.map(Outcome::as_str);
-        self.database.run_blocking(|c| {
+        self.database.run(move |c| {
             let mut statement = c.prepare(
                 "SELECT at_ms, program_id, capability, action, outcome, reason, target, surface FROM (
                      SELECT * FROM decisions
@@ -220,6 +223,6 @@ impl AuditLog {
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+        }).await
     }
 }

@@ -11,7 +11,7 @@
 //! in buffers the guest allocates with its `miniapp_alloc` export; the answer of
 //! that export is checked like any other guest pointer.
 
-use crate::sandbox::{Fault, LimitKind, SessionState};
+use crate::sandbox::{Fault, LimitKind, Sandbox, Sandboxed};
 use std::ops::Range;
 use wasmtime::{AsContextMut, Memory, TypedFunc};
 
@@ -43,7 +43,7 @@ pub(crate) fn guest_range(ptr: i32, len: i32, memory_len: usize) -> Result<Range
     Ok(start..end)
 }
 
-fn exports(state: &mut SessionState) -> Result<GuestExports, wasmtime::Error> {
+fn exports(state: &mut Sandbox) -> Result<GuestExports, wasmtime::Error> {
     match &state.exports {
         Some(exports) => Ok(exports.clone()),
         None => Err(state.fail(Fault::Abi("host call made before the instance finished starting".into()))),
@@ -52,38 +52,38 @@ fn exports(state: &mut SessionState) -> Result<GuestExports, wasmtime::Error> {
 
 /// Copies a guest message `ptr, len` into a host buffer, after checking its length
 /// against the message limit and its range against the guest's memory.
-pub(crate) fn read_message(
-    mut store: impl AsContextMut<Data = SessionState>,
+pub(crate) fn read_message<T: Sandboxed>(
+    mut store: impl AsContextMut<Data = T>,
     ptr: i32,
     len: i32,
 ) -> Result<Vec<u8>, wasmtime::Error> {
     let mut context = store.as_context_mut();
-    let limit = context.data().limits.message_bytes;
+    let limit = context.data().sandbox_ref().limits.message_bytes;
     if len as u32 > limit {
-        return Err(context.data_mut().fail(Fault::limit(LimitKind::MessageBytes, u64::from(limit))));
+        return Err(context.data_mut().sandbox().fail(Fault::limit(LimitKind::MessageBytes, u64::from(limit))));
     }
     read_bytes(context, ptr, len as u32)
 }
 
 /// The guest's memory and the range `ptr .. ptr + len` in it, or the fault that
 /// ends the guest: the one range check behind every read and write below.
-fn checked(
-    context: &mut wasmtime::StoreContextMut<'_, SessionState>,
+fn checked<T: Sandboxed>(
+    context: &mut wasmtime::StoreContextMut<'_, T>,
     ptr: i32,
     len: u32,
 ) -> Result<(Memory, Range<usize>), wasmtime::Error> {
-    let memory = exports(context.data_mut())?.memory;
+    let memory = exports(context.data_mut().sandbox())?.memory;
     match guest_range(ptr, len as i32, memory.data_size(&*context)) {
         Ok(range) => Ok((memory, range)),
-        Err(fault) => Err(context.data_mut().fail(fault)),
+        Err(fault) => Err(context.data_mut().sandbox().fail(fault)),
     }
 }
 
 /// Copies `len` bytes at `ptr` out of guest memory, after checking the range
 /// (so the host buffer is never larger than the guest's memory). For WASI calls
 /// the host implements itself; host-call messages go through [`read_message`].
-pub(crate) fn read_bytes(
-    mut store: impl AsContextMut<Data = SessionState>,
+pub(crate) fn read_bytes<T: Sandboxed>(
+    mut store: impl AsContextMut<Data = T>,
     ptr: i32,
     len: u32,
 ) -> Result<Vec<u8>, wasmtime::Error> {
@@ -93,8 +93,8 @@ pub(crate) fn read_bytes(
 }
 
 /// Checks that `len` bytes at `ptr` lie in guest memory, before a call acts.
-pub(crate) fn check_range(
-    mut store: impl AsContextMut<Data = SessionState>,
+pub(crate) fn check_range<T: Sandboxed>(
+    mut store: impl AsContextMut<Data = T>,
     ptr: i32,
     len: u32,
 ) -> Result<(), wasmtime::Error> {
@@ -102,8 +102,8 @@ pub(crate) fn check_range(
 }
 
 /// Writes `bytes` into guest memory at `ptr`, after checking the range.
-pub(crate) fn write_bytes(
-    mut store: impl AsContextMut<Data = SessionState>,
+pub(crate) fn write_bytes<T: Sandboxed>(
+    mut store: impl AsContextMut<Data = T>,
     ptr: i32,
     bytes: &[u8],
 ) -> Result<(), wasmtime::Error> {
@@ -118,16 +118,16 @@ pub(crate) fn write_bytes(
 /// Checks that a reply slot (`REPLY_SLOT_BYTES` at `slot`) lies in guest memory.
 /// Done before a host call acts, so a call whose answer cannot be delivered has no
 /// effect.
-pub(crate) fn check_reply_slot(
-    store: impl AsContextMut<Data = SessionState>,
+pub(crate) fn check_reply_slot<T: Sandboxed>(
+    store: impl AsContextMut<Data = T>,
     slot: i32,
 ) -> Result<(), wasmtime::Error> {
     check_range(store, slot, REPLY_SLOT_BYTES)
 }
 
 /// Writes `(ptr, len)` into the reply slot at `slot`.
-pub(crate) fn write_reply_slot(
-    store: impl AsContextMut<Data = SessionState>,
+pub(crate) fn write_reply_slot<T: Sandboxed>(
+    store: impl AsContextMut<Data = T>,
     slot: i32,
     ptr: u32,
     len: u32,
@@ -141,15 +141,15 @@ pub(crate) fn write_reply_slot(
 /// Hands `bytes` to the guest: asks `miniapp_alloc` for a buffer, checks the
 /// answer, and copies the bytes in. Returns the buffer's `(ptr, len)`; `(0, 0)`
 /// for no bytes, without calling the allocator. The buffer belongs to the guest.
-pub(crate) async fn deliver(
-    mut store: impl AsContextMut<Data = SessionState>,
+pub(crate) async fn deliver<T: Sandboxed>(
+    mut store: impl AsContextMut<Data = T>,
     bytes: &[u8],
 ) -> Result<(u32, u32), wasmtime::Error> {
     if bytes.is_empty() {
         return Ok((0, 0));
     }
     let mut context = store.as_context_mut();
-    let limit = context.data().limits.message_bytes;
+    let limit = context.data().sandbox_ref().limits.message_bytes;
     let len = match u32::try_from(bytes.len()) {
         Ok(len) if len <= limit => len,
         _ => {
@@ -160,21 +160,22 @@ pub(crate) async fn deliver(
             )));
         }
     };
-    let exports = exports(context.data_mut())?;
-    context.data_mut().in_allocator = true;
+    let exports = exports(context.data_mut().sandbox())?;
+    context.data_mut().sandbox().in_allocator = true;
     let allocated = exports.alloc.call_async(&mut context, len as i32).await;
-    context.data_mut().in_allocator = false;
+    context.data_mut().sandbox().in_allocator = false;
     let ptr = allocated?;
     if ptr == 0 {
         return Err(context
             .data_mut()
+            .sandbox()
             .fail(Fault::Abi(format!("miniapp_alloc returned 0 when asked for {len} bytes"))));
     }
     let range = match guest_range(ptr, len as i32, exports.memory.data_size(&context)) {
         Ok(range) => range,
         Err(fault) => {
             let fault = Fault::Abi(format!("miniapp_alloc returned an unusable buffer: {fault}"));
-            return Err(context.data_mut().fail(fault));
+            return Err(context.data_mut().sandbox().fail(fault));
         }
     };
     exports.memory.data_mut(&mut context)[range].copy_from_slice(bytes);

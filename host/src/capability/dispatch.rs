@@ -5,15 +5,15 @@
 //! reply (a result, or an [`ApiError`] when the status is not 0) is delivered into a
 //! guest buffer whose `(ptr, len)` is written to the reply slot.
 
-use super::{CallContext, HostFunction, SessionView};
+use super::{CallContext, Calling, HostFunction};
 use crate::boundary;
-use crate::sandbox::{Fault, SessionState};
+use crate::sandbox::{Fault, Sandboxed};
 use miniapp_abi::{ApiError, ErrorCode, STATUS_OK};
 use std::time::Instant;
 use wasmtime::Caller;
 
-pub(super) fn link(
-    linker: &mut wasmtime::Linker<SessionState>,
+pub(super) fn link<T: Sandboxed + Calling>(
+    linker: &mut wasmtime::Linker<T>,
     capability: &'static str,
     function: HostFunction,
 ) -> wasmtime::Result<()> {
@@ -23,47 +23,38 @@ pub(super) fn link(
     linker.func_wrap_async(
         &module,
         name,
-        move |mut caller: Caller<'_, SessionState>, (request_ptr, request_len, reply_slot): (i32, i32, i32)| {
+        move |mut caller: Caller<'_, T>, (request_ptr, request_len, reply_slot): (i32, i32, i32)| {
             let handler = handler.clone();
             Box::new(async move {
-                if caller.data().in_allocator {
+                if caller.data().sandbox_ref().in_allocator {
                     // Nesting stops here: a host call inside the allocator would need
                     // another fiber for its own reply, and so on without bound.
                     let fault = Fault::Abi(format!(
                         "miniapp_alloc called `{}.{name}`; the allocator must not call miniapp host functions",
                         miniapp_abi::import_module(capability)
                     ));
-                    return Err(caller.data_mut().fail(fault));
+                    return Err(caller.data_mut().sandbox().fail(fault));
                 }
-                caller.data_mut().count_host_call()?;
+                caller.data_mut().sandbox().count_host_call()?;
                 boundary::check_reply_slot(&mut caller, reply_slot)?;
                 let request = boundary::read_message(&mut caller, request_ptr, request_len)?;
 
                 let started = Instant::now();
-                let state = caller.data();
                 // The host's work and waits for this call are not the program's.
-                let meter = state.meter();
+                let meter = caller.data().sandbox_ref().meter();
                 meter.pause();
-                let program = state.program.clone();
-                let session = SessionView {
-                    user: state.user.clone(),
-                    surface: state.surface,
-                    gesture: state.gesture,
-                    action: state.action.clone(),
-                    output: state.output.clone(),
-                    once: state.once.clone(),
-                    slots: state.slots.clone(),
-                };
-                // Only a recorded session pays for keeping a copy of the request.
-                let transcript = state.transcript.clone();
-                let recorded_request = transcript.as_ref().map(|_| request.clone());
+                let call = caller.data().call_state();
+                let (program, session) = (call.program.clone(), call.session.clone());
+                // Only an observed session pays for keeping a copy of the request.
+                let observers = call.observers.clone();
+                let observed_request = (!observers.is_empty()).then(|| request.clone());
                 let result = match program.grant(capability) {
-                    Ok(grant) => handler(CallContext { program, grant, session }, request).await,
+                    Ok(grant) => handler(CallContext::new(capability, program, grant, session), request).await,
                     Err(denied) => Err(denied),
                 };
                 meter.resume();
 
-                let limit = caller.data().limits.message_bytes as usize;
+                let limit = caller.data().sandbox_ref().limits.message_bytes as usize;
                 let (status, body) = match result {
                     Ok(body) if body.len() <= limit => (STATUS_OK, body),
                     Ok(body) => error_reply(&ApiError::new(
@@ -72,8 +63,10 @@ pub(super) fn link(
                     )),
                     Err(error) => error_reply(&error),
                 };
-                if let (Some(transcript), Some(request)) = (transcript, recorded_request) {
-                    transcript.host_call(capability, name, &request, status, &body, started.elapsed());
+                if let Some(request) = observed_request {
+                    for observer in &observers {
+                        observer.host_call(capability, name, &request, status, &body, started.elapsed());
+                    }
                 }
                 let (ptr, len) = boundary::deliver(&mut caller, &body).await?;
                 boundary::write_reply_slot(&mut caller, reply_slot, ptr, len)?;

@@ -1,42 +1,49 @@
-//! Capabilities: the host APIs a program may use, each a plug-in.
+//! The capability core: what a capability is, what it gets from the host, and the
+//! one path every host call takes. Capabilities (the built-in ones in
+//! `crate::capabilities`, and any an embedder writes in its own crate) depend on
+//! this module and the host services it names — never on the host, the app or the
+//! session.
 //!
-//! A capability is a type implementing [`Capability`]: it has a name (used in the
-//! manifest's `[capabilities.<name>]` table and the import module
-//! `miniapp:<name>`), checks the parameters a manifest declares for it, and lists
-//! its host functions. [`Registry::builtin`] is the one place built-in
-//! capabilities are registered; an embedder adds its own with
-//! [`crate::HostBuilder::capability`].
-//!
-//! Every host function has the same wasm signature and goes through the same
-//! dispatch (see `dispatch.rs`): count the call, check the reply slot, read the
-//! request through the boundary, check the gates, run the handler, deliver the
-//! reply. A handler only sees decoded requests and returns values or [`ApiError`]s.
+//! A capability's whole life is one type implementing [`Capability`], made by an
+//! [`Init`] function from the host's services and its own configuration section:
+//! - **init**: [`InitContext`] gives the database, the audit log, the consent gate,
+//!   the user's settings, the data directory and `[<name>]` of the host TOML;
+//! - **declare**: checks the manifest's `[capabilities.<name>]` table and returns
+//!   what the program is granted;
+//! - **prepare**: makes the capability's state for one session (a page stack);
+//! - **hooks**: [`Capability::on_launch`] before the launch callback, and
+//!   [`Capability::follow_up`], the events the host delivers next (a `page` event
+//!   after navigation) — so behaviour the ABI promises holds for every embedder;
+//! - **functions**: its host functions, each served through `dispatch.rs`: count
+//!   the call, check the reply slot, read the request through the boundary, check
+//!   the gates, run the handler, deliver the reply.
 
+mod consent;
 mod dispatch;
-pub mod identity;
-pub mod link;
-pub mod payment;
-pub mod storage;
-pub mod view;
+pub mod program;
+pub mod session;
+
+pub use consent::{ConsentGate, ConsentRequest, ScopeInfo, declare_scopes, refused as consent_refused};
+pub use program::{GrantState, ProgramInfo};
+pub use session::{CallObserver, CallState, Calling, OncePerLaunch, SessionData, SessionView, UserAction};
 
 use crate::audit::AuditLog;
 use crate::config::HostConfig;
-use crate::consent::User;
 use crate::consent::grants::Grants;
-use crate::sandbox::{OncePerLaunch, OutputCapture, SessionSlots, SessionState, UserAction};
+use crate::error::HostError;
+use crate::sandbox::Sandboxed;
 use crate::settings::UserSettings;
-use crate::store::{Database, StoreError};
-use miniapp_abi::lifecycle::Surface;
+use crate::store::Database;
+use miniapp_abi::lifecycle::{Event, LaunchContext};
 use miniapp_abi::{ApiError, ErrorCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
-
-pub use crate::app::ProgramInfo;
 
 /// What a capability keeps for one program once its declaration is accepted (its
 /// parsed manifest parameters). Handlers get it back with [`CallContext::grant`].
@@ -75,8 +82,10 @@ impl DeclarationError {
 }
 
 /// A host API offered to programs.
-pub trait Capability: Send + Sync + 'static {
-    /// The capability's name: lowercase letters and `_`.
+pub trait Capability: AsAny + Send + Sync + 'static {
+    /// The capability's name: lowercase letters and `_`. It names the manifest's
+    /// `[capabilities.<name>]`, the import module `miniapp:<name>` and the host
+    /// TOML's `[<name>]` section.
     fn name(&self) -> &'static str;
 
     /// Checks the manifest's `[capabilities.<name>]` table and returns what the
@@ -85,6 +94,66 @@ pub trait Capability: Send + Sync + 'static {
 
     /// The capability's host functions.
     fn functions(self: Arc<Self>) -> Vec<HostFunction>;
+
+    /// The consent scopes it may ask the user for (listed by `miniapp
+    /// permissions`); scope names are unique across a host's capabilities.
+    fn scopes(&self) -> Vec<ScopeInfo> {
+        Vec::new()
+    }
+
+    /// Its state for one session of a program granted `grant`; handlers reach it
+    /// with [`CallContext::data`].
+    fn prepare(&self, _grant: &Grant) -> Option<SessionData> {
+        None
+    }
+
+    /// Runs before the program's launch callback, with the launch context.
+    fn on_launch(&self, _data: &SessionData, _context: &LaunchContext) {}
+
+    /// The next event the host must deliver because of what the program just did
+    /// (a `page` event after it navigated), if any. Asked after every callback,
+    /// until no capability has one (or a bound of chained events is reached).
+    fn follow_up(&self, _data: &SessionData) -> Option<Event> {
+        None
+    }
+}
+
+/// Lets the host reach a capability's own type (`Registry::capability`).
+pub trait AsAny {
+    /// The value as `Any`.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Makes a capability from the host's services: the one way capabilities are
+/// installed, built-in or an embedder's (`HostBuilder::capability`).
+pub type Init = Box<dyn FnOnce(&InitContext<'_>) -> Result<Arc<dyn Capability>, HostError> + Send>;
+
+/// What a capability is made from.
+pub struct InitContext<'a> {
+    /// The host's configuration (its limits, its plug-in sections).
+    pub config: &'a HostConfig,
+    /// The host's shared services.
+    pub services: &'a HostServices,
+}
+
+impl InitContext<'_> {
+    /// The capability's section `[name]` of the host TOML as `T` (defaults when
+    /// absent); an unknown key is an error naming it.
+    pub fn settings<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, HostError> {
+        self.config.settings(name).map_err(HostError::Config)
+    }
+
+    /// A directory of the host's data directory for the capability's own files
+    /// (keys, secrets).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.services.data_dir
+    }
 }
 
 /// The boxed future a host function handler returns.
@@ -166,34 +235,41 @@ pub struct NoArguments {}
 /// What a handler knows about the call it is serving.
 #[derive(Clone)]
 pub struct CallContext {
+    capability: &'static str,
     program: Arc<ProgramInfo>,
     grant: Grant,
     session: SessionView,
 }
 
-/// The session a host call comes from.
-#[derive(Clone)]
-pub struct SessionView {
-    /// The person using the program; the host asks them, never the guest.
-    pub user: Arc<dyn User>,
-    /// The surface the program was launched on.
-    pub surface: Surface,
-    /// Whether the program is handling a tap right now.
-    pub gesture: bool,
-    /// The user action the running callback handles, which one payment sheet may use.
-    pub action: UserAction,
-    /// Where to report what the host did for the program.
-    pub output: OutputCapture,
-    /// Things the session may do at most once per launch.
-    pub once: OncePerLaunch,
-    /// What capabilities keep for this session.
-    pub slots: SessionSlots,
-}
-
 impl CallContext {
+    /// The context of a call to `capability` by `program` with `grant`, in
+    /// `session` (the dispatcher builds these; so can a handler's test).
+    pub fn new(capability: &'static str, program: Arc<ProgramInfo>, grant: Grant, session: SessionView) -> CallContext {
+        CallContext { capability, program, grant, session }
+    }
+
+    /// This capability's state for the session, as made by
+    /// [`Capability::prepare`].
+    pub fn data<T: Any + Send + Sync>(&self) -> Result<Arc<T>, ApiError> {
+        let data = self.session.data.get(self.capability).cloned().ok_or_else(|| {
+            ApiError::internal(format!("`{}` keeps no state for this session", self.capability))
+        })?;
+        data.downcast::<T>().map_err(|_| ApiError::internal("capability state has an unexpected type"))
+    }
+
     /// The session the call comes from.
     pub fn session(&self) -> &SessionView {
         &self.session
+    }
+
+    /// The capability being called.
+    pub fn capability(&self) -> &'static str {
+        self.capability
+    }
+
+    /// The program, shared (to keep beyond the call).
+    pub fn program_arc(&self) -> &Arc<ProgramInfo> {
+        &self.program
     }
 
     /// The calling program.
@@ -209,9 +285,8 @@ impl CallContext {
     }
 }
 
-/// What the host shares with its capabilities: the database and the records kept
-/// in it.
-#[derive(Debug, Clone)]
+/// What the host shares with its capabilities.
+#[derive(Clone)]
 pub struct HostServices {
     /// The host database.
     pub database: Database,
@@ -221,28 +296,25 @@ pub struct HostServices {
     pub user_settings: UserSettings,
     /// Remembered consent.
     pub grants: Grants,
-    /// The payment ledger.
-    pub ledger: payment::ledger::Ledger,
-    /// The payment receipt signer.
-    pub receipts: Arc<payment::receipt::ReceiptSigner>,
-    /// The payment capability, once registered (for reconciliation by tools).
-    pub payment: Arc<std::sync::OnceLock<Arc<payment::Payment>>>,
+    /// The one consent gate every capability asks through.
+    pub consent: ConsentGate,
+    /// The host's data directory.
+    pub data_dir: PathBuf,
 }
 
 impl HostServices {
-    /// Opens every record in `database`, creating tables as needed; keys live in
-    /// `data_dir`.
-    pub fn open(database: Database, data_dir: &std::path::Path) -> Result<HostServices, StoreError> {
-        let receipts = payment::receipt::ReceiptSigner::open(data_dir)
-            .map_err(|reason| StoreError::Open { path: data_dir.to_path_buf(), reason })?;
+    /// Opens every shared record in `database`, creating tables as needed; files
+    /// live in `data_dir`.
+    pub fn open(database: Database, data_dir: &std::path::Path) -> Result<HostServices, HostError> {
+        let audit = AuditLog::new(database.clone())?;
+        let grants = Grants::new(database.clone())?;
         Ok(HostServices {
-            audit: AuditLog::new(database.clone())?,
+            consent: ConsentGate::new(grants.clone(), audit.clone()),
             user_settings: UserSettings::new(database.clone())?,
-            grants: Grants::new(database.clone())?,
-            ledger: payment::ledger::Ledger::new(database.clone())?,
-            receipts: Arc::new(receipts),
-            payment: Arc::default(),
+            audit,
+            grants,
             database,
+            data_dir: data_dir.to_path_buf(),
         })
     }
 }
@@ -255,39 +327,6 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The built-in capabilities. This is the one place they are registered.
-    pub fn builtin(
-        config: &HostConfig,
-        services: &HostServices,
-        providers: &[Arc<dyn payment::provider::ProviderPlugin>],
-    ) -> Result<Registry, StoreError> {
-        let mut registry = Registry::default();
-        registry.add(Arc::new(storage::Storage::new(config.storage, services.database.clone())?));
-        let link = link::Link::new(config.link.clone(), services.user_settings.clone(), services.audit.clone());
-        registry.add(Arc::new(link));
-        let identity = identity::Identity::new(
-            &config.data_dir,
-            services.grants.clone(),
-            config.user.clone(),
-            services.audit.clone(),
-        )
-        .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
-        registry.add(Arc::new(identity));
-        let payment = payment::Payment::new(
-            config.payment.clone(),
-            services,
-            config.data_dir.clone(),
-            providers,
-            &config.sections,
-        )
-        .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
-        let payment = Arc::new(payment);
-        let _ = services.payment.set(payment.clone());
-        registry.add(payment);
-        registry.add(Arc::new(view::Views::new(config.view)));
-        Ok(registry)
-    }
-
     /// Adds (or replaces) a capability.
     pub fn add(&mut self, capability: Arc<dyn Capability>) {
         let names = capability.clone().functions().iter().map(HostFunction::name).collect();
@@ -303,6 +342,24 @@ impl Registry {
     /// The capability called `name`.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Capability>> {
         self.capabilities.get(name)
+    }
+
+    /// The capability called `name` as its own type `T`, if it is one.
+    pub fn capability<T: Capability>(&self, name: &str) -> Option<&T> {
+        self.capabilities.get(name).and_then(|capability| capability.as_ref().as_any().downcast_ref::<T>())
+    }
+
+    /// Every capability's consent scopes, with the capability's name.
+    pub fn scopes(&self) -> Vec<(&'static str, ScopeInfo)> {
+        self.capabilities
+            .values()
+            .flat_map(|capability| capability.scopes().into_iter().map(|scope| (capability.name(), scope)))
+            .collect()
+    }
+
+    /// Every capability, by name.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Capability>> + '_ {
+        self.capabilities.values()
     }
 
     /// The names of all capabilities.
@@ -322,7 +379,7 @@ impl Registry {
     }
 
     /// Defines every host function in `linker`.
-    pub(crate) fn link(&self, linker: &mut wasmtime::Linker<SessionState>) -> wasmtime::Result<()> {
+    pub(crate) fn link<T: Sandboxed + Calling>(&self, linker: &mut wasmtime::Linker<T>) -> wasmtime::Result<()> {
         for (capability, function) in self.functions() {
             dispatch::link(linker, capability, function)?;
         }
@@ -377,7 +434,8 @@ mod tests {
             let _ = decode_request::<miniapp_abi::storage::SetRequest>(&bytes);
             let _ = decode_request::<miniapp_abi::view::PageRequest>(&bytes);
             if let Ok(value) = decoded {
-                let _ = view::decode::decode_view(&value, &crate::config::ViewSettings::default());
+                let settings = crate::capabilities::view::ViewSettings::default();
+                let _ = crate::capabilities::view::decode::decode_view(&value, &settings);
             }
             seen += 1;
         }

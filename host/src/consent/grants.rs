@@ -77,14 +77,15 @@ impl Grants {
 
     /// The remembered answer for this module, if any (an answer given for another
     /// module of the same program does not count).
-    pub fn lookup(
+    pub async fn lookup(
         &self,
         user_id: &str,
         program_id: &str,
         module_hash: &str,
         scope: &str,
     ) -> Result<Option<Decision>, StoreError> {
-        self.database.run_blocking(|c| {
+        let [user_id, program_id, module_hash, scope] = [user_id, program_id, module_hash, scope].map(str::to_owned);
+        self.database.run(move |c| {
             let row: Option<(String, String)> = c
                 .query_row(
                     "SELECT decision, module_hash FROM consent_grants
@@ -98,10 +99,11 @@ impl Grants {
             // A revocation holds whatever the module; an answer holds for its module only.
             Ok((hash == module_hash || decision == Decision::Revoked).then_some(decision))
         })
+        .await
     }
 
     /// Remembers the user's answer and logs it.
-    pub fn remember(
+    pub async fn remember(
         &self,
         user_id: &str,
         program_id: &str,
@@ -109,7 +111,8 @@ impl Grants {
         scope: &str,
         decision: Decision,
     ) -> Result<(), StoreError> {
-        self.database.run_blocking(|c| {
+        let [user_id, program_id, module_hash, scope] = [user_id, program_id, module_hash, scope].map(str::to_owned);
+        self.database.run(move |c| {
             let transaction = c.transaction()?;
             transaction.execute(
                 "INSERT INTO consent_grants (user_id, program_id, scope, module_hash, decision, at_ms)
@@ -125,21 +128,29 @@ impl Grants {
                     crate::calendar::now_ms()
                 ],
             )?;
-            log(&transaction, user_id, program_id, scope, decision.as_str(), module_hash)?;
+            log(&transaction, &user_id, &program_id, &scope, decision.as_str(), &module_hash)?;
             transaction.commit()?;
             Ok(())
         })
+        .await
     }
 
     /// Logs a use of a granted scope (what was shared).
-    pub fn log_use(&self, user_id: &str, program_id: &str, scope: &str, detail: &str) -> Result<(), StoreError> {
-        self.database.run_blocking(|c| Ok(log(c, user_id, program_id, scope, "used", detail)?))
+    pub async fn log_use(&self, user_id: &str, program_id: &str, scope: &str, detail: &str) -> Result<(), StoreError> {
+        let user_id = user_id.to_owned();
+        let program_id = program_id.to_owned();
+        let scope = scope.to_owned();
+        let detail = detail.to_owned();
+        self.database.run(move |c| Ok(log(c, &user_id, &program_id, &scope, "used", &detail)?)).await
     }
 
     /// Revokes the grants of `program_id` — one scope, or all — and logs it. Returns
     /// the scopes revoked.
-    pub fn revoke(&self, user_id: &str, program_id: &str, scope: Option<&str>) -> Result<Vec<String>, StoreError> {
-        self.database.run_blocking(|c| {
+    pub async fn revoke(&self, user_id: &str, program_id: &str, scope: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let user_id = user_id.to_owned();
+        let program_id = program_id.to_owned();
+        let scope = scope.map(str::to_owned);
+        self.database.run(move |c| {
             let transaction = c.transaction()?;
             let scopes: Vec<String> = {
                 let mut statement = transaction.prepare(
@@ -155,16 +166,17 @@ impl Grants {
                      WHERE user_id = ?1 AND program_id = ?2 AND scope = ?3",
                     rusqlite::params![user_id, program_id, scope, crate::calendar::now_ms()],
                 )?;
-                log(&transaction, user_id, program_id, scope, "revoked", "by the user")?;
+                log(&transaction, &user_id, &program_id, scope, "revoked", "by the user")?;
             }
             transaction.commit()?;
             Ok(scopes)
-        })
+        }).await
     }
 
     /// Every remembered answer of `user_id`.
-    pub fn list(&self, user_id: &str) -> Result<Vec<GrantRecord>, StoreError> {
-        self.database.run_blocking(|c| {
+    pub async fn list(&self, user_id: &str) -> Result<Vec<GrantRecord>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.database.run(move |c| {
             let mut statement = c.prepare(
                 "SELECT user_id, program_id, scope, module_hash, decision, at_ms FROM consent_grants
                  WHERE user_id = ?1 ORDER BY program_id, scope",
@@ -180,12 +192,14 @@ impl Grants {
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
-        })
+        }).await
     }
 
     /// The consent log of `program_id`: `(at_ms, scope, event, detail)`, oldest first.
-    pub fn history(&self, user_id: &str, program_id: &str) -> Result<Vec<(i64, String, String, String)>, StoreError> {
-        self.database.run_blocking(|c| {
+    pub async fn history(&self, user_id: &str, program_id: &str) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+        let user_id = user_id.to_owned();
+        let program_id = program_id.to_owned();
+        self.database.run(move |c| {
             let mut statement = c.prepare(
                 "SELECT at_ms, scope, event, detail FROM consent_log
                  WHERE user_id = ?1 AND program_id = ?2 ORDER BY id",
@@ -193,7 +207,7 @@ impl Grants {
             let rows = statement
                 .query_map([user_id, program_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
-        })
+        }).await
     }
 }
 
@@ -216,17 +230,22 @@ fn log(
 mod tests {
     use super::*;
 
+    /// Runs a query to completion (the tests are not async; the queries are).
+    fn block<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(future)
+    }
+
     #[test]
     fn answers_hold_for_their_module_and_revocations_for_all() {
         let dir = tempfile::tempdir().unwrap();
         let grants = Grants::new(Database::open_in(dir.path()).unwrap()).unwrap();
-        assert_eq!(grants.lookup("u", "p", "m1", "phone").unwrap(), None);
-        grants.remember("u", "p", "m1", "phone", Decision::Granted).unwrap();
-        assert_eq!(grants.lookup("u", "p", "m1", "phone").unwrap(), Some(Decision::Granted));
-        assert_eq!(grants.lookup("u", "p", "m2", "phone").unwrap(), None, "a new module asks again");
-        assert_eq!(grants.revoke("u", "p", None).unwrap(), vec!["phone".to_string()]);
-        assert_eq!(grants.lookup("u", "p", "m2", "phone").unwrap(), Some(Decision::Revoked));
-        let events: Vec<String> = grants.history("u", "p").unwrap().into_iter().map(|e| e.2).collect();
+        assert_eq!(block(grants.lookup("u", "p", "m1", "phone")).unwrap(), None);
+        block(grants.remember("u", "p", "m1", "phone", Decision::Granted)).unwrap();
+        assert_eq!(block(grants.lookup("u", "p", "m1", "phone")).unwrap(), Some(Decision::Granted));
+        assert_eq!(block(grants.lookup("u", "p", "m2", "phone")).unwrap(), None, "a new module asks again");
+        assert_eq!(block(grants.revoke("u", "p", None)).unwrap(), vec!["phone".to_string()]);
+        assert_eq!(block(grants.lookup("u", "p", "m2", "phone")).unwrap(), Some(Decision::Revoked));
+        let events: Vec<String> = block(grants.history("u", "p")).unwrap().into_iter().map(|e| e.2).collect();
         assert_eq!(events, ["granted", "revoked"]);
     }
 }

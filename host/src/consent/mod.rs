@@ -30,8 +30,8 @@ pub enum Prompt {
     Consent {
         /// The asking program's name and id.
         program: String,
-        /// What is asked for.
-        scope: miniapp_abi::identity::Scope,
+        /// The scope asked for, as its capability names it (`phone`, `location`).
+        scope: String,
         /// Why, in the program's words (from its manifest).
         purpose: String,
         /// Exactly what would be shared.

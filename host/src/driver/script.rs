@@ -13,7 +13,7 @@
 //! ```
 
 use super::Driver;
-use crate::capability::view::reading::{self, ControlKind};
+use crate::capabilities::view::reading::{self, ControlKind};
 use crate::consent::{Answer, AnswerFuture, LOCAL_USER, Prompt, User};
 use crate::error::SessionError;
 use crate::settings::UserSettings;
@@ -531,7 +531,7 @@ async fn run_step(step: &Step, driver: &mut Driver, user: &ScriptUser, settings:
         }
         Command::Event(event) => driver.event(event).await,
         Command::Links { surface, enabled } => {
-            return settings.set_links_enabled(LOCAL_USER, *surface, *enabled).map_err(|e| e.to_string());
+            return settings.set_links_enabled(LOCAL_USER, *surface, *enabled).await.map_err(|e| e.to_string());
         }
     };
     // A failure the program reported is shown with its output and the session goes
@@ -568,7 +568,7 @@ fn check(expectation: &Expectation, driver: &Driver) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::view::reading::Control;
+    use crate::capabilities::view::reading::Control;
     use serde_json::json;
 
     #[test]

@@ -19,22 +19,19 @@ pub(crate) use budget::CallbackBudget;
 pub use fault::{Fault, LimitKind};
 pub use output::{CapturedOutput, Notice, OutputCapture};
 
-use crate::app::ProgramInfo;
 use crate::boundary::GuestExports;
 use crate::config::Limits;
-use crate::consent::User;
 use limiter::GuestLimiter;
-use miniapp_abi::lifecycle::Surface;
-use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
-/// The state wasmtime keeps for one running program (`Store<SessionState>`).
-pub struct SessionState {
+/// What one running program is confined by: its WASI context, limiter, clocks,
+/// budget, output and exports. It knows nothing of capabilities or of who the
+/// program is; the host's store state holds it and hands it out through
+/// [`Sandboxed`].
+pub struct Sandbox {
     /// WASI preview 1, sandboxed.
     pub(crate) wasi: WasiP1Ctx,
-    /// Who this program is and what it was granted.
-    pub(crate) program: Arc<ProgramInfo>,
     /// The program's effective limits.
     pub(crate) limits: Limits,
     limiter: GuestLimiter,
@@ -51,98 +48,28 @@ pub struct SessionState {
     pub(crate) in_allocator: bool,
     /// Why the guest was ended, once it was.
     pub(crate) fault: Option<Fault>,
-    /// The person using the program.
-    pub(crate) user: Arc<dyn User>,
-    /// The surface the program was launched on.
-    pub(crate) surface: Surface,
-    /// Whether the running callback handles a tap (a user gesture).
-    pub(crate) gesture: bool,
-    /// The running callback's user action, if it handles one.
-    pub(crate) action: UserAction,
-    /// What happened at most once in this launch.
-    pub(crate) once: OncePerLaunch,
-    /// What capabilities keep for this session.
-    pub(crate) slots: SessionSlots,
-    /// Where host calls are recorded, when the session is being recorded.
-    pub(crate) transcript: Option<crate::transcript::Transcript>,
 }
 
-/// What capabilities keep for one session (a page stack, say): one shared value per
-/// type, created on first use. Capabilities stay plug-ins: none of them needs a field
-/// in the host's session state.
-#[derive(Clone, Default)]
-pub struct SessionSlots {
-    values: Arc<std::sync::Mutex<std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>>,
-}
-
-impl SessionSlots {
-    /// The session's value of type `T`, created with `create` if there is none yet.
-    pub fn get_or_insert_with<T: std::any::Any + Send + Sync>(&self, create: impl FnOnce() -> T) -> Arc<T> {
-        let mut values = self.values.lock().unwrap_or_else(|p| p.into_inner());
-        let value = values.entry(std::any::TypeId::of::<T>()).or_insert_with(|| Arc::new(create()));
-        match value.clone().downcast::<T>() {
-            Ok(value) => value,
-            // The map is keyed by the value's own type, so this cannot happen.
-            Err(_) => unreachable!("session slot holds a value of another type"),
-        }
-    }
-
-    /// The session's value of type `T`, if one was created.
-    pub fn get<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
-        let values = self.values.lock().unwrap_or_else(|p| p.into_inner());
-        values.get(&std::any::TypeId::of::<T>()).and_then(|value| value.clone().downcast::<T>().ok())
-    }
-}
-
-/// The user's action a callback handles (opening the program, a tap), which a
-/// screen that needs one — the payment sheet — may use once. Nothing else a
-/// program does (a page event, a show, a timer) carries one.
-#[derive(Clone, Default)]
-pub struct UserAction {
-    available: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl UserAction {
-    /// The callback about to run handles a user action (`true`) or not.
-    pub(crate) fn set(&self, handles_one: bool) {
-        self.available.store(handles_one, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// Whether the action is there to use.
-    pub fn available(&self) -> bool {
-        self.available.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Uses the action up; `false` if the callback handles none or it was used.
-    pub fn take(&self) -> bool {
-        self.available.swap(false, std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-/// Marks of things a session may do at most once per launch (asking the user again
-/// for a scope they refused, …).
-#[derive(Clone, Default)]
-pub struct OncePerLaunch {
-    marks: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
-}
-
-impl OncePerLaunch {
-    /// Marks `what`; returns whether this is the first time in this launch.
-    pub fn first(&self, what: &str) -> bool {
-        self.marks.lock().unwrap_or_else(|p| p.into_inner()).insert(what.to_string())
-    }
+/// A store state that holds a [`Sandbox`]: what the WASI functions, the
+/// boundary and the dispatcher reach it by (as wasmtime-wasi reaches its context
+/// through a projection).
+pub trait Sandboxed: Send + 'static {
+    /// The sandbox.
+    fn sandbox(&mut self) -> &mut Sandbox;
+    /// The sandbox, to read.
+    fn sandbox_ref(&self) -> &Sandbox;
 }
 
 /// Links WASI preview 1 as the sandbox offers it: wasmtime-wasi's implementation,
 /// with `poll_oneoff` replaced by one that waits under the callback's budget.
-pub(crate) fn link_wasi(linker: &mut wasmtime::Linker<SessionState>) -> wasmtime::Result<()> {
-    wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut SessionState| &mut state.wasi)?;
+pub(crate) fn link_wasi<T: Sandboxed>(linker: &mut wasmtime::Linker<T>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut T| &mut state.sandbox().wasi)?;
     poll::link_poll_oneoff(linker)
 }
 
-impl SessionState {
-    /// Fresh state for one instance of `program`.
-    pub(crate) fn new(program: Arc<ProgramInfo>, limits: Limits, user: Arc<dyn User>) -> SessionState {
+impl Sandbox {
+    /// A fresh sandbox for one instance under `limits`.
+    pub(crate) fn new(limits: Limits) -> Sandbox {
         let output = OutputCapture::new(limits.output_bytes);
         let monotonic = clock::CoarseMonotonicClock::new();
         let wasi = wasmtime_wasi::WasiCtxBuilder::new()
@@ -151,9 +78,8 @@ impl SessionState {
             .wall_clock(clock::CoarseWallClock)
             .monotonic_clock(monotonic)
             .build_p1();
-        SessionState {
+        Sandbox {
             wasi,
-            program,
             limiter: GuestLimiter::new(&limits),
             monotonic,
             limits,
@@ -167,13 +93,6 @@ impl SessionState {
             },
             in_allocator: false,
             fault: None,
-            user,
-            surface: Surface::Direct,
-            gesture: false,
-            action: UserAction::default(),
-            once: OncePerLaunch::default(),
-            slots: SessionSlots::default(),
-            transcript: None,
         }
     }
 

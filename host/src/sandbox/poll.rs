@@ -8,7 +8,7 @@
 //! any other descriptor is reported as `badf`. Subscriptions and events are read and
 //! written through the boundary.
 
-use super::SessionState;
+use super::Sandboxed;
 use crate::boundary;
 use std::time::Duration;
 use wasmtime::Caller;
@@ -38,13 +38,13 @@ enum Wanted {
 }
 
 /// Replaces wasmtime-wasi's `poll_oneoff` in `linker` with the budgeted one.
-pub(crate) fn link_poll_oneoff(linker: &mut wasmtime::Linker<SessionState>) -> wasmtime::Result<()> {
+pub(crate) fn link_poll_oneoff<T: Sandboxed>(linker: &mut wasmtime::Linker<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let linked = linker
         .func_wrap_async(
             "wasi_snapshot_preview1",
             "poll_oneoff",
-            |mut caller: Caller<'_, SessionState>, (subs, events, count, nevents): (i32, i32, i32, i32)| {
+            |mut caller: Caller<'_, T>, (subs, events, count, nevents): (i32, i32, i32, i32)| {
                 Box::new(async move { poll_oneoff(&mut caller, subs, events, count as u32, nevents).await })
             },
         )
@@ -53,8 +53,8 @@ pub(crate) fn link_poll_oneoff(linker: &mut wasmtime::Linker<SessionState>) -> w
     linked
 }
 
-async fn poll_oneoff(
-    caller: &mut Caller<'_, SessionState>,
+async fn poll_oneoff<T: Sandboxed>(
+    caller: &mut Caller<'_, T>,
     subs: i32,
     events: i32,
     count: u32,
@@ -70,7 +70,7 @@ async fn poll_oneoff(
     boundary::check_range(&mut *caller, nevents, 4)?;
     let bytes = boundary::read_bytes(&mut *caller, subs, subs_len)?;
 
-    let state = caller.data();
+    let state = caller.data().sandbox_ref();
     let monotonic_now = state.monotonic.now_ns();
     let wall_now = u64::try_from(super::clock::wall_now().as_nanos()).unwrap_or(u64::MAX);
     let mut wanted = Vec::with_capacity(count as usize);
@@ -106,14 +106,14 @@ async fn poll_oneoff(
         wanted.iter().filter_map(|(_, want)| if let Wanted::Clock(wait) = want { Some(*wait) } else { None }).min();
     let waited = match shortest {
         Some(wait) if !anything_ready && !wait.is_zero() => {
-            let budget = caller.data().budget.clone();
+            let budget = caller.data().sandbox_ref().budget.clone();
             let remaining = budget.remaining();
             let slept = wait.min(remaining);
             tokio::time::sleep(slept).await;
             budget.meter.charge(slept);
             if wait >= remaining {
-                let fault = caller.data().time_fault();
-                return Err(caller.data_mut().fail(fault));
+                let fault = caller.data().sandbox_ref().time_fault();
+                return Err(caller.data_mut().sandbox().fail(fault));
             }
             wait
         }

@@ -6,8 +6,12 @@
 //! write that would pass the quota or the per-entry maximum is refused with
 //! `quota_exceeded` and changes nothing.
 
-use super::{CallContext, Capability, DeclarationError, Grant, HostFunction, NoArguments};
-use crate::config::StorageSettings;
+mod settings;
+
+pub use settings::StorageSettings;
+
+use crate::capability::{CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext, NoArguments};
+use crate::error::HostError;
 use crate::store::{Database, StoreError};
 use miniapp_abi::storage::{GetReply, InfoReply, KeyRequest, KeysReply, MAX_KEY_BYTES, RemoveReply, SetRequest};
 use miniapp_abi::{ApiError, ErrorCode};
@@ -42,6 +46,12 @@ pub struct StorageGrant {
 #[serde(deny_unknown_fields)]
 struct StorageParams {
     quota_bytes: Option<u64>,
+}
+
+/// Makes the storage capability from `[storage]` and the host database.
+pub fn init(context: &InitContext<'_>) -> Result<Arc<dyn Capability>, HostError> {
+    let settings = context.settings(miniapp_abi::storage::CAPABILITY)?;
+    Ok(Arc::new(Storage::new(settings, context.services.database.clone())?))
 }
 
 impl Storage {

@@ -12,10 +12,13 @@
 
 pub mod decode;
 pub mod reading;
+mod settings;
 
-use super::{CallContext, Capability, DeclarationError, Grant, HostFunction};
-use crate::config::ViewSettings;
-use crate::sandbox::SessionSlots;
+pub use settings::ViewSettings;
+
+use crate::capability::{CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext, SessionData};
+use crate::error::HostError;
+use miniapp_abi::lifecycle::{Event, LaunchContext};
 use miniapp_abi::view::{BackRequest, Page, PageReason, PageRequest, StackReply, View};
 use miniapp_abi::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -38,6 +41,11 @@ pub struct ViewGrant {
 #[serde(deny_unknown_fields)]
 struct ViewParams {
     max_pages: Option<u32>,
+}
+
+/// Makes the view capability from `[view]`.
+pub fn init(context: &InitContext<'_>) -> Result<Arc<dyn Capability>, HostError> {
+    Ok(Arc::new(Views::new(context.settings(miniapp_abi::view::CAPABILITY)?)))
 }
 
 impl Views {
@@ -91,6 +99,25 @@ impl Capability for Views {
             ));
         }
         Ok(Arc::new(ViewGrant { max_pages }))
+    }
+
+    fn prepare(&self, grant: &Grant) -> Option<SessionData> {
+        let grant = grant.downcast_ref::<ViewGrant>()?;
+        Some(Arc::new(Screen::new(grant.max_pages)))
+    }
+
+    /// ABI §6.7: the page stack starts at the launch page.
+    fn on_launch(&self, data: &SessionData, context: &LaunchContext) {
+        if let Some(screen) = data.downcast_ref::<Screen>() {
+            screen.reset(Page { path: context.path.clone(), query: context.query.clone() });
+        }
+    }
+
+    /// ABI §6.7: after a callback changed the page stack, a `page` event tells the
+    /// program which page is now on top.
+    fn follow_up(&self, data: &SessionData) -> Option<Event> {
+        let (reason, page) = data.downcast_ref::<Screen>()?.take_pending()?;
+        Some(Event::Page { reason, path: page.path, query: page.query })
     }
 
     fn functions(self: Arc<Self>) -> Vec<HostFunction> {
@@ -160,14 +187,8 @@ impl Screen {
         Screen { state: Mutex::new(ScreenState { max_pages, stack: vec![home], pending: None, version: 0 }) }
     }
 
-    /// The screen of a session whose program declares `view`, created on first use.
-    pub fn of(slots: &SessionSlots, grant: &ViewGrant) -> Arc<Screen> {
-        slots.get_or_insert_with(|| Screen::new(grant.max_pages))
-    }
-
     fn of_call(context: &CallContext) -> Result<Arc<Screen>, ApiError> {
-        let grant = context.grant::<ViewGrant>()?;
-        Ok(Screen::of(&context.session().slots, grant))
+        context.data::<Screen>()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ScreenState> {

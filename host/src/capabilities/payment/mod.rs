@@ -19,13 +19,17 @@ pub mod money;
 pub mod order;
 pub mod provider;
 pub mod receipt;
+mod settings;
 pub mod settlement;
 
-use super::{CallContext, Capability, DeclarationError, Grant, HostFunction};
+pub use settings::{MerchantSettings, PaymentSettings};
+
 use crate::audit::{AuditLog, Outcome as AuditOutcome};
-use crate::config::PaymentSettings;
+use crate::capability::{CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext};
+use crate::error::HostError;
 use crate::consent::{Answer, Prompt};
 use ledger::{Begin, Changes, Ledger, LedgerError, OrderRecord, State};
+use receipt::ReceiptSigner;
 use miniapp_abi::payment::{FailReason, Method, PaymentRequest, PaymentResult, QueryRequest};
 use miniapp_abi::{ApiError, ErrorCode};
 use provider::{ClientOutcome, PaymentProvider, ProviderContext, ProviderOrder, ProviderPlugin, ProviderState};
@@ -80,29 +84,36 @@ struct PaymentParams {
     max_amount: Option<i64>,
 }
 
+/// Makes the payment capability from `[payment]`, paying through `providers`.
+pub fn init(context: &InitContext<'_>, providers: Vec<Arc<dyn ProviderPlugin>>) -> Result<Arc<dyn Capability>, HostError> {
+    let settings = context.settings(miniapp_abi::payment::CAPABILITY)?;
+    Ok(Arc::new(Payment::new(settings, context.services, &providers, &context.config.sections)?))
+}
+
 impl Payment {
     /// The payment capability on the host's services, paying through `plugins`
     /// (each configured by its section of `sections`, by method id) and keeping
     /// their keys under `data_dir`.
     pub fn new(
         settings: PaymentSettings,
-        services: &super::HostServices,
-        data_dir: PathBuf,
+        services: &crate::capability::HostServices,
         plugins: &[Arc<dyn ProviderPlugin>],
         sections: &BTreeMap<String, toml::Table>,
-    ) -> Result<Payment, String> {
-        let (ledger, audit) = (services.ledger.clone(), services.audit.clone());
-        let settlement = Arc::new(Settlement::new(ledger.clone(), services.receipts.clone()));
-        let started_ms = crate::calendar::now_ms();
+    ) -> Result<Payment, HostError> {
+        let ledger = Ledger::new(services.database.clone())?;
+        let receipts = ReceiptSigner::open(&services.data_dir)
+            .map_err(|reason| crate::store::StoreError::Open { path: services.data_dir.clone(), reason })?;
+        let settlement = Arc::new(Settlement::new(ledger.clone(), Arc::new(receipts)));
         let mut by_method = BTreeMap::new();
         let mut plugin_sections = BTreeMap::new();
         for plugin in plugins {
             let method = plugin.method();
             let section = sections.get(method.as_str()).cloned().unwrap_or_default();
+            plugin.check_section(&section).map_err(|e| HostError::Config(format!("[{method}]: {e}")))?;
             plugin_sections.insert(method.clone(), section);
             by_method.insert(method, plugin.clone());
         }
-        let payment = Payment {
+        Ok(Payment {
             settings,
             ledger,
             settlement,
@@ -110,12 +121,10 @@ impl Payment {
             sections: plugin_sections,
             providers: OnceCell::new(),
             reconciled: OnceCell::new(),
-            started_ms,
-            data_dir,
-            audit,
-        };
-        payment.cancel_unanswered_sheets().map_err(|e| format!("cannot reconcile unfinished payments: {e}"))?;
-        Ok(payment)
+            started_ms: crate::calendar::now_ms(),
+            data_dir: services.data_dir.clone(),
+            audit: services.audit.clone(),
+        })
     }
 
     /// The ledger.
@@ -125,9 +134,9 @@ impl Payment {
 
     /// A payment sheet shown before the host restarted can no longer be answered:
     /// those orders are cancelled before anything else runs.
-    fn cancel_unanswered_sheets(&self) -> Result<(), LedgerError> {
-        for order in self.ledger.unfinished()? {
-            if matches!(order.state, State::Created | State::AwaitingUser) {
+    async fn cancel_unanswered_sheets(&self) -> Result<(), LedgerError> {
+        for order in self.ledger.unfinished().await? {
+            if matches!(order.state, State::Created | State::AwaitingUser) && order.updated_ms < self.started_ms {
                 let cause = "reconciled after a restart: the payment sheet was not answered";
                 self.ledger.transition(
                     (&order.merchant_id, &order.out_trade_no),
@@ -136,7 +145,7 @@ impl Payment {
                     State::Cancelled,
                     cause,
                     &Changes::default(),
-                )?;
+                ).await?;
             }
         }
         Ok(())
@@ -146,8 +155,9 @@ impl Payment {
     /// provider, as a merchant's server does after an outage: paid if the provider
     /// took the payment, failed if it did not. Returns how many were settled.
     pub async fn reconcile(&self) -> Result<usize, ApiError> {
+        self.cancel_unanswered_sheets().await.map_err(unavailable)?;
         // Orders this run is still working on are not a previous run's.
-        let left: Vec<OrderRecord> = (self.ledger.unfinished().map_err(unavailable)?.into_iter())
+        let left: Vec<OrderRecord> = (self.ledger.unfinished().await.map_err(unavailable)?.into_iter())
             .filter(|order| order.state == State::Processing && order.updated_ms < self.started_ms)
             .collect();
         if left.is_empty() {
@@ -173,7 +183,7 @@ impl Payment {
             if let (ProviderState::Paid { transaction_id, amount }, Some(method)) = (state, method) {
                 let confirmation = provider::Confirmation::paid(&provider_order, transaction_id, amount);
                 let cause = "reconciled after a restart: the provider confirmed the payment";
-                self.settlement.settle(&method, &confirmation, cause).map_err(unavailable)?;
+                self.settlement.settle(&method, &confirmation, cause).await.map_err(unavailable)?;
             } else {
                 let changes = Changes { fail_reason: Some(FailReason::ProviderTimeout.as_str()), ..Changes::default() };
                 let cause = "reconciled after a restart: the provider has no payment for this attempt";
@@ -186,6 +196,7 @@ impl Payment {
                         cause,
                         &changes,
                     )
+                    .await
                     .map_err(unavailable)?;
             }
             settled += 1;
@@ -288,7 +299,7 @@ impl Payment {
         // program cannot stack sheets in front of the user. A retry of an order that
         // is paid or in progress shows no sheet and needs none.
         let action = &context.session().action;
-        let record = match self.ledger.begin_if(&order, &program.0, action.available()) {
+        let record = match self.ledger.begin_if(&order, &program.0, action.available()).await {
             Ok(Begin::Existing(existing)) => return Ok(existing.to_result()),
             Ok(Begin::NotNow) => return Err(deny(SHEET_NEEDS_USER_ACTION.to_string()).await),
             Ok(Begin::Start(record)) => {
@@ -303,19 +314,11 @@ impl Payment {
             }
             Err(error) => return Err(unavailable(error)),
         };
-        let step = |from: State, to: State, cause: &str, changes: &Changes<'_>| {
-            self.ledger
-                .transition(
-                    (&record.merchant_id, &record.out_trade_no),
-                    Some(record.attempt),
-                    &[from],
-                    to,
-                    cause,
-                    changes,
-                )
-                .map_err(unavailable)
+        let key = (record.merchant_id.as_str(), record.out_trade_no.as_str());
+        let step = async |from: State, to: State, cause: &str, changes: &Changes<'_>| {
+            self.ledger.transition(key, Some(record.attempt), &[from], to, cause, changes).await.map_err(unavailable)
         };
-        step(State::Created, State::AwaitingUser, "payment sheet shown", &Changes::default())?;
+        step(State::Created, State::AwaitingUser, "payment sheet shown", &Changes::default()).await?;
 
         let names: Vec<String> = methods
             .iter()
@@ -340,12 +343,12 @@ impl Payment {
                     Answer::No => "the user cancelled on the payment sheet",
                     _ => "the answer named no method on the payment sheet",
                 };
-                let cancelled = step(State::AwaitingUser, State::Cancelled, cause, &Changes::default())?;
+                let cancelled = step(State::AwaitingUser, State::Cancelled, cause, &Changes::default()).await?;
                 return self.finish(&context, cancelled, &order.out_trade_no).await;
             }
         };
         let chosen = Changes { method: Some(method.as_str()), ..Changes::default() };
-        step(State::AwaitingUser, State::Processing, &format!("user chose {}", method.as_str()), &chosen)?;
+        step(State::AwaitingUser, State::Processing, &format!("user chose {}", method.as_str()), &chosen).await?;
 
         let provider = providers.get(&method).cloned().ok_or_else(|| ApiError::internal("provider vanished"))?;
         let provider_order = ProviderOrder {
@@ -357,17 +360,20 @@ impl Payment {
             description: record.description.clone(),
         };
         let outcome = provider.pay(&provider_order).await;
-        let failed = |reason: FailReason, cause: &str| {
+        let failed = async |reason: FailReason, cause: &str| {
             let changes = Changes { fail_reason: Some(reason.as_str()), ..Changes::default() };
-            step(State::Processing, State::Failed, cause, &changes)
+            step(State::Processing, State::Failed, cause, &changes).await
         };
         let settled = match outcome {
-            Err(error) => failed(FailReason::ProviderError, &format!("the provider refused the order: {error}"))?,
+            Err(error) => {
+                failed(FailReason::ProviderError, &format!("the provider refused the order: {error}")).await?
+            }
             Ok(ClientOutcome::Cancelled) => {
-                step(State::Processing, State::Cancelled, "the user cancelled at the provider", &Changes::default())?
+                let cause = "the user cancelled at the provider";
+                step(State::Processing, State::Cancelled, cause, &Changes::default()).await?
             }
             Ok(ClientOutcome::Failed(reason)) => {
-                failed(reason, &format!("the provider declined: {}", reason.as_str()))?
+                failed(reason, &format!("the provider declined: {}", reason.as_str())).await?
             }
             Ok(ClientOutcome::Paid | ClientOutcome::Unknown) => {
                 self.await_confirmation(provider.as_ref(), &provider_order, &method).await?
@@ -390,7 +396,7 @@ impl Payment {
             let settled = self.settlement.settled().notified();
             tokio::pin!(settled);
             settled.as_mut().enable();
-            let current = self.ledger.get(&order.merchant_id, &order.out_trade_no).map_err(unavailable)?;
+            let current = self.ledger.get(&order.merchant_id, &order.out_trade_no).await.map_err(unavailable)?;
             if current.as_ref().is_some_and(|o| o.state.is_final()) {
                 return Ok(current);
             }
@@ -401,13 +407,13 @@ impl Payment {
         }
         if let Ok(ProviderState::Paid { transaction_id, amount }) = provider.query(order).await {
             let confirmation = provider::Confirmation::paid(order, transaction_id, amount);
-            match self.settlement.settle(method, &confirmation, "provider query") {
+            match self.settlement.settle(method, &confirmation, "provider query").await {
                 Ok(Settled::Paid(paid)) => return Ok(Some(*paid)),
                 Ok(_) => {}
                 Err(error) => return Err(ApiError::new(ErrorCode::Unavailable, error)),
             }
         }
-        self.ledger.get(&order.merchant_id, &order.out_trade_no).map_err(unavailable)
+        self.ledger.get(&order.merchant_id, &order.out_trade_no).await.map_err(unavailable)
     }
 
     async fn finish(
@@ -449,7 +455,7 @@ impl Payment {
         if !grant.merchants.contains(&request.merchant_id) {
             return Err(ApiError::capability_denied(format!("merchant {} is not declared", request.merchant_id)));
         }
-        match self.ledger.get(&request.merchant_id, &request.out_trade_no).map_err(unavailable)? {
+        match self.ledger.get(&request.merchant_id, &request.out_trade_no).await.map_err(unavailable)? {
             Some(order) if order.program_id == context.program().id => Ok(order.to_result()),
             _ => Err(ApiError::new(ErrorCode::NotFound, format!("no order {} for this program", request.out_trade_no))),
         }

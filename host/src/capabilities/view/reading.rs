@@ -4,7 +4,7 @@
 //! a web page or a test reads the same ones, so every front end numbers a view's
 //! buttons alike.
 
-use crate::capability::payment::money;
+use crate::capabilities::payment::money;
 use miniapp_abi::view::{ButtonStyle, Node, Tone, View};
 
 /// A control a person can use: a button or an input, by number.

@@ -52,13 +52,13 @@ impl Settlement {
     }
 
     /// Settles `confirmation` (from a verified notification or a provider query).
-    pub fn settle(&self, method: &Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
-        let settled = self.settle_in_ledger(method, confirmation, cause);
+    pub async fn settle(&self, method: &Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
+        let settled = self.settle_in_ledger(method, confirmation, cause).await;
         self.settled.notify_waiters();
         settled
     }
 
-    fn settle_in_ledger(&self, method: &Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
+    async fn settle_in_ledger(&self, method: &Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
         if !confirmation.paid {
             return Ok(Settled::NotPaid);
         }
@@ -66,6 +66,7 @@ impl Settlement {
         let order = self
             .ledger
             .get(merchant, trade_no)
+            .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no order {trade_no} of merchant {merchant}"))?;
         let attempt = confirmation.attempt.unwrap_or(order.attempt);
@@ -74,6 +75,7 @@ impl Settlement {
             let cause = format!("{cause}: provider confirmed {} instead of {}", confirmation.amount, order.amount);
             self.ledger
                 .transition((merchant, trade_no), Some(attempt), &[State::Processing], State::Failed, &cause, &changes)
+                .await
                 .map_err(|e| e.to_string())?;
             return Ok(Settled::AmountMismatch);
         }
@@ -101,7 +103,7 @@ impl Settlement {
             State::Paid,
             cause,
             &changes,
-        ) {
+        ).await {
             Ok(Some(paid)) => Ok(Settled::Paid(Box::new(paid))),
             Ok(None) => Ok(Settled::Duplicate),
             Err(LedgerError::Store(error)) => Err(error.to_string()),
@@ -109,13 +111,14 @@ impl Settlement {
         }
     }
 
-    fn receive(&self, method: &Method, notification: &Notification) -> bool {
+    async fn receive(&self, method: &Method, notification: &Notification) -> bool {
         let now = crate::calendar::now_seconds();
         // A notification from a method no started provider implements is nobody's.
         let Some(provider) = self.providers.get().and_then(|providers| providers.get(method)) else { return false };
         let verified = provider.verify(notification, now);
-        let record = |merchant: &str, trade_no: &str, outcome: &str, detail: &str| {
-            if let Err(error) = self.ledger.record_notification(method.as_str(), merchant, trade_no, outcome, detail) {
+        let record = async |merchant: &str, trade_no: &str, outcome: &str, detail: &str| {
+            let recorded = self.ledger.record_notification(method.as_str(), merchant, trade_no, outcome, detail).await;
+            if let Err(error) = recorded {
                 tracing::error!(%error, "cannot record a payment notification");
             }
         };
@@ -124,18 +127,20 @@ impl Settlement {
             Err(reason) => {
                 let (merchant, trade_no) =
                     provider.claimed_order(notification).unwrap_or_else(|| ("?".into(), "?".into()));
-                record(&merchant, &trade_no, "rejected", &reason);
+                record(&merchant, &trade_no, "rejected", &reason).await;
                 return false;
             }
         };
         let (merchant, trade_no) = (&confirmation.merchant_id, &confirmation.out_trade_no);
-        match self.settle(method, &confirmation, "provider notification") {
+        match self.settle(method, &confirmation, "provider notification").await {
             Ok(Settled::Paid(_)) => {
-                record(merchant, trade_no, "accepted", &format!("paid by {}", confirmation.transaction_id))
+                record(merchant, trade_no, "accepted", &format!("paid by {}", confirmation.transaction_id)).await
             }
-            Ok(Settled::Duplicate) => record(merchant, trade_no, "duplicate", "already settled; nothing changed"),
+            Ok(Settled::Duplicate) => {
+                record(merchant, trade_no, "duplicate", "already settled; nothing changed").await
+            }
             Ok(Settled::NotPaid) => {
-                record(merchant, trade_no, "ignored", "the trade did not succeed; a settled order is not changed")
+                record(merchant, trade_no, "ignored", "the trade did not succeed; a settled order is not changed").await
             }
             Ok(Settled::AmountMismatch) => {
                 record(
@@ -143,11 +148,11 @@ impl Settlement {
                     trade_no,
                     "rejected",
                     &format!("amount mismatch: provider says {}", confirmation.amount),
-                );
+                ).await;
                 return false;
             }
             Err(reason) => {
-                record(merchant, trade_no, "rejected", &reason);
+                record(merchant, trade_no, "rejected", &reason).await;
                 return false;
             }
         }
@@ -157,6 +162,6 @@ impl Settlement {
 
 impl NotificationHandler for Settlement {
     fn handle<'a>(&'a self, method: &'a Method, notification: Notification) -> BoxFuture<'a, bool> {
-        Box::pin(async move { self.receive(method, &notification) })
+        Box::pin(async move { self.receive(method, &notification).await })
     }
 }

@@ -1,7 +1,7 @@
 //! Per-surface policy: what a surface's rule says about a kind of target, given
 //! whether the user turned links on there and whether a tap is being handled.
 
-use crate::config::{LinkRule, SurfaceRules};
+use super::settings::{LinkRule, SurfaceRules};
 use miniapp_abi::link::DenyReason;
 
 /// The kind of target a rule is chosen by.

@@ -15,10 +15,13 @@
 mod homograph;
 pub mod policy;
 pub mod safety;
+mod settings;
 
-use super::{CallContext, Capability, DeclarationError, Grant, HostFunction};
+pub use settings::{LinkRule, LinkSettings, PlatformSettings, SurfaceRules};
+
+use crate::capability::{CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext};
+use crate::error::HostError;
 use crate::audit::{AuditLog, DecisionRecord, Outcome as AuditOutcome};
-use crate::config::LinkSettings;
 use crate::consent::{Answer, Prompt};
 use crate::settings::UserSettings;
 use miniapp_abi::ApiError;
@@ -69,6 +72,13 @@ struct CheckedTarget {
 enum Action<'a> {
     Open,
     Share { title: &'a str },
+}
+
+/// Makes the link capability from `[link]`, the user's switches and the audit log.
+pub fn init(context: &InitContext<'_>) -> Result<Arc<dyn Capability>, HostError> {
+    let settings = context.settings(miniapp_abi::link::CAPABILITY)?;
+    let services = context.services;
+    Ok(Arc::new(Link::new(settings, services.user_settings.clone(), services.audit.clone())))
 }
 
 impl Link {
@@ -195,6 +205,7 @@ impl Link {
                 let enabled = self
                     .user_settings
                     .links_enabled(session.user.id(), surface)
+                    .await
                     .map_err(|e| ApiError::new(miniapp_abi::ErrorCode::Unavailable, e.to_string()))?;
                 match policy::decide(rule, enabled, session.gesture) {
                     PolicyDecision::Allow => LinkReply {

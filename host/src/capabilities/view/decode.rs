@@ -6,7 +6,7 @@
 //! terminal escape sequence could rewrite the screen or the payment sheet), bidi
 //! overrides, non-https images, oversized or over-deep trees.
 
-use crate::config::ViewSettings;
+use super::settings::ViewSettings;
 use miniapp_abi::view::{ButtonStyle, Node, Tone, View};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;

@@ -233,18 +233,20 @@ impl Ledger {
 
     /// Records a request: a new order, a new attempt after a cancel or failure, or
     /// the existing order when it is paid or in progress.
-    pub fn begin(&self, order: &ValidOrder, program_id: &str) -> Result<Begin, LedgerError> {
-        self.begin_if(order, program_id, true)
+    pub async fn begin(&self, order: &ValidOrder, program_id: &str) -> Result<Begin, LedgerError> {
+        self.begin_if(order, program_id, true).await
     }
 
     /// Like [`Ledger::begin`], but a new attempt is recorded only if `may_start`;
     /// otherwise the answer is [`Begin::NotNow`] and the transaction is dropped, so
     /// the check and the record are one atomic step.
-    pub fn begin_if(&self, order: &ValidOrder, program_id: &str, may_start: bool) -> Result<Begin, LedgerError> {
+    pub async fn begin_if(&self, order: &ValidOrder, program_id: &str, may_start: bool) -> Result<Begin, LedgerError> {
+        let order = order.clone();
+        let program_id = program_id.to_owned();
         self.database
-            .run_blocking(|c| {
+            .run(move |c| {
                 let transaction = c.transaction()?;
-                let outcome = match begin_in(&transaction, order, program_id) {
+                let outcome = match begin_in(&transaction, &order, &program_id) {
                     Ok(Begin::Start(_)) if !may_start => return Ok(Ok(Begin::NotNow)),
                     outcome => outcome,
                 };
@@ -253,6 +255,7 @@ impl Ledger {
                 }
                 Ok(outcome)
             })
+            .await
             .map_err(LedgerError::from)?
     }
 
@@ -260,7 +263,7 @@ impl Ledger {
     /// `attempt`, recording `cause`.
     /// Returns the order afterwards, or `None` if it was not in one of `from` (a
     /// duplicate or late event): nothing changes then.
-    pub fn transition(
+    pub async fn transition(
         &self,
         (merchant_id, out_trade_no): (&str, &str),
         attempt: Option<u32>,
@@ -269,7 +272,13 @@ impl Ledger {
         cause: &str,
         changes: &Changes<'_>,
     ) -> Result<Option<OrderRecord>, LedgerError> {
-        Ok(self.database.run_blocking(|c| {
+        let (merchant_id, out_trade_no, from, cause) =
+            (merchant_id.to_owned(), out_trade_no.to_owned(), from.to_vec(), cause.to_owned());
+        let owned = |field: Option<&str>| field.map(str::to_owned);
+        let (method, transaction_id, fail_reason, receipt) =
+            (owned(changes.method), owned(changes.transaction_id), owned(changes.fail_reason), owned(changes.receipt));
+        Ok(self.database.run(move |c| {
+            let (merchant_id, out_trade_no) = (merchant_id.as_str(), out_trade_no.as_str());
             let transaction = c.transaction()?;
             let Some(current) = load(&transaction, merchant_id, out_trade_no)? else { return Ok(None) };
             if !from.contains(&current.state) || attempt.is_some_and(|a| a != current.attempt) {
@@ -285,42 +294,47 @@ impl Ledger {
                     out_trade_no,
                     to.as_str(),
                     crate::calendar::now_ms(),
-                    changes.method,
-                    changes.transaction_id,
-                    changes.fail_reason,
-                    changes.receipt
+                    method,
+                    transaction_id,
+                    fail_reason,
+                    receipt
                 ],
             )?;
-            event(&transaction, merchant_id, out_trade_no, current.attempt, current.state, to, cause)?;
+            event(&transaction, merchant_id, out_trade_no, current.attempt, current.state, to, &cause)?;
             let after = load(&transaction, merchant_id, out_trade_no)?;
             transaction.commit()?;
             Ok(after)
-        })?)
+        })
+        .await?)
     }
 
     /// The order, if any.
-    pub fn get(&self, merchant_id: &str, out_trade_no: &str) -> Result<Option<OrderRecord>, StoreError> {
-        self.database.run_blocking(|c| Ok(load(c, merchant_id, out_trade_no)?))
+    pub async fn get(&self, merchant_id: &str, out_trade_no: &str) -> Result<Option<OrderRecord>, StoreError> {
+        let merchant_id = merchant_id.to_owned();
+        let out_trade_no = out_trade_no.to_owned();
+        self.database.run(move |c| Ok(load(c, &merchant_id, &out_trade_no)?)).await
     }
 
     /// Every order, newest first.
-    pub fn list(&self) -> Result<Vec<OrderRecord>, StoreError> {
-        self.database.run_blocking(|c| {
+    pub async fn list(&self) -> Result<Vec<OrderRecord>, StoreError> {
+        self.database.run(move |c| {
             let mut statement =
                 c.prepare(&format!("SELECT {COLUMNS} FROM payment_orders ORDER BY created_ms DESC, out_trade_no"))?;
             let rows = statement.query_map([], row_to_order)?;
             Ok(rows.collect::<Result<_, _>>()?)
-        })
+        }).await
     }
 
     /// Orders whose attempt has not ended (to reconcile after a restart).
-    pub fn unfinished(&self) -> Result<Vec<OrderRecord>, StoreError> {
-        Ok(self.list()?.into_iter().filter(|o| !o.state.is_final()).collect())
+    pub async fn unfinished(&self) -> Result<Vec<OrderRecord>, StoreError> {
+        Ok(self.list().await?.into_iter().filter(|o| !o.state.is_final()).collect())
     }
 
     /// An order's transitions, oldest first.
-    pub fn events(&self, merchant_id: &str, out_trade_no: &str) -> Result<Vec<EventRecord>, StoreError> {
-        self.database.run_blocking(|c| {
+    pub async fn events(&self, merchant_id: &str, out_trade_no: &str) -> Result<Vec<EventRecord>, StoreError> {
+        let merchant_id = merchant_id.to_owned();
+        let out_trade_no = out_trade_no.to_owned();
+        self.database.run(move |c| {
             let mut statement = c.prepare(
                 "SELECT attempt, at_ms, from_state, to_state, cause FROM payment_events
                  WHERE merchant_id = ?1 AND out_trade_no = ?2 ORDER BY id",
@@ -335,32 +349,32 @@ impl Ledger {
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
-        })
+        }).await
     }
 
     /// SQLite's own check of the database file: `ok` when sound.
-    pub fn integrity_check(&self) -> Result<String, StoreError> {
-        self.database.run_blocking(|c| {
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        self.database.run(move |c| {
             let rows: Vec<String> =
                 c.prepare("PRAGMA integrity_check")?.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
             Ok(rows.join("; "))
-        })
+        }).await
     }
 
     /// How many times each order was moved to `paid` (never more than once).
-    pub fn paid_transitions(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
-        self.database.run_blocking(|c| {
+    pub async fn paid_transitions(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
+        self.database.run(move |c| {
             let mut statement = c.prepare(
                 "SELECT merchant_id, out_trade_no, COUNT(*) FROM payment_events WHERE to_state = 'paid'
                  GROUP BY merchant_id, out_trade_no ORDER BY merchant_id, out_trade_no",
             )?;
             let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
-        })
+        }).await
     }
 
     /// Records a provider notification and what the host made of it.
-    pub fn record_notification(
+    pub async fn record_notification(
         &self,
         provider: &str,
         merchant_id: &str,
@@ -368,7 +382,9 @@ impl Ledger {
         outcome: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        self.database.run_blocking(|c| {
+        let row = [provider, merchant_id, out_trade_no, outcome, detail].map(str::to_owned);
+        self.database.run(move |c| {
+            let [provider, merchant_id, out_trade_no, outcome, detail] = row;
             c.execute(
                 "INSERT INTO payment_notifications (at_ms, provider, merchant_id, out_trade_no, outcome, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -376,15 +392,17 @@ impl Ledger {
             )?;
             Ok(())
         })
+        .await
     }
 
     /// The notifications recorded for an order: `(provider, outcome, detail)`.
-    pub fn notifications(
+    pub async fn notifications(
         &self,
         merchant_id: &str,
         out_trade_no: &str,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.database.run_blocking(|c| {
+        let (merchant_id, out_trade_no) = (merchant_id.to_owned(), out_trade_no.to_owned());
+        self.database.run(move |c| {
             let mut statement = c.prepare(
                 "SELECT provider, outcome, detail FROM payment_notifications
                  WHERE merchant_id = ?1 AND out_trade_no = ?2 ORDER BY id",
@@ -393,6 +411,7 @@ impl Ledger {
                 statement.query_map([merchant_id, out_trade_no], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
+        .await
     }
 }
 
@@ -487,6 +506,11 @@ fn row_to_order(row: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRecord> {
 mod tests {
     use super::*;
 
+    /// Runs a query to completion (the tests are not async; the queries are).
+    fn block<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(future)
+    }
+
     fn order(amount: i64) -> ValidOrder {
         ValidOrder {
             merchant_id: "1900000109".into(),
@@ -538,9 +562,9 @@ mod tests {
             let mut paid_with: Option<String> = None;
             let mut attempts = 0;
             for step in steps {
-                let current = ledger.get(key.0, key.1).unwrap();
+                let current = block(ledger.get(key.0, key.1)).unwrap();
                 match step {
-                    Step::Request(amount) => match ledger.begin(&order(amount), "p") {
+                    Step::Request(amount) => match block(ledger.begin(&order(amount), "p")) {
                         Ok(Begin::Start(record)) => {
                             proptest::prop_assert!(paid_with.is_none(), "a paid order started again");
                             attempts += 1;
@@ -559,7 +583,7 @@ mod tests {
                     },
                     Step::Cancel => {
                         let t = |from: &[State], to, cause| {
-                            ledger.transition(key, None, from, to, cause, &Changes::default()).unwrap()
+                            block(ledger.transition(key, None, from, to, cause, &Changes::default())).unwrap()
                         };
                         if t(&[State::Created], State::AwaitingUser, "sheet shown").is_some() {
                             t(&[State::AwaitingUser], State::Cancelled, "user cancelled");
@@ -567,29 +591,29 @@ mod tests {
                     }
                     Step::Notify { copies, stale } => {
                         let Some(current) = current else { continue };
-                        ledger.transition(key, Some(current.attempt), &[State::Created], State::Processing, "paying", &Changes::default()).unwrap();
+                        block(ledger.transition(key, Some(current.attempt), &[State::Created], State::Processing, "paying", &Changes::default())).unwrap();
                         let attempt = if stale { current.attempt.saturating_sub(1) } else { current.attempt };
                         let transaction_id = format!("tx-{attempt}");
                         for _ in 0..copies {
                             let changes = Changes { transaction_id: Some(&transaction_id), receipt: Some("r"), ..Changes::default() };
-                            if ledger.transition(key, Some(attempt), &[State::Processing], State::Paid, "notified", &changes).unwrap().is_some() {
+                            if block(ledger.transition(key, Some(attempt), &[State::Processing], State::Paid, "notified", &changes)).unwrap().is_some() {
                                 proptest::prop_assert!(paid_with.is_none(), "paid twice");
                                 paid_with = Some(transaction_id.clone());
                             }
                         }
                     }
                     Step::Fail => {
-                        ledger.transition(key, None, &[State::Processing], State::Failed, "provider failed", &Changes::default()).unwrap();
+                        block(ledger.transition(key, None, &[State::Processing], State::Failed, "provider failed", &Changes::default())).unwrap();
                     }
                 }
-                let orders = ledger.list().unwrap();
+                let orders = block(ledger.list()).unwrap();
                 proptest::prop_assert!(orders.len() <= 1);
                 if let Some(transaction_id) = &paid_with {
                     proptest::prop_assert_eq!(orders[0].state, State::Paid);
                     proptest::prop_assert_eq!(orders[0].transaction_id.as_ref(), Some(transaction_id));
                 }
             }
-            let paid = ledger.paid_transitions().unwrap();
+            let paid = block(ledger.paid_transitions()).unwrap();
             proptest::prop_assert!(paid.iter().all(|(_, _, count)| *count == 1));
             proptest::prop_assert_eq!(paid.len(), usize::from(paid_with.is_some()));
         }
@@ -602,45 +626,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let database = Database::open_in(dir.path()).unwrap();
         let ledger = Ledger::new(database.clone()).unwrap();
-        let Begin::Start(_) = ledger.begin(&order(1999), "p").unwrap() else { panic!() };
-        database.run_blocking(|c| Ok(c.execute("UPDATE payment_orders SET state = 'refunded'", [])?)).unwrap();
-        let error = ledger.get("1900000109", "T0001-abc").unwrap_err();
+        let Begin::Start(_) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
+        block(database.run(|c| Ok(c.execute("UPDATE payment_orders SET state = 'refunded'", [])?))).unwrap();
+        let error = block(ledger.get("1900000109", "T0001-abc")).unwrap_err();
         assert_eq!(error.code(), "corrupt");
         assert!(error.to_string().contains("`refunded` is not a known State value"), "{error}");
-        assert!(matches!(ledger.begin(&order(1999), "p"), Err(LedgerError::Store(StoreError::Corrupt(_)))));
+        assert!(matches!(block(ledger.begin(&order(1999), "p")), Err(LedgerError::Store(StoreError::Corrupt(_)))));
     }
 
     #[test]
     fn the_state_machine_and_idempotency() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::new(Database::open_in(dir.path()).unwrap()).unwrap();
-        let Begin::Start(first) = ledger.begin(&order(1999), "p").unwrap() else { panic!() };
+        let Begin::Start(first) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
         assert_eq!((first.state, first.attempt), (State::Created, 1));
         // In progress: the same request gets the existing order.
-        assert!(matches!(ledger.begin(&order(1999), "p").unwrap(), Begin::Existing(_)));
-        assert!(matches!(ledger.begin(&order(2000), "p"), Err(LedgerError::Conflict { field: "amount", .. })));
+        assert!(matches!(block(ledger.begin(&order(1999), "p")).unwrap(), Begin::Existing(_)));
+        assert!(matches!(block(ledger.begin(&order(2000), "p")), Err(LedgerError::Conflict { field: "amount", .. })));
         let t = |from: &[State], to, cause| {
-            ledger.transition(("1900000109", "T0001-abc"), None, from, to, cause, &Changes::default()).unwrap()
+            block(ledger.transition(("1900000109", "T0001-abc"), None, from, to, cause, &Changes::default())).unwrap()
         };
         assert!(t(&[State::Created], State::AwaitingUser, "sheet shown").is_some());
         assert!(t(&[State::AwaitingUser], State::Cancelled, "user cancelled").is_some());
         // A retry after a cancel is a new attempt.
-        let Begin::Start(retry) = ledger.begin(&order(1999), "p").unwrap() else { panic!() };
+        let Begin::Start(retry) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
         assert_eq!(retry.attempt, 2);
         assert!(t(&[State::Created], State::Processing, "paying").is_some());
         let paid = Changes { transaction_id: Some("42"), receipt: Some("r"), ..Changes::default() };
-        let once = ledger
-            .transition(("1900000109", "T0001-abc"), Some(2), &[State::Processing], State::Paid, "notified", &paid)
-            .unwrap();
+        let key = ("1900000109", "T0001-abc");
+        let once = block(ledger.transition(key, Some(2), &[State::Processing], State::Paid, "notified", &paid)).unwrap();
         assert_eq!(once.unwrap().state, State::Paid);
-        let twice = ledger
-            .transition(("1900000109", "T0001-abc"), Some(2), &[State::Processing], State::Paid, "notified", &paid)
-            .unwrap();
+        let twice = block(ledger.transition(key, Some(2), &[State::Processing], State::Paid, "notified", &paid)).unwrap();
         assert!(twice.is_none(), "a duplicate changes nothing");
-        let Begin::Existing(done) = ledger.begin(&order(1999), "p").unwrap() else { panic!() };
+        let Begin::Existing(done) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
         assert_eq!(done.receipt.as_deref(), Some("r"));
         let causes: Vec<String> =
-            ledger.events("1900000109", "T0001-abc").unwrap().into_iter().map(|e| e.cause).collect();
+            block(ledger.events("1900000109", "T0001-abc")).unwrap().into_iter().map(|e| e.cause).collect();
         assert_eq!(causes, ["requested", "sheet shown", "user cancelled", "retried", "paying", "notified"]);
     }
 }

@@ -5,7 +5,7 @@
 //! never at who owns it.
 
 use super::homograph;
-use crate::config::LinkSettings;
+use super::settings::LinkSettings;
 use miniapp_abi::link::DenyReason;
 use url::{Host, Url};
 

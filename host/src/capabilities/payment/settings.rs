@@ -1,0 +1,47 @@
+//! The payment capability's section of the host configuration, `[payment]`.
+
+use miniapp_abi::payment::Method;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Payment settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentSettings {
+    /// Currencies accepted (ISO 4217).
+    pub currencies: Vec<String>,
+    /// The largest order the host allows, in minor units (¥50,000.00).
+    pub max_amount: i64,
+    /// Merchants registered with the host, by merchant id: the payee name the
+    /// payment sheet shows comes from here, never from the program.
+    pub merchants: BTreeMap<String, MerchantSettings>,
+    /// How long a payment waits for the provider's notification before asking the
+    /// provider, in milliseconds.
+    pub confirm_wait_ms: u64,
+}
+
+/// A merchant the host knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantSettings {
+    /// The name shown to the user as the payee.
+    pub name: String,
+    /// The methods the merchant accepts (offered when a provider for them is installed).
+    pub methods: Vec<Method>,
+}
+
+impl Default for PaymentSettings {
+    fn default() -> PaymentSettings {
+        let both: Vec<Method> = [Method::WECHAT_PAY, Method::ALIPAY].into_iter().filter_map(Method::parse).collect();
+        PaymentSettings {
+            currencies: vec!["CNY".into()],
+            max_amount: 5_000_000,
+            merchants: BTreeMap::from([
+                ("1900000109".into(), MerchantSettings { name: "淘宝特价 Taobao Deals".into(), methods: both.clone() }),
+                ("1900000110".into(), MerchantSettings { name: "Example Coffee".into(), methods: both }),
+            ]),
+            confirm_wait_ms: 3_000,
+        }
+    }
+}
+
