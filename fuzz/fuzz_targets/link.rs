@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use miniapp_abi::lifecycle::Surface;
-use miniapp_host::capability::link::{policy, safety};
+use miniapp_host::capabilities::link::{policy, safety};
 use miniapp_host::config::LinkSettings;
 use std::sync::OnceLock;
 

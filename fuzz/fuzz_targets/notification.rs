@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use miniapp_host::capability::payment::keys::RsaKeys;
-use miniapp_host::capability::payment::provider::{alipay, wechat};
+use miniapp_host::capabilities::payment::keys::RsaKeys;
+use miniapp_host::capabilities::payment::provider::{alipay, wechat};
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {

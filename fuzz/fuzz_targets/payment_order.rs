@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use miniapp_abi::payment::PaymentRequest;
 use miniapp_host::capability::decode_request;
-use miniapp_host::capability::payment::order;
+use miniapp_host::capabilities::payment::order;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(request) = decode_request::<PaymentRequest>(data) else { return };

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use miniapp_abi::view::Page;
-use miniapp_host::capability::view::{decode, terminal};
+use miniapp_host::capabilities::view::{decode, terminal};
 use miniapp_host::config::ViewSettings;
 
 fuzz_target!(|data: &[u8]| {

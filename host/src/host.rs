@@ -3,10 +3,10 @@
 
 use crate::app::{App, ModuleAnalysis, Runtime, analyze};
 use crate::audit::AuditLog;
+use crate::capabilities::payment::Payment;
 use crate::capabilities::payment::ledger::Ledger;
 use crate::capabilities::payment::provider::ProviderPlugin;
 use crate::capabilities::payment::receipt::ReceiptSigner;
-use crate::capabilities::payment::Payment;
 use crate::capability::{Capability, HostServices, Init, InitContext, Registry};
 use crate::config::HostConfig;
 use crate::consent::{Nobody, User};
@@ -175,7 +175,8 @@ impl Host {
         let limits = self.inner.runtime.config.limits;
         let format = module_format(&files.module_path);
         let compiled =
-            crate::app::compile(&self.inner.runtime, &files.manifest.id, files.module_bytes, format, &limits, &source).await?;
+            crate::app::compile(&self.inner.runtime, &files.manifest.id, files.module_bytes, format, &limits, &source)
+                .await?;
         let mut analysis = analyze(&compiled.module, &files.manifest, &self.inner.runtime.registry);
         // Everything `load_app` would refuse, not only what the module shows.
         let manifest_path = files.dir.join(crate::manifest::MANIFEST_FILE);

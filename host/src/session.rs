@@ -164,7 +164,6 @@ impl Session {
         })
     }
 
-
     /// Runs `miniapp_on_launch` with `context` (after every capability's launch
     /// hook: the view capability starts the page stack at the launch page), then
     /// delivers the events capabilities chain to it.
@@ -363,9 +362,15 @@ impl Session {
             .await;
         let result = match result {
             Ok(STATUS_OK) => Ok(()),
-            Ok(status) => Err(SessionError::CallbackFailed { program: self.program.id.clone(), callback: name, status }),
+            Ok(status) => {
+                Err(SessionError::CallbackFailed { program: self.program.id.clone(), callback: name, status })
+            }
             Err(error) => {
-                let ends = Ends { program: self.program.id.clone(), limits: self.limits, wasm_stack_bytes: self.wasm_stack_bytes };
+                let ends = Ends {
+                    program: self.program.id.clone(),
+                    limits: self.limits,
+                    wasm_stack_bytes: self.wasm_stack_bytes,
+                };
                 let error = classify(&ends, &mut self.store, error, name);
                 self.ended = Some(error.clone());
                 Err(error)
@@ -453,7 +458,7 @@ async fn instantiate(
     {
         return Err(classify(ends, store, error, abi::EXPORT_INITIALIZE));
     }
-Ok(Callbacks { on_launch, on_show, on_hide, on_event })
+    Ok(Callbacks { on_launch, on_show, on_hide, on_event })
 }
 
 /// Starts a callback's budget in `store`.
@@ -476,7 +481,12 @@ fn host_error(program: &ProgramInfo, reason: String) -> SessionError {
 }
 
 /// Turns the error a guest call ended with into the reason the guest ended.
-fn classify(ends: &Ends, store: &mut Store<SessionState>, error: wasmtime::Error, callback: &'static str) -> SessionError {
+fn classify(
+    ends: &Ends,
+    store: &mut Store<SessionState>,
+    error: wasmtime::Error,
+    callback: &'static str,
+) -> SessionError {
     let program = ends.program.clone();
     let state = &mut store.data_mut().sandbox;
     let recorded = state.fault.take().or_else(|| state.take_side_fault());

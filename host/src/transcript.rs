@@ -5,8 +5,8 @@
 
 use crate::capability::CallObserver;
 use crate::consent::{Answer, AnswerFuture, Prompt, User};
-use crate::session::SessionObserver;
 use crate::sandbox::CapturedOutput;
+use crate::session::SessionObserver;
 use miniapp_abi::ErrorCode;
 use miniapp_abi::lifecycle::{Event, LaunchContext};
 use miniapp_abi::view::{Page, View};

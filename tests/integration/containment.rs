@@ -4,9 +4,9 @@
 //! are compiled.
 
 use crate::common::{self, expect_limit, neighbour_still_works, probe_op};
+use miniapp_host::capabilities::payment::PaymentSettings;
 use miniapp_host::consent::{Answer, ScriptedUser};
 use miniapp_host::{Fault, LimitKind, LoadError, SessionError};
-use miniapp_host::capabilities::payment::PaymentSettings;
 use miniapp_providers::SimulatorSettings;
 use serde_json::json;
 use std::time::Duration;

@@ -129,7 +129,8 @@ async fn a_revoked_grant_stops_working_at_once() {
     let reply = op(&mut session, "phone").await;
     assert_eq!(reply["error"]["code"], "capability_denied", "{reply}");
     assert_eq!(user.prompts().len(), 1, "no prompt after a revocation");
-    let events: Vec<String> = host.grants().history("local", "test.revoke").await.unwrap().into_iter().map(|e| e.2).collect();
+    let events: Vec<String> =
+        host.grants().history("local", "test.revoke").await.unwrap().into_iter().map(|e| e.2).collect();
     assert_eq!(events, ["granted", "used", "revoked"]);
 }
 

@@ -2,8 +2,8 @@
 //! never an allow for a target that breaks a safety rule.
 
 use crate::common;
-use miniapp_host::capabilities::link::safety::{check_deep_link, check_web_url};
 use miniapp_host::capabilities::link::LinkSettings;
+use miniapp_host::capabilities::link::safety::{check_deep_link, check_web_url};
 use proptest::prelude::*;
 use serde_json::Value;
 use url::Host;

@@ -7,9 +7,9 @@
 //! its wait behind the others' work: the figures show fairness, not speed.
 
 use crate::common::{self, probe_op, probe_tap};
+use miniapp_host::capabilities::payment::PaymentSettings;
 use miniapp_host::capabilities::payment::ledger::State;
 use miniapp_host::consent::{Answer, ScriptedUser};
-use miniapp_host::capabilities::payment::PaymentSettings;
 use miniapp_providers::SimulatorSettings;
 use serde_json::json;
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! receipts.
 
 use crate::common::{self, probe_op};
+use miniapp_host::capabilities::payment::PaymentSettings;
 use miniapp_host::consent::{Answer, Prompt, ScriptedUser};
 use miniapp_host::{App, Host, HostConfig, Session};
-use miniapp_host::capabilities::payment::PaymentSettings;
 use miniapp_providers::{Scenario, SimulatorSettings};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -189,15 +189,26 @@ async fn every_scenario_on_both_providers_settles_once() {
             let reply = pay(&mut session, order(&trade_no, 1234)).await;
             assert_eq!(reply["ok"]["status"], *status, "{scenario:?} method {method}: {reply}");
             assert_eq!(reply["ok"]["reason"].as_str(), *reason, "{scenario:?} method {method}");
-            let paid_events =
-                ledger.events("1900000109", &trade_no).await.unwrap().into_iter().filter(|e| e.to_state == "paid").count();
+            let paid_events = ledger
+                .events("1900000109", &trade_no)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.to_state == "paid")
+                .count();
             assert!(paid_events <= 1, "{scenario:?}: paid {paid_events} times");
         }
     }
     // Let late deliveries land, then check what was recorded.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let outcomes = async |i: usize, method: usize| -> Vec<String> {
-        ledger.notifications("1900000109", &format!("T-s{i}-m{method}")).await.unwrap().into_iter().map(|n| n.1).collect()
+        ledger
+            .notifications("1900000109", &format!("T-s{i}-m{method}"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|n| n.1)
+            .collect()
     };
     for method in 1..=2 {
         let duplicates = outcomes(4, method).await;
@@ -208,8 +219,16 @@ async fn every_scenario_on_both_providers_settles_once() {
             "forged first: {:?}",
             outcomes(6, method).await
         );
-        assert!(outcomes(7, method).await.first().is_some_and(|o| o == "rejected"), "stale first: {:?}", outcomes(7, method).await);
-        assert!(outcomes(5, method).await.contains(&"ignored".to_string()), "out of order: {:?}", outcomes(5, method).await);
+        assert!(
+            outcomes(7, method).await.first().is_some_and(|o| o == "rejected"),
+            "stale first: {:?}",
+            outcomes(7, method).await
+        );
+        assert!(
+            outcomes(5, method).await.contains(&"ignored".to_string()),
+            "out of order: {:?}",
+            outcomes(5, method).await
+        );
         assert!(outcomes(8, method).await.contains(&"rejected".to_string()));
     }
 }

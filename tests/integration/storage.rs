@@ -65,8 +65,10 @@ async fn quota_is_enforced_and_a_refused_write_changes_nothing() {
 async fn entries_larger_than_the_host_allows_are_refused() {
     let data = tempfile::tempdir().unwrap();
     let host = common::host_with(&data, |c| {
-        c.update_section("storage", |s: &mut miniapp_host::capabilities::storage::StorageSettings| s.max_entry_bytes = 64)
-            .unwrap()
+        c.update_section("storage", |s: &mut miniapp_host::capabilities::storage::StorageSettings| {
+            s.max_entry_bytes = 64
+        })
+        .unwrap()
     });
     let mut session = common::probe(&host, "test.entry", "").await.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();

@@ -15,11 +15,11 @@ use crate::error::{LoadError, SessionError};
 use crate::manifest::{Manifest, ManifestError};
 use crate::session::{ExportIndices, Session, SessionSpec, SessionState};
 use miniapp_abi::AbiVersion;
-use wasmtime::Linker;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::InstancePre;
+use wasmtime::Linker;
 
 /// What loading and starting programs needs from the host: made once by the
 /// host, shared by every program it loads.

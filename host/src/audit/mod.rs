@@ -181,14 +181,16 @@ impl AuditLog {
     pub async fn count(&self, capability: &str, action: &str) -> Result<u64, StoreError> {
         let capability = capability.to_owned();
         let action = action.to_owned();
-        self.database.run(move |c| {
-            let count: i64 = c.query_row(
-                "SELECT count(*) FROM decisions WHERE capability = ?1 AND action = ?2",
-                rusqlite::params![capability, action],
-                |row| row.get(0),
-            )?;
-            Ok(count as u64)
-        }).await
+        self.database
+            .run(move |c| {
+                let count: i64 = c.query_row(
+                    "SELECT count(*) FROM decisions WHERE capability = ?1 AND action = ?2",
+                    rusqlite::params![capability, action],
+                    |row| row.get(0),
+                )?;
+                Ok(count as u64)
+            })
+            .await
     }
 
     /// The most recent `limit` decisions, oldest first, optionally for one program.
@@ -200,29 +202,31 @@ impl AuditLog {
     pub async fn query(&self, filter: &AuditFilter, limit: u32) -> Result<Vec<Decision>, StoreError> {
         let filter = filter.clone();
         let outcome = filter.outcome.map(Outcome::as_str);
-        self.database.run(move |c| {
-            let mut statement = c.prepare(
-                "SELECT at_ms, program_id, capability, action, outcome, reason, target, surface FROM (
+        self.database
+            .run(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT at_ms, program_id, capability, action, outcome, reason, target, surface FROM (
                      SELECT * FROM decisions
                      WHERE (?1 IS NULL OR program_id = ?1) AND (?2 IS NULL OR capability = ?2)
                        AND (?3 IS NULL OR outcome = ?3)
                      ORDER BY id DESC LIMIT ?4
                  ) ORDER BY id ASC",
-            )?;
-            let params = rusqlite::params![filter.program_id, filter.capability, outcome, limit];
-            let rows = statement.query_map(params, |row| {
-                Ok(Decision {
-                    at_ms: row.get(0)?,
-                    program_id: row.get(1)?,
-                    capability: row.get(2)?,
-                    action: row.get(3)?,
-                    outcome: crate::store::read_name(row, 4)?,
-                    reason: row.get(5)?,
-                    target: row.get(6)?,
-                    surface: row.get(7)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        }).await
+                )?;
+                let params = rusqlite::params![filter.program_id, filter.capability, outcome, limit];
+                let rows = statement.query_map(params, |row| {
+                    Ok(Decision {
+                        at_ms: row.get(0)?,
+                        program_id: row.get(1)?,
+                        capability: row.get(2)?,
+                        action: row.get(3)?,
+                        outcome: crate::store::read_name(row, 4)?,
+                        reason: row.get(5)?,
+                        target: row.get(6)?,
+                        surface: row.get(7)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
     }
 }

@@ -251,9 +251,12 @@ impl CallContext {
     /// This capability's state for the session, as made by
     /// [`Capability::prepare`].
     pub fn data<T: Any + Send + Sync>(&self) -> Result<Arc<T>, ApiError> {
-        let data = self.session.data.get(self.capability).cloned().ok_or_else(|| {
-            ApiError::internal(format!("`{}` keeps no state for this session", self.capability))
-        })?;
+        let data = self
+            .session
+            .data
+            .get(self.capability)
+            .cloned()
+            .ok_or_else(|| ApiError::internal(format!("`{}` keeps no state for this session", self.capability)))?;
         data.downcast::<T>().map_err(|_| ApiError::internal("capability state has an unexpected type"))
     }
 

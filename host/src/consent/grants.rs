@@ -85,21 +85,22 @@ impl Grants {
         scope: &str,
     ) -> Result<Option<Decision>, StoreError> {
         let [user_id, program_id, module_hash, scope] = [user_id, program_id, module_hash, scope].map(str::to_owned);
-        self.database.run(move |c| {
-            let row: Option<(String, String)> = c
-                .query_row(
-                    "SELECT decision, module_hash FROM consent_grants
+        self.database
+            .run(move |c| {
+                let row: Option<(String, String)> = c
+                    .query_row(
+                        "SELECT decision, module_hash FROM consent_grants
                      WHERE user_id = ?1 AND program_id = ?2 AND scope = ?3",
-                    [user_id, program_id, scope],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()?;
-            let Some((decision, hash)) = row else { return Ok(None) };
-            let decision: Decision = decision.parse().map_err(crate::store::StoreError::corrupt)?;
-            // A revocation holds whatever the module; an answer holds for its module only.
-            Ok((hash == module_hash || decision == Decision::Revoked).then_some(decision))
-        })
-        .await
+                        [user_id, program_id, scope],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((decision, hash)) = row else { return Ok(None) };
+                let decision: Decision = decision.parse().map_err(crate::store::StoreError::corrupt)?;
+                // A revocation holds whatever the module; an answer holds for its module only.
+                Ok((hash == module_hash || decision == Decision::Revoked).then_some(decision))
+            })
+            .await
     }
 
     /// Remembers the user's answer and logs it.
@@ -112,27 +113,28 @@ impl Grants {
         decision: Decision,
     ) -> Result<(), StoreError> {
         let [user_id, program_id, module_hash, scope] = [user_id, program_id, module_hash, scope].map(str::to_owned);
-        self.database.run(move |c| {
-            let transaction = c.transaction()?;
-            transaction.execute(
-                "INSERT INTO consent_grants (user_id, program_id, scope, module_hash, decision, at_ms)
+        self.database
+            .run(move |c| {
+                let transaction = c.transaction()?;
+                transaction.execute(
+                    "INSERT INTO consent_grants (user_id, program_id, scope, module_hash, decision, at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(user_id, program_id, scope) DO UPDATE SET
                      module_hash = excluded.module_hash, decision = excluded.decision, at_ms = excluded.at_ms",
-                rusqlite::params![
-                    user_id,
-                    program_id,
-                    scope,
-                    module_hash,
-                    decision.as_str(),
-                    crate::calendar::now_ms()
-                ],
-            )?;
-            log(&transaction, &user_id, &program_id, &scope, decision.as_str(), &module_hash)?;
-            transaction.commit()?;
-            Ok(())
-        })
-        .await
+                    rusqlite::params![
+                        user_id,
+                        program_id,
+                        scope,
+                        module_hash,
+                        decision.as_str(),
+                        crate::calendar::now_ms()
+                    ],
+                )?;
+                log(&transaction, &user_id, &program_id, &scope, decision.as_str(), &module_hash)?;
+                transaction.commit()?;
+                Ok(())
+            })
+            .await
     }
 
     /// Logs a use of a granted scope (what was shared).
@@ -146,68 +148,83 @@ impl Grants {
 
     /// Revokes the grants of `program_id` — one scope, or all — and logs it. Returns
     /// the scopes revoked.
-    pub async fn revoke(&self, user_id: &str, program_id: &str, scope: Option<&str>) -> Result<Vec<String>, StoreError> {
+    pub async fn revoke(
+        &self,
+        user_id: &str,
+        program_id: &str,
+        scope: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
         let user_id = user_id.to_owned();
         let program_id = program_id.to_owned();
         let scope = scope.map(str::to_owned);
-        self.database.run(move |c| {
-            let transaction = c.transaction()?;
-            let scopes: Vec<String> = {
-                let mut statement = transaction.prepare(
-                    "SELECT scope FROM consent_grants WHERE user_id = ?1 AND program_id = ?2
+        self.database
+            .run(move |c| {
+                let transaction = c.transaction()?;
+                let scopes: Vec<String> = {
+                    let mut statement = transaction.prepare(
+                        "SELECT scope FROM consent_grants WHERE user_id = ?1 AND program_id = ?2
                      AND decision = 'granted' AND (?3 IS NULL OR scope = ?3) ORDER BY scope",
-                )?;
-                let rows = statement.query_map(rusqlite::params![user_id, program_id, scope], |row| row.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            for scope in &scopes {
-                transaction.execute(
-                    "UPDATE consent_grants SET decision = 'revoked', at_ms = ?4
+                    )?;
+                    let rows = statement.query_map(rusqlite::params![user_id, program_id, scope], |row| row.get(0))?;
+                    rows.collect::<Result<_, _>>()?
+                };
+                for scope in &scopes {
+                    transaction.execute(
+                        "UPDATE consent_grants SET decision = 'revoked', at_ms = ?4
                      WHERE user_id = ?1 AND program_id = ?2 AND scope = ?3",
-                    rusqlite::params![user_id, program_id, scope, crate::calendar::now_ms()],
-                )?;
-                log(&transaction, &user_id, &program_id, scope, "revoked", "by the user")?;
-            }
-            transaction.commit()?;
-            Ok(scopes)
-        }).await
+                        rusqlite::params![user_id, program_id, scope, crate::calendar::now_ms()],
+                    )?;
+                    log(&transaction, &user_id, &program_id, scope, "revoked", "by the user")?;
+                }
+                transaction.commit()?;
+                Ok(scopes)
+            })
+            .await
     }
 
     /// Every remembered answer of `user_id`.
     pub async fn list(&self, user_id: &str) -> Result<Vec<GrantRecord>, StoreError> {
         let user_id = user_id.to_owned();
-        self.database.run(move |c| {
-            let mut statement = c.prepare(
-                "SELECT user_id, program_id, scope, module_hash, decision, at_ms FROM consent_grants
+        self.database
+            .run(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT user_id, program_id, scope, module_hash, decision, at_ms FROM consent_grants
                  WHERE user_id = ?1 ORDER BY program_id, scope",
-            )?;
-            let rows = statement.query_map([user_id], |row| {
-                Ok(GrantRecord {
-                    user_id: row.get(0)?,
-                    program_id: row.get(1)?,
-                    scope: row.get(2)?,
-                    module_hash: row.get(3)?,
-                    decision: crate::store::read_name(row, 4)?,
-                    at_ms: row.get(5)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        }).await
+                )?;
+                let rows = statement.query_map([user_id], |row| {
+                    Ok(GrantRecord {
+                        user_id: row.get(0)?,
+                        program_id: row.get(1)?,
+                        scope: row.get(2)?,
+                        module_hash: row.get(3)?,
+                        decision: crate::store::read_name(row, 4)?,
+                        at_ms: row.get(5)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
     }
 
     /// The consent log of `program_id`: `(at_ms, scope, event, detail)`, oldest first.
-    pub async fn history(&self, user_id: &str, program_id: &str) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+    pub async fn history(
+        &self,
+        user_id: &str,
+        program_id: &str,
+    ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
         let user_id = user_id.to_owned();
         let program_id = program_id.to_owned();
-        self.database.run(move |c| {
-            let mut statement = c.prepare(
-                "SELECT at_ms, scope, event, detail FROM consent_log
+        self.database
+            .run(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT at_ms, scope, event, detail FROM consent_log
                  WHERE user_id = ?1 AND program_id = ?2 ORDER BY id",
-            )?;
-            let rows = statement
-                .query_map([user_id, program_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        }).await
+                )?;
+                let rows = statement
+                    .query_map([user_id, program_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
     }
 }
 

@@ -39,27 +39,33 @@ impl UserSettings {
     pub async fn links_enabled(&self, user_id: &str, surface: Surface) -> Result<bool, StoreError> {
         let user_id = user_id.to_owned();
         let key = UserSettings::links_key(surface);
-        self.database.run(move |c| {
-            let value: Option<String> = c
-                .query_row("SELECT value FROM user_settings WHERE user_id = ?1 AND key = ?2", [&user_id, &key], |row| {
-                    row.get(0)
-                })
-                .optional()?;
-            Ok(value.as_deref() == Some("true"))
-        }).await
+        self.database
+            .run(move |c| {
+                let value: Option<String> = c
+                    .query_row(
+                        "SELECT value FROM user_settings WHERE user_id = ?1 AND key = ?2",
+                        [&user_id, &key],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                Ok(value.as_deref() == Some("true"))
+            })
+            .await
     }
 
     /// Turns links on or off for `surface`.
     pub async fn set_links_enabled(&self, user_id: &str, surface: Surface, enabled: bool) -> Result<(), StoreError> {
         let user_id = user_id.to_owned();
         let key = UserSettings::links_key(surface);
-        self.database.run(move |c| {
-            c.execute(
-                "INSERT INTO user_settings (user_id, key, value) VALUES (?1, ?2, ?3)
+        self.database
+            .run(move |c| {
+                c.execute(
+                    "INSERT INTO user_settings (user_id, key, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT(user_id, key) DO UPDATE SET value = excluded.value",
-                rusqlite::params![user_id, key, enabled.to_string()],
-            )?;
-            Ok(())
-        }).await
+                    rusqlite::params![user_id, key, enabled.to_string()],
+                )?;
+                Ok(())
+            })
+            .await
     }
 }

@@ -162,7 +162,9 @@ impl Identity {
     async fn require(&self, context: &CallContext, scope: Scope) -> Result<(), ApiError> {
         let purpose = declared(context, scope)?;
         let shared = self.describe(scope);
-        self.consent.require(context, ConsentRequest { scope: scope.as_str(), purpose: &purpose, shared: &shared }).await
+        self.consent
+            .require(context, ConsentRequest { scope: scope.as_str(), purpose: &purpose, shared: &shared })
+            .await
     }
 
     fn describe(&self, scope: Scope) -> String {

@@ -19,10 +19,10 @@ mod settings;
 
 pub use settings::{LinkRule, LinkSettings, PlatformSettings, SurfaceRules};
 
-use crate::capability::{CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext};
-use crate::error::HostError;
 use crate::audit::{AuditLog, DecisionRecord, Outcome as AuditOutcome};
+use crate::capability::{CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext};
 use crate::consent::{Answer, Prompt};
+use crate::error::HostError;
 use crate::settings::UserSettings;
 use miniapp_abi::ApiError;
 use miniapp_abi::lifecycle::Surface;

@@ -121,7 +121,6 @@ impl Default for LinkSettings {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

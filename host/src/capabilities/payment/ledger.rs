@@ -277,35 +277,37 @@ impl Ledger {
         let owned = |field: Option<&str>| field.map(str::to_owned);
         let (method, transaction_id, fail_reason, receipt) =
             (owned(changes.method), owned(changes.transaction_id), owned(changes.fail_reason), owned(changes.receipt));
-        Ok(self.database.run(move |c| {
-            let (merchant_id, out_trade_no) = (merchant_id.as_str(), out_trade_no.as_str());
-            let transaction = c.transaction()?;
-            let Some(current) = load(&transaction, merchant_id, out_trade_no)? else { return Ok(None) };
-            if !from.contains(&current.state) || attempt.is_some_and(|a| a != current.attempt) {
-                return Ok(None);
-            }
-            transaction.execute(
-                "UPDATE payment_orders SET state = ?3, updated_ms = ?4,
+        Ok(self
+            .database
+            .run(move |c| {
+                let (merchant_id, out_trade_no) = (merchant_id.as_str(), out_trade_no.as_str());
+                let transaction = c.transaction()?;
+                let Some(current) = load(&transaction, merchant_id, out_trade_no)? else { return Ok(None) };
+                if !from.contains(&current.state) || attempt.is_some_and(|a| a != current.attempt) {
+                    return Ok(None);
+                }
+                transaction.execute(
+                    "UPDATE payment_orders SET state = ?3, updated_ms = ?4,
                      method = COALESCE(?5, method), transaction_id = COALESCE(?6, transaction_id),
                      fail_reason = COALESCE(?7, fail_reason), receipt = COALESCE(?8, receipt)
                  WHERE merchant_id = ?1 AND out_trade_no = ?2",
-                rusqlite::params![
-                    merchant_id,
-                    out_trade_no,
-                    to.as_str(),
-                    crate::calendar::now_ms(),
-                    method,
-                    transaction_id,
-                    fail_reason,
-                    receipt
-                ],
-            )?;
-            event(&transaction, merchant_id, out_trade_no, current.attempt, current.state, to, &cause)?;
-            let after = load(&transaction, merchant_id, out_trade_no)?;
-            transaction.commit()?;
-            Ok(after)
-        })
-        .await?)
+                    rusqlite::params![
+                        merchant_id,
+                        out_trade_no,
+                        to.as_str(),
+                        crate::calendar::now_ms(),
+                        method,
+                        transaction_id,
+                        fail_reason,
+                        receipt
+                    ],
+                )?;
+                event(&transaction, merchant_id, out_trade_no, current.attempt, current.state, to, &cause)?;
+                let after = load(&transaction, merchant_id, out_trade_no)?;
+                transaction.commit()?;
+                Ok(after)
+            })
+            .await?)
     }
 
     /// The order, if any.
@@ -317,12 +319,14 @@ impl Ledger {
 
     /// Every order, newest first.
     pub async fn list(&self) -> Result<Vec<OrderRecord>, StoreError> {
-        self.database.run(move |c| {
-            let mut statement =
-                c.prepare(&format!("SELECT {COLUMNS} FROM payment_orders ORDER BY created_ms DESC, out_trade_no"))?;
-            let rows = statement.query_map([], row_to_order)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        }).await
+        self.database
+            .run(move |c| {
+                let mut statement =
+                    c.prepare(&format!("SELECT {COLUMNS} FROM payment_orders ORDER BY created_ms DESC, out_trade_no"))?;
+                let rows = statement.query_map([], row_to_order)?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
     }
 
     /// Orders whose attempt has not ended (to reconcile after a restart).
@@ -334,43 +338,49 @@ impl Ledger {
     pub async fn events(&self, merchant_id: &str, out_trade_no: &str) -> Result<Vec<EventRecord>, StoreError> {
         let merchant_id = merchant_id.to_owned();
         let out_trade_no = out_trade_no.to_owned();
-        self.database.run(move |c| {
-            let mut statement = c.prepare(
-                "SELECT attempt, at_ms, from_state, to_state, cause FROM payment_events
+        self.database
+            .run(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT attempt, at_ms, from_state, to_state, cause FROM payment_events
                  WHERE merchant_id = ?1 AND out_trade_no = ?2 ORDER BY id",
-            )?;
-            let rows = statement.query_map([merchant_id, out_trade_no], |row| {
-                Ok(EventRecord {
-                    attempt: row.get(0)?,
-                    at_ms: row.get(1)?,
-                    from_state: row.get(2)?,
-                    to_state: row.get(3)?,
-                    cause: row.get(4)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        }).await
+                )?;
+                let rows = statement.query_map([merchant_id, out_trade_no], |row| {
+                    Ok(EventRecord {
+                        attempt: row.get(0)?,
+                        at_ms: row.get(1)?,
+                        from_state: row.get(2)?,
+                        to_state: row.get(3)?,
+                        cause: row.get(4)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
     }
 
     /// SQLite's own check of the database file: `ok` when sound.
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
-        self.database.run(move |c| {
-            let rows: Vec<String> =
-                c.prepare("PRAGMA integrity_check")?.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
-            Ok(rows.join("; "))
-        }).await
+        self.database
+            .run(move |c| {
+                let rows: Vec<String> =
+                    c.prepare("PRAGMA integrity_check")?.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
+                Ok(rows.join("; "))
+            })
+            .await
     }
 
     /// How many times each order was moved to `paid` (never more than once).
     pub async fn paid_transitions(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
-        self.database.run(move |c| {
-            let mut statement = c.prepare(
-                "SELECT merchant_id, out_trade_no, COUNT(*) FROM payment_events WHERE to_state = 'paid'
+        self.database
+            .run(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT merchant_id, out_trade_no, COUNT(*) FROM payment_events WHERE to_state = 'paid'
                  GROUP BY merchant_id, out_trade_no ORDER BY merchant_id, out_trade_no",
-            )?;
-            let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        }).await
+                )?;
+                let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
     }
 
     /// Records a provider notification and what the host made of it.
@@ -383,16 +393,17 @@ impl Ledger {
         detail: &str,
     ) -> Result<(), StoreError> {
         let row = [provider, merchant_id, out_trade_no, outcome, detail].map(str::to_owned);
-        self.database.run(move |c| {
-            let [provider, merchant_id, out_trade_no, outcome, detail] = row;
-            c.execute(
-                "INSERT INTO payment_notifications (at_ms, provider, merchant_id, out_trade_no, outcome, detail)
+        self.database
+            .run(move |c| {
+                let [provider, merchant_id, out_trade_no, outcome, detail] = row;
+                c.execute(
+                    "INSERT INTO payment_notifications (at_ms, provider, merchant_id, out_trade_no, outcome, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![crate::calendar::now_ms(), provider, merchant_id, out_trade_no, outcome, detail],
-            )?;
-            Ok(())
-        })
-        .await
+                    rusqlite::params![crate::calendar::now_ms(), provider, merchant_id, out_trade_no, outcome, detail],
+                )?;
+                Ok(())
+            })
+            .await
     }
 
     /// The notifications recorded for an order: `(provider, outcome, detail)`.
@@ -402,16 +413,17 @@ impl Ledger {
         out_trade_no: &str,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
         let (merchant_id, out_trade_no) = (merchant_id.to_owned(), out_trade_no.to_owned());
-        self.database.run(move |c| {
-            let mut statement = c.prepare(
-                "SELECT provider, outcome, detail FROM payment_notifications
+        self.database
+            .run(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT provider, outcome, detail FROM payment_notifications
                  WHERE merchant_id = ?1 AND out_trade_no = ?2 ORDER BY id",
-            )?;
-            let rows =
-                statement.query_map([merchant_id, out_trade_no], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+                )?;
+                let rows = statement
+                    .query_map([merchant_id, out_trade_no], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
     }
 }
 
@@ -654,9 +666,11 @@ mod tests {
         assert!(t(&[State::Created], State::Processing, "paying").is_some());
         let paid = Changes { transaction_id: Some("42"), receipt: Some("r"), ..Changes::default() };
         let key = ("1900000109", "T0001-abc");
-        let once = block(ledger.transition(key, Some(2), &[State::Processing], State::Paid, "notified", &paid)).unwrap();
+        let once =
+            block(ledger.transition(key, Some(2), &[State::Processing], State::Paid, "notified", &paid)).unwrap();
         assert_eq!(once.unwrap().state, State::Paid);
-        let twice = block(ledger.transition(key, Some(2), &[State::Processing], State::Paid, "notified", &paid)).unwrap();
+        let twice =
+            block(ledger.transition(key, Some(2), &[State::Processing], State::Paid, "notified", &paid)).unwrap();
         assert!(twice.is_none(), "a duplicate changes nothing");
         let Begin::Existing(done) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
         assert_eq!(done.receipt.as_deref(), Some("r"));

@@ -26,13 +26,13 @@ pub use settings::{MerchantSettings, PaymentSettings};
 
 use crate::audit::{AuditLog, Outcome as AuditOutcome};
 use crate::capability::{CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext};
-use crate::error::HostError;
 use crate::consent::{Answer, Prompt};
+use crate::error::HostError;
 use ledger::{Begin, Changes, Ledger, LedgerError, OrderRecord, State};
-use receipt::ReceiptSigner;
 use miniapp_abi::payment::{FailReason, Method, PaymentRequest, PaymentResult, QueryRequest};
 use miniapp_abi::{ApiError, ErrorCode};
 use provider::{ClientOutcome, PaymentProvider, ProviderContext, ProviderOrder, ProviderPlugin, ProviderState};
+use receipt::ReceiptSigner;
 use serde::Deserialize;
 use settlement::{Providers, Settled, Settlement};
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,7 +85,10 @@ struct PaymentParams {
 }
 
 /// Makes the payment capability from `[payment]`, paying through `providers`.
-pub fn init(context: &InitContext<'_>, providers: Vec<Arc<dyn ProviderPlugin>>) -> Result<Arc<dyn Capability>, HostError> {
+pub fn init(
+    context: &InitContext<'_>,
+    providers: Vec<Arc<dyn ProviderPlugin>>,
+) -> Result<Arc<dyn Capability>, HostError> {
     let settings = context.settings(miniapp_abi::payment::CAPABILITY)?;
     Ok(Arc::new(Payment::new(settings, context.services, &providers, &context.config.sections)?))
 }
@@ -138,14 +141,16 @@ impl Payment {
         for order in self.ledger.unfinished().await? {
             if matches!(order.state, State::Created | State::AwaitingUser) && order.updated_ms < self.started_ms {
                 let cause = "reconciled after a restart: the payment sheet was not answered";
-                self.ledger.transition(
-                    (&order.merchant_id, &order.out_trade_no),
-                    Some(order.attempt),
-                    &[order.state],
-                    State::Cancelled,
-                    cause,
-                    &Changes::default(),
-                ).await?;
+                self.ledger
+                    .transition(
+                        (&order.merchant_id, &order.out_trade_no),
+                        Some(order.attempt),
+                        &[order.state],
+                        State::Cancelled,
+                        cause,
+                        &Changes::default(),
+                    )
+                    .await?;
             }
         }
         Ok(())

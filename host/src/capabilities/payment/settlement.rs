@@ -58,7 +58,12 @@ impl Settlement {
         settled
     }
 
-    async fn settle_in_ledger(&self, method: &Method, confirmation: &Confirmation, cause: &str) -> Result<Settled, String> {
+    async fn settle_in_ledger(
+        &self,
+        method: &Method,
+        confirmation: &Confirmation,
+        cause: &str,
+    ) -> Result<Settled, String> {
         if !confirmation.paid {
             return Ok(Settled::NotPaid);
         }
@@ -96,14 +101,11 @@ impl Settlement {
             receipt: Some(&receipt),
             fail_reason: None,
         };
-        match self.ledger.transition(
-            (merchant, trade_no),
-            Some(attempt),
-            &[State::Processing],
-            State::Paid,
-            cause,
-            &changes,
-        ).await {
+        match self
+            .ledger
+            .transition((merchant, trade_no), Some(attempt), &[State::Processing], State::Paid, cause, &changes)
+            .await
+        {
             Ok(Some(paid)) => Ok(Settled::Paid(Box::new(paid))),
             Ok(None) => Ok(Settled::Duplicate),
             Err(LedgerError::Store(error)) => Err(error.to_string()),
@@ -136,9 +138,7 @@ impl Settlement {
             Ok(Settled::Paid(_)) => {
                 record(merchant, trade_no, "accepted", &format!("paid by {}", confirmation.transaction_id)).await
             }
-            Ok(Settled::Duplicate) => {
-                record(merchant, trade_no, "duplicate", "already settled; nothing changed").await
-            }
+            Ok(Settled::Duplicate) => record(merchant, trade_no, "duplicate", "already settled; nothing changed").await,
             Ok(Settled::NotPaid) => {
                 record(merchant, trade_no, "ignored", "the trade did not succeed; a settled order is not changed").await
             }
@@ -148,7 +148,8 @@ impl Settlement {
                     trade_no,
                     "rejected",
                     &format!("amount mismatch: provider says {}", confirmation.amount),
-                ).await;
+                )
+                .await;
                 return false;
             }
             Err(reason) => {

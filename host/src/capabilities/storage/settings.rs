@@ -19,4 +19,3 @@ impl Default for StorageSettings {
         StorageSettings { default_quota_bytes: 10 << 20, max_quota_bytes: 10 << 20, max_entry_bytes: 1 << 20 }
     }
 }
-

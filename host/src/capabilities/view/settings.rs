@@ -22,4 +22,3 @@ impl Default for ViewSettings {
         ViewSettings { max_pages: 10, max_nodes: 2_000, max_depth: 16, max_text_chars: 2_000 }
     }
 }
-
