@@ -24,14 +24,12 @@
 //! - [`config`]: the host's configuration and limits;
 //! - `engine`: the wasmtime engine and the compiled-module cache;
 //! - `sandbox`: one program's store state, WASI context, limiter and output;
-//! - `boundary`: the only code that touches guest memory;
 //! - [`capability`]: the capability plug-ins and their registry;
 //! - [`store`]: the SQLite database; [`audit`]: the decision log;
 //! - [`App`] and [`Session`]: a loaded program and a running one.
 
 pub mod app;
 pub mod audit;
-mod boundary;
 pub mod calendar;
 pub mod capabilities;
 pub mod capability;

@@ -3,13 +3,13 @@
 //! calls, output); a broken limit, an ABI violation or a trap ends the session with
 //! a [`SessionError`] naming the cause, and never affects other sessions.
 
-use crate::boundary::{self, GuestExports};
 use crate::capability::{
     CallObserver, CallState, Calling, Capability, OncePerLaunch, ProgramInfo, SessionData, SessionView, UserAction,
 };
 use crate::config::Limits;
 use crate::consent::User;
 use crate::error::SessionError;
+use crate::sandbox::boundary::{self, GuestExports};
 use crate::sandbox::{CapturedOutput, Fault, LimitKind, OutputCapture, Sandbox, Sandboxed};
 use miniapp_abi::lifecycle::{Event, LaunchContext, Surface};
 use miniapp_abi::{self as abi, STATUS_OK};

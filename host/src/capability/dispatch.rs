@@ -6,7 +6,7 @@
 //! guest buffer whose `(ptr, len)` is written to the reply slot.
 
 use super::{CallContext, Calling, HostFunction};
-use crate::boundary;
+use crate::sandbox::boundary;
 use crate::sandbox::{Fault, Sandboxed};
 use miniapp_abi::{ApiError, ErrorCode, STATUS_OK};
 use std::time::Instant;

@@ -6,6 +6,7 @@
 //! preopened directories, no environment, no arguments and stdin closed; stdout and
 //! stderr go to bounded per-callback buffers.
 
+pub(crate) mod boundary;
 mod budget;
 mod clock;
 mod fault;
@@ -19,8 +20,8 @@ pub(crate) use budget::CallbackBudget;
 pub use fault::{Fault, LimitKind};
 pub use output::{CapturedOutput, Notice, OutputCapture};
 
-use crate::boundary::GuestExports;
 use crate::config::Limits;
+use boundary::GuestExports;
 use limiter::GuestLimiter;
 use std::time::Duration;
 use wasmtime_wasi::p1::WasiP1Ctx;

@@ -9,7 +9,7 @@
 //! written through the boundary.
 
 use super::Sandboxed;
-use crate::boundary;
+use super::boundary;
 use std::time::Duration;
 use wasmtime::Caller;
 

@@ -368,6 +368,22 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
+    /// Every JSONTestSuite document that parses is fed to the view decoder: an
+    /// answer, never a panic.
+    #[test]
+    fn the_json_test_suite_through_the_view_decoder() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/json-test-suite/test_parsing");
+        let mut decoded = 0;
+        for entry in std::fs::read_dir(&dir).expect("the corpus is in tests/data") {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                let _ = decode_view(&value, &ViewSettings::default());
+                decoded += 1;
+            }
+        }
+        assert!(decoded > 90, "only {decoded} documents parsed");
+    }
+
     fn decode(value: Value) -> Result<View, ViewError> {
         decode_view(&value, &ViewSettings::default())
     }

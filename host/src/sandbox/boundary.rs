@@ -11,7 +11,7 @@
 //! in buffers the guest allocates with its `miniapp_alloc` export; the answer of
 //! that export is checked like any other guest pointer.
 
-use crate::sandbox::{Fault, LimitKind, Sandbox, Sandboxed};
+use super::{Fault, LimitKind, Sandbox, Sandboxed};
 use std::ops::Range;
 use wasmtime::{AsContextMut, Memory, TypedFunc};
 
