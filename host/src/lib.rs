@@ -46,6 +46,7 @@ pub mod sanitize;
 mod session;
 pub mod settings;
 pub mod store;
+pub mod testing;
 pub mod transcript;
 
 pub use app::{App, ModuleAnalysis};

@@ -209,6 +209,12 @@ impl HostFunction {
     pub fn name(&self) -> &'static str {
         self.name
     }
+
+    /// Serves one call with `request` (the bytes a guest would send), as the
+    /// dispatcher does after its checks: for testing a handler without a guest.
+    pub fn call(&self, context: CallContext, request: Vec<u8>) -> HandlerFuture {
+        (self.handler)(context, request)
+    }
 }
 
 /// The JSON message decoder every host call's request goes through: UTF-8, then
