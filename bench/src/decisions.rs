@@ -68,7 +68,7 @@ pub async fn link_decisions_per_second(dir: &Path, decisions: usize) -> f64 {
         session.event(&open).await.expect("open");
     }
     let rate = decisions as f64 / started.elapsed().as_secs_f64();
-    let audited = host.audit().count("link", "open").expect("audit");
+    let audited = host.audit().count("link", "open").await.expect("audit");
     assert!(audited >= decisions as u64, "every decision is audited ({audited} of {decisions})");
     rate
 }
