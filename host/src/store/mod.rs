@@ -209,14 +209,6 @@ impl Database {
             .map_err(|e| StoreError::Worker(e.to_string()))?
     }
 
-    /// Runs `work` on the connection on this thread.
-    pub fn run_blocking<R>(
-        &self,
-        work: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
-    ) -> Result<R, StoreError> {
-        work(&mut self.lock())
-    }
-
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection itself usable: SQLite
         // rolls back an unfinished transaction when the next one begins.
@@ -228,18 +220,19 @@ impl Database {
 mod tests {
     use super::*;
 
-    #[test]
-    fn migrations_apply_once_and_in_order() {
+    #[tokio::test]
+    async fn migrations_apply_once_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::open_in(dir.path()).unwrap();
         let steps = ["CREATE TABLE a (x INTEGER)", "ALTER TABLE a ADD COLUMN y TEXT"];
         db.migrate("test", &steps[..1]).unwrap();
         db.migrate("test", &steps).unwrap();
         db.migrate("test", &steps).unwrap();
-        db.run_blocking(|c| {
+        db.run(|c| {
             c.execute("INSERT INTO a (x, y) VALUES (1, 'b')", [])?;
             Ok(())
         })
+        .await
         .unwrap();
         let err = db.migrate("test", &steps[..1]).unwrap_err();
         assert!(err.to_string().contains("newer than this host knows"), "{err}");
