@@ -13,3 +13,4 @@ mod link_safety;
 mod load;
 mod payment;
 mod storage;
+mod views;
