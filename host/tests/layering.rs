@@ -133,3 +133,25 @@ fn each_layer_uses_only_what_is_below_it() {
         assert!(wrong.is_empty(), "`{layer}` uses {wrong:?}\n{}", graph(&edges));
     }
 }
+
+/// The storage interface is the one way to the database: no module outside
+/// `store/` names the SQLite library, so another backend is one new module there.
+#[test]
+fn only_the_store_knows_the_database_library() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![root.clone()];
+    let mut offenders = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !path.starts_with(root.join("store"))
+                && std::fs::read_to_string(&path).unwrap().contains("rusqlite")
+            {
+                offenders.push(path.strip_prefix(&root).unwrap().display().to_string());
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "outside store/: {offenders:?}");
+}

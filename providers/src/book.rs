@@ -3,8 +3,7 @@
 //! after the host restarts which payments they took.
 
 use miniapp_host::capabilities::payment::provider::{ProviderOrder, ProviderState};
-use miniapp_host::store::{Database, StoreError};
-use rusqlite::OptionalExtension;
+use miniapp_host::store::{Database, StoreError, params};
 
 /// A payment as a simulated provider records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,13 +47,13 @@ impl SimulatorBook {
     pub async fn record(&self, order: &ProviderOrder, payment: &SimulatedPayment) -> Result<(), String> {
         let (provider, order, payment) = (self.provider, order.clone(), payment.clone());
         self.database
-            .run(move |c| {
-                c.execute(
+            .run(move |t| {
+                t.execute(
                     "INSERT INTO simulator_payments (provider, merchant_id, out_trade_no, attempt, amount_charged, transaction_id, paid)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT(provider, merchant_id, out_trade_no) DO UPDATE SET attempt = excluded.attempt,
                          amount_charged = excluded.amount_charged, transaction_id = excluded.transaction_id, paid = excluded.paid",
-                    rusqlite::params![
+                    params![
                         provider,
                         order.merchant_id,
                         order.out_trade_no,
@@ -75,21 +74,21 @@ impl SimulatorBook {
         let (provider, merchant, trade_no) = (self.provider, order.merchant_id.clone(), order.out_trade_no.clone());
         let found: Option<SimulatedPayment> = self
             .database
-            .run(move |c| {
-                Ok(c.query_row(
+            .run(move |t| {
+                let row = t.query_one(
                     "SELECT attempt, amount_charged, transaction_id, paid FROM simulator_payments
-                     WHERE provider = ?1 AND merchant_id = ?2 AND out_trade_no = ?3",
-                    rusqlite::params![provider, merchant, trade_no],
-                    |row| {
-                        Ok(SimulatedPayment {
-                            attempt: row.get(0)?,
-                            amount_charged: row.get(1)?,
-                            transaction_id: row.get(2)?,
-                            paid: row.get(3)?,
-                        })
-                    },
-                )
-                .optional()?)
+                     WHERE provider = $1 AND merchant_id = $2 AND out_trade_no = $3",
+                    params![provider, merchant, trade_no],
+                )?;
+                row.map(|row| {
+                    Ok(SimulatedPayment {
+                        attempt: row.u32(0)?,
+                        amount_charged: row.integer(1)?,
+                        transaction_id: row.text(2)?,
+                        paid: row.bool(3)?,
+                    })
+                })
+                .transpose()
             })
             .await
             .map_err(|e| e.to_string())?;

@@ -23,7 +23,7 @@ use miniapp_host::capability::{
     CallContext, Capability, ConsentGate, ConsentRequest, DeclarationError, Grant, HostFunction, InitContext,
     NoArguments, ScopeInfo, declare_scopes,
 };
-use miniapp_host::store::Database;
+use miniapp_host::store::{Database, params};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -108,10 +108,10 @@ impl Location {
         self.consent.require(&context, question).await?;
         let (program, accuracy) = (context.program().id.clone(), self.settings.accuracy_m);
         self.database
-            .run(move |c| {
-                c.execute(
-                    "INSERT INTO location_shares (program_id, at_ms, accuracy_m) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![program, miniapp_host::calendar::now_ms(), accuracy],
+            .run(move |t| {
+                t.execute(
+                    "INSERT INTO location_shares (program_id, at_ms, accuracy_m) VALUES ($1, $2, $3)",
+                    params![program, miniapp_host::calendar::now_ms(), accuracy],
                 )?;
                 Ok(())
             })
@@ -130,10 +130,10 @@ impl Location {
         let program = program_id.to_string();
         let count = self
             .database
-            .run(move |c| {
-                Ok(c.query_row("SELECT count(*) FROM location_shares WHERE program_id = ?1", [program], |row| {
-                    row.get::<_, i64>(0)
-                })?)
+            .run(move |t| {
+                let row =
+                    t.query_one("SELECT count(*) FROM location_shares WHERE program_id = $1", params![program])?;
+                row.map_or(Ok(0), |row| row.integer(0))
             })
             .await?;
         Ok(u64::try_from(count).unwrap_or(0))

@@ -19,8 +19,7 @@ use miniapp_host::capabilities::payment::provider::{
     BoxFuture, ClientOutcome, Confirmation, Notification, NotificationHandler, PaymentProvider, ProviderContext,
     ProviderOrder, ProviderPlugin, ProviderState,
 };
-use miniapp_host::store::Database;
-use rusqlite::OptionalExtension;
+use miniapp_host::store::{Database, params};
 use serde::Deserialize;
 use sha2::Sha256;
 use std::sync::Arc;
@@ -152,13 +151,13 @@ impl PaymentProvider for UnionPayProvider {
             let (row_order, row_query) = (order.clone(), query_id.clone());
             self.0
                 .database
-                .run(move |c| {
-                    c.execute(
+                .run(move |t| {
+                    t.execute(
                         "INSERT INTO unionpay_payments (merchant_id, order_id, attempt, query_id, amount)
-                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         VALUES ($1, $2, $3, $4, $5)
                          ON CONFLICT(merchant_id, order_id) DO UPDATE SET attempt = excluded.attempt,
                              query_id = excluded.query_id, amount = excluded.amount",
-                        rusqlite::params![
+                        params![
                             row_order.merchant_id,
                             row_order.out_trade_no,
                             row_order.attempt,
@@ -190,13 +189,12 @@ impl PaymentProvider for UnionPayProvider {
             let found: Option<(u32, String, i64)> = self
                 .0
                 .database
-                .run(move |c| {
-                    Ok(c.query_row(
-                        "SELECT attempt, query_id, amount FROM unionpay_payments WHERE merchant_id = ?1 AND order_id = ?2",
-                        [merchant, trade_no],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                    )
-                    .optional()?)
+                .run(move |t| {
+                    let row = t.query_one(
+                        "SELECT attempt, query_id, amount FROM unionpay_payments WHERE merchant_id = $1 AND order_id = $2",
+                        params![merchant, trade_no],
+                    )?;
+                    row.map(|row| Ok((row.u32(0)?, row.text(1)?, row.integer(2)?))).transpose()
                 })
                 .await
                 .map_err(|e| e.to_string())?;

@@ -4,8 +4,7 @@
 //! from the last ones recorded for it, so a restart does not fill the log (or cost
 //! a durable write) with the same decisions again.
 
-use crate::store::{Database, StoreError};
-use rusqlite::OptionalExtension;
+use crate::store::{Database, StoreError, params};
 use serde::Serialize;
 
 const SCHEMA: &[&str] = &[
@@ -121,31 +120,31 @@ impl AuditLog {
         let program_id = program_id.to_string();
         let decisions = decisions.to_vec();
         self.database
-            .run(move |c| {
-                let transaction = c.transaction()?;
+            .run(move |t| {
                 let mut changed = false;
                 for (capability, outcome, reason) in &decisions {
-                    let last: Option<(String, String)> = transaction
-                        .query_row(
-                            "SELECT outcome, reason FROM decisions
-                             WHERE program_id = ?1 AND capability = ?2 AND action = 'load'
-                             ORDER BY id DESC LIMIT 1",
-                            rusqlite::params![program_id, capability],
-                            |row| Ok((row.get(0)?, row.get(1)?)),
-                        )
-                        .optional()?;
-                    if last.as_ref().is_some_and(|(o, r)| o == outcome.as_str() && r == reason) {
+                    let last = t.query_one(
+                        "SELECT outcome, reason FROM decisions
+                         WHERE program_id = $1 AND capability = $2 AND action = 'load'
+                         ORDER BY id DESC LIMIT 1",
+                        params![&program_id, capability],
+                    )?;
+                    if let Some(last) = last
+                        && last.text(0)? == outcome.as_str()
+                        && last.text(1)? == *reason
+                    {
                         continue;
                     }
-                    transaction.execute(
+                    t.execute(
                         "INSERT INTO decisions (at_ms, program_id, capability, action, outcome, reason)
-                         VALUES (?1, ?2, ?3, 'load', ?4, ?5)",
-                        rusqlite::params![crate::calendar::now_ms(), program_id, capability, outcome.as_str(), reason],
+                         VALUES ($1, $2, $3, 'load', $4, $5)",
+                        params![crate::calendar::now_ms(), &program_id, capability, outcome.as_str(), reason],
                     )?;
                     changed = true;
                 }
-                if changed {
-                    transaction.commit()?;
+                // Nothing new: nothing to commit.
+                if !changed {
+                    t.abandon();
                 }
                 Ok(())
             })
@@ -165,11 +164,11 @@ impl AuditLog {
             record.surface.map(str::to_string),
         );
         self.database
-            .run(move |c| {
-                c.execute(
+            .run(move |t| {
+                t.execute(
                     "INSERT INTO decisions (at_ms, program_id, capability, action, outcome, reason, target, surface)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    rusqlite::params![row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7],
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    params![row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7],
                 )?;
                 Ok(())
             })
@@ -182,13 +181,12 @@ impl AuditLog {
         let capability = capability.to_owned();
         let action = action.to_owned();
         self.database
-            .run(move |c| {
-                let count: i64 = c.query_row(
-                    "SELECT count(*) FROM decisions WHERE capability = ?1 AND action = ?2",
-                    rusqlite::params![capability, action],
-                    |row| row.get(0),
+            .run(move |t| {
+                let row = t.query_one(
+                    "SELECT count(*) FROM decisions WHERE capability = $1 AND action = $2",
+                    params![capability, action],
                 )?;
-                Ok(count as u64)
+                Ok(row.map_or(Ok(0), |row| row.integer(0))?.max(0) as u64)
             })
             .await
     }
@@ -203,29 +201,30 @@ impl AuditLog {
         let filter = filter.clone();
         let outcome = filter.outcome.map(Outcome::as_str);
         self.database
-            .run(move |c| {
-                let mut statement = c.prepare(
+            .run(move |t| {
+                let rows = t.query(
                     "SELECT at_ms, program_id, capability, action, outcome, reason, target, surface FROM (
                      SELECT * FROM decisions
-                     WHERE (?1 IS NULL OR program_id = ?1) AND (?2 IS NULL OR capability = ?2)
-                       AND (?3 IS NULL OR outcome = ?3)
-                     ORDER BY id DESC LIMIT ?4
+                     WHERE ($1 IS NULL OR program_id = $1) AND ($2 IS NULL OR capability = $2)
+                       AND ($3 IS NULL OR outcome = $3)
+                     ORDER BY id DESC LIMIT $4
                  ) ORDER BY id ASC",
+                    params![filter.program_id, filter.capability, outcome, limit],
                 )?;
-                let params = rusqlite::params![filter.program_id, filter.capability, outcome, limit];
-                let rows = statement.query_map(params, |row| {
-                    Ok(Decision {
-                        at_ms: row.get(0)?,
-                        program_id: row.get(1)?,
-                        capability: row.get(2)?,
-                        action: row.get(3)?,
-                        outcome: crate::store::read_name(row, 4)?,
-                        reason: row.get(5)?,
-                        target: row.get(6)?,
-                        surface: row.get(7)?,
+                rows.iter()
+                    .map(|row| {
+                        Ok(Decision {
+                            at_ms: row.integer(0)?,
+                            program_id: row.text(1)?,
+                            capability: row.text(2)?,
+                            action: row.text(3)?,
+                            outcome: row.name(4)?,
+                            reason: row.text(5)?,
+                            target: row.optional_text(6)?,
+                            surface: row.optional_text(7)?,
+                        })
                     })
-                })?;
-                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+                    .collect()
             })
             .await
     }

@@ -4,8 +4,7 @@
 //! An answer applies to the module it was given for: a new version of a program
 //! (another module hash) is asked again.
 
-use crate::store::{Database, StoreError};
-use rusqlite::OptionalExtension;
+use crate::store::{Database, StoreError, Transaction, params};
 use serde::Serialize;
 
 const SCHEMA: &[&str] = &["CREATE TABLE consent_grants (
@@ -86,19 +85,16 @@ impl Grants {
     ) -> Result<Option<Decision>, StoreError> {
         let [user_id, program_id, module_hash, scope] = [user_id, program_id, module_hash, scope].map(str::to_owned);
         self.database
-            .run(move |c| {
-                let row: Option<(String, String)> = c
-                    .query_row(
-                        "SELECT decision, module_hash FROM consent_grants
-                     WHERE user_id = ?1 AND program_id = ?2 AND scope = ?3",
-                        [user_id, program_id, scope],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
-                    )
-                    .optional()?;
-                let Some((decision, hash)) = row else { return Ok(None) };
-                let decision: Decision = decision.parse().map_err(crate::store::StoreError::corrupt)?;
+            .run(move |t| {
+                let row = t.query_one(
+                    "SELECT decision, module_hash FROM consent_grants
+                     WHERE user_id = $1 AND program_id = $2 AND scope = $3",
+                    params![user_id, program_id, scope],
+                )?;
+                let Some(row) = row else { return Ok(None) };
+                let decision: Decision = row.name(0)?;
                 // A revocation holds whatever the module; an answer holds for its module only.
-                Ok((hash == module_hash || decision == Decision::Revoked).then_some(decision))
+                Ok((row.text(1)? == module_hash || decision == Decision::Revoked).then_some(decision))
             })
             .await
     }
@@ -114,36 +110,23 @@ impl Grants {
     ) -> Result<(), StoreError> {
         let [user_id, program_id, module_hash, scope] = [user_id, program_id, module_hash, scope].map(str::to_owned);
         self.database
-            .run(move |c| {
-                let transaction = c.transaction()?;
-                transaction.execute(
+            .run(move |t| {
+                t.execute(
                     "INSERT INTO consent_grants (user_id, program_id, scope, module_hash, decision, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(user_id, program_id, scope) DO UPDATE SET
-                     module_hash = excluded.module_hash, decision = excluded.decision, at_ms = excluded.at_ms",
-                    rusqlite::params![
-                        user_id,
-                        program_id,
-                        scope,
-                        module_hash,
-                        decision.as_str(),
-                        crate::calendar::now_ms()
-                    ],
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT(user_id, program_id, scope) DO UPDATE SET
+                         module_hash = excluded.module_hash, decision = excluded.decision, at_ms = excluded.at_ms",
+                    params![&user_id, &program_id, &scope, &module_hash, decision.as_str(), crate::calendar::now_ms()],
                 )?;
-                log(&transaction, &user_id, &program_id, &scope, decision.as_str(), &module_hash)?;
-                transaction.commit()?;
-                Ok(())
+                log(t, &user_id, &program_id, &scope, decision.as_str(), &module_hash)
             })
             .await
     }
 
     /// Logs a use of a granted scope (what was shared).
     pub async fn log_use(&self, user_id: &str, program_id: &str, scope: &str, detail: &str) -> Result<(), StoreError> {
-        let user_id = user_id.to_owned();
-        let program_id = program_id.to_owned();
-        let scope = scope.to_owned();
-        let detail = detail.to_owned();
-        self.database.run(move |c| Ok(log(c, &user_id, &program_id, &scope, "used", &detail)?)).await
+        let [user_id, program_id, scope, detail] = [user_id, program_id, scope, detail].map(str::to_owned);
+        self.database.run(move |t| log(t, &user_id, &program_id, &scope, "used", &detail)).await
     }
 
     /// Revokes the grants of `program_id` — one scope, or all — and logs it. Returns
@@ -154,29 +137,26 @@ impl Grants {
         program_id: &str,
         scope: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
-        let user_id = user_id.to_owned();
-        let program_id = program_id.to_owned();
-        let scope = scope.map(str::to_owned);
+        let (user_id, program_id, scope) = (user_id.to_owned(), program_id.to_owned(), scope.map(str::to_owned));
         self.database
-            .run(move |c| {
-                let transaction = c.transaction()?;
-                let scopes: Vec<String> = {
-                    let mut statement = transaction.prepare(
-                        "SELECT scope FROM consent_grants WHERE user_id = ?1 AND program_id = ?2
-                     AND decision = 'granted' AND (?3 IS NULL OR scope = ?3) ORDER BY scope",
-                    )?;
-                    let rows = statement.query_map(rusqlite::params![user_id, program_id, scope], |row| row.get(0))?;
-                    rows.collect::<Result<_, _>>()?
-                };
+            .run(move |t| {
+                let scopes = t
+                    .query(
+                        "SELECT scope FROM consent_grants WHERE user_id = $1 AND program_id = $2
+                         AND decision = 'granted' AND ($3 IS NULL OR scope = $3) ORDER BY scope",
+                        params![&user_id, &program_id, scope],
+                    )?
+                    .iter()
+                    .map(|row| row.text(0))
+                    .collect::<Result<Vec<String>, StoreError>>()?;
                 for scope in &scopes {
-                    transaction.execute(
-                        "UPDATE consent_grants SET decision = 'revoked', at_ms = ?4
-                     WHERE user_id = ?1 AND program_id = ?2 AND scope = ?3",
-                        rusqlite::params![user_id, program_id, scope, crate::calendar::now_ms()],
+                    t.execute(
+                        "UPDATE consent_grants SET decision = 'revoked', at_ms = $4
+                         WHERE user_id = $1 AND program_id = $2 AND scope = $3",
+                        params![&user_id, &program_id, scope, crate::calendar::now_ms()],
                     )?;
-                    log(&transaction, &user_id, &program_id, scope, "revoked", "by the user")?;
+                    log(t, &user_id, &program_id, scope, "revoked", "by the user")?;
                 }
-                transaction.commit()?;
                 Ok(scopes)
             })
             .await
@@ -186,22 +166,24 @@ impl Grants {
     pub async fn list(&self, user_id: &str) -> Result<Vec<GrantRecord>, StoreError> {
         let user_id = user_id.to_owned();
         self.database
-            .run(move |c| {
-                let mut statement = c.prepare(
+            .run(move |t| {
+                t.query(
                     "SELECT user_id, program_id, scope, module_hash, decision, at_ms FROM consent_grants
-                 WHERE user_id = ?1 ORDER BY program_id, scope",
-                )?;
-                let rows = statement.query_map([user_id], |row| {
+                     WHERE user_id = $1 ORDER BY program_id, scope",
+                    params![user_id],
+                )?
+                .iter()
+                .map(|row| {
                     Ok(GrantRecord {
-                        user_id: row.get(0)?,
-                        program_id: row.get(1)?,
-                        scope: row.get(2)?,
-                        module_hash: row.get(3)?,
-                        decision: crate::store::read_name(row, 4)?,
-                        at_ms: row.get(5)?,
+                        user_id: row.text(0)?,
+                        program_id: row.text(1)?,
+                        scope: row.text(2)?,
+                        module_hash: row.text(3)?,
+                        decision: row.name(4)?,
+                        at_ms: row.integer(5)?,
                     })
-                })?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                })
+                .collect()
             })
             .await
     }
@@ -212,33 +194,33 @@ impl Grants {
         user_id: &str,
         program_id: &str,
     ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
-        let user_id = user_id.to_owned();
-        let program_id = program_id.to_owned();
+        let (user_id, program_id) = (user_id.to_owned(), program_id.to_owned());
         self.database
-            .run(move |c| {
-                let mut statement = c.prepare(
+            .run(move |t| {
+                t.query(
                     "SELECT at_ms, scope, event, detail FROM consent_log
-                 WHERE user_id = ?1 AND program_id = ?2 ORDER BY id",
-                )?;
-                let rows = statement
-                    .query_map([user_id, program_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                     WHERE user_id = $1 AND program_id = $2 ORDER BY id",
+                    params![user_id, program_id],
+                )?
+                .iter()
+                .map(|row| Ok((row.integer(0)?, row.text(1)?, row.text(2)?, row.text(3)?)))
+                .collect()
             })
             .await
     }
 }
 
 fn log(
-    c: &rusqlite::Connection,
+    t: &mut dyn Transaction,
     user: &str,
     program: &str,
     scope: &str,
     event: &str,
     detail: &str,
-) -> rusqlite::Result<()> {
-    c.execute(
-        "INSERT INTO consent_log (at_ms, user_id, program_id, scope, event, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        rusqlite::params![crate::calendar::now_ms(), user, program, scope, event, detail],
+) -> Result<(), StoreError> {
+    t.execute(
+        "INSERT INTO consent_log (at_ms, user_id, program_id, scope, event, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+        params![crate::calendar::now_ms(), user, program, scope, event, detail],
     )?;
     Ok(())
 }

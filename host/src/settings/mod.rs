@@ -1,9 +1,8 @@
 //! Settings the user changes: per-user switches kept in the host database, such as
 //! whether links may be opened and shared in group chats and the Moments feed.
 
-use crate::store::{Database, StoreError};
+use crate::store::{Database, StoreError, params};
 use miniapp_abi::lifecycle::Surface;
-use rusqlite::OptionalExtension;
 
 const SCHEMA: &[&str] = &["CREATE TABLE user_settings (
         user_id TEXT NOT NULL,
@@ -37,32 +36,27 @@ impl UserSettings {
 
     /// Whether `user_id` turned links on for `surface`.
     pub async fn links_enabled(&self, user_id: &str, surface: Surface) -> Result<bool, StoreError> {
-        let user_id = user_id.to_owned();
-        let key = UserSettings::links_key(surface);
+        let (user_id, key) = (user_id.to_owned(), UserSettings::links_key(surface));
         self.database
-            .run(move |c| {
-                let value: Option<String> = c
-                    .query_row(
-                        "SELECT value FROM user_settings WHERE user_id = ?1 AND key = ?2",
-                        [&user_id, &key],
-                        |row| row.get(0),
-                    )
-                    .optional()?;
-                Ok(value.as_deref() == Some("true"))
+            .run(move |t| {
+                let row = t.query_one(
+                    "SELECT value FROM user_settings WHERE user_id = $1 AND key = $2",
+                    params![user_id, key],
+                )?;
+                Ok(row.map(|row| row.text(0)).transpose()?.as_deref() == Some("true"))
             })
             .await
     }
 
     /// Turns links on or off for `surface`.
     pub async fn set_links_enabled(&self, user_id: &str, surface: Surface, enabled: bool) -> Result<(), StoreError> {
-        let user_id = user_id.to_owned();
-        let key = UserSettings::links_key(surface);
+        let (user_id, key) = (user_id.to_owned(), UserSettings::links_key(surface));
         self.database
-            .run(move |c| {
-                c.execute(
-                    "INSERT INTO user_settings (user_id, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(user_id, key) DO UPDATE SET value = excluded.value",
-                    rusqlite::params![user_id, key, enabled.to_string()],
+            .run(move |t| {
+                t.execute(
+                    "INSERT INTO user_settings (user_id, key, value) VALUES ($1, $2, $3)
+                     ON CONFLICT(user_id, key) DO UPDATE SET value = excluded.value",
+                    params![user_id, key, enabled.to_string()],
                 )?;
                 Ok(())
             })

@@ -1,16 +1,22 @@
-//! The host's SQLite database: opening it in the data directory, durable settings,
-//! per-component schema migrations, and running queries off the async threads.
+//! The host's storage interface: one async way in for every component that keeps
+//! records — a [`Database`] runs a unit of work as one transaction, off the async
+//! workers, on whichever [`Backend`] holds the data. Work speaks SQL with `$1, $2, …`
+//! parameters (a dialect SQLite and PostgreSQL share) and reads rows as
+//! backend-neutral [`Value`]s; no component names a database library.
 //!
-//! One file, `<data dir>/miniapp.db`, holds every component's tables. Each component
-//! (a capability, the audit log) owns its schema as an ordered list of migration
-//! steps and applies it with [`Database::migrate`]; the applied version is kept per
-//! component so components evolve independently.
+//! The embedded default is SQLite (`sqlite.rs`): one file, `<data dir>/miniapp.db`.
+//! Each component owns its schema as an ordered list of migration steps and applies
+//! it with [`Database::migrate`]; the applied version is kept per component so
+//! components evolve independently.
 
 pub mod secret;
+mod sqlite;
 
-use rusqlite::{Connection, OptionalExtension};
+use std::any::Any;
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::pin::Pin;
+use std::sync::Arc;
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "miniapp.db";
@@ -28,7 +34,7 @@ pub enum StoreError {
     },
     /// A query failed.
     #[error("database error: {0}")]
-    Sqlite(#[source] rusqlite::Error),
+    Query(String),
     /// A stored value is not one this host knows (written by a newer version, or
     /// damaged): an error, never read as a default.
     #[error("the database holds a value this host does not know: {0}")]
@@ -36,18 +42,6 @@ pub enum StoreError {
     /// The worker running a query stopped before answering.
     #[error("database worker stopped: {0}")]
     Worker(String),
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> StoreError {
-        // A row read with `read_name` carries its unknown name through rusqlite.
-        if let rusqlite::Error::FromSqlConversionFailure(_, _, cause) = &error
-            && let Some(unknown) = cause.downcast_ref::<miniapp_abi::UnknownName>()
-        {
-            return StoreError::Corrupt(unknown.clone());
-        }
-        StoreError::Sqlite(error)
-    }
 }
 
 /// A data directory path that names a file is a clear error, not an I/O puzzle.
@@ -61,18 +55,6 @@ fn check_not_a_file(data_dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Reads column `index` of `row` as a stored name of `T`; a name this host does
-/// not know is an error ([`StoreError::Corrupt`] once it leaves rusqlite).
-pub fn read_name<T>(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<T>
-where
-    T: std::str::FromStr<Err = miniapp_abi::UnknownName>,
-{
-    let text: String = row.get(index)?;
-    text.parse().map_err(|unknown| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(unknown))
-    })
-}
-
 impl StoreError {
     /// A stored value that names nothing this host knows.
     pub fn corrupt(unknown: miniapp_abi::UnknownName) -> StoreError {
@@ -83,33 +65,212 @@ impl StoreError {
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::Open { .. } => "store_open_failed",
-            StoreError::Sqlite(_) => "store_query_failed",
+            StoreError::Query(_) => "store_query_failed",
             StoreError::Corrupt(_) => "corrupt",
             StoreError::Worker(_) => "store_worker_failed",
         }
     }
 }
 
+/// A value in a row or a parameter, whatever the backend.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// A 64-bit integer (booleans are stored as 0 and 1).
+    Integer(i64),
+    /// A double.
+    Real(f64),
+    /// Text.
+    Text(String),
+}
+
+macro_rules! integer_values {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(value: $t) -> Value {
+                Value::Integer(i64::from(value))
+            }
+        }
+    )*};
+}
+integer_values!(i64, i32, u32, u16, u8, bool);
+
+impl From<u64> for Value {
+    fn from(value: u64) -> Value {
+        // Sizes and counts; none comes near 2^63.
+        Value::Integer(i64::try_from(value).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<f64> for Value {
+    fn from(value: f64) -> Value {
+        Value::Real(value)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(value: &str) -> Value {
+        Value::Text(value.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(value: String) -> Value {
+        Value::Text(value)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(value: &String) -> Value {
+        Value::Text(value.clone())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(value: Option<T>) -> Value {
+        value.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Parameters for a statement: `params![a, b, c]`.
+#[macro_export]
+macro_rules! store_params {
+    ($($value:expr),* $(,)?) => { &[$($crate::store::Value::from($value)),*][..] };
+}
+pub use store_params as params;
+
+/// One row of a query's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn at(&self, index: usize) -> Result<&Value, StoreError> {
+        self.0.get(index).ok_or_else(|| StoreError::Query(format!("no column {index} in the row")))
+    }
+
+    /// Column `index` as an integer.
+    pub fn integer(&self, index: usize) -> Result<i64, StoreError> {
+        match self.at(index)? {
+            Value::Integer(value) => Ok(*value),
+            other => Err(StoreError::Query(format!("column {index} is {other:?}, not an integer"))),
+        }
+    }
+
+    /// Column `index` as an unsigned 32-bit number.
+    pub fn u32(&self, index: usize) -> Result<u32, StoreError> {
+        let value = self.integer(index)?;
+        u32::try_from(value).map_err(|_| StoreError::Query(format!("column {index} is {value}, out of range")))
+    }
+
+    /// Column `index` as a boolean (0 or 1).
+    pub fn bool(&self, index: usize) -> Result<bool, StoreError> {
+        Ok(self.integer(index)? != 0)
+    }
+
+    /// Column `index` as a double.
+    pub fn real(&self, index: usize) -> Result<f64, StoreError> {
+        match self.at(index)? {
+            Value::Real(value) => Ok(*value),
+            Value::Integer(value) => Ok(*value as f64),
+            other => Err(StoreError::Query(format!("column {index} is {other:?}, not a number"))),
+        }
+    }
+
+    /// Column `index` as text.
+    pub fn text(&self, index: usize) -> Result<String, StoreError> {
+        match self.at(index)? {
+            Value::Text(value) => Ok(value.clone()),
+            other => Err(StoreError::Query(format!("column {index} is {other:?}, not text"))),
+        }
+    }
+
+    /// Column `index` as text, or `None` for `NULL`.
+    pub fn optional_text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        match self.at(index)? {
+            Value::Null => Ok(None),
+            _ => self.text(index).map(Some),
+        }
+    }
+
+    /// Column `index` as a stored name of `T`; a name this host does not know is
+    /// [`StoreError::Corrupt`], never a default.
+    pub fn name<T>(&self, index: usize) -> Result<T, StoreError>
+    where
+        T: std::str::FromStr<Err = miniapp_abi::UnknownName>,
+    {
+        self.text(index)?.parse().map_err(StoreError::Corrupt)
+    }
+}
+
+/// One unit of work's view of the database: statements run inside one
+/// transaction, committed when the work returns `Ok` (unless it was abandoned),
+/// rolled back otherwise.
+pub trait Transaction {
+    /// Runs a statement; returns how many rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, StoreError>;
+
+    /// Runs a query; returns its rows.
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError>;
+
+    /// Rolls the transaction back even though the work succeeds (a check that
+    /// decided to write nothing).
+    fn abandon(&mut self);
+}
+
+impl dyn Transaction + '_ {
+    /// The first row of a query, if any.
+    pub fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+/// A unit of work, with its answer type erased (the backend runs it on its own
+/// threads).
+pub type Work = Box<dyn FnOnce(&mut dyn Transaction) -> Result<Box<dyn Any + Send>, StoreError> + Send>;
+
+/// The future a backend answers a unit of work with.
+pub type WorkFuture = Pin<Box<dyn Future<Output = Result<Box<dyn Any + Send>, StoreError>> + Send>>;
+
+/// Where the records are kept: SQLite by default. A backend runs work off the
+/// async workers and brings each component's schema up to date.
+pub trait Backend: Send + Sync + 'static {
+    /// Where the data is, for messages (a file path, a server).
+    fn describe(&self) -> String;
+
+    /// Applies the steps of `steps` past `component`'s recorded version, each in
+    /// one transaction.
+    fn migrate(&self, component: &str, steps: &[&str]) -> Result<(), StoreError>;
+
+    /// Runs `work` as one transaction.
+    fn run(&self, work: Work) -> WorkFuture;
+
+    /// The query by which the backend checks its own data; its rows of text,
+    /// joined, read `ok` when the data is sound.
+    fn integrity_query(&self) -> &'static str;
+}
+
 /// A shared handle to the host database.
 #[derive(Clone)]
 pub struct Database {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    path: PathBuf,
-    connection: Mutex<Connection>,
+    backend: Arc<dyn Backend>,
 }
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database").field("path", &self.inner.path).finish()
+        f.debug_struct("Database").field("at", &self.backend.describe()).finish()
     }
 }
 
 impl Database {
-    /// Opens (creating if needed) `<data_dir>/miniapp.db`, in WAL mode with
-    /// `synchronous=FULL`: a commit is on disk before it is acknowledged.
+    /// The database kept by `backend`.
+    pub fn with_backend(backend: Arc<dyn Backend>) -> Database {
+        Database { backend }
+    }
+
+    /// Opens (creating if needed) `<data_dir>/miniapp.db`, the embedded SQLite
+    /// database, in WAL mode with `synchronous=FULL`: a commit is on disk before it
+    /// is acknowledged.
     pub fn open_in(data_dir: &Path) -> Result<Database, StoreError> {
         check_not_a_file(data_dir)?;
         std::fs::create_dir_all(data_dir)
@@ -117,102 +278,49 @@ impl Database {
         Database::open(&data_dir.join(DATABASE_FILE))
     }
 
+    /// Opens the SQLite database file at `path`.
+    pub fn open(path: &Path) -> Result<Database, StoreError> {
+        Ok(Database::with_backend(Arc::new(sqlite::Sqlite::open(path)?)))
+    }
+
     /// Opens the database in `data_dir` for reading only, if there is one: nothing
     /// is created (no directory, no file, no table) and a read-only directory
     /// works. `None` when this host has kept no records there yet.
     pub fn open_existing_read_only(data_dir: &Path) -> Result<Option<Database>, StoreError> {
         check_not_a_file(data_dir)?;
-        let path = data_dir.join(DATABASE_FILE);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let open_error = |e: rusqlite::Error| StoreError::Open { path: path.clone(), reason: e.to_string() };
-        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
-        // With no write-ahead log beside it, every committed record is in the file
-        // itself: read it as immutable, which makes no `-shm`/`-wal` files. With a
-        // log (a host is running, or stopped mid-write) read through the log, which
-        // the running host's shared-memory file already serves.
-        let wal = data_dir.join(format!("{DATABASE_FILE}-wal"));
-        let mode = if wal.exists() { "mode=ro" } else { "mode=ro&immutable=1" };
-        let connection =
-            Connection::open_with_flags(format!("file:{}?{mode}", path.display()), flags).map_err(open_error)?;
-        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_error)?;
-        Ok(Some(Database { inner: Arc::new(Inner { path, connection: Mutex::new(connection) }) }))
+        let backend = sqlite::Sqlite::open_existing_read_only(data_dir)?;
+        Ok(backend.map(|backend| Database::with_backend(Arc::new(backend))))
     }
 
-    /// Opens the database file at `path`.
-    pub fn open(path: &Path) -> Result<Database, StoreError> {
-        let open_error = |e: rusqlite::Error| StoreError::Open { path: path.to_path_buf(), reason: e.to_string() };
-        let connection = Connection::open(path).map_err(open_error)?;
-        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_error)?;
-        connection
-            .execute_batch(
-                "PRAGMA journal_mode=WAL;
-                 PRAGMA synchronous=FULL;
-                 PRAGMA foreign_keys=ON;
-                 CREATE TABLE IF NOT EXISTS schema_versions (
-                     component TEXT PRIMARY KEY,
-                     version INTEGER NOT NULL
-                 );",
-            )
-            .map_err(open_error)?;
-        Ok(Database { inner: Arc::new(Inner { path: path.to_path_buf(), connection: Mutex::new(connection) }) })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// Where the data is.
+    pub fn describe(&self) -> String {
+        self.backend.describe()
     }
 
     /// Brings `component`'s schema up to date: applies, in one transaction each, the
     /// steps of `steps` past the component's recorded version.
     pub fn migrate(&self, component: &str, steps: &[&str]) -> Result<(), StoreError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction()?;
-        let current: usize = transaction
-            .query_row("SELECT version FROM schema_versions WHERE component = ?1", [component], |row| {
-                row.get::<_, i64>(0)
-            })
-            .optional()?
-            .map_or(0, |v| usize::try_from(v).unwrap_or(usize::MAX));
-        if current > steps.len() {
-            return Err(StoreError::Open {
-                path: self.inner.path.clone(),
-                reason: format!(
-                    "the `{component}` tables are at version {current}, newer than this host knows ({}); use a newer miniapp",
-                    steps.len()
-                ),
-            });
-        }
-        for step in &steps[current..] {
-            transaction.execute_batch(step)?;
-        }
-        transaction.execute(
-            "INSERT INTO schema_versions (component, version) VALUES (?1, ?2)
-             ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-            rusqlite::params![component, steps.len() as i64],
-        )?;
-        transaction.commit()?;
-        Ok(())
+        self.backend.migrate(component, steps)
     }
 
-    /// Runs `work` on the connection on a blocking-pool thread, so an async caller
-    /// holds no runtime thread while SQLite waits on the disk.
+    /// The backend's own check of its data: `ok` when sound.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        let query = self.backend.integrity_query();
+        let rows = self.run(move |t| t.query(query, &[])).await?;
+        let lines = rows.iter().map(|row| row.text(0)).collect::<Result<Vec<_>, _>>()?;
+        Ok(lines.join("; "))
+    }
+
+    /// Runs `work` as one transaction, off the async workers: an async caller
+    /// holds no runtime thread while the database waits on the disk.
     pub async fn run<R, F>(&self, work: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Transaction) -> Result<R, StoreError> + Send + 'static,
     {
-        let database = self.clone();
-        tokio::task::spawn_blocking(move || work(&mut database.lock()))
-            .await
-            .map_err(|e| StoreError::Worker(e.to_string()))?
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves the connection itself usable: SQLite
-        // rolls back an unfinished transaction when the next one begins.
-        self.inner.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let erased: Work = Box::new(move |transaction| work(transaction).map(|r| Box::new(r) as Box<dyn Any + Send>));
+        let answer = self.backend.run(erased).await?;
+        answer.downcast::<R>().map(|r| *r).map_err(|_| StoreError::Worker("the work answered another type".into()))
     }
 }
 
@@ -228,12 +336,14 @@ mod tests {
         db.migrate("test", &steps[..1]).unwrap();
         db.migrate("test", &steps).unwrap();
         db.migrate("test", &steps).unwrap();
-        db.run(|c| {
-            c.execute("INSERT INTO a (x, y) VALUES (1, 'b')", [])?;
+        db.run(|t| {
+            t.execute("INSERT INTO a (x, y) VALUES ($1, $2)", params![1, "b"])?;
             Ok(())
         })
         .await
         .unwrap();
+        let rows = db.run(|t| t.query("SELECT x, y FROM a", &[])).await.unwrap();
+        assert_eq!(rows, vec![Row(vec![Value::Integer(1), Value::Text("b".into())])]);
         let err = db.migrate("test", &steps[..1]).unwrap_err();
         assert!(err.to_string().contains("newer than this host knows"), "{err}");
     }

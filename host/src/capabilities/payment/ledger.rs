@@ -14,9 +14,8 @@
 //! nothing; the same key with other parameters is a conflict.
 
 use super::order::ValidOrder;
-use crate::store::{Database, StoreError};
+use crate::store::{Database, Row, StoreError, Transaction, params};
 use miniapp_abi::payment::{FailReason, Method, PaymentResult, Status};
-use rusqlite::{OptionalExtension, Transaction};
 use serde::Serialize;
 
 const SCHEMA: &[&str] = &["CREATE TABLE payment_orders (
@@ -98,12 +97,6 @@ pub enum LedgerError {
         /// The first parameter that differs.
         field: &'static str,
     },
-}
-
-impl From<rusqlite::Error> for LedgerError {
-    fn from(error: rusqlite::Error) -> LedgerError {
-        LedgerError::Store(StoreError::from(error))
-    }
 }
 
 /// One order as the ledger holds it.
@@ -244,14 +237,15 @@ impl Ledger {
         let order = order.clone();
         let program_id = program_id.to_owned();
         self.database
-            .run(move |c| {
-                let transaction = c.transaction()?;
-                let outcome = match begin_in(&transaction, &order, &program_id) {
-                    Ok(Begin::Start(_)) if !may_start => return Ok(Ok(Begin::NotNow)),
+            .run(move |t| {
+                let outcome = match begin_in(t, &order, &program_id) {
+                    Ok(Begin::Start(_)) if !may_start => Ok(Begin::NotNow),
                     outcome => outcome,
                 };
-                if matches!(outcome, Ok(Begin::Start(_))) {
-                    transaction.commit()?;
+                // Only a started attempt is kept: a check that refused, or found
+                // the existing order, writes nothing.
+                if !matches!(outcome, Ok(Begin::Start(_))) {
+                    t.abandon();
                 }
                 Ok(outcome)
             })
@@ -279,19 +273,18 @@ impl Ledger {
             (owned(changes.method), owned(changes.transaction_id), owned(changes.fail_reason), owned(changes.receipt));
         Ok(self
             .database
-            .run(move |c| {
+            .run(move |t| {
                 let (merchant_id, out_trade_no) = (merchant_id.as_str(), out_trade_no.as_str());
-                let transaction = c.transaction()?;
-                let Some(current) = load(&transaction, merchant_id, out_trade_no)? else { return Ok(None) };
+                let Some(current) = load(t, merchant_id, out_trade_no)? else { return Ok(None) };
                 if !from.contains(&current.state) || attempt.is_some_and(|a| a != current.attempt) {
                     return Ok(None);
                 }
-                transaction.execute(
-                    "UPDATE payment_orders SET state = ?3, updated_ms = ?4,
-                     method = COALESCE(?5, method), transaction_id = COALESCE(?6, transaction_id),
-                     fail_reason = COALESCE(?7, fail_reason), receipt = COALESCE(?8, receipt)
-                 WHERE merchant_id = ?1 AND out_trade_no = ?2",
-                    rusqlite::params![
+                t.execute(
+                    "UPDATE payment_orders SET state = $3, updated_ms = $4,
+                     method = COALESCE($5, method), transaction_id = COALESCE($6, transaction_id),
+                     fail_reason = COALESCE($7, fail_reason), receipt = COALESCE($8, receipt)
+                 WHERE merchant_id = $1 AND out_trade_no = $2",
+                    params![
                         merchant_id,
                         out_trade_no,
                         to.as_str(),
@@ -302,10 +295,8 @@ impl Ledger {
                         receipt
                     ],
                 )?;
-                event(&transaction, merchant_id, out_trade_no, current.attempt, current.state, to, &cause)?;
-                let after = load(&transaction, merchant_id, out_trade_no)?;
-                transaction.commit()?;
-                Ok(after)
+                event(t, merchant_id, out_trade_no, current.attempt, current.state, to, &cause)?;
+                load(t, merchant_id, out_trade_no)
             })
             .await?)
     }
@@ -314,17 +305,15 @@ impl Ledger {
     pub async fn get(&self, merchant_id: &str, out_trade_no: &str) -> Result<Option<OrderRecord>, StoreError> {
         let merchant_id = merchant_id.to_owned();
         let out_trade_no = out_trade_no.to_owned();
-        self.database.run(move |c| Ok(load(c, &merchant_id, &out_trade_no)?)).await
+        self.database.run(move |t| load(t, &merchant_id, &out_trade_no)).await
     }
 
     /// Every order, newest first.
     pub async fn list(&self) -> Result<Vec<OrderRecord>, StoreError> {
         self.database
-            .run(move |c| {
-                let mut statement =
-                    c.prepare(&format!("SELECT {COLUMNS} FROM payment_orders ORDER BY created_ms DESC, out_trade_no"))?;
-                let rows = statement.query_map([], row_to_order)?;
-                Ok(rows.collect::<Result<_, _>>()?)
+            .run(move |t| {
+                let sql = format!("SELECT {COLUMNS} FROM payment_orders ORDER BY created_ms DESC, out_trade_no");
+                t.query(&sql, &[])?.iter().map(row_to_order).collect()
             })
             .await
     }
@@ -339,46 +328,44 @@ impl Ledger {
         let merchant_id = merchant_id.to_owned();
         let out_trade_no = out_trade_no.to_owned();
         self.database
-            .run(move |c| {
-                let mut statement = c.prepare(
+            .run(move |t| {
+                t.query(
                     "SELECT attempt, at_ms, from_state, to_state, cause FROM payment_events
-                 WHERE merchant_id = ?1 AND out_trade_no = ?2 ORDER BY id",
-                )?;
-                let rows = statement.query_map([merchant_id, out_trade_no], |row| {
+                     WHERE merchant_id = $1 AND out_trade_no = $2 ORDER BY id",
+                    params![merchant_id, out_trade_no],
+                )?
+                .iter()
+                .map(|row| {
                     Ok(EventRecord {
-                        attempt: row.get(0)?,
-                        at_ms: row.get(1)?,
-                        from_state: row.get(2)?,
-                        to_state: row.get(3)?,
-                        cause: row.get(4)?,
+                        attempt: row.u32(0)?,
+                        at_ms: row.integer(1)?,
+                        from_state: row.text(2)?,
+                        to_state: row.text(3)?,
+                        cause: row.text(4)?,
                     })
-                })?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                })
+                .collect()
             })
             .await
     }
 
-    /// SQLite's own check of the database file: `ok` when sound.
+    /// The database's own check of its data: `ok` when sound.
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
-        self.database
-            .run(move |c| {
-                let rows: Vec<String> =
-                    c.prepare("PRAGMA integrity_check")?.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?;
-                Ok(rows.join("; "))
-            })
-            .await
+        self.database.integrity_check().await
     }
 
     /// How many times each order was moved to `paid` (never more than once).
     pub async fn paid_transitions(&self) -> Result<Vec<(String, String, u32)>, StoreError> {
         self.database
-            .run(move |c| {
-                let mut statement = c.prepare(
+            .run(move |t| {
+                t.query(
                     "SELECT merchant_id, out_trade_no, COUNT(*) FROM payment_events WHERE to_state = 'paid'
-                 GROUP BY merchant_id, out_trade_no ORDER BY merchant_id, out_trade_no",
-                )?;
-                let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                     GROUP BY merchant_id, out_trade_no ORDER BY merchant_id, out_trade_no",
+                    &[],
+                )?
+                .iter()
+                .map(|row| Ok((row.text(0)?, row.text(1)?, row.u32(2)?)))
+                .collect()
             })
             .await
     }
@@ -394,12 +381,12 @@ impl Ledger {
     ) -> Result<(), StoreError> {
         let row = [provider, merchant_id, out_trade_no, outcome, detail].map(str::to_owned);
         self.database
-            .run(move |c| {
+            .run(move |t| {
                 let [provider, merchant_id, out_trade_no, outcome, detail] = row;
-                c.execute(
+                t.execute(
                     "INSERT INTO payment_notifications (at_ms, provider, merchant_id, out_trade_no, outcome, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    rusqlite::params![crate::calendar::now_ms(), provider, merchant_id, out_trade_no, outcome, detail],
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    params![crate::calendar::now_ms(), provider, merchant_id, out_trade_no, outcome, detail],
                 )?;
                 Ok(())
             })
@@ -414,29 +401,30 @@ impl Ledger {
     ) -> Result<Vec<(String, String, String)>, StoreError> {
         let (merchant_id, out_trade_no) = (merchant_id.to_owned(), out_trade_no.to_owned());
         self.database
-            .run(move |c| {
-                let mut statement = c.prepare(
+            .run(move |t| {
+                t.query(
                     "SELECT provider, outcome, detail FROM payment_notifications
-                 WHERE merchant_id = ?1 AND out_trade_no = ?2 ORDER BY id",
-                )?;
-                let rows = statement
-                    .query_map([merchant_id, out_trade_no], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-                Ok(rows.collect::<Result<_, _>>()?)
+                     WHERE merchant_id = $1 AND out_trade_no = $2 ORDER BY id",
+                    params![merchant_id, out_trade_no],
+                )?
+                .iter()
+                .map(|row| Ok((row.text(0)?, row.text(1)?, row.text(2)?)))
+                .collect()
             })
             .await
     }
 }
 
-fn begin_in(transaction: &Transaction<'_>, order: &ValidOrder, program_id: &str) -> Result<Begin, LedgerError> {
+fn begin_in(t: &mut dyn Transaction, order: &ValidOrder, program_id: &str) -> Result<Begin, LedgerError> {
     let (merchant, trade_no) = (&order.merchant_id, &order.out_trade_no);
-    let Some(existing) = load(transaction, merchant, trade_no)? else {
+    let Some(existing) = load(t, merchant, trade_no)? else {
         let now = crate::calendar::now_ms();
-        transaction.execute(
-            &format!("INSERT INTO payment_orders ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'created', 1, NULL, NULL, NULL, NULL, ?7, ?7)"),
-            rusqlite::params![merchant, trade_no, program_id, order.amount, order.currency, order.description, now],
+        t.execute(
+            &format!("INSERT INTO payment_orders ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'created', 1, NULL, NULL, NULL, NULL, $7, $7)"),
+            params![merchant, trade_no, program_id, order.amount, &order.currency, &order.description, now],
         )?;
-        event(transaction, merchant, trade_no, 1, State::Created, State::Created, "requested")?;
-        let created = load(transaction, merchant, trade_no)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        event(t, merchant, trade_no, 1, State::Created, State::Created, "requested")?;
+        let created = load(t, merchant, trade_no)?.ok_or_else(|| vanished(trade_no))?;
         return Ok(Begin::Start(created));
     };
     let conflict =
@@ -456,61 +444,63 @@ fn begin_in(transaction: &Transaction<'_>, order: &ValidOrder, program_id: &str)
     match existing.state {
         State::Failed | State::Cancelled => {
             let attempt = existing.attempt + 1;
-            transaction.execute(
-                "UPDATE payment_orders SET state = 'created', attempt = ?3, method = NULL, transaction_id = NULL,
-                     fail_reason = NULL, updated_ms = ?4 WHERE merchant_id = ?1 AND out_trade_no = ?2",
-                rusqlite::params![merchant, trade_no, attempt, crate::calendar::now_ms()],
+            t.execute(
+                "UPDATE payment_orders SET state = 'created', attempt = $3, method = NULL, transaction_id = NULL,
+                     fail_reason = NULL, updated_ms = $4 WHERE merchant_id = $1 AND out_trade_no = $2",
+                params![merchant, trade_no, attempt, crate::calendar::now_ms()],
             )?;
-            event(transaction, merchant, trade_no, attempt, existing.state, State::Created, "retried")?;
-            let retried = load(transaction, merchant, trade_no)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            event(t, merchant, trade_no, attempt, existing.state, State::Created, "retried")?;
+            let retried = load(t, merchant, trade_no)?.ok_or_else(|| vanished(trade_no))?;
             Ok(Begin::Start(retried))
         }
         _ => Ok(Begin::Existing(existing)),
     }
 }
 
+/// An order written in this very transaction cannot be missing; if it is, the
+/// database is not behaving.
+fn vanished(trade_no: &str) -> StoreError {
+    StoreError::Query(format!("order {trade_no} is missing right after it was written"))
+}
+
 fn event(
-    c: &rusqlite::Connection,
+    t: &mut dyn Transaction,
     merchant: &str,
     trade_no: &str,
     attempt: u32,
     from: State,
     to: State,
     cause: &str,
-) -> rusqlite::Result<()> {
-    c.execute(
+) -> Result<(), StoreError> {
+    t.execute(
         "INSERT INTO payment_events (merchant_id, out_trade_no, attempt, at_ms, from_state, to_state, cause)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![merchant, trade_no, attempt, crate::calendar::now_ms(), from.as_str(), to.as_str(), cause],
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        params![merchant, trade_no, attempt, crate::calendar::now_ms(), from.as_str(), to.as_str(), cause],
     )?;
     Ok(())
 }
 
-fn load(c: &rusqlite::Connection, merchant: &str, trade_no: &str) -> rusqlite::Result<Option<OrderRecord>> {
-    c.query_row(
-        &format!("SELECT {COLUMNS} FROM payment_orders WHERE merchant_id = ?1 AND out_trade_no = ?2"),
-        [merchant, trade_no],
-        row_to_order,
-    )
-    .optional()
+fn load(t: &mut dyn Transaction, merchant: &str, trade_no: &str) -> Result<Option<OrderRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM payment_orders WHERE merchant_id = $1 AND out_trade_no = $2");
+    t.query_one(&sql, params![merchant, trade_no])?.as_ref().map(row_to_order).transpose()
 }
 
-fn row_to_order(row: &rusqlite::Row<'_>) -> rusqlite::Result<OrderRecord> {
+fn row_to_order(row: &Row) -> Result<OrderRecord, StoreError> {
     Ok(OrderRecord {
-        merchant_id: row.get(0)?,
-        out_trade_no: row.get(1)?,
-        program_id: row.get(2)?,
-        amount: row.get(3)?,
-        currency: row.get(4)?,
-        description: row.get(5)?,
-        state: crate::store::read_name(row, 6)?,
-        attempt: row.get(7)?,
-        method: row.get(8)?,
-        transaction_id: row.get(9)?,
-        fail_reason: row.get(10)?,
-        receipt: row.get(11)?,
-        created_ms: row.get(12)?,
-        updated_ms: row.get(13)?,
+        merchant_id: row.text(0)?,
+        out_trade_no: row.text(1)?,
+        program_id: row.text(2)?,
+        amount: row.integer(3)?,
+        currency: row.text(4)?,
+        description: row.text(5)?,
+        state: row.name(6)?,
+        attempt: row.u32(7)?,
+        method: row.optional_text(8)?,
+        transaction_id: row.optional_text(9)?,
+        fail_reason: row.optional_text(10)?,
+        receipt: row.optional_text(11)?,
+        created_ms: row.integer(12)?,
+        updated_ms: row.integer(13)?,
     })
 }
 
@@ -639,7 +629,7 @@ mod tests {
         let database = Database::open_in(dir.path()).unwrap();
         let ledger = Ledger::new(database.clone()).unwrap();
         let Begin::Start(_) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
-        block(database.run(|c| Ok(c.execute("UPDATE payment_orders SET state = 'refunded'", [])?))).unwrap();
+        block(database.run(|t| t.execute("UPDATE payment_orders SET state = 'refunded'", &[]))).unwrap();
         let error = block(ledger.get("1900000109", "T0001-abc")).unwrap_err();
         assert_eq!(error.code(), "corrupt");
         assert!(error.to_string().contains("`refunded` is not a known State value"), "{error}");

@@ -12,10 +12,9 @@ pub use settings::StorageSettings;
 
 use crate::capability::{CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext, NoArguments};
 use crate::error::HostError;
-use crate::store::{Database, StoreError};
+use crate::store::{Database, StoreError, params};
 use miniapp_abi::storage::{GetReply, InfoReply, KeyRequest, KeysReply, MAX_KEY_BYTES, RemoveReply, SetRequest};
 use miniapp_abi::{ApiError, ErrorCode};
-use rusqlite::OptionalExtension;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -77,23 +76,22 @@ impl Storage {
         }
         let program = context.program().id.clone();
         self.database
-            .run(move |connection| {
-                let transaction = connection.transaction()?;
-                let used: i64 = transaction.query_row(
-                    "SELECT COALESCE(SUM(size), 0) FROM storage_entries WHERE program_id = ?1",
-                    [&program],
-                    |row| row.get(0),
-                )?;
-                let replaced: i64 = transaction
-                    .query_row(
-                        "SELECT size FROM storage_entries WHERE program_id = ?1 AND key = ?2",
-                        [&program, &request.key],
-                        |row| row.get(0),
-                    )
-                    .optional()?
-                    .unwrap_or(0);
+            .run(move |t| {
+                let used = t
+                    .query_one(
+                        "SELECT COALESCE(SUM(size), 0) FROM storage_entries WHERE program_id = $1",
+                        params![&program],
+                    )?
+                    .map_or(Ok(0), |row| row.integer(0))?;
+                let replaced = t
+                    .query_one(
+                        "SELECT size FROM storage_entries WHERE program_id = $1 AND key = $2",
+                        params![&program, &request.key],
+                    )?
+                    .map_or(Ok(0), |row| row.integer(0))?;
                 let after = (used - replaced) as u64 + size;
                 if after > grant.quota_bytes {
+                    t.abandon();
                     return Ok(Err(ApiError::new(
                         ErrorCode::QuotaExceeded,
                         format!(
@@ -104,12 +102,11 @@ impl Storage {
                         ),
                     )));
                 }
-                transaction.execute(
-                    "INSERT INTO storage_entries (program_id, key, value, size) VALUES (?1, ?2, ?3, ?4)
+                t.execute(
+                    "INSERT INTO storage_entries (program_id, key, value, size) VALUES ($1, $2, $3, $4)
                      ON CONFLICT(program_id, key) DO UPDATE SET value = excluded.value, size = excluded.size",
-                    rusqlite::params![program, request.key, value, size as i64],
+                    params![program, request.key, value, size],
                 )?;
-                transaction.commit()?;
                 Ok(Ok(()))
             })
             .await
@@ -121,14 +118,13 @@ impl Storage {
         let program = context.program().id.clone();
         let stored: Option<String> = self
             .database
-            .run(move |connection| {
-                Ok(connection
-                    .query_row(
-                        "SELECT value FROM storage_entries WHERE program_id = ?1 AND key = ?2",
-                        [&program, &request.key],
-                        |row| row.get(0),
-                    )
-                    .optional()?)
+            .run(move |t| {
+                t.query_one(
+                    "SELECT value FROM storage_entries WHERE program_id = $1 AND key = $2",
+                    params![program, request.key],
+                )?
+                .map(|row| row.text(0))
+                .transpose()
             })
             .await
             .map_err(store_error)?;
@@ -144,11 +140,11 @@ impl Storage {
         let program = context.program().id.clone();
         let removed = self
             .database
-            .run(move |connection| {
-                Ok(connection.execute(
-                    "DELETE FROM storage_entries WHERE program_id = ?1 AND key = ?2",
-                    [&program, &request.key],
-                )?)
+            .run(move |t| {
+                t.execute(
+                    "DELETE FROM storage_entries WHERE program_id = $1 AND key = $2",
+                    params![program, request.key],
+                )
             })
             .await
             .map_err(store_error)?;
@@ -159,11 +155,11 @@ impl Storage {
         let program = context.program().id.clone();
         let keys = self
             .database
-            .run(move |connection| {
-                let mut statement =
-                    connection.prepare("SELECT key FROM storage_entries WHERE program_id = ?1 ORDER BY key")?;
-                let keys = statement.query_map([&program], |row| row.get(0))?;
-                Ok(keys.collect::<Result<Vec<String>, _>>()?)
+            .run(move |t| {
+                t.query("SELECT key FROM storage_entries WHERE program_id = $1 ORDER BY key", params![program])?
+                    .iter()
+                    .map(|row| row.text(0))
+                    .collect::<Result<Vec<String>, _>>()
             })
             .await
             .map_err(store_error)?;
@@ -173,8 +169,8 @@ impl Storage {
     async fn clear(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<(), ApiError> {
         let program = context.program().id.clone();
         self.database
-            .run(move |connection| {
-                connection.execute("DELETE FROM storage_entries WHERE program_id = ?1", [&program])?;
+            .run(move |t| {
+                t.execute("DELETE FROM storage_entries WHERE program_id = $1", params![program])?;
                 Ok(())
             })
             .await
@@ -186,12 +182,12 @@ impl Storage {
         let program = context.program().id.clone();
         let (used, count): (i64, i64) = self
             .database
-            .run(move |connection| {
-                Ok(connection.query_row(
-                    "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM storage_entries WHERE program_id = ?1",
-                    [&program],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )?)
+            .run(move |t| {
+                let row = t.query_one(
+                    "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM storage_entries WHERE program_id = $1",
+                    params![program],
+                )?;
+                row.map_or(Ok((0, 0)), |row| Ok((row.integer(0)?, row.integer(1)?)))
             })
             .await
             .map_err(store_error)?;
