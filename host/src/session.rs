@@ -4,7 +4,8 @@
 //! a [`SessionError`] naming the cause, and never affects other sessions.
 
 use crate::capability::{
-    CallObserver, CallState, Calling, Capability, OncePerLaunch, ProgramInfo, SessionData, SessionView, UserAction,
+    CallObserver, CallState, Calling, Capability, CapabilityState, Grant, OncePerLaunch, ProgramInfo, SessionView,
+    UserAction,
 };
 use crate::config::Limits;
 use crate::consent::User;
@@ -13,7 +14,6 @@ use crate::sandbox::boundary::{self, GuestExports};
 use crate::sandbox::{CapturedOutput, Fault, LimitKind, OutputCapture, Sandbox, Sandboxed};
 use miniapp_abi::lifecycle::{Event, LaunchContext, Surface};
 use miniapp_abi::{self as abi, STATUS_OK};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::{Engine, InstancePre, Module, ModuleExport, Store, Trap, TypedFunc};
@@ -78,7 +78,9 @@ pub(crate) struct SessionSpec<'a> {
     pub limits: Limits,
     pub wasm_stack_bytes: usize,
     pub user: Arc<dyn User>,
-    pub capabilities: Vec<Arc<dyn Capability>>,
+    /// The capabilities the program is granted, with their grants (an app keeps
+    /// this list from its load).
+    pub capabilities: &'a [(Arc<dyn Capability>, Grant)],
     pub pre: &'a InstancePre<SessionState>,
     pub exports: &'a ExportIndices,
     pub engine: &'a Engine,
@@ -109,7 +111,7 @@ pub struct Session {
     on_event: Option<TypedFunc<(i32, i32), i32>>,
     ended: Option<SessionError>,
     /// The capabilities with state in this session, with that state.
-    hooks: Vec<(Arc<dyn Capability>, SessionData)>,
+    hooks: Arc<[CapabilityState]>,
     observers: Vec<Arc<dyn SessionObserver>>,
 }
 
@@ -121,16 +123,13 @@ enum Callback<'a> {
 impl Session {
     pub(crate) async fn start(spec: SessionSpec<'_>) -> Result<Session, SessionError> {
         let SessionSpec { program, limits, wasm_stack_bytes, user, capabilities, pre, exports, engine } = spec;
-        let mut hooks = Vec::new();
-        let mut data = BTreeMap::new();
-        for capability in capabilities {
-            if let Ok(grant) = program.grant(capability.name())
-                && let Some(state) = capability.prepare(&grant)
-            {
-                data.insert(capability.name(), state.clone());
-                hooks.push((capability, state));
-            }
-        }
+        let states: Vec<CapabilityState> = capabilities
+            .iter()
+            .filter_map(|(capability, grant)| {
+                capability.prepare(grant).map(|data| CapabilityState { capability: capability.clone(), data })
+            })
+            .collect();
+        let states: Arc<[CapabilityState]> = Arc::from(states);
         let sandbox = Sandbox::new(limits);
         let output = sandbox.output.clone();
         let session = SessionView {
@@ -140,13 +139,13 @@ impl Session {
             action: UserAction::default(),
             output: output.clone(),
             once: OncePerLaunch::default(),
-            data: Arc::new(data),
+            states: states.clone(),
         };
         let call = CallState { program: program.clone(), session, observers: Vec::new() };
         let mut store = Store::new(engine, SessionState { sandbox, call });
         store.limiter(|state| state.sandbox.limiter());
         store.epoch_deadline_callback(|mut context| context.data_mut().sandbox.on_epoch_tick());
-        let ends = Ends { program: program.id.clone(), limits, wasm_stack_bytes };
+        let ends = Ends { program: program.clone(), limits, wasm_stack_bytes };
         let callbacks = instantiate(&mut store, pre, exports, &ends).await?;
         Ok(Session {
             program,
@@ -159,7 +158,7 @@ impl Session {
             on_hide: callbacks.on_hide,
             on_event: callbacks.on_event,
             ended: None,
-            hooks,
+            hooks: states,
             observers: Vec::new(),
         })
     }
@@ -170,8 +169,8 @@ impl Session {
     pub async fn launch(&mut self, context: &LaunchContext) -> Result<(), SessionError> {
         let message = self.encode(context)?;
         self.store.data_mut().call.session.surface = context.surface;
-        for (capability, data) in &self.hooks {
-            capability.on_launch(data, context);
+        for state in self.hooks.iter() {
+            state.capability.on_launch(&state.data, context);
         }
         let callback = Callback::WithMessage(self.on_launch.clone(), &message);
         let time = self.limits.launch_time();
@@ -223,8 +222,8 @@ impl Session {
     /// The state capability `name` keeps for this session (the view
     /// capability's `Screen`), if it keeps one of type `T`.
     pub fn data<T: std::any::Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
-        let (_, data) = self.hooks.iter().find(|(capability, _)| capability.name() == name)?;
-        data.clone().downcast::<T>().ok()
+        let state = self.hooks.iter().find(|state| state.capability.name() == name)?;
+        state.data.clone().downcast::<T>().ok()
     }
 
     /// The program this session runs.
@@ -301,13 +300,15 @@ impl Session {
     }
 
     fn next_follow_up(&self) -> Option<Event> {
-        self.hooks.iter().find_map(|(capability, data)| capability.follow_up(data))
+        self.hooks.iter().find_map(|state| state.capability.follow_up(&state.data))
     }
 
     /// Whether a capability still has an event waiting (taking it: the host stops
     /// following), with the capability's name.
     fn pending_follow_up(&self) -> Option<(&'static str, Event)> {
-        self.hooks.iter().find_map(|(capability, data)| capability.follow_up(data).map(|e| (capability.name(), e)))
+        self.hooks
+            .iter()
+            .find_map(|state| state.capability.follow_up(&state.data).map(|e| (state.capability.name(), e)))
     }
 
     async fn run_plain(&mut self, name: &'static str, func: TypedFunc<(), i32>) -> Result<(), SessionError> {
@@ -344,7 +345,8 @@ impl Session {
         time_limit: LimitKind,
     ) -> Result<(), SessionError> {
         self.check_alive()?;
-        let started = Instant::now();
+        // Only an observed session pays for timing and describing its callbacks.
+        let started = (!self.observers.is_empty()).then(Instant::now);
         let fuel = self.limits.fuel_per_callback;
         begin(&mut self.store, time, time_limit, fuel).map_err(|reason| host_error(&self.program, reason))?;
         let meter = self.store.data().sandbox.meter();
@@ -367,7 +369,7 @@ impl Session {
             }
             Err(error) => {
                 let ends = Ends {
-                    program: self.program.id.clone(),
+                    program: self.program.clone(),
                     limits: self.limits,
                     wasm_stack_bytes: self.wasm_stack_bytes,
                 };
@@ -376,6 +378,7 @@ impl Session {
                 Err(error)
             }
         };
+        let Some(started) = started else { return result };
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let outcome = result.as_ref().map_or_else(|e| e.to_string(), |()| "ok".to_string());
         for observer in &self.observers {
@@ -400,7 +403,7 @@ struct Callbacks {
 
 /// What a guest's end is reported with: who, and the limits it ran under.
 struct Ends {
-    program: String,
+    program: Arc<ProgramInfo>,
     limits: Limits,
     wasm_stack_bytes: usize,
 }
@@ -415,15 +418,14 @@ async fn instantiate(
 ) -> Result<Callbacks, SessionError> {
     let limits = ends.limits;
     begin(store, limits.launch_time(), LimitKind::LaunchTime, limits.fuel_per_callback)
-        .map_err(|reason| SessionError::Host { program: ends.program.clone(), reason })?;
+        .map_err(|reason| SessionError::Host { program: ends.program.id.clone(), reason })?;
     let meter = store.data().sandbox.meter();
     let instance = match meter.run(pre.instantiate_async(&mut *store)).await {
         Ok(instance) => instance,
         Err(error) => return Err(classify(ends, store, error, "instantiation")),
     };
-    let program = ends.program.clone();
     let missing = |what: &str| SessionError::Host {
-        program: program.clone(),
+        program: ends.program.id.clone(),
         reason: format!("export `{what}` does not match its checked type"),
     };
     let memory = instance
@@ -487,7 +489,7 @@ fn classify(
     error: wasmtime::Error,
     callback: &'static str,
 ) -> SessionError {
-    let program = ends.program.clone();
+    let program = ends.program.id.clone();
     let state = &mut store.data_mut().sandbox;
     let recorded = state.fault.take().or_else(|| state.take_side_fault());
     let fault =

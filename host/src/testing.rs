@@ -16,7 +16,9 @@
 //! # }
 //! ```
 
-use crate::capability::{CallContext, Grant, GrantState, OncePerLaunch, ProgramInfo, SessionView, UserAction};
+use crate::capability::{
+    CallContext, CapabilityState, Grant, GrantState, OncePerLaunch, ProgramInfo, SessionView, UserAction,
+};
 use crate::consent::{Nobody, User};
 use crate::host::{Host, HostBuilder};
 use crate::sandbox::OutputCapture;
@@ -61,6 +63,7 @@ impl TestHost {
 /// A host call's context without a guest: which capability, which program (with
 /// the grant its declaration would give), which user, which surface.
 pub struct TestCall {
+    host: Host,
     capability: &'static str,
     program_id: String,
     module_hash: String,
@@ -68,7 +71,7 @@ pub struct TestCall {
     user: Arc<dyn User>,
     surface: Surface,
     gesture: bool,
-    data: BTreeMap<&'static str, crate::capability::SessionData>,
+    data: Option<crate::capability::SessionData>,
     output: OutputCapture,
     once: OncePerLaunch,
 }
@@ -80,6 +83,7 @@ impl TestCall {
     pub fn new(capability: &'static str, host: &Host) -> TestCall {
         let grant = host.registry().get(capability).and_then(|c| c.declare(&toml::Table::new()).ok());
         TestCall {
+            host: host.clone(),
             capability,
             program_id: "test.program".into(),
             module_hash: "0".repeat(64),
@@ -87,7 +91,7 @@ impl TestCall {
             user: Arc::new(Nobody),
             surface: Surface::Direct,
             gesture: false,
-            data: BTreeMap::new(),
+            data: None,
             output: OutputCapture::new(1 << 20),
             once: OncePerLaunch::default(),
         }
@@ -131,7 +135,7 @@ impl TestCall {
 
     /// The capability's session state (what its `prepare` would make).
     pub fn data(mut self, data: crate::capability::SessionData) -> TestCall {
-        self.data.insert(self.capability, data);
+        self.data = Some(data);
         self
     }
 
@@ -159,10 +163,19 @@ impl TestCall {
             action,
             output: self.output.clone(),
             once: self.once.clone(),
-            data: Arc::new(self.data.clone()),
+            states: self.states(),
         };
         let grant: Grant = self.grant.clone().unwrap_or_else(|| Arc::new(()));
         CallContext::new(self.capability, program, grant, session)
+    }
+
+    fn states(&self) -> Arc<[CapabilityState]> {
+        match (&self.data, self.host.registry().get(self.capability)) {
+            (Some(data), Some(capability)) => {
+                Arc::from(vec![CapabilityState { capability: capability.clone(), data: data.clone() }])
+            }
+            _ => Arc::from(Vec::new()),
+        }
     }
 
     /// What the host told the developer during the calls (notices).

@@ -6,7 +6,7 @@ mod analysis;
 pub use analysis::{ModuleAnalysis, WASI_GROUP, analyze};
 
 use crate::audit::{AuditLog, Outcome};
-use crate::capability::{Grant, GrantState, ProgramInfo, Registry};
+use crate::capability::{Capability, Grant, GrantState, ProgramInfo, Registry};
 use crate::config::{HostConfig, Limits};
 use crate::consent::User;
 use crate::engine::admission::{self, Format};
@@ -118,6 +118,9 @@ struct AppInner {
     analysis: ModuleAnalysis,
     pre: InstancePre<SessionState>,
     exports: ExportIndices,
+    /// The capabilities the program is granted, with their grants: what each
+    /// session prepares state from.
+    capabilities: Vec<(Arc<dyn Capability>, Grant)>,
 }
 
 impl App {
@@ -187,6 +190,7 @@ impl App {
         })?;
 
         let mut grants = BTreeMap::new();
+        let mut capabilities = Vec::new();
         let mut load_decisions = Vec::new();
         for (name, params) in &manifest.capabilities {
             let grant = declare(&host.registry, &program_id, name, params, &manifest_path())?;
@@ -194,6 +198,9 @@ impl App {
                 let reason = format!("the host's policy disables `{name}`");
                 (GrantState::Denied(reason.clone()), Outcome::Denied, reason)
             } else {
+                if let Some(capability) = host.registry.get(name) {
+                    capabilities.push((capability.clone(), grant.clone()));
+                }
                 (GrantState::Granted(grant), Outcome::Allowed, "declared in miniapp.toml".to_string())
             };
             load_decisions.push((name.clone(), outcome, reason));
@@ -234,6 +241,7 @@ impl App {
                 analysis,
                 pre,
                 exports,
+                capabilities,
             }),
         })
     }
@@ -253,7 +261,7 @@ impl App {
             limits: self.inner.limits,
             wasm_stack_bytes: host.config.engine.wasm_stack_bytes,
             user,
-            capabilities: host.registry.all().cloned().collect(),
+            capabilities: &self.inner.capabilities,
             pre: &self.inner.pre,
             exports: &self.inner.exports,
             engine: host.engine.engine(),

@@ -46,8 +46,8 @@ pub(super) fn link<T: Sandboxed + Calling>(
                 let call = caller.data().call_state();
                 let (program, session) = (call.program.clone(), call.session.clone());
                 // Only an observed session pays for keeping a copy of the request.
-                let observers = call.observers.clone();
-                let observed_request = (!observers.is_empty()).then(|| request.clone());
+                let observers = (!call.observers.is_empty()).then(|| call.observers.clone());
+                let observed_request = observers.as_ref().map(|_| request.clone());
                 let result = match program.grant(capability) {
                     Ok(grant) => handler(CallContext::new(capability, program, grant, session), request).await,
                     Err(denied) => Err(denied),
@@ -63,7 +63,7 @@ pub(super) fn link<T: Sandboxed + Calling>(
                     )),
                     Err(error) => error_reply(&error),
                 };
-                if let Some(request) = observed_request {
+                if let (Some(request), Some(observers)) = (observed_request, observers) {
                     for observer in &observers {
                         observer.host_call(capability, name, &request, status, &body, started.elapsed());
                     }

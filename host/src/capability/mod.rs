@@ -25,7 +25,9 @@ pub mod session;
 
 pub use consent::{ConsentGate, ConsentRequest, ScopeInfo, declare_scopes, refused as consent_refused};
 pub use program::{GrantState, ProgramInfo};
-pub use session::{CallObserver, CallState, Calling, OncePerLaunch, SessionData, SessionView, UserAction};
+pub use session::{
+    CallObserver, CallState, Calling, CapabilityState, OncePerLaunch, SessionData, SessionView, UserAction,
+};
 
 use crate::audit::AuditLog;
 use crate::config::HostConfig;
@@ -257,11 +259,9 @@ impl CallContext {
     /// This capability's state for the session, as made by
     /// [`Capability::prepare`].
     pub fn data<T: Any + Send + Sync>(&self) -> Result<Arc<T>, ApiError> {
-        let data = self
-            .session
-            .data
-            .get(self.capability)
-            .cloned()
+        let state = self.session.states.iter().find(|state| state.capability.name() == self.capability);
+        let data = state
+            .map(|state| state.data.clone())
             .ok_or_else(|| ApiError::internal(format!("`{}` keeps no state for this session", self.capability)))?;
         data.downcast::<T>().map_err(|_| ApiError::internal("capability state has an unexpected type"))
     }

@@ -7,7 +7,6 @@ use crate::consent::User;
 use crate::sandbox::OutputCapture;
 use miniapp_abi::lifecycle::Surface;
 use std::any::Any;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What a capability keeps for one session (a page stack, say).
@@ -28,8 +27,17 @@ pub struct SessionView {
     pub output: OutputCapture,
     /// Things the session may do at most once per launch.
     pub once: OncePerLaunch,
-    /// Each capability's state for this session, by capability name.
-    pub data: Arc<BTreeMap<&'static str, SessionData>>,
+    /// The capabilities that keep state for this session, with that state.
+    pub states: Arc<[CapabilityState]>,
+}
+
+/// One capability's state for a session, as its `prepare` made it.
+#[derive(Clone)]
+pub struct CapabilityState {
+    /// The capability.
+    pub capability: Arc<dyn super::Capability>,
+    /// Its state.
+    pub data: SessionData,
 }
 
 /// What the dispatcher needs from a store's state besides its sandbox: the
