@@ -7,7 +7,7 @@
 //! `success`.
 
 use crate::{
-    Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, random_digits, random_text,
+    Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started, random_digits, random_text,
     send_confirmation, unix_seconds,
 };
 use miniapp_abi::payment::{FailReason, Method};
@@ -93,7 +93,7 @@ fn format_beijing_time(unix: i64) -> String {
     miniapp_host::calendar::format(unix, BEIJING)
 }
 
-/// The Alipay plug-in: registers `alipay` and starts an [`AlipaySimulator`].
+/// The Alipay plug-in: registers `alipay` and starts an [`AlipayState`].
 pub struct Alipay;
 
 impl ProviderPlugin for Alipay {
@@ -110,7 +110,7 @@ impl ProviderPlugin for Alipay {
     }
 
     fn start(&self, context: ProviderContext) -> Result<Arc<dyn PaymentProvider>, String> {
-        Ok(Arc::new(AlipaySimulator(Arc::new(AlipayState {
+        Ok(Arc::new(Started(Arc::new(AlipayState {
             method: self.method(),
             settings: SimulatorSettings::from_section(&context.section)?,
             alipay_key: RsaKeys::load_or_create(&context.key_dir, "alipay")?,
@@ -120,17 +120,8 @@ impl ProviderPlugin for Alipay {
     }
 }
 
-/// The Alipay simulator, started.
-pub struct AlipaySimulator(Arc<AlipayState>);
-
-impl std::ops::Deref for AlipaySimulator {
-    type Target = Arc<AlipayState>;
-    fn deref(&self) -> &Arc<AlipayState> {
-        &self.0
-    }
-}
-
-/// What a started simulator keeps; shared with the tasks that deliver its notifications.
+/// The started Alipay simulator (`Started<AlipayState>` is the provider), shared
+/// with the tasks that deliver its notifications.
 pub struct AlipayState {
     method: Method,
     settings: SimulatorSettings,
@@ -188,7 +179,7 @@ impl AlipayState {
     }
 }
 
-impl PaymentProvider for AlipaySimulator {
+impl PaymentProvider for Started<AlipayState> {
     fn pay<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ClientOutcome, String>> {
         Box::pin(async move {
             let scenario = self.settings.scenario_for(order);

@@ -25,10 +25,10 @@ mod book;
 mod keys;
 mod wechat;
 
-pub use alipay::AlipaySimulator;
+pub use alipay::AlipayState;
 pub use book::{SimulatedPayment, SimulatorBook};
 pub use keys::RsaKeys;
-pub use wechat::WechatPaySimulator;
+pub use wechat::WechatPayState;
 
 use miniapp_abi::payment::Method;
 use miniapp_host::capabilities::payment::provider::{Notification, NotificationHandler, ProviderOrder, ProviderPlugin};
@@ -46,6 +46,17 @@ pub fn install(builder: HostBuilder) -> HostBuilder {
 /// The simulators as plug-ins: WeChat Pay, then Alipay.
 pub fn simulators() -> Vec<Arc<dyn ProviderPlugin>> {
     vec![Arc::new(wechat::WechatPay), Arc::new(alipay::Alipay)]
+}
+
+/// A started simulator: its state, shared with the tasks that deliver its
+/// notifications.
+pub struct Started<S>(Arc<S>);
+
+impl<S> std::ops::Deref for Started<S> {
+    type Target = Arc<S>;
+    fn deref(&self) -> &Arc<S> {
+        &self.0
+    }
 }
 
 /// The method ids of the simulators.

@@ -6,10 +6,10 @@
 //! 30 m, 30 m, 30 m, 60 m, 3 h, 3 h, 3 h, 6 h, 6 h (24 h 4 m in all).
 //!
 //! Both sides live here: what the merchant's server does ([`sign_request`],
-//! [`verify_notification`]) and what the provider does ([`WechatPaySimulator`]).
+//! [`verify_notification`]) and what the provider does ([`WechatPayState`]).
 
 use crate::{
-    Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, random_digits, random_text,
+    Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started, random_digits, random_text,
     send_confirmation, unix_seconds,
 };
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -120,7 +120,7 @@ pub fn claimed_order(body: &str, api_v3_key: &[u8; 32]) -> Option<(String, Strin
     Some((transaction["mchid"].as_str()?.to_string(), transaction["out_trade_no"].as_str()?.to_string()))
 }
 
-/// The WeChat Pay plug-in: registers `wechat_pay` and starts a [`WechatPaySimulator`].
+/// The WeChat Pay plug-in: registers `wechat_pay` and starts a [`WechatPayState`].
 pub struct WechatPay;
 
 impl ProviderPlugin for WechatPay {
@@ -138,7 +138,7 @@ impl ProviderPlugin for WechatPay {
 
     fn start(&self, context: ProviderContext) -> Result<Arc<dyn PaymentProvider>, String> {
         let dir = &context.key_dir;
-        Ok(Arc::new(WechatPaySimulator(Arc::new(WechatPayState {
+        Ok(Arc::new(Started(Arc::new(WechatPayState {
             method: self.method(),
             settings: SimulatorSettings::from_section(&context.section)?,
             merchant_key: RsaKeys::load_or_create(dir, "merchant")?,
@@ -150,17 +150,9 @@ impl ProviderPlugin for WechatPay {
     }
 }
 
-/// The WeChat Pay simulator, started: both the provider and the merchant's keys.
-pub struct WechatPaySimulator(Arc<WechatPayState>);
-
-impl std::ops::Deref for WechatPaySimulator {
-    type Target = Arc<WechatPayState>;
-    fn deref(&self) -> &Arc<WechatPayState> {
-        &self.0
-    }
-}
-
-/// What a started simulator keeps; shared with the tasks that deliver its notifications.
+/// The started WeChat Pay simulator (`Started<WechatPayState>` is the provider):
+/// both the provider's and the merchant's keys, shared with the tasks that deliver
+/// its notifications.
 pub struct WechatPayState {
     method: Method,
     settings: SimulatorSettings,
@@ -252,7 +244,7 @@ impl WechatPayState {
     }
 }
 
-impl PaymentProvider for WechatPaySimulator {
+impl PaymentProvider for Started<WechatPayState> {
     fn pay<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ClientOutcome, String>> {
         Box::pin(async move {
             let scenario = self.settings.scenario_for(order);
