@@ -19,14 +19,18 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The pieces, each in its own module:
-//! - `manifest`: `miniapp.toml`;
-//! - [`config`]: the host's configuration and limits;
+//! The pieces, each in its own module (the README's Layout section says which
+//! may use which; `tests/layering.rs` checks it):
+//! - `manifest`: `miniapp.toml`; [`config`]: the host's configuration and limits;
 //! - `engine`: the wasmtime engine and the compiled-module cache;
-//! - `sandbox`: one program's store state, WASI context, limiter and output;
-//! - [`capability`]: the capability plug-ins and their registry;
-//! - [`store`]: the SQLite database; [`audit`]: the decision log;
-//! - [`App`] and [`Session`]: a loaded program and a running one.
+//! - `sandbox`: one program's confinement (WASI, limiter, budget, output) and the
+//!   boundary, the only code that touches guest memory;
+//! - [`store`]: the storage interface and its SQLite backend; [`audit`]: the
+//!   decision log; [`consent`]: the user the host asks;
+//! - [`capability`]: the capability core (the plug-in trait, host services, the
+//!   consent gate, the dispatch of host calls); [`capabilities`]: the built-ins;
+//! - [`App`] and [`Session`]: a loaded program and a running one;
+//! - [`testing`]: a test host and a call context without a guest.
 
 pub mod app;
 pub mod audit;
