@@ -1,10 +1,6 @@
 //! The `miniapp` command: run, inspect and audit mini-programs on the embedded
 //! host, with the simulated payment providers installed.
 
-mod commands;
-mod prompt;
-mod terminal;
-
 fn main() -> std::process::ExitCode {
-    commands::main()
+    miniapp_cli::main()
 }

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use miniapp_abi::lifecycle::Surface;
 use miniapp_host::capabilities::link::{policy, safety};
-use miniapp_host::config::LinkSettings;
+use miniapp_host::capabilities::link::LinkSettings;
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use miniapp_host::capabilities::payment::keys::RsaKeys;
-use miniapp_host::capabilities::payment::provider::{alipay, wechat};
+use miniapp_host::capabilities::payment::provider::Notification;
+use miniapp_providers::{RsaKeys, alipay, wechat};
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,8 +19,11 @@ fuzz_target!(|data: &[u8]| {
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
     let now = 1_795_000_000;
-    // Nothing here was signed with the key, so nothing may verify.
-    assert!(wechat::verify_notification(&pairs, body, keys, &[7u8; 32], now).is_err());
-    assert!(alipay::verify_notification(&pairs, keys, now).is_err());
+    // Nothing here was signed with the key, so nothing may verify: not as WeChat
+    // Pay's signed headers and JSON, not as Alipay's signed form.
+    let notification = Notification { headers: pairs, body: body.to_string() };
+    assert!(wechat::verify_notification(&notification, keys, &[7u8; 32], now).is_err());
+    let form = Notification { headers: Vec::new(), body: head.replace('\n', "&") };
+    assert!(alipay::verify_notification(&form, keys, now).is_err());
     let _ = wechat::claimed_order(body, &[7u8; 32]);
 });

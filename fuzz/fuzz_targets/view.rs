@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use miniapp_abi::view::Page;
-use miniapp_host::capabilities::view::{decode, terminal};
-use miniapp_host::config::ViewSettings;
+use miniapp_cli::terminal;
+use miniapp_host::capabilities::view::{ViewSettings, decode};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else { return };

@@ -20,10 +20,10 @@
 //! `[alipay]` ([`SimulatorSettings`]: the scenario, per-order scenarios, and a
 //! scale for the retry delays).
 
-mod alipay;
+pub mod alipay;
 mod book;
 mod keys;
-mod wechat;
+pub mod wechat;
 
 pub use alipay::AlipayState;
 pub use book::{SimulatedPayment, SimulatorBook};
