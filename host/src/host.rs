@@ -32,7 +32,7 @@ struct HostInner {
     runtime: Arc<Runtime>,
     services: HostServices,
     ledger: Ledger,
-    receipts: ReceiptSigner,
+    receipts: Arc<ReceiptSigner>,
 }
 
 /// Builds a [`Host`] with capabilities and payment providers beyond the built-in ones.
@@ -84,9 +84,16 @@ impl HostBuilder {
             registry.add(init(&context)?);
         }
         check_plugins(&config, &registry, &provider_methods)?;
-        let ledger = Ledger::new(database)?;
-        let receipts = ReceiptSigner::open(&config.data_dir)
-            .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
+        // The payment capability's own ledger and signer, unless an embedder
+        // replaced it: opened once, not again for the host's accessors.
+        let (ledger, receipts) = match registry.capability::<Payment>(miniapp_abi::payment::CAPABILITY) {
+            Some(payment) => (payment.ledger().clone(), payment.receipts().clone()),
+            None => {
+                let receipts = ReceiptSigner::open(&config.data_dir)
+                    .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
+                (Ledger::new(database)?, Arc::new(receipts))
+            }
+        };
         let engine = SharedEngine::new(&config.engine, &config.limits).map_err(HostError::Engine)?;
         let mut linker = Linker::new(engine.engine());
         crate::sandbox::link_wasi(&mut linker).map_err(|e| HostError::Engine(format!("cannot link WASI: {e:#}")))?;

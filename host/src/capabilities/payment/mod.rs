@@ -49,6 +49,7 @@ pub const SHEET_NEEDS_USER_ACTION: &str = "the payment sheet is shown only while
 pub struct Payment {
     settings: PaymentSettings,
     ledger: Ledger,
+    receipts: Arc<ReceiptSigner>,
     settlement: Arc<Settlement>,
     plugins: BTreeMap<Method, Arc<dyn ProviderPlugin>>,
     sections: BTreeMap<Method, toml::Table>,
@@ -106,7 +107,8 @@ impl Payment {
         let ledger = Ledger::new(services.database.clone())?;
         let receipts = ReceiptSigner::open(&services.data_dir)
             .map_err(|reason| crate::store::StoreError::Open { path: services.data_dir.clone(), reason })?;
-        let settlement = Arc::new(Settlement::new(ledger.clone(), Arc::new(receipts)));
+        let receipts = Arc::new(receipts);
+        let settlement = Arc::new(Settlement::new(ledger.clone(), receipts.clone()));
         let mut by_method = BTreeMap::new();
         let mut plugin_sections = BTreeMap::new();
         for plugin in plugins {
@@ -119,6 +121,7 @@ impl Payment {
         Ok(Payment {
             settings,
             ledger,
+            receipts,
             settlement,
             plugins: by_method,
             sections: plugin_sections,
@@ -133,6 +136,11 @@ impl Payment {
     /// The ledger.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The signer of its receipts.
+    pub fn receipts(&self) -> &Arc<ReceiptSigner> {
+        &self.receipts
     }
 
     /// A payment sheet shown before the host restarted can no longer be answered:

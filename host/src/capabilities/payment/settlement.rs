@@ -134,30 +134,34 @@ impl Settlement {
             }
         };
         let (merchant, trade_no) = (&confirmation.merchant_id, &confirmation.out_trade_no);
-        match self.settle(method, &confirmation, "provider notification").await {
+        let acknowledged = match self.settle_in_ledger(method, &confirmation, "provider notification").await {
             Ok(Settled::Paid(_)) => {
-                record(merchant, trade_no, "accepted", &format!("paid by {}", confirmation.transaction_id)).await
+                record(merchant, trade_no, "accepted", &format!("paid by {}", confirmation.transaction_id)).await;
+                true
             }
-            Ok(Settled::Duplicate) => record(merchant, trade_no, "duplicate", "already settled; nothing changed").await,
+            Ok(Settled::Duplicate) => {
+                record(merchant, trade_no, "duplicate", "already settled; nothing changed").await;
+                true
+            }
             Ok(Settled::NotPaid) => {
-                record(merchant, trade_no, "ignored", "the trade did not succeed; a settled order is not changed").await
+                record(merchant, trade_no, "ignored", "the trade did not succeed; a settled order is not changed")
+                    .await;
+                true
             }
             Ok(Settled::AmountMismatch) => {
-                record(
-                    merchant,
-                    trade_no,
-                    "rejected",
-                    &format!("amount mismatch: provider says {}", confirmation.amount),
-                )
-                .await;
-                return false;
+                let detail = format!("amount mismatch: provider says {}", confirmation.amount);
+                record(merchant, trade_no, "rejected", &detail).await;
+                false
             }
             Err(reason) => {
                 record(merchant, trade_no, "rejected", &reason).await;
-                return false;
+                false
             }
-        }
-        true
+        };
+        // Whoever waits for the order is woken after the notification is on
+        // record, so a payment that returns has its notification recorded.
+        self.settled.notify_waiters();
+        acknowledged
     }
 }
 
