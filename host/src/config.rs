@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The host's own top-level fields; every other table is a plug-in's section.
-const HOST_FIELDS: &[&str] = &["profile", "data_dir", "limits", "engine", "disabled_capabilities"];
+const HOST_FIELDS: &[&str] = &["profile", "data_dir", "limits", "engine", "disabled_capabilities", "trust"];
 
 /// Environment variable naming the data directory when `--data-dir` is not given.
 pub const DATA_DIR_ENV: &str = "MINIAPP_DATA_DIR";
@@ -29,6 +29,8 @@ pub struct HostConfig {
     pub engine: EngineSettings,
     /// Capabilities the host's policy turns off for every program.
     pub disabled_capabilities: BTreeSet<String>,
+    /// Which publisher keys programs are bound to, beyond first use.
+    pub trust: TrustSettings,
     /// The plug-ins' own sections, by name: every top-level table of the TOML that
     /// is not one of the fields above (`[wechat_pay]`, `[location]`, …). The plug-in
     /// of that name decodes its section and rejects unknown keys; a section no
@@ -45,9 +47,20 @@ impl Default for HostConfig {
             limits: Limits::default(),
             engine: EngineSettings::default(),
             disabled_capabilities: BTreeSet::new(),
+            trust: TrustSettings::default(),
             sections: BTreeMap::new(),
         }
     }
+}
+
+/// `[trust]`: the host's pins of program ids to publisher keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrustSettings {
+    /// Program id → the fingerprint of the only publisher key that may be it
+    /// (`[trust.programs] "com.taobao.deals" = "<fingerprint>"`). A pin beats
+    /// trust on first use: no other key's package installs or runs under that id.
+    pub programs: BTreeMap<String, String>,
 }
 
 impl HostConfig {

@@ -148,6 +148,24 @@ pub enum LoadError {
         /// What is wrong.
         problem: String,
     },
+    /// The package is not one its publisher signed, or not a package at all.
+    #[error(transparent)]
+    Package(#[from] crate::package::PackageError),
+    /// The program id belongs to another publisher key here (pinned by the
+    /// configuration, or installed first): the message names both keys.
+    #[error("{message}")]
+    PublisherMismatch {
+        /// The program id.
+        program: String,
+        /// Both fingerprints, why the id is bound, and how to proceed.
+        message: String,
+    },
+    /// No program of that id is installed.
+    #[error("no program `{program}` is installed here (`miniapp list` shows what is; `miniapp install PKG` installs one)")]
+    NotInstalled {
+        /// The id asked for.
+        program: String,
+    },
     /// The host failed while loading (cache, database).
     #[error("host error while loading {program}: {reason}")]
     Host {
@@ -174,6 +192,9 @@ impl LoadError {
             LoadError::AbiVersionUnsupported { .. } => "abi_version_unsupported",
             LoadError::AbiMarkerInvalid { .. } => "abi_marker_invalid",
             LoadError::ExportInvalid { .. } => "export_invalid",
+            LoadError::Package(error) => error.code(),
+            LoadError::PublisherMismatch { .. } => "publisher_mismatch",
+            LoadError::NotInstalled { .. } => "not_installed",
             LoadError::Host { .. } => "host_error",
         }
     }

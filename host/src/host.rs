@@ -14,6 +14,9 @@ use crate::engine::admission::Format;
 use crate::engine::{ModuleCache, SharedEngine};
 use crate::error::{HostError, LoadError};
 use crate::manifest::{Manifest, ManifestError};
+use crate::package::VerifiedPackage;
+use crate::programs::{Installed, InstalledProgram, Programs, Source};
+use crate::capability::{HeldData, ProgramIdentity};
 use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};
 use miniapp_abi::ApiError;
@@ -31,6 +34,7 @@ pub struct Host {
 struct HostInner {
     runtime: Arc<Runtime>,
     services: HostServices,
+    programs: Programs,
     ledger: Ledger,
     receipts: Arc<ReceiptSigner>,
 }
@@ -75,6 +79,9 @@ impl HostBuilder {
     pub fn build(self) -> Result<Host, HostError> {
         let config = self.config;
         let database = Database::open_in(&config.data_dir)?;
+        // Before the other components migrate: their migrations carry records from
+        // before verified identities over to the development key it records.
+        let programs = Programs::open(database.clone(), &config.data_dir, &config.trust)?;
         let services = HostServices::open(database.clone(), &config.data_dir)?;
         let mut registry = Registry::default();
         let context = InitContext { config: &config, services: &services };
@@ -108,7 +115,7 @@ impl HostBuilder {
             cache: ModuleCache::new(cache_dir),
             user: self.user,
         };
-        Ok(Host { inner: Arc::new(HostInner { runtime: Arc::new(runtime), services, ledger, receipts }) })
+        Ok(Host { inner: Arc::new(HostInner { runtime: Arc::new(runtime), services, programs, ledger, receipts }) })
     }
 }
 
@@ -153,20 +160,181 @@ impl Host {
         HostBuilder { config, extra: Vec::new(), providers: Vec::new(), user: Arc::new(Nobody) }
     }
 
-    /// Loads the program in `app_dir` (its `miniapp.toml` and the module it names).
-    /// Nothing is built: the module must exist.
+    /// Loads the program in `app_dir` (its `miniapp.toml` and the module it names),
+    /// signed with this host's development key: it is `id@<development key>`, and is
+    /// refused if its id is pinned or installed under another key. Nothing is
+    /// built: the module must exist.
     pub async fn load_app(&self, app_dir: impl AsRef<Path>) -> Result<App, LoadError> {
         let files = read_app_files(app_dir.as_ref())?;
+        let identity = self.development_identity(&files.manifest.id);
+        self.admit(&identity, Source::Directory).await?;
         let source = files.module_path.display().to_string();
         let format = module_format(&files.module_path);
-        App::load(self.inner.runtime.clone(), files.manifest, Some(files.dir), files.module_bytes, format, source).await
+        App::load(self.runtime(), files.manifest, Some(files.dir), files.module_bytes, format, source, identity).await
     }
 
     /// Loads a program from a manifest and module bytes (binary or text format)
-    /// already in memory, e.g. from a platform's own program store.
+    /// already in memory, signed with this host's development key as a directory
+    /// is. A platform's own program store hands the host packages instead
+    /// ([`Host::load_package`]), which carry their publisher's signature.
     pub async fn load_app_from_parts(&self, manifest: Manifest, module_bytes: Vec<u8>) -> Result<App, LoadError> {
+        let identity = self.development_identity(&manifest.id);
+        self.admit(&identity, Source::Directory).await?;
         let source = format!("module of {}", manifest.id);
-        App::load(self.inner.runtime.clone(), manifest, None, module_bytes, Format::BinaryOrText, source).await
+        App::load(self.runtime(), manifest, None, module_bytes, Format::BinaryOrText, source, identity).await
+    }
+
+    /// Loads a verified package as the program its signer publishes, without
+    /// installing it; refused if its id is pinned or installed under another key.
+    pub async fn load_package(&self, package: &VerifiedPackage) -> Result<App, LoadError> {
+        self.load_verified(package, Source::Package).await
+    }
+
+    /// Reads, verifies and loads the package file at `path` (see [`Host::load_package`]).
+    pub async fn load_package_file(&self, path: impl AsRef<Path>) -> Result<App, LoadError> {
+        let package = crate::package::read_file(path.as_ref())?;
+        self.load_package(&package).await
+    }
+
+    /// Loads the installed program `id` (its package verified again).
+    pub async fn load_installed(&self, id: &str) -> Result<App, LoadError> {
+        let program = self.installed(id).await?;
+        let package = self.inner.programs.read_installed(&program)?;
+        self.load_verified(&package, Source::Installed).await
+    }
+
+    /// Installs the package file at `path`: verifies it, checks that its module
+    /// loads here, and binds its id to its signer (first install) or replaces the
+    /// installed version (same signer, or the key the configuration pins). A
+    /// package of another key for an installed id is refused, naming both keys.
+    pub async fn install_package(&self, path: impl AsRef<Path>) -> Result<(Installed, App), LoadError> {
+        let path = path.as_ref();
+        let size = std::fs::metadata(path)
+            .map_err(|e| crate::package::PackageError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?
+            .len();
+        if size > crate::package::MAX_PACKAGE_BYTES {
+            return Err(crate::package::PackageError::Unreadable {
+                path: path.to_path_buf(),
+                reason: format!("{size} bytes is more than a package may hold"),
+            }
+            .into());
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| crate::package::PackageError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
+        let package = crate::package::verify(&bytes, &path.display().to_string())?;
+        let app = self.load_verified(&package, Source::Package).await?;
+        let installed = self.inner.programs.install(&bytes, &package, &app.program().module_hash).await?;
+        Ok((installed, app))
+    }
+
+    /// The installed program `id`.
+    pub async fn installed(&self, id: &str) -> Result<InstalledProgram, LoadError> {
+        self.inner
+            .programs
+            .get(id)
+            .await
+            .map_err(|e| LoadError::Host { program: id.to_string(), reason: e.to_string() })?
+            .ok_or_else(|| LoadError::NotInstalled { program: id.to_string() })
+    }
+
+    /// The installed programs and the keys ids are bound to.
+    pub fn programs(&self) -> &Programs {
+        &self.inner.programs
+    }
+
+    /// The identity a program `id` has when run from a directory here.
+    pub fn development_identity(&self, id: &str) -> ProgramIdentity {
+        self.inner.programs.identity(id, self.inner.programs.development_fingerprint())
+    }
+
+    /// The identity whose records `miniapp` commands about program `id` mean: the
+    /// installed program's, else the development one's (what a directory runs as).
+    pub async fn identity_of(&self, id: &str) -> Result<ProgramIdentity, LoadError> {
+        let installed =
+            self.inner.programs.get(id).await.map_err(|e| LoadError::Host { program: id.to_string(), reason: e.to_string() })?;
+        match installed {
+            Some(program) => program
+                .identity(&self.inner.programs.development_fingerprint())
+                .map_err(|e| LoadError::Host { program: id.to_string(), reason: e.to_string() }),
+            None => Ok(self.development_identity(id)),
+        }
+    }
+
+    async fn load_verified(&self, package: &VerifiedPackage, source: Source) -> Result<App, LoadError> {
+        let manifest = package.contents.manifest.clone();
+        let identity = self.inner.programs.identity(&manifest.id, package.fingerprint());
+        self.admit(&identity, source).await?;
+        let module_name = crate::package::entry_name(&manifest.module);
+        let format = module_format(Path::new(&module_name));
+        let source_name = format!("{}:{module_name}", manifest.id);
+        App::load(self.runtime(), manifest, None, package.module().to_vec(), format, source_name, identity).await
+    }
+
+    /// Refuses (and audits the refusal of) an identity whose id is bound to
+    /// another key here.
+    async fn admit(&self, identity: &ProgramIdentity, source: Source) -> Result<(), LoadError> {
+        let refusal = match self.inner.programs.check(identity, source).await {
+            Ok(()) => return Ok(()),
+            Err(refusal) => refusal,
+        };
+        if let LoadError::PublisherMismatch { .. } = &refusal {
+            let reason = crate::sanitize::line_within(&refusal.to_string(), 500);
+            let record = crate::audit::DecisionRecord {
+                program_id: identity.key(),
+                capability: "identity",
+                action: "load",
+                outcome: crate::audit::Outcome::Denied,
+                reason: &reason,
+                target: None,
+                surface: None,
+            };
+            if let Err(audit_error) = self.inner.services.audit.record_decision(&record).await {
+                tracing::warn!("cannot audit a refused identity: {audit_error}");
+            }
+        }
+        Err(refusal)
+    }
+
+    /// What the host keeps for the program `identity`: each capability's records,
+    /// its remembered consent, its audit entries — marked deletable or kept.
+    pub async fn held_data(&self, identity: &ProgramIdentity) -> Result<Vec<HeldData>, StoreError> {
+        let key = identity.key();
+        let mut held = Vec::new();
+        for capability in self.inner.runtime.registry.all() {
+            if let Some(data) = capability.held(key).await? {
+                held.push(data);
+            }
+        }
+        let grants = self.inner.services.grants.count_for_program(key).await?;
+        if grants > 0 {
+            held.push(HeldData {
+                keeper: "consent".into(),
+                description: format!("{grants} remembered consent answers"),
+                deletable: true,
+            });
+        }
+        let decisions = self.inner.services.audit.count_for_program(key).await?;
+        if decisions > 0 {
+            held.push(HeldData {
+                keeper: "audit".into(),
+                description: format!("{decisions} audit log entries (the audit log is never edited)"),
+                deletable: false,
+            });
+        }
+        Ok(held)
+    }
+
+    /// Deletes what [`Host::held_data`] marks deletable for `identity`.
+    pub async fn forget_data(&self, identity: &ProgramIdentity) -> Result<(), StoreError> {
+        let key = identity.key();
+        for capability in self.inner.runtime.registry.all() {
+            capability.forget(key).await?;
+        }
+        self.inner.services.grants.forget_program(key).await
+    }
+
+    fn runtime(&self) -> Arc<Runtime> {
+        self.inner.runtime.clone()
     }
 
     /// Analyses the program in `app_dir` without loading it: reports every problem
@@ -178,34 +346,63 @@ impl Host {
     ) -> Result<(Manifest, usize, String, ModuleAnalysis), LoadError> {
         let files = read_app_files(app_dir.as_ref())?;
         let source = files.module_path.display().to_string();
-        let size = files.module_bytes.len();
-        let limits = self.inner.runtime.config.limits;
         let format = module_format(&files.module_path);
-        let compiled =
-            crate::app::compile(&self.inner.runtime, &files.manifest.id, files.module_bytes, format, &limits, &source)
-                .await?;
-        let mut analysis = analyze(&compiled.module, &files.manifest, &self.inner.runtime.registry);
-        // Everything `load_app` would refuse, not only what the module shows.
+        let identity = self.development_identity(&files.manifest.id);
         let manifest_path = files.dir.join(crate::manifest::MANIFEST_FILE);
-        if let Err((field, message)) = files.manifest.limits.apply(&limits, self.inner.runtime.config.engine.fuel) {
-            analysis.problems.push(ManifestError { path: manifest_path.clone(), field: Some(field), message }.into());
+        self.analyze_parts(files.manifest, files.module_bytes, format, &source, &manifest_path, (&identity, Source::Directory))
+            .await
+    }
+
+    /// Analyses a verified package's program as [`Host::analyze_app`] does a
+    /// directory's, as the program its signer publishes.
+    pub async fn analyze_package(
+        &self,
+        package: &VerifiedPackage,
+    ) -> Result<(Manifest, usize, String, ModuleAnalysis), LoadError> {
+        let manifest = package.contents.manifest.clone();
+        let module_name = crate::package::entry_name(&manifest.module);
+        let identity = self.inner.programs.identity(&manifest.id, package.fingerprint());
+        let source = format!("{}:{module_name}", manifest.id);
+        let manifest_path = PathBuf::from(format!("{}:{}", manifest.id, crate::manifest::MANIFEST_FILE));
+        let format = module_format(Path::new(&module_name));
+        self.analyze_parts(manifest, package.module().to_vec(), format, &source, &manifest_path, (&identity, Source::Package))
+            .await
+    }
+
+    async fn analyze_parts(
+        &self,
+        manifest: Manifest,
+        module_bytes: Vec<u8>,
+        format: Format,
+        source: &str,
+        manifest_path: &Path,
+        (identity, kind): (&ProgramIdentity, Source),
+    ) -> Result<(Manifest, usize, String, ModuleAnalysis), LoadError> {
+        let size = module_bytes.len();
+        let limits = self.inner.runtime.config.limits;
+        let compiled = crate::app::compile(&self.inner.runtime, &manifest.id, module_bytes, format, &limits, source).await?;
+        let mut analysis = analyze(&compiled.module, &manifest, &self.inner.runtime.registry);
+        // Everything a load would refuse, not only what the module shows.
+        if let Err((field, message)) = manifest.limits.apply(&limits, self.inner.runtime.config.engine.fuel) {
+            analysis.problems.push(ManifestError { path: manifest_path.to_path_buf(), field: Some(field), message }.into());
         }
-        for (name, params) in &files.manifest.capabilities {
-            if let Err(problem) =
-                crate::app::declare(&self.inner.runtime.registry, &files.manifest.id, name, params, &manifest_path)
-            {
+        for (name, params) in &manifest.capabilities {
+            if let Err(problem) = crate::app::declare(&self.inner.runtime.registry, identity, name, params, manifest_path) {
                 analysis.problems.push(problem);
             }
         }
+        if let Err(problem) = self.inner.programs.check(identity, kind).await {
+            analysis.problems.push(problem);
+        }
         if let Err(error) = self.inner.runtime.linker.instantiate_pre(&compiled.module) {
             analysis.problems.push(LoadError::UnknownImport {
-                program: files.manifest.id.clone(),
+                program: manifest.id.clone(),
                 module: "?".into(),
                 name: "?".into(),
                 reason: crate::error::one_line(&format!("{error:#}")),
             });
         }
-        Ok((files.manifest, size, compiled.hash, analysis))
+        Ok((manifest, size, compiled.hash, analysis))
     }
 
     /// The host's configuration.

@@ -44,6 +44,8 @@ mod engine;
 mod error;
 mod host;
 pub mod manifest;
+pub mod package;
+pub mod programs;
 pub mod records;
 mod sandbox;
 pub mod sanitize;
@@ -54,7 +56,7 @@ pub mod testing;
 pub mod transcript;
 
 pub use app::{App, ModuleAnalysis};
-pub use capability::ProgramInfo;
+pub use capability::{ProgramIdentity, ProgramInfo};
 pub use config::{EngineSettings, HostConfig, Limits};
 pub use error::{HostError, LoadError, SessionError};
 pub use host::{Host, HostBuilder};

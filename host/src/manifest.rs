@@ -31,6 +31,10 @@ pub struct Manifest {
     /// The command that builds the module, run in the app directory (`miniapp run`
     /// runs it; the embedding API never does).
     pub build: Option<Vec<String>>,
+    /// Files and directories (relative, inside the app directory) that `miniapp
+    /// pack` puts in the package beside the module: signed with it, installed with
+    /// it. A guest has no file access; they are part of the program's identity.
+    pub assets: Vec<PathBuf>,
     /// Requested capabilities and their parameters, by capability name.
     pub capabilities: BTreeMap<String, toml::Table>,
     /// Limits tighter than the host's.
@@ -95,6 +99,8 @@ struct RawManifest {
     module: String,
     build: Option<Vec<String>>,
     #[serde(default)]
+    assets: Vec<String>,
+    #[serde(default)]
     capabilities: BTreeMap<String, toml::Value>,
     #[serde(default)]
     limits: ManifestLimits,
@@ -148,6 +154,17 @@ impl Manifest {
                 "must be a non-empty list of non-empty strings, e.g. [\"cargo\", \"build\"]".into(),
             ));
         }
+        let mut assets = Vec::new();
+        for (index, asset) in raw.assets.iter().enumerate() {
+            let path = check_relative_path(asset).map_err(|m| error(Some(&format!("assets[{index}]")), m))?;
+            if path == Path::new(MANIFEST_FILE) || path == module {
+                return Err(error(
+                    Some(&format!("assets[{index}]")),
+                    format!("`{asset}` is the manifest or the module, which every package holds already"),
+                ));
+            }
+            assets.push(path);
+        }
         let mut capabilities = BTreeMap::new();
         for (name, value) in raw.capabilities {
             let field = format!("capabilities.{name}");
@@ -170,6 +187,7 @@ impl Manifest {
             publisher: raw.publisher,
             module,
             build: raw.build,
+            assets,
             capabilities,
             limits: raw.limits,
         })
@@ -264,7 +282,7 @@ fn field_at(text: &str, offset: usize) -> Option<String> {
     None
 }
 
-fn check_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
     let shape = "must be dot-separated segments of lowercase letters, digits, `-` and `_`, starting with a letter (e.g. `com.example.hello`)";
     if id.is_empty() || id.len() > 128 {
         return Err(format!("must be 1 to 128 bytes long, is {}", id.len()));

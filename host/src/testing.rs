@@ -151,6 +151,7 @@ impl TestCall {
             "Test Program".into(),
             "1.0.0".into(),
             "Test Publisher".into(),
+            self.host.development_identity(&self.program_id),
             self.module_hash.clone(),
             grants,
         ));

@@ -58,7 +58,10 @@ async fn user_ids_differ_per_program_and_last_across_runs() {
     assert_ne!(first[0].0, first[1].0, "programs get different ids");
     assert_ne!(first[0].0, first[2].0);
     assert_eq!(first[0].1, first[1].1, "same publisher, same union id");
-    assert_ne!(first[0].1, first[2].1, "another publisher, another union id");
+    // A publisher's name proves nothing: all three run from parts, under this
+    // host's development key, so they are one publisher (program_identity.rs
+    // shows other keys getting other union ids).
+    assert_eq!(first[0].1, first[2].1, "one key, one union id, whatever the name");
     assert!(first[0].0.as_str().unwrap().starts_with("u_"));
     let second = ids(common::host(&data)).await;
     assert_eq!(first, second, "ids last across hosts on the same data directory");

@@ -12,5 +12,6 @@ mod link;
 mod link_safety;
 mod load;
 mod payment;
+mod program_identity;
 mod storage;
 mod views;

@@ -1,18 +1,19 @@
 //! `miniapp inspect`: what a program is, what its module imports by capability,
 //! and what declared and imported capabilities disagree on.
 
+use super::programs::Target;
 use super::{build, open_host};
 use clap::Args;
 use miniapp_host::{HostConfig, Manifest};
 use serde_json::json;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Arguments of `miniapp inspect`.
 #[derive(Args)]
 pub struct InspectArgs {
-    /// The app directory (holding miniapp.toml).
-    app_dir: PathBuf,
+    /// The program: an app directory (holding miniapp.toml), a package file, or an
+    /// installed id.
+    program: String,
 
     /// Print JSON instead of text.
     #[arg(long)]
@@ -39,12 +40,40 @@ pub async fn inspect(config: HostConfig, args: InspectArgs) -> anyhow::Result<Ex
 }
 
 async fn report(config: HostConfig, args: &InspectArgs) -> anyhow::Result<ExitCode> {
-    let manifest = Manifest::from_dir(&args.app_dir)?;
-    if !args.no_build {
-        build::build(&args.app_dir, &manifest)?;
-    }
     let host = open_host(config)?;
-    let (manifest, size, hash, analysis) = host.analyze_app(&args.app_dir).await?;
+    // Who the program is: the signer of a package, or this host's development key.
+    let (analysed, package) = match Target::parse(&args.program)? {
+        Target::Directory(dir) => {
+            if !args.no_build {
+                build::build(&dir, &Manifest::from_dir(&dir)?)?;
+            }
+            (host.analyze_app(&dir).await?, None)
+        }
+        Target::Package(path) => {
+            let package = miniapp_host::package::read_file(&path).map_err(miniapp_host::LoadError::from)?;
+            (host.analyze_package(&package).await?, Some(package))
+        }
+        Target::Installed(id) => {
+            let installed = host.installed(&id).await?;
+            let package = host.programs().read_installed(&installed)?;
+            (host.analyze_package(&package).await?, Some(package))
+        }
+    };
+    let (manifest, size, hash, analysis) = analysed;
+    let fingerprint = match &package {
+        Some(package) => package.fingerprint(),
+        None => host.programs().development_fingerprint(),
+    };
+    let signed_by = match &package {
+        Some(_) if fingerprint == host.programs().development_fingerprint() => "this host's development key",
+        Some(_) => "publisher key",
+        None => "this host's development key (an app directory)",
+    };
+    let entries: Vec<serde_json::Value> = package
+        .iter()
+        .flat_map(|p| p.contents.entries.iter())
+        .map(|e| json!({"name": e.name, "role": format!("{:?}", e.role).to_lowercase(), "size": e.bytes.len()}))
+        .collect();
     let declared: Vec<&str> = manifest.capabilities.keys().map(String::as_str).collect();
     let imported: Vec<&str> = analysis.imported_capabilities.iter().map(String::as_str).collect();
     let declared_unused: Vec<&str> = declared.iter().copied().filter(|c| !imported.contains(c)).collect();
@@ -56,6 +85,8 @@ async fn report(config: HostConfig, args: &InspectArgs) -> anyhow::Result<ExitCo
             "name": manifest.name,
             "version": manifest.version,
             "publisher": manifest.publisher,
+            "publisher_key": { "fingerprint": fingerprint.as_str(), "signed_by": signed_by },
+            "package": package.as_ref().map(|p| json!({"sha256": p.package_hash, "entries": entries})),
             "module": { "path": manifest.module, "size": size, "sha256": hash },
             "abi_version": analysis.abi_version,
             "capabilities": {
@@ -82,6 +113,13 @@ async fn report(config: HostConfig, args: &InspectArgs) -> anyhow::Result<ExitCo
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("{} {} — {} ({})", manifest.id, manifest.version, manifest.name, manifest.publisher);
+        println!("publisher key {fingerprint} ({signed_by})");
+        if let Some(package) = &package {
+            println!("package       sha256 {}, signature verified, {} entries", package.package_hash, entries.len());
+            for entry in &package.contents.entries {
+                println!("  {:<12}{} ({} bytes)", format!("{:?}", entry.role).to_lowercase(), entry.name, entry.bytes.len());
+            }
+        }
         println!("module        {} ({size} bytes, sha256 {hash})", manifest.module.display());
         println!("ABI version   {}", analysis.abi_version.as_deref().unwrap_or("none"));
         println!("declared      {}", list(&declared));

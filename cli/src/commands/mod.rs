@@ -6,6 +6,7 @@ mod build;
 mod inspect;
 mod ledger;
 mod permissions;
+mod programs;
 mod run;
 mod settings;
 
@@ -34,7 +35,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build a program if it is stale, load it, launch it and show its output.
+    /// Load a program (an app directory, built if stale; a package file; or an
+    /// installed id), launch it and show its output.
     Run(run::RunArgs),
     /// Show a program's manifest, module, ABI version and imports by capability.
     Inspect(inspect::InspectArgs),
@@ -46,6 +48,16 @@ enum Command {
     Permissions(permissions::PermissionsArgs),
     /// Read the payment ledger and verify receipts.
     Ledger(ledger::LedgerArgs),
+    /// Make a publisher key pair (Ed25519); its fingerprint is the publisher's identity.
+    Keygen(programs::KeygenArgs),
+    /// Build a program if it is stale and write it as one signed package file.
+    Pack(programs::PackArgs),
+    /// Install a package: its id is bound to its publisher's key.
+    Install(programs::InstallArgs),
+    /// Remove an installed program (saying what happens to its data).
+    Uninstall(programs::UninstallArgs),
+    /// List installed programs, the configuration's pins and the development key.
+    List(programs::ListArgs),
 }
 
 /// Parses the command line and runs it; every failure is one `error:` line.
@@ -96,6 +108,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Settings(args) => settings::settings(config, args).await,
         Command::Permissions(args) => permissions::permissions(config, args).await,
         Command::Ledger(args) => ledger::ledger(config, args).await,
+        Command::Keygen(args) => programs::keygen(args),
+        Command::Pack(args) => programs::pack(config, args).await,
+        Command::Install(args) => programs::install(config, args).await,
+        Command::Uninstall(args) => programs::uninstall(config, args).await,
+        Command::List(args) => programs::list(config, args).await,
     }
 }
 

@@ -31,7 +31,8 @@ enum PermissionsCommand {
     },
     /// Revoke a program's grants: one scope, or all of them.
     Revoke {
-        /// The program: its id, or its app directory.
+        /// The program: its id (the installed program, else the one its app
+        /// directory runs as), `id@fingerprint` as `list` shows, or its app directory.
         app: String,
         /// The scope (`miniapp permissions scopes` lists them); all scopes when omitted.
         scope: Option<String>,
@@ -86,7 +87,7 @@ pub async fn permissions(config: HostConfig, args: PermissionsArgs) -> anyhow::R
             {
                 anyhow::bail!("unknown scope `{scope}`; expected one of: {}", known.join(", "));
             }
-            let program = program_id(&app)?;
+            let program = program_key(&host, &app).await?;
             let revoked = host.grants().revoke(LOCAL_USER, &program, scope.as_deref()).await?;
             if revoked.is_empty() {
                 println!("{program} holds no granted {}", scope.as_deref().unwrap_or("scopes"));
@@ -98,11 +99,16 @@ pub async fn permissions(config: HostConfig, args: PermissionsArgs) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// A program id, or the id in the manifest of an app directory.
-fn program_id(app: &str) -> anyhow::Result<String> {
+/// The identity whose grants `app` means: an app directory's (signed with the
+/// development key), an `id@fingerprint` as listed, or an id — the installed
+/// program's, else the one a directory of that id runs as.
+async fn program_key(host: &miniapp_host::Host, app: &str) -> anyhow::Result<String> {
     let dir = Path::new(app);
     if dir.join(miniapp_host::manifest::MANIFEST_FILE).is_file() {
-        return Ok(Manifest::from_dir(dir)?.id);
+        return Ok(host.development_identity(&Manifest::from_dir(dir)?.id).key().to_string());
     }
-    Ok(app.to_string())
+    if app.contains('@') {
+        return Ok(app.to_string());
+    }
+    Ok(host.identity_of(app).await?.key().to_string())
 }

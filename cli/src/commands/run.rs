@@ -3,7 +3,8 @@
 //! shows views — let the person at the terminal use it. Output is shown prefixed
 //! with the program's id; views are drawn; `--transcript` records the session.
 
-use super::{build, open_host};
+use super::open_host;
+use super::programs::Target;
 use crate::prompt::TerminalUser;
 use crate::terminal::{self, Style};
 use anyhow::{Context, bail};
@@ -14,7 +15,7 @@ use miniapp_host::driver::Driver;
 use miniapp_host::driver::script::{self, Script, ScriptUser, TapTarget};
 use miniapp_host::sanitize;
 use miniapp_host::transcript::{RecordingUser, Transcript};
-use miniapp_host::{App, CapturedOutput, Event, HostConfig, LaunchContext, Manifest, Surface};
+use miniapp_host::{App, CapturedOutput, Event, HostConfig, LaunchContext, Surface};
 use miniapp_providers::{Scenario, SimulatorSettings};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -24,8 +25,9 @@ use std::sync::Arc;
 /// Arguments of `miniapp run`.
 #[derive(Args)]
 pub struct RunArgs {
-    /// The app directory (holding miniapp.toml).
-    app_dir: PathBuf,
+    /// The program: an app directory (holding miniapp.toml; built if stale and
+    /// signed with this host's development key), a package file, or an installed id.
+    program: String,
 
     /// Where the program is opened: direct, chat, group, moments, channels_ad, mini_program.
     #[arg(long, default_value = "direct", value_parser = parse_surface)]
@@ -122,12 +124,9 @@ pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCo
         }
         None => None,
     };
-    let manifest = Manifest::from_dir(&args.app_dir)?;
-    if !args.no_build {
-        build::build(&args.app_dir, &manifest)?;
-    }
+    let target = Target::parse(&args.program)?;
     let host = open_host(config)?;
-    let app = host.load_app(&args.app_dir).await?;
+    let app = target.load(&host, args.no_build).await?;
 
     let transcript = args.transcript.as_ref().map(|_| Transcript::new());
     let script_user = ScriptUser::new();
@@ -341,6 +340,7 @@ fn write_transcript(path: &PathBuf, transcript: &Transcript, app: &App, args: &R
     let program = app.program();
     let mut header = serde_json::Map::new();
     header.insert("program".into(), program.id.clone().into());
+    header.insert("publisher_key".into(), program.identity.publisher().as_str().into());
     header.insert("name".into(), program.name.clone().into());
     header.insert("version".into(), program.version.clone().into());
     header.insert("module_sha256".into(), program.module_hash.clone().into());

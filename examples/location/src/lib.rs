@@ -106,7 +106,7 @@ impl Location {
         let shared = format!("your position, to about {} m", self.settings.accuracy_m);
         let question = ConsentRequest { scope: SCOPE, purpose: &grant.purpose, shared: &shared };
         self.consent.require(&context, question).await?;
-        let (program, accuracy) = (context.program().id.clone(), self.settings.accuracy_m);
+        let (program, accuracy) = (context.program().key().to_string(), self.settings.accuracy_m);
         self.database
             .run(move |t| {
                 t.execute(

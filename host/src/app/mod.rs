@@ -6,7 +6,7 @@ mod analysis;
 pub use analysis::{ModuleAnalysis, WASI_GROUP, analyze};
 
 use crate::audit::{AuditLog, Outcome};
-use crate::capability::{Capability, Grant, GrantState, ProgramInfo, Registry};
+use crate::capability::{Capability, Grant, GrantState, ProgramIdentity, ProgramInfo, Registry};
 use crate::config::{HostConfig, Limits};
 use crate::consent::User;
 use crate::engine::admission::{self, Format};
@@ -37,20 +37,20 @@ pub(crate) struct Runtime {
 /// capability this host does not offer, or parameters it refuses (naming the field).
 pub(crate) fn declare(
     registry: &crate::capability::Registry,
-    program_id: &str,
+    identity: &ProgramIdentity,
     name: &str,
     params: &toml::Table,
     manifest_path: &Path,
 ) -> Result<Grant, LoadError> {
     let Some(capability) = registry.get(name) else {
         return Err(LoadError::UnknownCapability {
-            program: program_id.to_string(),
+            program: identity.id().to_string(),
             capability: name.to_string(),
             place: format!("field `capabilities.{name}` of miniapp.toml"),
             offered: registry.names().collect::<Vec<_>>().join(", "),
         });
     };
-    capability.declare(params).map_err(|e| {
+    let refused = |e: crate::capability::DeclarationError| {
         LoadError::from(ManifestError {
             path: manifest_path.to_path_buf(),
             field: Some(match e.field.as_str() {
@@ -59,7 +59,10 @@ pub(crate) fn declare(
             }),
             message: e.message,
         })
-    })
+    };
+    let grant = capability.declare(params).map_err(refused)?;
+    capability.admit(identity, &grant).map_err(refused)?;
+    Ok(grant)
 }
 
 /// Admits `bytes` under `limits` (size, functions, imports: before any code is
@@ -133,10 +136,11 @@ impl App {
         module_bytes: Vec<u8>,
         format: Format,
         source_name: String,
+        identity: ProgramIdentity,
     ) -> Result<App, LoadError> {
-        let program_id = manifest.id.clone();
+        let program_key = identity.key().to_string();
         let audit = host.audit.clone();
-        let loaded = App::load_checked(host, manifest, dir, module_bytes, format, source_name).await;
+        let loaded = App::load_checked(host, manifest, dir, module_bytes, format, source_name, identity).await;
         if let Err(error) = &loaded
             && !matches!(error, LoadError::Host { .. })
         {
@@ -147,7 +151,7 @@ impl App {
             };
             let reason = crate::sanitize::line_within(&error.to_string(), 500);
             let record = crate::audit::DecisionRecord {
-                program_id: &program_id,
+                program_id: &program_key,
                 capability,
                 action: "load",
                 outcome: Outcome::Denied,
@@ -170,6 +174,7 @@ impl App {
         module_bytes: Vec<u8>,
         format: Format,
         source_name: String,
+        identity: ProgramIdentity,
     ) -> Result<App, LoadError> {
         let program_id = manifest.id.clone();
         let module_size = module_bytes.len();
@@ -193,7 +198,7 @@ impl App {
         let mut capabilities = Vec::new();
         let mut load_decisions = Vec::new();
         for (name, params) in &manifest.capabilities {
-            let grant = declare(&host.registry, &program_id, name, params, &manifest_path())?;
+            let grant = declare(&host.registry, &identity, name, params, &manifest_path())?;
             let (state, outcome, reason) = if host.config.disabled_capabilities.contains(name) {
                 let reason = format!("the host's policy disables `{name}`");
                 (GrantState::Denied(reason.clone()), Outcome::Denied, reason)
@@ -207,7 +212,7 @@ impl App {
             grants.insert(name.clone(), state);
         }
         host.audit
-            .record_load(&program_id, &load_decisions)
+            .record_load(identity.key(), &load_decisions)
             .await
             .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?;
 
@@ -226,6 +231,7 @@ impl App {
             manifest.name.clone(),
             manifest.version.clone(),
             manifest.publisher.clone(),
+            identity,
             compiled.hash,
             grants,
         ));

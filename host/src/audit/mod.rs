@@ -20,8 +20,7 @@ const SCHEMA: &[&str] = &[
     CREATE INDEX decisions_by_program ON decisions (program_id, id);",
     "ALTER TABLE decisions ADD COLUMN target TEXT;
      ALTER TABLE decisions ADD COLUMN surface TEXT;",
-    "CREATE INDEX decisions_by_capability ON decisions (program_id, capability, action, id);",
-];
+    "CREATE INDEX decisions_by_capability ON decisions (program_id, capability, action, id);", crate::carry_over_identities!("decisions")];
 
 miniapp_abi::stable_names! {
     /// What a gate decided.
@@ -191,7 +190,19 @@ impl AuditLog {
             .await
     }
 
-    /// The most recent `limit` decisions, oldest first, optionally for one program.
+    /// How many decisions name the program keyed `program_id`.
+    pub async fn count_for_program(&self, program_id: &str) -> Result<u64, StoreError> {
+        let program_id = program_id.to_owned();
+        self.database
+            .run(move |t| {
+                let row = t.query_one("SELECT count(*) FROM decisions WHERE program_id = $1", params![program_id])?;
+                Ok(row.map_or(Ok(0), |row| row.integer(0))?.max(0) as u64)
+            })
+            .await
+    }
+
+    /// The most recent `limit` decisions, oldest first, optionally for one program
+    /// (an id, meaning every identity of that id, or one `id@fingerprint`).
     pub async fn recent(&self, program_id: Option<&str>, limit: u32) -> Result<Vec<Decision>, StoreError> {
         self.query(&AuditFilter { program_id: program_id.map(str::to_string), ..AuditFilter::default() }, limit).await
     }
@@ -205,7 +216,8 @@ impl AuditLog {
                 let rows = t.query(
                     "SELECT at_ms, program_id, capability, action, outcome, reason, target, surface FROM (
                      SELECT * FROM decisions
-                     WHERE ($1 IS NULL OR program_id = $1) AND ($2 IS NULL OR capability = $2)
+                     WHERE ($1 IS NULL OR program_id = $1 OR substr(program_id, 1, length($1) + 1) = $1 || '@')
+                       AND ($2 IS NULL OR capability = $2)
                        AND ($3 IS NULL OR outcome = $3)
                      ORDER BY id DESC LIMIT $4
                  ) ORDER BY id ASC",

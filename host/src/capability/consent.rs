@@ -104,7 +104,7 @@ impl ConsentGate {
     pub async fn remembered(&self, context: &CallContext, scope: &str) -> Result<Option<Decision>, ApiError> {
         let program = context.program();
         self.grants
-            .lookup(context.session().user.id(), &program.id, &program.module_hash, scope)
+            .lookup(context.session().user.id(), program.key(), &program.module_hash, scope)
             .await
             .map_err(unavailable)
     }
@@ -114,7 +114,7 @@ impl ConsentGate {
     pub async fn remember(&self, context: &CallContext, scope: &str, decision: Decision) -> Result<(), ApiError> {
         let program = context.program();
         self.grants
-            .remember(context.session().user.id(), &program.id, &program.module_hash, scope, decision)
+            .remember(context.session().user.id(), program.key(), &program.module_hash, scope, decision)
             .await
             .map_err(unavailable)
     }
@@ -129,14 +129,14 @@ impl ConsentGate {
     pub async fn log_use(&self, context: &CallContext, scope: &str, detail: &str) -> Result<(), ApiError> {
         context.session().output.notice(context.capability(), format!("shared your {scope}: {detail}"));
         self.grants
-            .log_use(context.session().user.id(), &context.program().id, scope, detail)
+            .log_use(context.session().user.id(), context.program().key(), scope, detail)
             .await
             .map_err(unavailable)
     }
 
     async fn audit(&self, context: &CallContext, scope: &str, outcome: Outcome, reason: &str) {
         let record = DecisionRecord {
-            program_id: &context.program().id,
+            program_id: context.program().key(),
             capability: context.capability(),
             action: "consent",
             outcome,

@@ -24,7 +24,7 @@ pub mod program;
 pub mod session;
 
 pub use consent::{ConsentGate, ConsentRequest, ScopeInfo, declare_scopes, refused as consent_refused};
-pub use program::{GrantState, ProgramInfo};
+pub use program::{GrantState, ProgramIdentity, ProgramInfo};
 pub use session::{
     CallObserver, CallState, Calling, CapabilityState, OncePerLaunch, SessionData, SessionView, UserAction,
 };
@@ -83,6 +83,26 @@ impl DeclarationError {
     }
 }
 
+/// What a capability keeps for one program, as `miniapp uninstall` states it
+/// before asking whether to delete it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeldData {
+    /// Who keeps it: a capability's name, or `consent` / `audit` for the host's own.
+    pub keeper: String,
+    /// What it is, for the user: `12 keys, 3410 bytes`.
+    pub description: String,
+    /// Whether deleting the program's data deletes it; `false` for records that
+    /// are kept whatever the user answers (payments, the audit log).
+    pub deletable: bool,
+}
+
+/// The future of [`Capability::held`].
+pub type HeldFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<HeldData>, crate::store::StoreError>> + Send + 'a>>;
+/// The future of [`Capability::forget`].
+pub type ForgetFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::store::StoreError>> + Send + 'a>>;
+
 /// A host API offered to programs.
 pub trait Capability: AsAny + Send + Sync + 'static {
     /// The capability's name: lowercase letters and `_`. It names the manifest's
@@ -93,6 +113,26 @@ pub trait Capability: AsAny + Send + Sync + 'static {
     /// Checks the manifest's `[capabilities.<name>]` table and returns what the
     /// program is granted by declaring it.
     fn declare(&self, params: &toml::Table) -> Result<Grant, DeclarationError>;
+
+    /// Whether the program `identity` may have what declaring gave it — for
+    /// grants the host binds to publishers (a merchant to the publisher the host
+    /// registered it for). Asked at load, after [`Capability::declare`]; a refusal
+    /// names the field and refuses the load.
+    fn admit(&self, _identity: &ProgramIdentity, _grant: &Grant) -> Result<(), DeclarationError> {
+        Ok(())
+    }
+
+    /// What it keeps for the program whose records are keyed `program_key`
+    /// ([`ProgramIdentity::key`]), if anything.
+    fn held<'a>(&'a self, _program_key: &'a str) -> HeldFuture<'a> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Deletes what it keeps for `program_key` that [`Capability::held`] calls
+    /// deletable (the user asked for it, uninstalling the program).
+    fn forget<'a>(&'a self, _program_key: &'a str) -> ForgetFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// The capability's host functions.
     fn functions(self: Arc<Self>) -> Vec<HostFunction>;

@@ -24,7 +24,7 @@ const SCHEMA: &[&str] = &["CREATE TABLE consent_grants (
         scope TEXT NOT NULL,
         event TEXT NOT NULL,
         detail TEXT NOT NULL
-    );"];
+    );", crate::carry_over_identities!("consent_grants"), crate::carry_over_identities!("consent_log")];
 
 miniapp_abi::stable_names! {
     /// The remembered answer for a scope.
@@ -159,6 +159,27 @@ impl Grants {
                 }
                 Ok(scopes)
             })
+            .await
+    }
+
+    /// How many remembered answers (of any user) the program keyed `program_id` has.
+    pub async fn count_for_program(&self, program_id: &str) -> Result<u64, StoreError> {
+        let program_id = program_id.to_owned();
+        self.database
+            .run(move |t| {
+                let row = t.query_one("SELECT COUNT(*) FROM consent_grants WHERE program_id = $1", params![program_id])?;
+                row.map_or(Ok(0), |row| row.integer(0).map(|n| n as u64))
+            })
+            .await
+    }
+
+    /// Forgets every remembered answer of the program keyed `program_id` (it is
+    /// being uninstalled with its data): a program of that identity asks again.
+    /// The consent log keeps what was asked and shared.
+    pub async fn forget_program(&self, program_id: &str) -> Result<(), StoreError> {
+        let program_id = program_id.to_owned();
+        self.database
+            .run(move |t| t.execute("DELETE FROM consent_grants WHERE program_id = $1", params![program_id]).map(drop))
             .await
     }
 

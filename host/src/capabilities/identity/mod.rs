@@ -86,7 +86,7 @@ impl Identity {
 
     async fn user_id(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<IdReply, ApiError> {
         let user = context.session().user.id();
-        Ok(IdReply { id: self.derive("program", &context.program().id, user) })
+        Ok(IdReply { id: self.derive("program", context.program().key(), user) })
     }
 
     async fn union_id(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<IdReply, ApiError> {
@@ -96,7 +96,7 @@ impl Identity {
             ));
         }
         let user = context.session().user.id();
-        Ok(IdReply { id: self.derive("publisher", &context.program().publisher, user) })
+        Ok(IdReply { id: self.derive("publisher", context.program().identity.publisher().as_str(), user) })
     }
 
     async fn authorize(

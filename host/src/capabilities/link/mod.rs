@@ -273,7 +273,7 @@ impl Link {
             None => reply.message.clone(),
         };
         let record = DecisionRecord {
-            program_id: &context.program().id,
+            program_id: context.program().key(),
             capability: miniapp_abi::link::CAPABILITY,
             action,
             outcome,

@@ -54,7 +54,7 @@ const SCHEMA: &[&str] = &["CREATE TABLE payment_orders (
         out_trade_no TEXT NOT NULL,
         outcome TEXT NOT NULL,
         detail TEXT NOT NULL
-    );"];
+    );", crate::carry_over_identities!("payment_orders")];
 
 miniapp_abi::stable_names! {
     /// An order's place in the state machine.
@@ -306,6 +306,17 @@ impl Ledger {
         let merchant_id = merchant_id.to_owned();
         let out_trade_no = out_trade_no.to_owned();
         self.database.run(move |t| load(t, &merchant_id, &out_trade_no)).await
+    }
+
+    /// How many orders the program keyed `program_key` has made.
+    pub async fn orders_of(&self, program_key: &str) -> Result<u64, StoreError> {
+        let program = program_key.to_string();
+        self.database
+            .run(move |t: &mut dyn Transaction| {
+                let row = t.query_one("SELECT COUNT(*) FROM payment_orders WHERE program_id = $1", params![program])?;
+                row.map_or(Ok(0), |row| row.integer(0).map(|n| n as u64))
+            })
+            .await
     }
 
     /// Every order, newest first.

@@ -104,6 +104,7 @@ impl Payment {
         plugins: &[Arc<dyn ProviderPlugin>],
         sections: &BTreeMap<String, toml::Table>,
     ) -> Result<Payment, HostError> {
+        settings.check_publishers().map_err(HostError::Config)?;
         let ledger = Ledger::new(services.database.clone())?;
         let receipts = ReceiptSigner::open(&services.data_dir)
             .map_err(|reason| crate::store::StoreError::Open { path: services.data_dir.clone(), reason })?;
@@ -265,7 +266,7 @@ impl Payment {
         request: PaymentRequest,
     ) -> Result<PaymentResult, ApiError> {
         let grant = context.grant::<PaymentGrant>()?.clone();
-        let program = (context.program().id.clone(), context.program().name.clone());
+        let program = (context.program().key().to_string(), context.program().label());
         let deny = |reason: String| async {
             let record = crate::audit::DecisionRecord {
                 program_id: &program.0,
@@ -338,7 +339,7 @@ impl Payment {
             .map(|m| self.plugins.get(m).map_or_else(|| m.as_str().to_string(), |p| p.display_name()))
             .collect();
         let sheet = Prompt::Payment {
-            program: format!("{} ({})", program.1, program.0),
+            program: program.1.clone(),
             payee: merchant.name.clone(),
             merchant_id: order.merchant_id.clone(),
             amount: money::display(order.amount, &order.currency),
@@ -451,7 +452,7 @@ impl Payment {
             AuditOutcome::Declined
         };
         let record = crate::audit::DecisionRecord {
-            program_id: &context.program().id,
+            program_id: context.program().key(),
             capability: miniapp_abi::payment::CAPABILITY,
             action: "request",
             outcome,
@@ -469,7 +470,7 @@ impl Payment {
             return Err(ApiError::capability_denied(format!("merchant {} is not declared", request.merchant_id)));
         }
         match self.ledger.get(&request.merchant_id, &request.out_trade_no).await.map_err(unavailable)? {
-            Some(order) if order.program_id == context.program().id => Ok(order.to_result()),
+            Some(order) if order.program_id == context.program().key() => Ok(order.to_result()),
             _ => Err(ApiError::new(ErrorCode::NotFound, format!("no order {} for this program", request.out_trade_no))),
         }
     }
@@ -482,6 +483,43 @@ fn unavailable(error: impl std::fmt::Display) -> ApiError {
 impl Capability for Payment {
     fn name(&self) -> &'static str {
         miniapp_abi::payment::CAPABILITY
+    }
+
+    fn held<'a>(&'a self, program_key: &'a str) -> crate::capability::HeldFuture<'a> {
+        Box::pin(async move {
+            let orders = self.ledger.orders_of(program_key).await?;
+            Ok((orders > 0).then(|| crate::capability::HeldData {
+                keeper: miniapp_abi::payment::CAPABILITY.to_string(),
+                description: format!("{orders} orders in the ledger (payment records are never deleted)"),
+                deletable: false,
+            }))
+        })
+    }
+
+    fn admit(&self, identity: &crate::capability::ProgramIdentity, grant: &Grant) -> Result<(), DeclarationError> {
+        let Some(grant) = grant.downcast_ref::<PaymentGrant>() else {
+            return Ok(());
+        };
+        for merchant_id in &grant.merchants {
+            // An unknown merchant is refused at the request, naming it, as before.
+            if let Some(merchant) = self.settings.merchants.get(merchant_id)
+                && !merchant.serves(identity)
+            {
+                let signer = if identity.is_development() {
+                    format!("this host's development key {}", identity.publisher())
+                } else {
+                    format!("publisher {}", identity.publisher())
+                };
+                return Err(DeclarationError::new(
+                    "merchants",
+                    format!(
+                        "merchant `{merchant_id}` ({}) is not bound to {signer} in the host configuration: a program may charge only its own publisher's merchants ([payment.merchants.\"{merchant_id}\"] publishers)",
+                        merchant.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn declare(&self, params: &toml::Table) -> Result<Grant, DeclarationError> {

@@ -28,6 +28,43 @@ pub struct MerchantSettings {
     pub name: String,
     /// The methods the merchant accepts (offered when a provider for them is installed).
     pub methods: Vec<Method>,
+    /// The publishers whose programs may charge it: fingerprints, or
+    /// `"development"` for this host's development key (programs run from a
+    /// directory). The real platforms bind a merchant id to an appid the same way.
+    #[serde(default = "development_only")]
+    pub publishers: Vec<String>,
+}
+
+/// What `publishers` names for this host's own development key.
+pub const DEVELOPMENT_PUBLISHER: &str = "development";
+
+fn development_only() -> Vec<String> {
+    vec![DEVELOPMENT_PUBLISHER.to_string()]
+}
+
+impl MerchantSettings {
+    /// Whether a program of `identity` may charge this merchant.
+    pub fn serves(&self, identity: &crate::capability::ProgramIdentity) -> bool {
+        self.publishers.iter().any(|publisher| match publisher.as_str() {
+            DEVELOPMENT_PUBLISHER => identity.is_development(),
+            fingerprint => fingerprint == identity.publisher().as_str(),
+        })
+    }
+}
+
+impl PaymentSettings {
+    /// Every merchant's `publishers` names the development key or a fingerprint.
+    pub fn check_publishers(&self) -> Result<(), String> {
+        for (id, merchant) in &self.merchants {
+            for publisher in &merchant.publishers {
+                if publisher != DEVELOPMENT_PUBLISHER {
+                    crate::package::Fingerprint::parse(publisher)
+                        .map_err(|m| format!("[payment.merchants.\"{id}\"] publishers: {m} or \"{DEVELOPMENT_PUBLISHER}\""))?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for PaymentSettings {
@@ -37,8 +74,12 @@ impl Default for PaymentSettings {
             currencies: vec!["CNY".into()],
             max_amount: 5_000_000,
             merchants: BTreeMap::from([
-                ("1900000109".into(), MerchantSettings { name: "淘宝特价 Taobao Deals".into(), methods: both.clone() }),
-                ("1900000110".into(), MerchantSettings { name: "Example Coffee".into(), methods: both }),
+                ("1900000109".into(), MerchantSettings {
+                        name: "淘宝特价 Taobao Deals".into(),
+                        methods: both.clone(),
+                        publishers: development_only(),
+                    }),
+                ("1900000110".into(), MerchantSettings { name: "Example Coffee".into(), methods: both, publishers: development_only() }),
             ]),
             confirm_wait_ms: 3_000,
         }

@@ -24,7 +24,7 @@ const SCHEMA: &[&str] = &["CREATE TABLE storage_entries (
         value TEXT NOT NULL,
         size INTEGER NOT NULL,
         PRIMARY KEY (program_id, key)
-    ) WITHOUT ROWID;"];
+    ) WITHOUT ROWID;", crate::carry_over_identities!("storage_entries")];
 
 /// The storage capability.
 pub struct Storage {
@@ -74,7 +74,7 @@ impl Storage {
                 ),
             ));
         }
-        let program = context.program().id.clone();
+        let program = context.program().key().to_string();
         self.database
             .run(move |t| {
                 let used = t
@@ -115,7 +115,7 @@ impl Storage {
 
     async fn get(self: Arc<Self>, context: CallContext, request: KeyRequest) -> Result<GetReply, ApiError> {
         check_key(&request.key)?;
-        let program = context.program().id.clone();
+        let program = context.program().key().to_string();
         let stored: Option<String> = self
             .database
             .run(move |t| {
@@ -137,7 +137,7 @@ impl Storage {
 
     async fn remove(self: Arc<Self>, context: CallContext, request: KeyRequest) -> Result<RemoveReply, ApiError> {
         check_key(&request.key)?;
-        let program = context.program().id.clone();
+        let program = context.program().key().to_string();
         let removed = self
             .database
             .run(move |t| {
@@ -152,7 +152,7 @@ impl Storage {
     }
 
     async fn keys(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<KeysReply, ApiError> {
-        let program = context.program().id.clone();
+        let program = context.program().key().to_string();
         let keys = self
             .database
             .run(move |t| {
@@ -167,7 +167,7 @@ impl Storage {
     }
 
     async fn clear(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<(), ApiError> {
-        let program = context.program().id.clone();
+        let program = context.program().key().to_string();
         self.database
             .run(move |t| {
                 t.execute("DELETE FROM storage_entries WHERE program_id = $1", params![program])?;
@@ -179,7 +179,7 @@ impl Storage {
 
     async fn info(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<InfoReply, ApiError> {
         let grant = *context.grant::<StorageGrant>()?;
-        let program = context.program().id.clone();
+        let program = context.program().key().to_string();
         let (used, count): (i64, i64) = self
             .database
             .run(move |t| {
@@ -203,6 +203,36 @@ impl Storage {
 impl Capability for Storage {
     fn name(&self) -> &'static str {
         miniapp_abi::storage::CAPABILITY
+    }
+
+    fn held<'a>(&'a self, program_key: &'a str) -> crate::capability::HeldFuture<'a> {
+        let program = program_key.to_string();
+        Box::pin(async move {
+            let (bytes, count) = self
+                .database
+                .run(move |t| {
+                    let row = t.query_one(
+                        "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM storage_entries WHERE program_id = $1",
+                        params![program],
+                    )?;
+                    row.map_or(Ok((0, 0)), |row| Ok((row.integer(0)?, row.integer(1)?)))
+                })
+                .await?;
+            Ok((count > 0).then(|| crate::capability::HeldData {
+                keeper: miniapp_abi::storage::CAPABILITY.to_string(),
+                description: format!("{count} keys, {bytes} bytes"),
+                deletable: true,
+            }))
+        })
+    }
+
+    fn forget<'a>(&'a self, program_key: &'a str) -> crate::capability::ForgetFuture<'a> {
+        let program = program_key.to_string();
+        Box::pin(async move {
+            self.database
+                .run(move |t| t.execute("DELETE FROM storage_entries WHERE program_id = $1", params![program]).map(drop))
+                .await
+        })
     }
 
     fn declare(&self, params: &toml::Table) -> Result<Grant, DeclarationError> {
