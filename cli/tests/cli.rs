@@ -167,7 +167,9 @@ fn audit_lists_load_decisions() {
     assert!(miniapp(data.path(), &["run", "sample-programs/hello"]).status.success());
     let output = miniapp(data.path(), &["audit", "--json"]);
     let decisions: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(decisions[0]["program_id"], "com.example.hello");
+    // Recorded under the verified identity: the id and the development key.
+    let program = decisions[0]["program_id"].as_str().unwrap();
+    assert!(program.starts_with("com.example.hello@") && program.len() == "com.example.hello@".len() + 40, "{program}");
     assert_eq!(decisions[0]["outcome"], "allowed");
 }
 

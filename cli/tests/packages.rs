@@ -45,12 +45,17 @@ fn a_signed_package_installs_runs_by_id_and_cannot_be_impersonated() {
     failure(miniapp(data.path(), &["keygen", "--out", path(&key)]), &["already exists"]);
 
     let package = files.path().join("hello.mpkg");
-    let packed = ok(miniapp(data.path(), &["pack", "sample-programs/hello", "--key", path(&key), "--out", path(&package)]));
+    let packed =
+        ok(miniapp(data.path(), &["pack", "sample-programs/hello", "--key", path(&key), "--out", path(&package)]));
     assert!(packed.contains(&mine), "{packed}");
 
     let inspected = ok(miniapp(data.path(), &["inspect", path(&package)]));
-    assert!(inspected.contains(&format!("publisher key {mine}")) && inspected.contains("signature verified"), "{inspected}");
-    let json: serde_json::Value = serde_json::from_str(&ok(miniapp(data.path(), &["inspect", path(&package), "--json"]))).unwrap();
+    assert!(
+        inspected.contains(&format!("publisher key {mine}")) && inspected.contains("signature verified"),
+        "{inspected}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(miniapp(data.path(), &["inspect", path(&package), "--json"]))).unwrap();
     assert_eq!(json["publisher_key"]["fingerprint"], mine.as_str());
 
     let installed = ok(miniapp(data.path(), &["install", path(&package)]));
@@ -62,7 +67,10 @@ fn a_signed_package_installs_runs_by_id_and_cannot_be_impersonated() {
     assert!(ok(miniapp(data.path(), &["run", "com.example.hello"])).contains("launched 2 times"));
 
     // The sample's own directory runs under the development key: refused, saying why.
-    failure(miniapp(data.path(), &["run", "sample-programs/hello", "--no-build"]), &["development key", &mine, "uninstall"]);
+    failure(
+        miniapp(data.path(), &["run", "sample-programs/hello", "--no-build"]),
+        &["development key", &mine, "uninstall"],
+    );
 
     // One changed byte in the module.
     let mut bytes = std::fs::read(&package).unwrap();
@@ -76,7 +84,10 @@ fn a_signed_package_installs_runs_by_id_and_cannot_be_impersonated() {
     let other_key = files.path().join("other.key");
     let theirs = fingerprint(&ok(miniapp(data.path(), &["keygen", "--out", path(&other_key)])));
     let other = files.path().join("other.mpkg");
-    ok(miniapp(data.path(), &["pack", "sample-programs/hello", "--key", path(&other_key), "--out", path(&other), "--no-build"]));
+    ok(miniapp(
+        data.path(),
+        &["pack", "sample-programs/hello", "--key", path(&other_key), "--out", path(&other), "--no-build"],
+    ));
     failure(miniapp(data.path(), &["install", path(&other)]), &[&mine, &theirs]);
     failure(miniapp(data.path(), &["run", path(&other)]), &[&mine, &theirs]);
 
@@ -87,7 +98,10 @@ fn a_signed_package_installs_runs_by_id_and_cannot_be_impersonated() {
     assert!(ok(miniapp(data.path(), &["list"])).contains("no programs installed"));
     failure(miniapp(data.path(), &["run", "com.example.hello"]), &["no program `com.example.hello` is installed"]);
     ok(miniapp(data.path(), &["install", path(&package)]));
-    assert!(ok(miniapp(data.path(), &["run", "com.example.hello"])).contains("launched 3 times"), "kept data is found again");
+    assert!(
+        ok(miniapp(data.path(), &["run", "com.example.hello"])).contains("launched 3 times"),
+        "kept data is found again"
+    );
     let deleted = ok(miniapp(data.path(), &["uninstall", "com.example.hello", "--delete-data"]));
     assert!(deleted.contains("deleted"), "{deleted}");
     ok(miniapp(data.path(), &["install", path(&package)]));
@@ -113,5 +127,8 @@ fn a_directory_is_one_command_and_its_development_key_is_per_data_directory() {
     assert!(packed.contains("development key"), "{packed}");
     assert!(ok(miniapp(data.path(), &["run", path(&package)])).contains("launched 3 times"));
     failure(miniapp(data.path(), &["run", "no.such.program"]), &["no program `no.such.program` is installed"]);
-    failure(miniapp(data.path(), &["run", "Not A Program!"]), &["is not an app directory, a package file or an installed program's id"]);
+    failure(
+        miniapp(data.path(), &["run", "Not A Program!"]),
+        &["is not an app directory, a package file or an installed program's id"],
+    );
 }

@@ -161,7 +161,9 @@ pub enum LoadError {
         message: String,
     },
     /// No program of that id is installed.
-    #[error("no program `{program}` is installed here (`miniapp list` shows what is; `miniapp install PKG` installs one)")]
+    #[error(
+        "no program `{program}` is installed here (`miniapp list` shows what is; `miniapp install PKG` installs one)"
+    )]
     NotInstalled {
         /// The id asked for.
         program: String,

@@ -8,6 +8,7 @@ use crate::capabilities::payment::ledger::Ledger;
 use crate::capabilities::payment::provider::ProviderPlugin;
 use crate::capabilities::payment::receipt::ReceiptSigner;
 use crate::capability::{Capability, HostServices, Init, InitContext, Registry};
+use crate::capability::{HeldData, ProgramIdentity};
 use crate::config::HostConfig;
 use crate::consent::{Nobody, User};
 use crate::engine::admission::Format;
@@ -16,7 +17,6 @@ use crate::error::{HostError, LoadError};
 use crate::manifest::{Manifest, ManifestError};
 use crate::package::VerifiedPackage;
 use crate::programs::{Installed, InstalledProgram, Programs, Source};
-use crate::capability::{HeldData, ProgramIdentity};
 use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};
 use miniapp_abi::ApiError;
@@ -219,8 +219,10 @@ impl Host {
             }
             .into());
         }
-        let bytes = std::fs::read(path)
-            .map_err(|e| crate::package::PackageError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?;
+        let bytes = std::fs::read(path).map_err(|e| crate::package::PackageError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         let package = crate::package::verify(&bytes, &path.display().to_string())?;
         let app = self.load_verified(&package, Source::Package).await?;
         let installed = self.inner.programs.install(&bytes, &package, &app.program().module_hash).await?;
@@ -250,8 +252,12 @@ impl Host {
     /// The identity whose records `miniapp` commands about program `id` mean: the
     /// installed program's, else the development one's (what a directory runs as).
     pub async fn identity_of(&self, id: &str) -> Result<ProgramIdentity, LoadError> {
-        let installed =
-            self.inner.programs.get(id).await.map_err(|e| LoadError::Host { program: id.to_string(), reason: e.to_string() })?;
+        let installed = self
+            .inner
+            .programs
+            .get(id)
+            .await
+            .map_err(|e| LoadError::Host { program: id.to_string(), reason: e.to_string() })?;
         match installed {
             Some(program) => program
                 .identity(&self.inner.programs.development_fingerprint())
@@ -281,7 +287,7 @@ impl Host {
             let reason = crate::sanitize::line_within(&refusal.to_string(), 500);
             let record = crate::audit::DecisionRecord {
                 program_id: identity.key(),
-                capability: "identity",
+                capability: "publisher_key",
                 action: "load",
                 outcome: crate::audit::Outcome::Denied,
                 reason: &reason,
@@ -349,8 +355,15 @@ impl Host {
         let format = module_format(&files.module_path);
         let identity = self.development_identity(&files.manifest.id);
         let manifest_path = files.dir.join(crate::manifest::MANIFEST_FILE);
-        self.analyze_parts(files.manifest, files.module_bytes, format, &source, &manifest_path, (&identity, Source::Directory))
-            .await
+        self.analyze_parts(
+            files.manifest,
+            files.module_bytes,
+            format,
+            &source,
+            &manifest_path,
+            (&identity, Source::Directory),
+        )
+        .await
     }
 
     /// Analyses a verified package's program as [`Host::analyze_app`] does a
@@ -365,8 +378,15 @@ impl Host {
         let source = format!("{}:{module_name}", manifest.id);
         let manifest_path = PathBuf::from(format!("{}:{}", manifest.id, crate::manifest::MANIFEST_FILE));
         let format = module_format(Path::new(&module_name));
-        self.analyze_parts(manifest, package.module().to_vec(), format, &source, &manifest_path, (&identity, Source::Package))
-            .await
+        self.analyze_parts(
+            manifest,
+            package.module().to_vec(),
+            format,
+            &source,
+            &manifest_path,
+            (&identity, Source::Package),
+        )
+        .await
     }
 
     async fn analyze_parts(
@@ -380,14 +400,19 @@ impl Host {
     ) -> Result<(Manifest, usize, String, ModuleAnalysis), LoadError> {
         let size = module_bytes.len();
         let limits = self.inner.runtime.config.limits;
-        let compiled = crate::app::compile(&self.inner.runtime, &manifest.id, module_bytes, format, &limits, source).await?;
+        let compiled =
+            crate::app::compile(&self.inner.runtime, &manifest.id, module_bytes, format, &limits, source).await?;
         let mut analysis = analyze(&compiled.module, &manifest, &self.inner.runtime.registry);
         // Everything a load would refuse, not only what the module shows.
         if let Err((field, message)) = manifest.limits.apply(&limits, self.inner.runtime.config.engine.fuel) {
-            analysis.problems.push(ManifestError { path: manifest_path.to_path_buf(), field: Some(field), message }.into());
+            analysis
+                .problems
+                .push(ManifestError { path: manifest_path.to_path_buf(), field: Some(field), message }.into());
         }
         for (name, params) in &manifest.capabilities {
-            if let Err(problem) = crate::app::declare(&self.inner.runtime.registry, identity, name, params, manifest_path) {
+            if let Err(problem) =
+                crate::app::declare(&self.inner.runtime.registry, identity, name, params, manifest_path)
+            {
                 analysis.problems.push(problem);
             }
         }

@@ -38,7 +38,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("capabilities", &["app", "session", "host", "transcript", "driver", "records"]),
     ("session", &["app", "host", "capabilities", "transcript", "driver"]),
     ("app", &["host", "capabilities", "driver", "transcript"]),
-    ("store", &["capability", "capabilities", "app", "session", "host", "audit", "consent"]),
+    ("store", &["capability", "capabilities", "app", "session", "host", "audit", "consent", "programs"]),
+    ("package", &["capability", "capabilities", "app", "session", "host", "store", "programs", "error", "sandbox"]),
+    ("programs", &["capabilities", "app", "session", "host", "transcript", "driver", "sandbox"]),
 ];
 
 fn modules() -> BTreeMap<String, BTreeSet<String>> {

@@ -128,12 +128,12 @@ async fn a_revoked_grant_stops_working_at_once() {
     let app = common::probe(&host, "test.revoke", "").await;
     let (mut session, user) = launched(&app, vec![Answer::Yes]).await;
     assert!(op(&mut session, "phone").await["ok"].is_string());
-    assert_eq!(host.grants().revoke("local", "test.revoke", Some("phone")).await.unwrap(), ["phone"]);
+    assert_eq!(host.grants().revoke("local", app.program().key(), Some("phone")).await.unwrap(), ["phone"]);
     let reply = op(&mut session, "phone").await;
     assert_eq!(reply["error"]["code"], "capability_denied", "{reply}");
     assert_eq!(user.prompts().len(), 1, "no prompt after a revocation");
     let events: Vec<String> =
-        host.grants().history("local", "test.revoke").await.unwrap().into_iter().map(|e| e.2).collect();
+        host.grants().history("local", app.program().key()).await.unwrap().into_iter().map(|e| e.2).collect();
     assert_eq!(events, ["granted", "used", "revoked"]);
 }
 

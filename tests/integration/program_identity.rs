@@ -21,13 +21,19 @@ fn key(seed: u8) -> PublisherKey {
     PublisherKey::from_seed([seed; 32])
 }
 
-/// The probe's manifest text for `id`, published under the name `publisher`.
-fn manifest_text(id: &str, publisher: &str, version: &str, extra: &str) -> String {
+/// A merchant this host does not know: declaring it loads anywhere (a payment to
+/// it is refused at the request), so tests that are not about merchants can pay no one.
+const NO_MERCHANT: &str = "[capabilities.payment]\nmerchants = [\"0000000000\"]\n";
+
+/// The probe's manifest text for `id`, published under the name `publisher`;
+/// `payment` declares the payment capability.
+fn manifest_text(id: &str, publisher: &str, version: &str, payment: &str) -> String {
+    let payment = if payment.is_empty() { NO_MERCHANT } else { payment };
     format!(
         "id = \"{id}\"\nname = \"Probe\"\nversion = \"{version}\"\npublisher = \"{publisher}\"\nmodule = \"probe.wasm\"\n\
-         [capabilities.storage]\n{}\n{}\n",
+         [capabilities.storage]\n{}\n{}\n{payment}\n",
+        common::PROBE_LINKS,
         common::PROBE_IDENTITY,
-        extra
     )
 }
 
@@ -91,18 +97,25 @@ async fn another_key_under_an_installed_id_is_refused_and_never_reads_its_storag
     let error = host.install_package(&forged).await.unwrap_err();
     assert_eq!(error.code(), "publisher_mismatch");
     let message = error.to_string();
-    assert!(message.contains(taobao.fingerprint().as_str()) && message.contains(spoofer.fingerprint().as_str()), "{message}");
+    assert!(
+        message.contains(taobao.fingerprint().as_str()) && message.contains(spoofer.fingerprint().as_str()),
+        "{message}"
+    );
     assert_eq!(refusal(host.load_package_file(&forged).await).code(), "publisher_mismatch");
 
     // A hand-written directory (the development key) claiming the id.
     let manifest = Manifest::parse(&manifest_text(ID, "Taobao", "1.0.0", ""), Path::new(MANIFEST_FILE)).unwrap();
     let error = refusal(host.load_app_from_parts(manifest, common::probe_module()).await);
     assert_eq!(error.code(), "publisher_mismatch");
-    assert!(error.to_string().contains("development key") && error.to_string().contains("can never use that program's data"), "{error}");
+    assert!(
+        error.to_string().contains("development key")
+            && error.to_string().contains("can never use that program's data"),
+        "{error}"
+    );
 
     // Each refusal is in the audit log, under the identity that was refused.
     let decisions = host.audit().recent(Some(ID), 50).await.unwrap();
-    let refused: Vec<_> = decisions.iter().filter(|d| d.capability == "identity").collect();
+    let refused: Vec<_> = decisions.iter().filter(|d| d.capability == "publisher_key").collect();
     assert_eq!(refused.len(), 3, "{decisions:?}");
     assert!(refused.iter().all(|d| !d.program_id.ends_with(taobao.fingerprint().as_str())));
 
@@ -153,7 +166,9 @@ async fn a_package_changed_after_signing_is_refused_naming_the_part() {
     let signature_at = 20 + index_len + 4;
     let manifest_at = signature_at + 64;
     let module_at = bytes.len() - common::probe_module().len();
-    for (at, part) in [(manifest_at + 3, "manifest"), (module_at + 100, "module"), (signature_at + 10, "signature"), (30, "signature")] {
+    for (at, part) in
+        [(manifest_at + 3, "manifest"), (module_at + 100, "module"), (signature_at + 10, "signature"), (30, "index")]
+    {
         let mut changed = bytes.clone();
         changed[at] ^= 0x20;
         let path = write(&files, "changed.mpkg", &changed);
@@ -210,7 +225,10 @@ async fn a_pin_in_the_configuration_beats_first_use() {
     // The first install, by a key the pin does not name: refused.
     let first = write(&files, "other.mpkg", &probe_package(&other, ID, "Taobao"));
     let error = host.install_package(&first).await.unwrap_err();
-    assert!(error.to_string().contains("pins it") && error.to_string().contains(other.fingerprint().as_str()), "{error}");
+    assert!(
+        error.to_string().contains("pins it") && error.to_string().contains(other.fingerprint().as_str()),
+        "{error}"
+    );
     let right = write(&files, "pinned.mpkg", &probe_package(&pinned, ID, "Taobao"));
     host.install_package(&right).await.unwrap();
 
@@ -272,10 +290,52 @@ async fn a_program_may_charge_only_its_publishers_merchants() {
     };
     let error = refusal(load(&host, &declaring(&stranger)).await);
     assert_eq!(error.code(), "manifest_invalid");
-    assert!(error.to_string().contains("merchant `1900000109`") && error.to_string().contains("capabilities.payment.merchants"), "{error}");
+    assert!(
+        error.to_string().contains("merchant `1900000109`")
+            && error.to_string().contains("capabilities.payment.merchants"),
+        "{error}"
+    );
     load(&host, &declaring(&shop)).await.expect("its own publisher's merchant");
     // A directory runs under the development key, which this merchant is not bound to.
-    let manifest = Manifest::parse(&manifest_text("test.local", "Taobao", "1.0.0", common::PROBE_PAYMENT), Path::new(MANIFEST_FILE)).unwrap();
+    let manifest = Manifest::parse(
+        &manifest_text("test.local", "Taobao", "1.0.0", common::PROBE_PAYMENT),
+        Path::new(MANIFEST_FILE),
+    )
+    .unwrap();
     let error = refusal(host.load_app_from_parts(manifest, common::probe_module()).await);
     assert!(error.to_string().contains("development key"), "{error}");
+}
+
+#[tokio::test]
+async fn records_from_before_identities_carry_over_to_the_development_key() {
+    use miniapp_host::store::{Database, Transaction, params};
+    // A data directory as the previous version left it: storage at its first
+    // schema version, a row keyed by the bare program id.
+    let data = tempfile::tempdir().unwrap();
+    let database = Database::open_in(data.path()).unwrap();
+    database
+        .migrate(
+            "storage",
+            &["CREATE TABLE storage_entries (program_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+               size INTEGER NOT NULL, PRIMARY KEY (program_id, key)) WITHOUT ROWID;"],
+        )
+        .unwrap();
+    database
+        .run(|t: &mut dyn Transaction| {
+            t.execute(
+                "INSERT INTO storage_entries (program_id, key, value, size) VALUES ($1, $2, $3, $4)",
+                params!["test.old", "cart", "\"kept\"", 6],
+            )
+        })
+        .await
+        .unwrap();
+    drop(database);
+
+    let host = common::host(&data);
+    let app = common::probe(&host, "test.old", "").await;
+    assert!(app.program().identity.is_development());
+    assert_eq!(op(&app, "get", json!({"key": "cart"})).await["ok"], "kept", "the directory finds its data");
+    // Another key's program of that id does not.
+    let other = load(&host, &probe_package(&key(5), "test.old", "Old")).await.unwrap();
+    assert_eq!(op(&other, "get", json!({"key": "cart"})).await["ok"], Value::Null);
 }

@@ -117,7 +117,12 @@ async fn report(config: HostConfig, args: &InspectArgs) -> anyhow::Result<ExitCo
         if let Some(package) = &package {
             println!("package       sha256 {}, signature verified, {} entries", package.package_hash, entries.len());
             for entry in &package.contents.entries {
-                println!("  {:<12}{} ({} bytes)", format!("{:?}", entry.role).to_lowercase(), entry.name, entry.bytes.len());
+                println!(
+                    "  {:<12}{} ({} bytes)",
+                    format!("{:?}", entry.role).to_lowercase(),
+                    entry.name,
+                    entry.bytes.len()
+                );
             }
         }
         println!("module        {} ({size} bytes, sha256 {hash})", manifest.module.display());

@@ -32,8 +32,17 @@ impl Target {
         if path.is_file() {
             return Ok(Target::Package(path.to_path_buf()));
         }
-        let looks_like_id = !text.is_empty() && text.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_'));
-        if looks_like_id && !text.ends_with(package::EXTENSION) {
+        // A name that is a path (it has a separator, or a package's extension) is
+        // one, so that its own error (no miniapp.toml, no such package) is shown.
+        if text.ends_with(&format!(".{}", package::EXTENSION)) {
+            return Ok(Target::Package(path.to_path_buf()));
+        }
+        if text.contains(std::path::MAIN_SEPARATOR) || text.contains('/') {
+            return Ok(Target::Directory(path.to_path_buf()));
+        }
+        let looks_like_id =
+            !text.is_empty() && text.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_'));
+        if looks_like_id {
             return Ok(Target::Installed(text.to_string()));
         }
         bail!("`{text}` is not an app directory, a package file or an installed program's id")
@@ -112,7 +121,9 @@ pub async fn pack(config: HostConfig, args: PackArgs) -> anyhow::Result<ExitCode
         }
     };
     let bytes = contents.sign(&key);
-    let out = args.out.unwrap_or_else(|| PathBuf::from(format!("{}-{}.{}", manifest.id, manifest.version, package::EXTENSION)));
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from(format!("{}-{}.{}", manifest.id, manifest.version, package::EXTENSION)));
     write_atomically(&out, &bytes)?;
     println!(
         "packed {} {} ({} entries, {} bytes) signed by {signer} {} → {}",
@@ -128,8 +139,11 @@ pub async fn pack(config: HostConfig, args: PackArgs) -> anyhow::Result<ExitCode
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-    file.write_all(bytes).and_then(|()| file.as_file().sync_all()).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     file.persist(path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
@@ -246,7 +260,9 @@ pub async fn list(config: HostConfig, args: ListArgs) -> anyhow::Result<ExitCode
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"installed": installed, "pins": pins, "development_key": development.as_str()}))?
+            serde_json::to_string_pretty(
+                &json!({"installed": installed, "pins": pins, "development_key": development.as_str()})
+            )?
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -255,7 +271,13 @@ pub async fn list(config: HostConfig, args: ListArgs) -> anyhow::Result<ExitCode
     }
     for p in &programs {
         let binding = if pins.contains_key(&p.id) { "pinned" } else { "first install" };
-        println!("{:<28} {:<10} {:<24} publisher {} ({binding})", p.id, p.version, miniapp_host::sanitize::line_within(&p.name, 24), p.publisher);
+        println!(
+            "{:<28} {:<10} {:<24} publisher {} ({binding})",
+            p.id,
+            p.version,
+            miniapp_host::sanitize::line_within(&p.name, 24),
+            p.publisher
+        );
     }
     for (id, fingerprint) in &pins {
         if !programs.iter().any(|p| &p.id == id) {

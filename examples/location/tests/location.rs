@@ -70,7 +70,7 @@ async fn the_position_is_shared_once_the_user_allows_it_and_the_answer_is_rememb
     let mut again = app.start_with_user(Arc::new(Nobody)).await.unwrap();
     again.launch(&LaunchContext::new(Surface::Direct)).await.expect("remembered");
     let location = host.registry().capability::<Location>(NAME).expect("the capability is registered");
-    assert_eq!(location.shares("com.example.nearby").await.unwrap(), 2);
+    assert_eq!(location.shares(app.program().key()).await.unwrap(), 2);
     let remembered = host.grants().list("local").await.unwrap();
     assert_eq!(remembered.iter().map(|g| g.scope.as_str()).collect::<Vec<_>>(), ["location"]);
     assert!(host.registry().scopes().iter().any(|(capability, scope)| *capability == NAME && scope.name == "location"));

@@ -110,6 +110,16 @@ pub struct App {
     inner: Arc<AppInner>,
 }
 
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("program", &self.inner.program.key())
+            .field("version", &self.inner.program.version)
+            .field("module_sha256", &self.inner.program.module_hash)
+            .finish_non_exhaustive()
+    }
+}
+
 struct AppInner {
     host: Arc<Runtime>,
     dir: Option<PathBuf>,

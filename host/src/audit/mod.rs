@@ -20,7 +20,9 @@ const SCHEMA: &[&str] = &[
     CREATE INDEX decisions_by_program ON decisions (program_id, id);",
     "ALTER TABLE decisions ADD COLUMN target TEXT;
      ALTER TABLE decisions ADD COLUMN surface TEXT;",
-    "CREATE INDEX decisions_by_capability ON decisions (program_id, capability, action, id);", crate::carry_over_identities!("decisions")];
+    "CREATE INDEX decisions_by_capability ON decisions (program_id, capability, action, id);",
+    crate::carry_over_identities!("decisions"),
+];
 
 miniapp_abi::stable_names! {
     /// What a gate decided.

@@ -97,8 +97,9 @@ pub struct HeldData {
 }
 
 /// The future of [`Capability::held`].
-pub type HeldFuture<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<HeldData>, crate::store::StoreError>> + Send + 'a>>;
+pub type HeldFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<HeldData>, crate::store::StoreError>> + Send + 'a>,
+>;
 /// The future of [`Capability::forget`].
 pub type ForgetFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::store::StoreError>> + Send + 'a>>;

@@ -7,7 +7,8 @@
 use crate::store::{Database, StoreError, Transaction, params};
 use serde::Serialize;
 
-const SCHEMA: &[&str] = &["CREATE TABLE consent_grants (
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE consent_grants (
         user_id TEXT NOT NULL,
         program_id TEXT NOT NULL,
         scope TEXT NOT NULL,
@@ -24,7 +25,10 @@ const SCHEMA: &[&str] = &["CREATE TABLE consent_grants (
         scope TEXT NOT NULL,
         event TEXT NOT NULL,
         detail TEXT NOT NULL
-    );", crate::carry_over_identities!("consent_grants"), crate::carry_over_identities!("consent_log")];
+    );",
+    crate::carry_over_identities!("consent_grants"),
+    crate::carry_over_identities!("consent_log"),
+];
 
 miniapp_abi::stable_names! {
     /// The remembered answer for a scope.
@@ -167,7 +171,8 @@ impl Grants {
         let program_id = program_id.to_owned();
         self.database
             .run(move |t| {
-                let row = t.query_one("SELECT COUNT(*) FROM consent_grants WHERE program_id = $1", params![program_id])?;
+                let row =
+                    t.query_one("SELECT COUNT(*) FROM consent_grants WHERE program_id = $1", params![program_id])?;
                 row.map_or(Ok(0), |row| row.integer(0).map(|n| n as u64))
             })
             .await

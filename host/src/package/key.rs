@@ -58,7 +58,8 @@ impl PublicKey {
     /// The key from its 32 raw bytes, refusing a point that is not a valid key.
     pub fn from_bytes(bytes: &[u8]) -> Result<PublicKey, String> {
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| format!("a public key is 32 bytes, not {}", bytes.len()))?;
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| "the bytes are not an Ed25519 public key".to_string())?;
+        let key =
+            VerifyingKey::from_bytes(&bytes).map_err(|_| "the bytes are not an Ed25519 public key".to_string())?;
         if key.is_weak() {
             return Err("the public key is a weak (small-order) point".into());
         }
@@ -135,7 +136,10 @@ impl PublisherKey {
     pub fn read(path: &Path) -> Result<PublisherKey, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the key {}: {e}", path.display()))?;
         let key = SigningKey::from_pkcs8_pem(&text).map_err(|e| {
-            format!("{} is not a publisher key (a PKCS#8 PEM Ed25519 private key, as `miniapp keygen` writes): {e}", path.display())
+            format!(
+                "{} is not a publisher key (a PKCS#8 PEM Ed25519 private key, as `miniapp keygen` writes): {e}",
+                path.display()
+            )
         })?;
         Ok(PublisherKey { key })
     }
@@ -158,7 +162,10 @@ pub(crate) fn write_new(path: &Path, bytes: &[u8], secret: bool) -> Result<(), S
     }
     let mut file = options.open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => {
-            format!("{} already exists; it is not overwritten (choose another path, or remove it yourself)", path.display())
+            format!(
+                "{} already exists; it is not overwritten (choose another path, or remove it yourself)",
+                path.display()
+            )
         }
         _ => format!("cannot create {}: {e}", path.display()),
     })?;

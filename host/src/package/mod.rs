@@ -74,7 +74,9 @@ pub enum PackageError {
         fingerprint: Fingerprint,
     },
     /// An entry's bytes are not the ones the publisher signed.
-    #[error("{source_name}: {role} `{name}`: its SHA-256 differs from the signed index — the {role} was changed after signing")]
+    #[error(
+        "{source_name}: {role} `{name}`: its SHA-256 differs from the signed index — the {role} was changed after signing"
+    )]
     Tampered {
         /// The package.
         source_name: String,
@@ -255,7 +257,9 @@ impl Contents {
         let mut message = SIGNING_CONTEXT.to_vec();
         message.extend_from_slice(&index);
         let signature = key.sign(&message);
-        let mut out = Vec::with_capacity(MAGIC.len() + 8 + index.len() + 64 + self.entries.iter().map(|e| e.bytes.len()).sum::<usize>());
+        let mut out = Vec::with_capacity(
+            MAGIC.len() + 8 + index.len() + 64 + self.entries.iter().map(|e| e.bytes.len()).sum::<usize>(),
+        );
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(index.len() as u32).to_le_bytes());
         out.extend_from_slice(&index);
@@ -294,17 +298,32 @@ pub fn verify(bytes: &[u8], source_name: &str) -> Result<VerifiedPackage, Packag
     let index_len = reader.u32().ok_or_else(|| malformed("index", "the file ends before the index".into()))?;
     let index_len = usize::try_from(index_len).unwrap_or(usize::MAX);
     if index_len > MAX_INDEX_BYTES {
-        return Err(malformed("index", format!("{index_len} bytes is more than the {MAX_INDEX_BYTES} an index may hold")));
+        return Err(malformed(
+            "index",
+            format!("{index_len} bytes is more than the {MAX_INDEX_BYTES} an index may hold"),
+        ));
     }
-    let index_bytes = reader.take(index_len).ok_or_else(|| malformed("index", "the file ends inside the index".into()))?;
-    let signature_len = reader.u32().ok_or_else(|| malformed("signature", "the file ends before the signature".into()))?;
+    let index_bytes =
+        reader.take(index_len).ok_or_else(|| malformed("index", "the file ends inside the index".into()))?;
+    let signature_len =
+        reader.u32().ok_or_else(|| malformed("signature", "the file ends before the signature".into()))?;
     if signature_len != 64 {
-        return Err(malformed("signature", format!("an Ed25519 signature is 64 bytes, the package says {signature_len}")));
+        return Err(malformed(
+            "signature",
+            format!("an Ed25519 signature is 64 bytes, the package says {signature_len}"),
+        ));
     }
-    let signature = reader.take(64).ok_or_else(|| malformed("signature", "the file ends inside the signature".into()))?;
+    let signature =
+        reader.take(64).ok_or_else(|| malformed("signature", "the file ends inside the signature".into()))?;
 
     let index: Index = serde_json::from_slice(index_bytes).map_err(|e| {
-        malformed("index", format!("not a package index ({}) — the index was changed after signing, or the file is damaged", crate::error::one_line(&e.to_string())))
+        malformed(
+            "index",
+            format!(
+                "not a package index ({}) — the index was changed after signing, or the file is damaged",
+                crate::sanitize::line_within(&e.to_string(), 200)
+            ),
+        )
     })?;
     if index.format != FORMAT_VERSION {
         return Err(malformed(
@@ -315,21 +334,30 @@ pub fn verify(bytes: &[u8], source_name: &str) -> Result<VerifiedPackage, Packag
     let key_bytes = URL_SAFE_NO_PAD
         .decode(&index.publisher_key)
         .map_err(|_| malformed("index", "the publisher key is not base64url".into()))?;
-    let publisher = PublicKey::from_bytes(&key_bytes).map_err(|reason| malformed("index", format!("publisher key: {reason}")))?;
+    let publisher =
+        PublicKey::from_bytes(&key_bytes).map_err(|reason| malformed("index", format!("publisher key: {reason}")))?;
     let mut message = SIGNING_CONTEXT.to_vec();
     message.extend_from_slice(index_bytes);
     if !publisher.verifies(&message, signature) {
-        return Err(PackageError::BadSignature { source_name: source_name.to_string(), fingerprint: publisher.fingerprint() });
+        return Err(PackageError::BadSignature {
+            source_name: source_name.to_string(),
+            fingerprint: publisher.fingerprint(),
+        });
     }
 
     // Signed, so the index is the publisher's; still, check its shape before
     // slicing by its sizes (each size against what is left, never allocating by it).
     if index.entries.len() > MAX_ENTRIES {
-        return Err(malformed("index", format!("{} entries is more than the {MAX_ENTRIES} a package may hold", index.entries.len())));
+        return Err(malformed(
+            "index",
+            format!("{} entries is more than the {MAX_ENTRIES} a package may hold", index.entries.len()),
+        ));
     }
     let mut entries = Vec::with_capacity(index.entries.len());
     for (position, item) in index.entries.iter().enumerate() {
-        check_entry_name(&item.name).map_err(|reason| malformed("index", format!("entry `{}`: {reason}", crate::sanitize::line_within(&item.name, 80))))?;
+        check_entry_name(&item.name).map_err(|reason| {
+            malformed("index", format!("entry `{}`: {reason}", crate::sanitize::line_within(&item.name, 80)))
+        })?;
         let expected_role = if position == 0 { Some(Role::Manifest) } else { None };
         if expected_role.is_some_and(|role| role != item.role) || (position > 0 && item.role == Role::Manifest) {
             return Err(malformed("index", "the manifest must be the first entry, and the only one".into()));
@@ -342,7 +370,11 @@ pub fn verify(bytes: &[u8], source_name: &str) -> Result<VerifiedPackage, Packag
             malformed("entries", format!("the file ends inside `{}` (the index says {} bytes)", item.name, item.size))
         })?;
         if hex::encode(Sha256::digest(data)) != item.sha256 {
-            return Err(PackageError::Tampered { source_name: source_name.to_string(), role: item.role.name(), name: item.name.clone() });
+            return Err(PackageError::Tampered {
+                source_name: source_name.to_string(),
+                role: item.role.name(),
+                name: item.name.clone(),
+            });
         }
         entries.push(Entry { name: item.name.clone(), role: item.role, bytes: data.to_vec() });
     }
@@ -362,7 +394,10 @@ pub fn verify(bytes: &[u8], source_name: &str) -> Result<VerifiedPackage, Packag
     let module_name = entry_name(&manifest.module);
     let modules: Vec<&Entry> = entries.iter().filter(|e| e.role == Role::Module).collect();
     if modules.len() != 1 || modules[0].name != module_name {
-        return Err(malformed("index", format!("the package must hold exactly one module, `{module_name}`, as its manifest names")));
+        return Err(malformed(
+            "index",
+            format!("the package must hold exactly one module, `{module_name}`, as its manifest names"),
+        ));
     }
     Ok(VerifiedPackage {
         contents: Contents { manifest, entries },

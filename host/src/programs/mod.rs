@@ -207,9 +207,11 @@ impl Programs {
     ) -> Result<(), LoadError> {
         let (bound, binding) = match (self.pin(identity.id()), installed) {
             (Some(pin), _) => (pin.clone(), Binding::Pinned),
-            (None, Some(installed)) => {
-                (Fingerprint::parse(&installed.publisher).map_err(|e| host_error(identity.id(), StoreError::Query(e)))?, Binding::FirstInstall)
-            }
+            (None, Some(installed)) => (
+                Fingerprint::parse(&installed.publisher)
+                    .map_err(|e| host_error(identity.id(), StoreError::Query(e)))?,
+                Binding::FirstInstall,
+            ),
             (None, None) => return Ok(()),
         };
         if &bound == identity.publisher() {
@@ -237,7 +239,10 @@ impl Programs {
                 },
             ),
         };
-        Err(LoadError::PublisherMismatch { program: id.to_string(), message: format!("{id} belongs to publisher {bound} ({how}), but {signed}: refused; {advice}") })
+        Err(LoadError::PublisherMismatch {
+            program: id.to_string(),
+            message: format!("{id} belongs to publisher {bound} ({how}), but {signed}: refused; {advice}"),
+        })
     }
 
     /// The installed program `id`, if any.
@@ -267,7 +272,12 @@ impl Programs {
     /// Installs the package `bytes` (verified as `package`): binds its id to its
     /// signer on first install (unless a pin says otherwise), or replaces the
     /// installed version when the same publisher signed it.
-    pub async fn install(&self, bytes: &[u8], package: &VerifiedPackage, module_hash: &str) -> Result<Installed, LoadError> {
+    pub async fn install(
+        &self,
+        bytes: &[u8],
+        package: &VerifiedPackage,
+        module_hash: &str,
+    ) -> Result<Installed, LoadError> {
         let manifest = &package.contents.manifest;
         let identity = self.identity(&manifest.id, package.fingerprint());
         let id = manifest.id.clone();
@@ -369,7 +379,10 @@ impl Programs {
             return Err(LoadError::Package(package::PackageError::Malformed {
                 source_name: self.package_path(&program.package_hash).display().to_string(),
                 part: "file",
-                reason: format!("is not the package installed as {} (changed on disk since it was installed)", program.id),
+                reason: format!(
+                    "is not the package installed as {} (changed on disk since it was installed)",
+                    program.id
+                ),
             }));
         }
         Ok(package)
@@ -389,7 +402,9 @@ macro_rules! carry_over_identities {
     ($table:literal) => {
         concat!(
             "CREATE TABLE IF NOT EXISTS host_keys (name TEXT NOT NULL PRIMARY KEY, fingerprint TEXT NOT NULL);
-             UPDATE ", $table, " SET program_id = program_id || '@' ||
+             UPDATE ",
+            $table,
+            " SET program_id = program_id || '@' ||
                  (SELECT fingerprint FROM host_keys WHERE name = 'development')
              WHERE program_id NOT LIKE '%@%';"
         )
@@ -405,7 +420,8 @@ fn write_package(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), String> {
         return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mut temporary = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+    let mut temporary =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
     std::io::Write::write_all(&mut temporary, bytes)
         .and_then(|()| temporary.as_file().sync_all())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;

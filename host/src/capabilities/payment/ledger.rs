@@ -18,7 +18,8 @@ use crate::store::{Database, Row, StoreError, Transaction, params};
 use miniapp_abi::payment::{FailReason, Method, PaymentResult, Status};
 use serde::Serialize;
 
-const SCHEMA: &[&str] = &["CREATE TABLE payment_orders (
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE payment_orders (
         merchant_id TEXT NOT NULL,
         out_trade_no TEXT NOT NULL,
         program_id TEXT NOT NULL,
@@ -54,7 +55,9 @@ const SCHEMA: &[&str] = &["CREATE TABLE payment_orders (
         out_trade_no TEXT NOT NULL,
         outcome TEXT NOT NULL,
         detail TEXT NOT NULL
-    );", crate::carry_over_identities!("payment_orders")];
+    );",
+    crate::carry_over_identities!("payment_orders"),
+];
 
 miniapp_abi::stable_names! {
     /// An order's place in the state machine.

@@ -58,8 +58,9 @@ impl PaymentSettings {
         for (id, merchant) in &self.merchants {
             for publisher in &merchant.publishers {
                 if publisher != DEVELOPMENT_PUBLISHER {
-                    crate::package::Fingerprint::parse(publisher)
-                        .map_err(|m| format!("[payment.merchants.\"{id}\"] publishers: {m} or \"{DEVELOPMENT_PUBLISHER}\""))?;
+                    crate::package::Fingerprint::parse(publisher).map_err(|m| {
+                        format!("[payment.merchants.\"{id}\"] publishers: {m} or \"{DEVELOPMENT_PUBLISHER}\"")
+                    })?;
                 }
             }
         }
@@ -74,12 +75,18 @@ impl Default for PaymentSettings {
             currencies: vec!["CNY".into()],
             max_amount: 5_000_000,
             merchants: BTreeMap::from([
-                ("1900000109".into(), MerchantSettings {
+                (
+                    "1900000109".into(),
+                    MerchantSettings {
                         name: "淘宝特价 Taobao Deals".into(),
                         methods: both.clone(),
                         publishers: development_only(),
-                    }),
-                ("1900000110".into(), MerchantSettings { name: "Example Coffee".into(), methods: both, publishers: development_only() }),
+                    },
+                ),
+                (
+                    "1900000110".into(),
+                    MerchantSettings { name: "Example Coffee".into(), methods: both, publishers: development_only() },
+                ),
             ]),
             confirm_wait_ms: 3_000,
         }

@@ -18,13 +18,16 @@ use miniapp_abi::{ApiError, ErrorCode};
 use serde::Deserialize;
 use std::sync::Arc;
 
-const SCHEMA: &[&str] = &["CREATE TABLE storage_entries (
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE storage_entries (
         program_id TEXT NOT NULL,
         key TEXT NOT NULL,
         value TEXT NOT NULL,
         size INTEGER NOT NULL,
         PRIMARY KEY (program_id, key)
-    ) WITHOUT ROWID;", crate::carry_over_identities!("storage_entries")];
+    ) WITHOUT ROWID;",
+    crate::carry_over_identities!("storage_entries"),
+];
 
 /// The storage capability.
 pub struct Storage {
@@ -230,7 +233,9 @@ impl Capability for Storage {
         let program = program_key.to_string();
         Box::pin(async move {
             self.database
-                .run(move |t| t.execute("DELETE FROM storage_entries WHERE program_id = $1", params![program]).map(drop))
+                .run(move |t| {
+                    t.execute("DELETE FROM storage_entries WHERE program_id = $1", params![program]).map(drop)
+                })
                 .await
         })
     }
