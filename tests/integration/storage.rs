@@ -106,7 +106,7 @@ async fn manifest_quota_above_the_host_maximum_is_a_load_error() {
             common::PROBE_PAYMENT
         ),
     );
-    let error = host.load_app_from_parts(manifest, common::probe_module()).await.err().expect("refused");
+    let error = host.load_app_from_parts(manifest, common::probe_module()).await.expect_err("refused");
     assert_eq!(error.code(), "manifest_invalid");
     assert!(error.to_string().contains("capabilities.storage.quota_bytes"), "{error}");
 }
