@@ -312,20 +312,15 @@ impl Host {
             }
         }
         let grants = self.inner.services.grants.count_for_program(key).await?;
-        if grants > 0 {
-            held.push(HeldData {
-                keeper: "consent".into(),
-                description: format!("{grants} remembered consent answers"),
-                deletable: true,
-            });
-        }
         let decisions = self.inner.services.audit.count_for_program(key).await?;
-        if decisions > 0 {
-            held.push(HeldData {
-                keeper: "audit".into(),
-                description: format!("{decisions} audit log entries (the audit log is never edited)"),
-                deletable: false,
-            });
+        let host_records = [
+            (grants, "consent", format!("{grants} remembered consent answers"), true),
+            (decisions, "audit", format!("{decisions} audit log entries (the audit log is never edited)"), false),
+        ];
+        for (count, keeper, description, deletable) in host_records {
+            if count > 0 {
+                held.push(HeldData { keeper: keeper.into(), description, deletable });
+            }
         }
         Ok(held)
     }

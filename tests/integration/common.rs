@@ -84,6 +84,19 @@ pub async fn probe(host: &Host, id: &str, extra: &str) -> App {
     host.load_app_from_parts(manifest(id, &extra), probe_module()).await.expect("probe loads")
 }
 
+/// A session of `app` launched directly, its prompts answered by `answers`, its
+/// launch output taken.
+pub async fn launched(
+    app: &App,
+    answers: Vec<miniapp_host::consent::Answer>,
+) -> (miniapp_host::Session, std::sync::Arc<miniapp_host::consent::ScriptedUser>) {
+    let user = miniapp_host::consent::ScriptedUser::new(answers);
+    let mut session = app.start_with_user(user.clone()).await.unwrap();
+    session.launch(&direct()).await.unwrap();
+    session.take_output();
+    (session, user)
+}
+
 /// A `custom` event.
 pub fn custom(name: &str, data: Value) -> Event {
     Event::Custom { name: name.to_string(), data }

@@ -1,20 +1,11 @@
 //! Identity and consent through a real guest: per-program ids, consent-gated
 //! scopes remembered per module, revocation, and the once-per-launch re-ask rule.
 
-use crate::common::{self, probe_op};
-use miniapp_host::consent::{Answer, Prompt, ScriptedUser};
-use miniapp_host::{App, Host, Manifest, Session};
+use crate::common::{self, launched, probe_op};
+use miniapp_host::consent::{Answer, Prompt};
+use miniapp_host::{Host, Manifest, Session};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::sync::Arc;
-
-async fn launched(app: &App, answers: Vec<Answer>) -> (Session, Arc<ScriptedUser>) {
-    let user = ScriptedUser::new(answers);
-    let mut session = app.start_with_user(user.clone()).await.unwrap();
-    session.launch(&common::direct()).await.unwrap();
-    session.take_output();
-    (session, user)
-}
 
 async fn op(session: &mut Session, name: &str) -> Value {
     probe_op(session, name, json!({})).await

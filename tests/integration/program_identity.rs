@@ -5,14 +5,13 @@
 //! use; directories run under a per-data-directory development key; merchants
 //! are bound to publishers.
 
-use crate::common::{self, probe_op};
-use miniapp_host::consent::{Answer, Prompt, ScriptedUser};
+use crate::common::{self, launched, probe_op};
+use miniapp_host::consent::{Answer, Prompt};
 use miniapp_host::manifest::MANIFEST_FILE;
 use miniapp_host::package::{self, Contents, Entry, PublisherKey, Role};
-use miniapp_host::{App, Host, LoadError, Manifest, Session};
+use miniapp_host::{App, Host, LoadError, Manifest};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tempfile::TempDir;
 
 const ID: &str = "com.taobao.deals";
@@ -59,14 +58,6 @@ fn write(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
 
 async fn load(host: &Host, bytes: &[u8]) -> Result<App, LoadError> {
     host.load_package(&package::verify(bytes, "test.mpkg")?).await
-}
-
-async fn launched(app: &App, answers: Vec<Answer>) -> (Session, Arc<ScriptedUser>) {
-    let user = ScriptedUser::new(answers);
-    let mut session = app.start_with_user(user.clone()).await.unwrap();
-    session.launch(&common::direct()).await.unwrap();
-    session.take_output();
-    (session, user)
 }
 
 async fn op(app: &App, name: &str, data: Value) -> Value {

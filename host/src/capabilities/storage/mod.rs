@@ -180,11 +180,10 @@ impl Storage {
             .map_err(store_error)
     }
 
-    async fn info(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<InfoReply, ApiError> {
-        let grant = *context.grant::<StorageGrant>()?;
-        let program = context.program().key().to_string();
-        let (used, count): (i64, i64) = self
-            .database
+    /// The bytes and the number of keys the program keyed `program_key` stores.
+    async fn usage(&self, program_key: &str) -> Result<(i64, i64), StoreError> {
+        let program = program_key.to_string();
+        self.database
             .run(move |t| {
                 let row = t.query_one(
                     "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM storage_entries WHERE program_id = $1",
@@ -193,7 +192,11 @@ impl Storage {
                 row.map_or(Ok((0, 0)), |row| Ok((row.integer(0)?, row.integer(1)?)))
             })
             .await
-            .map_err(store_error)?;
+    }
+
+    async fn info(self: Arc<Self>, context: CallContext, _: NoArguments) -> Result<InfoReply, ApiError> {
+        let grant = *context.grant::<StorageGrant>()?;
+        let (used, count) = self.usage(context.program().key()).await.map_err(store_error)?;
         Ok(InfoReply {
             used_bytes: used as u64,
             quota_bytes: grant.quota_bytes,
@@ -209,18 +212,8 @@ impl Capability for Storage {
     }
 
     fn held<'a>(&'a self, program_key: &'a str) -> crate::capability::HeldFuture<'a> {
-        let program = program_key.to_string();
         Box::pin(async move {
-            let (bytes, count) = self
-                .database
-                .run(move |t| {
-                    let row = t.query_one(
-                        "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM storage_entries WHERE program_id = $1",
-                        params![program],
-                    )?;
-                    row.map_or(Ok((0, 0)), |row| Ok((row.integer(0)?, row.integer(1)?)))
-                })
-                .await?;
+            let (bytes, count) = self.usage(program_key).await?;
             Ok((count > 0).then(|| crate::capability::HeldData {
                 keeper: miniapp_abi::storage::CAPABILITY.to_string(),
                 description: format!("{count} keys, {bytes} bytes"),
