@@ -10,7 +10,7 @@ use std::process::ExitCode;
 /// Arguments of `miniapp audit`.
 #[derive(Args)]
 pub struct AuditArgs {
-    /// Only decisions about this program id.
+    /// Only decisions about this program: an id (each identity of that id) or one `id@fingerprint`.
     #[arg(long)]
     program: Option<String>,
 

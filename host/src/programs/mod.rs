@@ -225,9 +225,12 @@ impl Programs {
         let (signed, advice) = match source {
             Source::Directory => (
                 format!("this directory runs signed with this host's development key {}", identity.publisher()),
-                format!(
-                    "a directory claiming an installed program's id can never use that program's data; give the directory its own `id` in miniapp.toml, use another --data-dir, or `miniapp uninstall {id}` first"
-                ),
+                match binding {
+                    Binding::Pinned => "a directory claiming a pinned id can never be that program; give the directory its own `id` in miniapp.toml, or run it with a host configuration that does not pin the id".to_string(),
+                    Binding::FirstInstall => format!(
+                        "a directory claiming an installed program's id can never use that program's data; give the directory its own `id` in miniapp.toml, use another --data-dir, or `miniapp uninstall {id}` first"
+                    ),
+                },
             ),
             Source::Package | Source::Installed => (
                 format!("this package is signed by {}", identity.publisher()),

@@ -50,6 +50,9 @@ fn damaged(path: &Path, name: &str) -> String {
             "restore it from a backup; do not delete it: a new key would make every receipt signed so far unverifiable"
         }
         "identity.key" => "restore it from a backup; a new key would give every user new ids in every program",
+        "development.key" => {
+            "restore it from a backup; a new key would make every program run from a directory a new program, its data left under the old key"
+        }
         _ => "restore it from a backup",
     };
     format!("{} is damaged (not a 32-byte key); {advice}", path.display())
