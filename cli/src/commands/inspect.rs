@@ -112,7 +112,14 @@ async fn report(config: HostConfig, args: &InspectArgs) -> anyhow::Result<ExitCo
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("{} {} — {} ({})", manifest.id, manifest.version, manifest.name, manifest.publisher);
+        // Name and publisher are the program's own text: shown through the sanitizer.
+        println!(
+            "{} {} — {} ({})",
+            manifest.id,
+            manifest.version,
+            miniapp_host::sanitize::line(&manifest.name),
+            miniapp_host::sanitize::line(&manifest.publisher)
+        );
         println!("publisher key {fingerprint} ({signed_by})");
         if let Some(package) = &package {
             println!("package       sha256 {}, signature verified, {} entries", package.package_hash, entries.len());
@@ -120,7 +127,7 @@ async fn report(config: HostConfig, args: &InspectArgs) -> anyhow::Result<ExitCo
                 println!(
                     "  {:<12}{} ({} bytes)",
                     format!("{:?}", entry.role).to_lowercase(),
-                    entry.name,
+                    miniapp_host::sanitize::line(&entry.name),
                     entry.bytes.len()
                 );
             }

@@ -166,7 +166,10 @@ pub async fn install(config: HostConfig, args: InstallArgs) -> anyhow::Result<Ex
     match &installed.previous {
         None => println!(
             "installed {} {} — {} from publisher {} (the id is now bound to {how})",
-            program.id, program.version, program.name, program.publisher
+            program.id,
+            program.version,
+            miniapp_host::sanitize::line(&program.name),
+            program.publisher
         ),
         Some(old) if old.publisher != program.publisher => println!(
             "installed {} {} from publisher {}, the key the host configuration pins, in place of publisher {}'s {} (whose data stays apart, keyed by its own identity)",
@@ -200,7 +203,14 @@ pub async fn uninstall(config: HostConfig, args: UninstallArgs) -> anyhow::Resul
     let program = host.installed(&args.id).await?;
     let identity = host.identity_of(&args.id).await?;
     let held = host.held_data(&identity).await?;
-    println!("{} {} — {} from publisher {}", program.id, program.version, program.name, program.publisher);
+    // The name is the program's own text: shown through the sanitizer.
+    println!(
+        "{} {} — {} from publisher {}",
+        program.id,
+        program.version,
+        miniapp_host::sanitize::line(&program.name),
+        program.publisher
+    );
     if held.is_empty() {
         println!("  it keeps no data here");
     }
