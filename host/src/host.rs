@@ -209,20 +209,7 @@ impl Host {
     /// package of another key for an installed id is refused, naming both keys.
     pub async fn install_package(&self, path: impl AsRef<Path>) -> Result<(Installed, App), LoadError> {
         let path = path.as_ref();
-        let size = std::fs::metadata(path)
-            .map_err(|e| crate::package::PackageError::Unreadable { path: path.to_path_buf(), reason: e.to_string() })?
-            .len();
-        if size > crate::package::MAX_PACKAGE_BYTES {
-            return Err(crate::package::PackageError::Unreadable {
-                path: path.to_path_buf(),
-                reason: format!("{size} bytes is more than a package may hold"),
-            }
-            .into());
-        }
-        let bytes = std::fs::read(path).map_err(|e| crate::package::PackageError::Unreadable {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let bytes = crate::package::read_bytes(path)?;
         let package = crate::package::verify(&bytes, &path.display().to_string())?;
         let app = self.load_verified(&package, Source::Package).await?;
         let installed = self.inner.programs.install(&bytes, &package, &app.program().module_hash).await?;

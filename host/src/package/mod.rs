@@ -274,13 +274,17 @@ impl Contents {
 
 /// Reads and verifies the package file at `path`.
 pub fn read_file(path: &Path) -> Result<VerifiedPackage, PackageError> {
+    verify(&read_bytes(path)?, &path.display().to_string())
+}
+
+/// The bytes of the package file at `path`, its size checked before reading.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, PackageError> {
     let unreadable = |reason: String| PackageError::Unreadable { path: path.to_path_buf(), reason };
     let size = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?.len();
     if size > MAX_PACKAGE_BYTES {
         return Err(unreadable(format!("{size} bytes is more than the {MAX_PACKAGE_BYTES} a package may hold")));
     }
-    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
-    verify(&bytes, &path.display().to_string())
+    std::fs::read(path).map_err(|e| unreadable(e.to_string()))
 }
 
 /// Verifies package bytes; `source_name` names the package in errors.
