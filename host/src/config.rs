@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The host's own top-level fields; every other table is a plug-in's section.
-const HOST_FIELDS: &[&str] = &["profile", "data_dir", "limits", "engine", "disabled_capabilities", "trust"];
+const HOST_FIELDS: &[&str] = &["profile", "data_dir", "database", "limits", "engine", "disabled_capabilities", "trust"];
 
 /// Environment variable naming the data directory when `--data-dir` is not given.
 pub const DATA_DIR_ENV: &str = "MINIAPP_DATA_DIR";
@@ -21,8 +21,12 @@ pub const DATA_DIR_ENV: &str = "MINIAPP_DATA_DIR";
 pub struct HostConfig {
     /// The host profile's name, shown to users (a WeChat-style host by default).
     pub profile: String,
-    /// Where the host keeps its databases and compiled-module cache.
+    /// Where the host keeps its embedded database, installed packages and
+    /// compiled-module cache.
     pub data_dir: PathBuf,
+    /// Which database keeps the host's records: the embedded SQLite file in the
+    /// data directory, or a PostgreSQL server shared by many hosts.
+    pub database: crate::store::DatabaseSettings,
     /// Resource limits every program runs under; a manifest may only tighten them.
     pub limits: Limits,
     /// How the WebAssembly engine is set up.
@@ -44,6 +48,7 @@ impl Default for HostConfig {
         HostConfig {
             profile: "wechat".to_string(),
             data_dir: default_data_dir(),
+            database: crate::store::DatabaseSettings::default(),
             limits: Limits::default(),
             engine: EngineSettings::default(),
             disabled_capabilities: BTreeSet::new(),

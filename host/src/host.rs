@@ -78,7 +78,7 @@ impl HostBuilder {
     /// Opens the data directory, makes every capability and sets up the engine.
     pub fn build(self) -> Result<Host, HostError> {
         let config = self.config;
-        let database = Database::open_in(&config.data_dir)?;
+        let database = Database::connect(&config.database, &config.data_dir)?;
         // Before the other components migrate: their migrations carry records from
         // before verified identities over to the development key it records.
         let programs = Programs::open(database.clone(), &config.data_dir, &config.trust)?;
@@ -96,7 +96,7 @@ impl HostBuilder {
         let (ledger, receipts) = match registry.capability::<Payment>(miniapp_abi::payment::CAPABILITY) {
             Some(payment) => (payment.ledger().clone(), payment.receipts().clone()),
             None => {
-                let receipts = ReceiptSigner::open(&config.data_dir)
+                let receipts = ReceiptSigner::open(&database, &config.data_dir)
                     .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
                 (Ledger::new(database)?, Arc::new(receipts))
             }

@@ -8,7 +8,7 @@ use crate::capabilities::payment::ledger::Ledger;
 use crate::capabilities::payment::receipt::ReceiptSigner;
 use crate::consent::grants::Grants;
 use crate::settings::UserSettings;
-use crate::store::{Database, StoreError};
+use crate::store::{Database, DatabaseSettings, StoreError};
 use std::path::Path;
 
 /// Read-only access to a data directory's records.
@@ -18,10 +18,11 @@ pub struct ReadOnlyRecords {
 }
 
 impl ReadOnlyRecords {
-    /// Opens the records in `data_dir`, if any.
-    pub fn open(data_dir: &Path) -> Result<ReadOnlyRecords, StoreError> {
-        let database = Database::open_existing_read_only(data_dir)?;
-        let receipts = ReceiptSigner::open_existing(data_dir)
+    /// Opens the records in the database `settings` name (SQLite's in `data_dir`
+    /// by default), if any.
+    pub fn open(settings: &DatabaseSettings, data_dir: &Path) -> Result<ReadOnlyRecords, StoreError> {
+        let database = Database::open_existing_read_only(settings, data_dir)?;
+        let receipts = ReceiptSigner::open_existing(database.as_ref(), data_dir)
             .map_err(|reason| StoreError::Open { path: data_dir.to_path_buf(), reason })?;
         Ok(ReadOnlyRecords { database, receipts })
     }

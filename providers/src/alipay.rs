@@ -113,7 +113,7 @@ impl ProviderPlugin for Alipay {
         Ok(Arc::new(Started(Arc::new(AlipayState {
             method: self.method(),
             settings: SimulatorSettings::from_section(&context.section)?,
-            alipay_key: RsaKeys::load_or_create(&context.key_dir, "alipay")?,
+            alipay_key: RsaKeys::load_or_create(&context.database, &context.key_dir, "alipay")?,
             handler: context.notifications,
             book: SimulatorBook::open(context.database, Method::ALIPAY).map_err(|e| e.to_string())?,
         }))))

@@ -1,9 +1,13 @@
 //! RSA-2048 keys for the provider protocols (SHA256withRSA, as WeChat Pay v3 and
-//! Alipay's RSA2 use): test keys generated on first use and kept as PKCS#8 PEM in
-//! `<data dir>/payment-keys/`, so runs against the same data directory agree.
+//! Alipay's RSA2 use): test keys generated on first use and kept as PKCS#8 PEM
+//! with the host's secrets in the database (`payment-key:<name>`), so every run
+//! and every host on one database agree — a notification one host's simulator
+//! signs verifies on another. A key file an earlier version kept in
+//! `<data dir>/payment-keys/` is taken over.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use miniapp_host::store::{Database, secret};
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
@@ -19,23 +23,22 @@ pub struct RsaKeys {
 }
 
 impl RsaKeys {
-    /// The key `<dir>/<name>.pem`, generated if missing.
-    pub fn load_or_create(dir: &Path, name: &str) -> Result<RsaKeys, String> {
-        let path = dir.join(format!("{name}.pem"));
-        let private = match std::fs::read_to_string(&path) {
-            Ok(pem) => RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?,
+    /// The key `name` in `database`, generated if missing (or taken over from
+    /// `<legacy_dir>/<name>.pem`).
+    pub fn load_or_create(database: &Database, legacy_dir: &Path, name: &str) -> Result<RsaKeys, String> {
+        let path = legacy_dir.join(format!("{name}.pem"));
+        let secret = format!("payment-key:{name}");
+        let pem = secret::load_or_create_text(database, &secret, || match std::fs::read_to_string(&path) {
+            Ok(pem) => Ok(pem),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
                     .map_err(|e| format!("cannot make an RSA key: {e}"))?;
-                let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| e.to_string())?;
-                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-                std::fs::write(&temporary, pem.as_bytes()).map_err(|e| format!("{}: {e}", temporary.display()))?;
-                std::fs::rename(&temporary, &path).map_err(|e| format!("{}: {e}", path.display()))?;
-                key
+                Ok(key.to_pkcs8_pem(LineEnding::LF).map_err(|e| e.to_string())?.to_string())
             }
-            Err(error) => return Err(format!("{}: {error}", path.display())),
-        };
+            Err(error) => Err(format!("{}: {error}", path.display())),
+        })?;
+        let private = RsaPrivateKey::from_pkcs8_pem(&pem)
+            .map_err(|e| format!("the key `{secret}` in {} is damaged: {e}", database.describe()))?;
         let public = RsaPublicKey::from(&private);
         Ok(RsaKeys { signing: SigningKey::new(private), verifying: VerifyingKey::new(public) })
     }

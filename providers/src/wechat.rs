@@ -141,9 +141,9 @@ impl ProviderPlugin for WechatPay {
         Ok(Arc::new(Started(Arc::new(WechatPayState {
             method: self.method(),
             settings: SimulatorSettings::from_section(&context.section)?,
-            merchant_key: RsaKeys::load_or_create(dir, "merchant")?,
-            platform_key: RsaKeys::load_or_create(dir, "wechat-platform")?,
-            api_v3_key: miniapp_host::store::secret::load_or_create(dir, "wechat-api-v3.key")?,
+            merchant_key: RsaKeys::load_or_create(&context.database, dir, "merchant")?,
+            platform_key: RsaKeys::load_or_create(&context.database, dir, "wechat-platform")?,
+            api_v3_key: miniapp_host::store::secret::load_or_create(&context.database, dir, "wechat-api-v3.key")?,
             handler: context.notifications,
             book: SimulatorBook::open(context.database, Method::WECHAT_PAY).map_err(|e| e.to_string())?,
         }))))

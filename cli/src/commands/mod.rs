@@ -29,6 +29,12 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// The PostgreSQL server that keeps the host's records (`postgres://user@host/db`)
+    /// [default: the configuration's `[database] url`, else $MINIAPP_DATABASE_URL,
+    /// else the embedded SQLite database in the data directory]
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -124,20 +130,43 @@ fn host_config(cli: &Cli) -> anyhow::Result<HostConfig> {
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
     }
+    if let Some(url) = &cli.database {
+        config.database.url = Some(url.clone());
+    } else if config.database.url.is_none()
+        && let Ok(url) = std::env::var(miniapp_host::store::DATABASE_URL_ENV)
+        && !url.trim().is_empty()
+    {
+        config.database.url = Some(url);
+    }
     Ok(config)
+}
+
+/// Where the host's records are, for messages: the data directory, or the
+/// database server (without its password).
+fn records_place(config: &HostConfig) -> String {
+    match &config.database.url {
+        Some(url) => format!("database {}", miniapp_host::store::redact_url(url)),
+        None => format!("data directory {}", config.data_dir.display()),
+    }
 }
 
 /// Opens the host's records for reading only (nothing is created), naming the
 /// data directory if that fails.
 fn open_records(config: &HostConfig) -> anyhow::Result<miniapp_host::records::ReadOnlyRecords> {
-    miniapp_host::records::ReadOnlyRecords::open(&config.data_dir)
-        .with_context(|| format!("cannot read the host data directory {}", config.data_dir.display()))
+    let records = miniapp_host::records::ReadOnlyRecords::open(&config.database, &config.data_dir);
+    // A server's error already names it.
+    if config.database.url.is_some() {
+        return Ok(records?);
+    }
+    records.with_context(|| format!("cannot read the host {}", records_place(config)))
 }
 
 /// Opens the host, naming the data directory if that fails.
 fn open_host(config: HostConfig) -> anyhow::Result<Host> {
-    let dir = config.data_dir.clone();
-    miniapp_providers::install(Host::builder(config))
-        .build()
-        .with_context(|| format!("cannot open the host data directory {}", dir.display()))
+    let (place, on_server) = (records_place(&config), config.database.url.is_some());
+    let host = miniapp_providers::install(Host::builder(config)).build();
+    if on_server {
+        return Ok(host?);
+    }
+    host.with_context(|| format!("cannot open the host {place}"))
 }

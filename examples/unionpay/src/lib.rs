@@ -82,7 +82,7 @@ impl ProviderPlugin for UnionPay {
         Ok(Arc::new(UnionPayProvider(Arc::new(Started {
             method: self.method(),
             settings: settings(&context.section)?,
-            key: miniapp_host::store::secret::load_or_create(&context.key_dir, "unionpay.key")?,
+            key: miniapp_host::store::secret::load_or_create(&context.database, &context.key_dir, "unionpay.key")?,
             database: context.database,
             notifications: context.notifications,
             next_query_id: AtomicU64::new(1),

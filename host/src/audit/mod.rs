@@ -218,11 +218,11 @@ impl AuditLog {
                 let rows = t.query(
                     "SELECT at_ms, program_id, capability, action, outcome, reason, target, surface FROM (
                      SELECT * FROM decisions
-                     WHERE ($1 IS NULL OR program_id = $1 OR substr(program_id, 1, length($1) + 1) = $1 || '@')
-                       AND ($2 IS NULL OR capability = $2)
-                       AND ($3 IS NULL OR outcome = $3)
+                     WHERE (CAST($1 AS TEXT) IS NULL OR program_id = $1 OR substr(program_id, 1, length($1) + 1) = $1 || '@')
+                       AND (CAST($2 AS TEXT) IS NULL OR capability = $2)
+                       AND (CAST($3 AS TEXT) IS NULL OR outcome = $3)
                      ORDER BY id DESC LIMIT $4
-                 ) ORDER BY id ASC",
+                 ) AS recent ORDER BY id ASC",
                     params![filter.program_id, filter.capability, outcome, limit],
                 )?;
                 rows.iter()

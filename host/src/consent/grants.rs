@@ -147,7 +147,7 @@ impl Grants {
                 let scopes = t
                     .query(
                         "SELECT scope FROM consent_grants WHERE user_id = $1 AND program_id = $2
-                         AND decision = 'granted' AND ($3 IS NULL OR scope = $3) ORDER BY scope",
+                         AND decision = 'granted' AND (CAST($3 AS TEXT) IS NULL OR scope = $3) ORDER BY scope",
                         params![&user_id, &program_id, scope],
                     )?
                     .iter()

@@ -156,7 +156,7 @@ impl Programs {
                 .map_err(|m| HostError::Config(format!("[trust.programs] \"{id}\": {m}")))?;
             pins.insert(id.clone(), fingerprint);
         }
-        let seed = crate::store::secret::load_or_create(data_dir, DEVELOPMENT_KEY_FILE)
+        let seed = crate::store::secret::load_or_create(&database, data_dir, DEVELOPMENT_KEY_FILE)
             .map_err(|reason| StoreError::Open { path: data_dir.to_path_buf(), reason })?;
         let development = PublisherKey::from_seed(seed);
         let steps = schema(&development.fingerprint());

@@ -1,17 +1,56 @@
 //! The embedded backend: one SQLite file, WAL mode, `synchronous=FULL` (a commit
-//! is on disk before it is acknowledged), one connection behind a mutex, every
-//! unit of work run on a blocking-pool thread as one transaction.
+//! is on disk before it is acknowledged), one connection owned by one writer
+//! thread.
+//!
+//! **Group commit.** The writer takes every unit of work waiting when it is free
+//! and runs them in one `BEGIN IMMEDIATE` transaction, each inside its own
+//! savepoint, then commits once: one flush to disk for the whole group, instead
+//! of one per unit. A unit that fails or abandons is rolled back to its savepoint
+//! and leaves the others alone; units run one after another, so each sees the
+//! ones before it as a serial order would; no unit is answered before the commit
+//! that makes it durable. `BEGIN IMMEDIATE` takes SQLite's write lock at once, so
+//! host processes sharing the file (waiting up to the busy timeout) are
+//! serialized too.
 
-use super::{Backend, DATABASE_FILE, Row, StoreError, Transaction, Value, Work, WorkFuture};
+use super::{Backend, DATABASE_FILE, Dialect, Row, StoreError, Transaction, Value, Work, WorkFuture};
+use rusqlite::Connection;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension};
+use std::any::Any;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::mpsc;
+
+/// How many waiting units one commit takes at most: enough to share a flush
+/// among many concurrent payers, few enough that a unit is not kept long.
+const MAX_GROUP: usize = 128;
+
+type Answer = Result<Box<dyn Any + Send>, StoreError>;
+
+/// Where a unit's answer goes.
+enum Reply {
+    Async(tokio::sync::oneshot::Sender<Answer>),
+    Blocking(mpsc::SyncSender<Answer>),
+}
+
+impl Reply {
+    fn send(self, answer: Answer) {
+        // The caller may have stopped waiting (a dropped future); the work is
+        // done or rolled back either way.
+        match self {
+            Reply::Async(sender) => drop(sender.send(answer)),
+            Reply::Blocking(sender) => drop(sender.send(answer)),
+        }
+    }
+}
+
+struct Job {
+    work: Work,
+    reply: Reply,
+}
 
 /// The SQLite backend.
 pub(super) struct Sqlite {
     path: PathBuf,
-    connection: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 fn query_error(error: rusqlite::Error) -> StoreError {
@@ -28,14 +67,10 @@ impl Sqlite {
             .execute_batch(
                 "PRAGMA journal_mode=WAL;
                  PRAGMA synchronous=FULL;
-                 PRAGMA foreign_keys=ON;
-                 CREATE TABLE IF NOT EXISTS schema_versions (
-                     component TEXT PRIMARY KEY,
-                     version INTEGER NOT NULL
-                 );",
+                 PRAGMA foreign_keys=ON;",
             )
             .map_err(open_error)?;
-        Ok(Sqlite { path: path.to_path_buf(), connection: Arc::new(Mutex::new(connection)) })
+        Sqlite::start(path.to_path_buf(), connection, false)
     }
 
     /// Opens the database in `data_dir` read-only, if there is one.
@@ -55,23 +90,107 @@ impl Sqlite {
         let connection =
             Connection::open_with_flags(format!("file:{}?{mode}", path.display()), flags).map_err(open_error)?;
         connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_error)?;
-        Ok(Some(Sqlite { path, connection: Arc::new(Mutex::new(connection)) }))
+        Sqlite::start(path, connection, true).map(Some)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        lock(&self.connection)
+    fn start(path: PathBuf, connection: Connection, read_only: bool) -> Result<Sqlite, StoreError> {
+        let (jobs, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("miniapp-sqlite".into())
+            .spawn(move || writer(connection, queue, read_only))
+            .map_err(|e| StoreError::Open { path: path.clone(), reason: format!("cannot start its thread: {e}") })?;
+        Ok(Sqlite { path, jobs })
+    }
+
+    fn submit(&self, work: Work, reply: Reply) -> Result<(), StoreError> {
+        self.jobs
+            .send(Job { work, reply })
+            .map_err(|_| StoreError::Worker("the SQLite writer thread has stopped".into()))
     }
 }
 
-fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    // A panic while holding the lock leaves the connection itself usable: SQLite
-    // rolls back an unfinished transaction when the next one begins.
-    connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The writer thread: takes the waiting units in groups, until the backend is
+/// dropped.
+fn writer(connection: Connection, queue: mpsc::Receiver<Job>, read_only: bool) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(&connection, group, read_only);
+    }
+}
+
+/// What one unit of a group came to, before the commit.
+enum Ran {
+    /// Its writes are in the transaction; answered once the commit is durable.
+    Kept(Box<dyn Any + Send>),
+    /// Rolled back to its savepoint (it failed, abandoned or a statement failed):
+    /// its answer stands whatever the commit does.
+    RolledBack(Answer),
+}
+
+fn run_group(connection: &Connection, group: Vec<Job>, read_only: bool) {
+    let begin = if read_only { "BEGIN DEFERRED" } else { "BEGIN IMMEDIATE" };
+    if let Err(error) = connection.execute_batch(begin) {
+        let error = query_error(error);
+        for job in group {
+            job.reply.send(Err(StoreError::Query(error.to_string())));
+        }
+        return;
+    }
+    let mut ran = Vec::with_capacity(group.len());
+    for Job { mut work, reply } in group {
+        ran.push((run_unit(connection, &mut work), reply));
+    }
+    let committed = connection.execute_batch("COMMIT").map_err(query_error);
+    if committed.is_err() {
+        // SQLite leaves the transaction open when a commit fails (a busy reader,
+        // a full disk): end it, so the next group starts clean.
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+    for (outcome, reply) in ran {
+        reply.send(match (outcome, &committed) {
+            (Ran::RolledBack(answer), _) => answer,
+            (Ran::Kept(answer), Ok(())) => Ok(answer),
+            (Ran::Kept(_), Err(error)) => Err(StoreError::Query(format!("commit failed: {error}"))),
+        });
+    }
+}
+
+fn run_unit(connection: &Connection, work: &mut Work) -> Ran {
+    if let Err(error) = connection.execute_batch("SAVEPOINT unit") {
+        return Ran::RolledBack(Err(query_error(error)));
+    }
+    let mut unit = SqliteTransaction { connection, abandoned: false, failed: false };
+    // A panicking unit is one failed unit, not a stopped writer.
+    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut unit)))
+        .unwrap_or_else(|_| Err(StoreError::Worker("the unit of work panicked".into())));
+    let keep = answer.is_ok() && !unit.abandoned && !unit.failed;
+    let end = if keep { "RELEASE unit" } else { "ROLLBACK TO unit; RELEASE unit" };
+    match (connection.execute_batch(end), keep, answer) {
+        (Ok(()), true, Ok(answer)) => Ran::Kept(answer),
+        (Ok(()), _, answer) => Ran::RolledBack(answer),
+        (Err(error), _, _) => Ran::RolledBack(Err(query_error(error))),
+    }
 }
 
 struct SqliteTransaction<'a> {
-    transaction: rusqlite::Transaction<'a>,
+    connection: &'a Connection,
     abandoned: bool,
+    failed: bool,
+}
+
+impl SqliteTransaction<'_> {
+    fn note<T>(&mut self, result: Result<T, rusqlite::Error>) -> Result<T, StoreError> {
+        result.map_err(|error| {
+            self.failed = true;
+            query_error(error)
+        })
+    }
 }
 
 /// The shared dialect numbers parameters `$1, $2, …`; SQLite spells them `?1, ?2, …`
@@ -104,35 +223,58 @@ fn bind(params: &[Value]) -> Vec<rusqlite::types::Value> {
         .collect()
 }
 
+fn read_rows(connection: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, rusqlite::Error> {
+    let mut statement = connection.prepare_cached(&dialect(sql))?;
+    let columns = statement.column_count();
+    let mut rows = statement.query(rusqlite::params_from_iter(bind(params)))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(columns);
+        for index in 0..columns {
+            values.push(match row.get_ref(index)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(v) => Value::Integer(v),
+                ValueRef::Real(v) => Value::Real(v),
+                ValueRef::Text(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
+                ValueRef::Blob(_) => {
+                    return Err(rusqlite::Error::InvalidColumnType(
+                        index,
+                        "a blob".into(),
+                        rusqlite::types::Type::Blob,
+                    ));
+                }
+            });
+        }
+        out.push(Row(values));
+    }
+    Ok(out)
+}
+
 impl Transaction for SqliteTransaction<'_> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, StoreError> {
-        let mut statement = self.transaction.prepare_cached(&dialect(sql)).map_err(query_error)?;
-        statement.execute(rusqlite::params_from_iter(bind(params))).map_err(query_error)
+        let result = self
+            .connection
+            .prepare_cached(&dialect(sql))
+            .and_then(|mut statement| statement.execute(rusqlite::params_from_iter(bind(params))));
+        self.note(result)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        let mut statement = self.transaction.prepare_cached(&dialect(sql)).map_err(query_error)?;
-        let columns = statement.column_count();
-        let mut rows = statement.query(rusqlite::params_from_iter(bind(params))).map_err(query_error)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(query_error)? {
-            let mut values = Vec::with_capacity(columns);
-            for index in 0..columns {
-                values.push(match row.get_ref(index).map_err(query_error)? {
-                    ValueRef::Null => Value::Null,
-                    ValueRef::Integer(v) => Value::Integer(v),
-                    ValueRef::Real(v) => Value::Real(v),
-                    ValueRef::Text(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
-                    ValueRef::Blob(_) => return Err(StoreError::Query(format!("column {index} is a blob"))),
-                });
-            }
-            out.push(Row(values));
-        }
-        Ok(out)
+        let result = read_rows(self.connection, sql, params);
+        self.note(result)
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        let result = self.connection.execute_batch(sql);
+        self.note(result)
     }
 
     fn abandon(&mut self) {
         self.abandoned = true;
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
     }
 }
 
@@ -141,57 +283,22 @@ impl Backend for Sqlite {
         self.path.display().to_string()
     }
 
-    fn migrate(&self, component: &str, steps: &[&str]) -> Result<(), StoreError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction().map_err(query_error)?;
-        let current: usize = transaction
-            .query_row("SELECT version FROM schema_versions WHERE component = ?1", [component], |row| {
-                row.get::<_, i64>(0)
-            })
-            .optional()
-            .map_err(query_error)?
-            .map_or(0, |v| usize::try_from(v).unwrap_or(usize::MAX));
-        if current > steps.len() {
-            return Err(StoreError::Open {
-                path: self.path.clone(),
-                reason: format!(
-                    "the `{component}` tables are at version {current}, newer than this host knows ({}); use a newer miniapp",
-                    steps.len()
-                ),
-            });
-        }
-        for step in &steps[current..] {
-            transaction.execute_batch(step).map_err(query_error)?;
-        }
-        transaction
-            .execute(
-                "INSERT INTO schema_versions (component, version) VALUES (?1, ?2)
-                 ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-                rusqlite::params![component, steps.len() as i64],
-            )
-            .map_err(query_error)?;
-        transaction.commit().map_err(query_error)
-    }
-
-    fn integrity_query(&self) -> &'static str {
-        "PRAGMA integrity_check"
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
     }
 
     fn run(&self, work: Work) -> WorkFuture {
-        let connection = self.connection.clone();
+        let (sender, answer) = tokio::sync::oneshot::channel();
+        let submitted = self.submit(work, Reply::Async(sender));
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let mut connection = lock(&connection);
-                let transaction = connection.transaction().map_err(query_error)?;
-                let mut unit = SqliteTransaction { transaction, abandoned: false };
-                let answer = work(&mut unit)?;
-                if !unit.abandoned {
-                    unit.transaction.commit().map_err(query_error)?;
-                }
-                Ok(answer)
-            })
-            .await
-            .map_err(|e| StoreError::Worker(e.to_string()))?
+            submitted?;
+            answer.await.map_err(|_| StoreError::Worker("the SQLite writer thread stopped before answering".into()))?
         })
+    }
+
+    fn run_blocking(&self, work: Work) -> Result<Box<dyn Any + Send>, StoreError> {
+        let (sender, answer) = mpsc::sync_channel(1);
+        self.submit(work, Reply::Blocking(sender))?;
+        answer.recv().map_err(|_| StoreError::Worker("the SQLite writer thread stopped before answering".into()))?
     }
 }

@@ -44,8 +44,9 @@ pub struct Identity {
 /// secret in the data directory.
 pub fn init(context: &InitContext<'_>) -> Result<Arc<dyn Capability>, HostError> {
     let settings: IdentitySettings = context.settings(miniapp_abi::identity::CAPABILITY)?;
-    let identity = Identity::new(context.data_dir(), context.services.consent.clone(), settings.user)
-        .map_err(|reason| crate::store::StoreError::Open { path: context.data_dir().to_path_buf(), reason })?;
+    let identity =
+        Identity::new(&context.services.database, context.data_dir(), context.services.consent.clone(), settings.user)
+            .map_err(|reason| crate::store::StoreError::Open { path: context.data_dir().to_path_buf(), reason })?;
     Ok(Arc::new(identity))
 }
 
@@ -68,9 +69,16 @@ struct IdentityParams {
 }
 
 impl Identity {
-    /// The identity capability, with its secret in `data_dir`.
-    pub fn new(data_dir: &Path, consent: ConsentGate, profile: UserProfile) -> Result<Identity, String> {
-        Ok(Identity { key: crate::store::secret::load_or_create(data_dir, "identity.key")?, consent, profile })
+    /// The identity capability, with its secret in `database` (taken over from
+    /// `data_dir` when an earlier version kept it there).
+    pub fn new(
+        database: &crate::store::Database,
+        data_dir: &Path,
+        consent: ConsentGate,
+        profile: UserProfile,
+    ) -> Result<Identity, String> {
+        let key = crate::store::secret::load_or_create(database, data_dir, "identity.key")?;
+        Ok(Identity { key, consent, profile })
     }
 
     fn derive(&self, kind: &str, subject: &str, user: &str) -> String {

@@ -396,7 +396,7 @@ impl Ledger {
         let row = [provider, merchant_id, out_trade_no, outcome, detail].map(str::to_owned);
         self.database
             .run(move |t| {
-                let [provider, merchant_id, out_trade_no, outcome, detail] = row;
+                let [provider, merchant_id, out_trade_no, outcome, detail] = &row;
                 t.execute(
                     "INSERT INTO payment_notifications (at_ms, provider, merchant_id, out_trade_no, outcome, detail)
                      VALUES ($1, $2, $3, $4, $5, $6)",

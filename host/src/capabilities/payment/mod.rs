@@ -106,7 +106,7 @@ impl Payment {
     ) -> Result<Payment, HostError> {
         settings.check_publishers().map_err(HostError::Config)?;
         let ledger = Ledger::new(services.database.clone())?;
-        let receipts = ReceiptSigner::open(&services.data_dir)
+        let receipts = ReceiptSigner::open(&services.database, &services.data_dir)
             .map_err(|reason| crate::store::StoreError::Open { path: services.data_dir.clone(), reason })?;
         let receipts = Arc::new(receipts);
         let settlement = Arc::new(Settlement::new(ledger.clone(), receipts.clone()));

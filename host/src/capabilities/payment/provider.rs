@@ -130,7 +130,10 @@ pub trait NotificationHandler: Send + Sync + 'static {
 pub struct ProviderContext {
     /// The host database (a provider keeps its own tables there).
     pub database: Database,
-    /// A directory for the provider's keys, kept across runs.
+    /// The data directory's `payment-keys/`, where earlier versions kept
+    /// providers' keys: a provider keeps its keys with the host's secrets in the
+    /// database ([`crate::store::secret`], shared by every host on it) and takes
+    /// over a key file it finds here.
     pub key_dir: PathBuf,
     /// Where the provider delivers its notifications.
     pub notifications: Arc<dyn NotificationHandler>,

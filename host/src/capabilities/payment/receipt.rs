@@ -1,8 +1,10 @@
 //! Receipts: what the host signs when an order is paid, so a merchant can verify
 //! it without trusting the program that shows it. A receipt is
 //! `base64url(JSON payload) "." base64url(Ed25519 signature)`, signed with a key
-//! kept in the data directory (`receipt.key`).
+//! kept with the host's secrets in the database (`receipt.key`, see
+//! [`crate::store::secret`]).
 
+use crate::store::Database;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -46,15 +48,17 @@ impl std::fmt::Debug for ReceiptSigner {
 }
 
 impl ReceiptSigner {
-    /// The signer whose seed is in `<data_dir>/receipt.key`.
-    pub fn open(data_dir: &Path) -> Result<ReceiptSigner, String> {
-        let seed = crate::store::secret::load_or_create(data_dir, "receipt.key")?;
+    /// The signer whose seed is the host secret `receipt.key` in `database`
+    /// (taken over from `<data_dir>/receipt.key` when an earlier version kept it
+    /// there): every host on one database signs with the same key.
+    pub fn open(database: &Database, data_dir: &Path) -> Result<ReceiptSigner, String> {
+        let seed = crate::store::secret::load_or_create(database, data_dir, "receipt.key")?;
         Ok(ReceiptSigner { key: SigningKey::from_bytes(&seed) })
     }
 
     /// The signer in `data_dir`, if this host has made one (read-only tools).
-    pub fn open_existing(data_dir: &Path) -> Result<Option<ReceiptSigner>, String> {
-        let seed = crate::store::secret::load_existing(data_dir, "receipt.key")?;
+    pub fn open_existing(database: Option<&Database>, data_dir: &Path) -> Result<Option<ReceiptSigner>, String> {
+        let seed = crate::store::secret::load_existing(database, data_dir, "receipt.key")?;
         Ok(seed.map(|seed| ReceiptSigner { key: SigningKey::from_bytes(&seed) }))
     }
 
@@ -95,7 +99,7 @@ mod tests {
     #[test]
     fn receipts_verify_and_tampering_is_caught() {
         let dir = tempfile::tempdir().unwrap();
-        let signer = ReceiptSigner::open(dir.path()).unwrap();
+        let signer = ReceiptSigner::open(&Database::open_in(dir.path()).unwrap(), dir.path()).unwrap();
         let payload = ReceiptPayload {
             v: 1,
             merchant_id: "1900000109".into(),
@@ -115,7 +119,8 @@ mod tests {
         let tampered = format!("{forged_json}.{}", receipt.split_once('.').unwrap().1);
         assert!(signer.verify(&tampered).unwrap_err().contains("does not match"));
         assert!(signer.verify("garbage").is_err());
-        let other = ReceiptSigner::open(tempfile::tempdir().unwrap().path()).unwrap();
+        let other_dir = tempfile::tempdir().unwrap();
+        let other = ReceiptSigner::open(&Database::open_in(other_dir.path()).unwrap(), other_dir.path()).unwrap();
         assert!(other.verify(&receipt).is_err());
     }
 }

@@ -82,7 +82,7 @@ impl Storage {
             .run(move |t| {
                 let used = t
                     .query_one(
-                        "SELECT COALESCE(SUM(size), 0) FROM storage_entries WHERE program_id = $1",
+                        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM storage_entries WHERE program_id = $1",
                         params![&program],
                     )?
                     .map_or(Ok(0), |row| row.integer(0))?;
@@ -186,7 +186,7 @@ impl Storage {
         self.database
             .run(move |t| {
                 let row = t.query_one(
-                    "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM storage_entries WHERE program_id = $1",
+                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), COUNT(*) FROM storage_entries WHERE program_id = $1",
                     params![program],
                 )?;
                 row.map_or(Ok((0, 0)), |row| Ok((row.integer(0)?, row.integer(1)?)))
