@@ -17,11 +17,43 @@ pub fn host(data: &TempDir) -> Host {
 
 /// A host on a fresh data directory, configured by `configure`.
 pub fn host_with(data: &TempDir, configure: impl FnOnce(&mut HostConfig)) -> Host {
+    host_on(&Backend::Sqlite, data, configure)
+}
+
+/// The databases the storage, ledger, consent and audit tests run on.
+pub use miniapp_host::testing::TestBackend as Backend;
+
+/// A host on `backend`, with a fresh data directory, configured by `configure`.
+pub fn host_on(backend: &Backend, data: &TempDir, configure: impl FnOnce(&mut HostConfig)) -> Host {
     let mut config = HostConfig::with_data_dir(data.path());
     config.engine.max_live_programs = 64;
+    backend.configure(&mut config);
     configure(&mut config);
     miniapp_providers::install(Host::builder(config)).build().expect("host starts")
 }
+
+/// Runs the test body `async fn name(backend: Backend)` on each database:
+/// `on_each_backend!(name);` beside it makes the tests `name::sqlite` and
+/// `name::postgres` (skipped, saying so, when no test PostgreSQL server is
+/// configured; required in CI).
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(backend) = $crate::common::Backend::postgres() {
+                    super::$name(backend).await
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_each_backend;
 
 /// A manifest for program `id` with extra TOML appended (capabilities, limits).
 pub fn manifest(id: &str, extra: &str) -> Manifest {

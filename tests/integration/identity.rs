@@ -2,10 +2,22 @@
 //! scopes remembered per module, revocation, and the once-per-launch re-ask rule.
 
 use crate::common::{self, launched, probe_op};
+use common::Backend;
 use miniapp_host::consent::{Answer, Prompt};
 use miniapp_host::{Host, Manifest, Session};
 use serde_json::{Value, json};
 use std::path::Path;
+
+common::on_each_backend!(
+    user_ids_differ_per_program_and_last_across_runs,
+    union_id_needs_its_declaration,
+    a_denied_scope_returns_no_data_and_is_not_asked_again,
+    a_grant_is_remembered_for_its_module_and_a_new_module_asks_again,
+    a_revoked_grant_stops_working_at_once,
+    authorize_asks_again_at_most_once_per_launch,
+    the_user_picks_one_address_and_the_program_gets_only_that,
+    undeclared_scopes_are_denied_and_unknown_ones_refused_at_load
+);
 
 async fn op(session: &mut Session, name: &str) -> Value {
     probe_op(session, name, json!({})).await
@@ -30,8 +42,7 @@ fn probe_new_version() -> Vec<u8> {
     bytes
 }
 
-#[tokio::test]
-async fn user_ids_differ_per_program_and_last_across_runs() {
+async fn user_ids_differ_per_program_and_last_across_runs(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
     let ids = |host: Host| async move {
         let mut out = Vec::new();
@@ -45,7 +56,7 @@ async fn user_ids_differ_per_program_and_last_across_runs() {
         }
         out
     };
-    let first = ids(common::host(&data)).await;
+    let first = ids(common::host_on(&backend, &data, |_| {})).await;
     assert_ne!(first[0].0, first[1].0, "programs get different ids");
     assert_ne!(first[0].0, first[2].0);
     assert_eq!(first[0].1, first[1].1, "same publisher, same union id");
@@ -54,24 +65,22 @@ async fn user_ids_differ_per_program_and_last_across_runs() {
     // shows other keys getting other union ids).
     assert_eq!(first[0].1, first[2].1, "one key, one union id, whatever the name");
     assert!(first[0].0.as_str().unwrap().starts_with("u_"));
-    let second = ids(common::host(&data)).await;
+    let second = ids(common::host_on(&backend, &data, |_| {})).await;
     assert_eq!(first, second, "ids last across hosts on the same data directory");
 }
 
-#[tokio::test]
-async fn union_id_needs_its_declaration() {
+async fn union_id_needs_its_declaration(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let app = common::probe(&host, "test.no-union", "[capabilities.identity]\n").await;
     let (mut session, _) = launched(&app, vec![]).await;
     assert_eq!(op(&mut session, "union_id").await["error"]["code"], "capability_denied");
     assert!(op(&mut session, "user_id").await["ok"].is_string());
 }
 
-#[tokio::test]
-async fn a_denied_scope_returns_no_data_and_is_not_asked_again() {
+async fn a_denied_scope_returns_no_data_and_is_not_asked_again(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let app = common::probe(&host, "test.deny", "").await;
     let (mut session, user) = launched(&app, vec![Answer::No, Answer::Yes]).await;
     let reply = op(&mut session, "phone").await;
@@ -90,10 +99,9 @@ async fn a_denied_scope_returns_no_data_and_is_not_asked_again() {
     }
 }
 
-#[tokio::test]
-async fn a_grant_is_remembered_for_its_module_and_a_new_module_asks_again() {
+async fn a_grant_is_remembered_for_its_module_and_a_new_module_asks_again(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let app = common::probe(&host, "test.remember", "").await;
     let (mut session, user) = launched(&app, vec![Answer::Yes]).await;
     assert_eq!(op(&mut session, "profile").await["ok"]["display_name"], "李雷 Li Lei");
@@ -112,10 +120,9 @@ async fn a_grant_is_remembered_for_its_module_and_a_new_module_asks_again() {
     assert_eq!(user.prompts().len(), 1, "a new module asks again");
 }
 
-#[tokio::test]
-async fn a_revoked_grant_stops_working_at_once() {
+async fn a_revoked_grant_stops_working_at_once(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let app = common::probe(&host, "test.revoke", "").await;
     let (mut session, user) = launched(&app, vec![Answer::Yes]).await;
     assert!(op(&mut session, "phone").await["ok"].is_string());
@@ -128,10 +135,9 @@ async fn a_revoked_grant_stops_working_at_once() {
     assert_eq!(events, ["granted", "used", "revoked"]);
 }
 
-#[tokio::test]
-async fn authorize_asks_again_at_most_once_per_launch() {
+async fn authorize_asks_again_at_most_once_per_launch(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let app = common::probe(&host, "test.reask", "").await;
     let (mut session, user) = launched(&app, vec![Answer::No, Answer::Yes]).await;
     assert_eq!(op(&mut session, "phone").await["error"]["code"], "capability_denied");
@@ -146,10 +152,9 @@ async fn authorize_asks_again_at_most_once_per_launch() {
     assert_eq!(user.prompts().len(), 1);
 }
 
-#[tokio::test]
-async fn the_user_picks_one_address_and_the_program_gets_only_that() {
+async fn the_user_picks_one_address_and_the_program_gets_only_that(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let app = common::probe(&host, "test.address", "").await;
     let (mut session, user) = launched(&app, vec![Answer::Pick(2), Answer::No]).await;
     let reply = op(&mut session, "address").await;
@@ -166,10 +171,9 @@ async fn the_user_picks_one_address_and_the_program_gets_only_that() {
     assert_eq!(op(&mut session, "address").await["error"]["code"], "capability_denied");
 }
 
-#[tokio::test]
-async fn undeclared_scopes_are_denied_and_unknown_ones_refused_at_load() {
+async fn undeclared_scopes_are_denied_and_unknown_ones_refused_at_load(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let only_profile = "[capabilities.identity]\n[capabilities.identity.scopes]\nprofile = \"Show your name\"\n";
     let app = common::probe(&host, "test.narrow", only_profile).await;
     let (mut session, user) = launched(&app, vec![Answer::Yes]).await;

@@ -3,6 +3,7 @@
 //! receipts.
 
 use crate::common::{self, probe_op};
+use common::Backend;
 use miniapp_host::capabilities::payment::PaymentSettings;
 use miniapp_host::consent::{Answer, Prompt, ScriptedUser};
 use miniapp_host::{App, Host, HostConfig, Session};
@@ -10,8 +11,17 @@ use miniapp_providers::{Scenario, SimulatorSettings};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-fn payment_host(data: &tempfile::TempDir, configure: impl FnOnce(&mut HostConfig)) -> Host {
-    common::host_with(data, |config| {
+common::on_each_backend!(
+    paying_with_each_method_shows_the_sheet_and_records_a_receipt,
+    a_repeat_charges_nothing_and_returns_the_same_receipt,
+    a_retry_after_a_cancel_or_a_failure_can_succeed,
+    invalid_orders_are_refused_with_the_field_named,
+    every_scenario_on_both_providers_settles_once,
+    nobody_at_the_sheet_cancels
+);
+
+fn payment_host(backend: &Backend, data: &tempfile::TempDir, configure: impl FnOnce(&mut HostConfig)) -> Host {
+    common::host_on(backend, data, |config| {
         SimulatorSettings::update(config, |s| s.notification_delay_scale = 0.0001).unwrap();
         config.update_section("payment", |p: &mut PaymentSettings| p.confirm_wait_ms = 2_000).unwrap();
         configure(config);
@@ -35,10 +45,9 @@ async fn pay(session: &mut Session, order: Value) -> Value {
     common::probe_tap(session, "pay", order).await
 }
 
-#[tokio::test]
-async fn paying_with_each_method_shows_the_sheet_and_records_a_receipt() {
+async fn paying_with_each_method_shows_the_sheet_and_records_a_receipt(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = payment_host(&data, |_| {});
+    let host = payment_host(&backend, &data, |_| {});
     let (mut session, user, _) = payer(&host, vec![Answer::Pick(1), Answer::Pick(2)]).await;
     for (trade_no, method) in [("T-wechat-0001", "wechat_pay"), ("T-alipay-0001", "alipay")] {
         let reply = pay(&mut session, order(trade_no, 2990)).await;
@@ -67,10 +76,9 @@ async fn paying_with_each_method_shows_the_sheet_and_records_a_receipt() {
     assert_eq!(events, ["created", "awaiting_user", "processing", "paid"]);
 }
 
-#[tokio::test]
-async fn a_repeat_charges_nothing_and_returns_the_same_receipt() {
+async fn a_repeat_charges_nothing_and_returns_the_same_receipt(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = payment_host(&data, |_| {});
+    let host = payment_host(&backend, &data, |_| {});
     let (mut session, user, _) = payer(&host, vec![Answer::Pick(1)]).await;
     let first = pay(&mut session, order("T-repeat-01", 1999)).await;
     let again = pay(&mut session, order("T-repeat-01", 1999)).await;
@@ -83,10 +91,9 @@ async fn a_repeat_charges_nothing_and_returns_the_same_receipt() {
     assert_eq!(queried["ok"], first["ok"]);
 }
 
-#[tokio::test]
-async fn a_retry_after_a_cancel_or_a_failure_can_succeed() {
+async fn a_retry_after_a_cancel_or_a_failure_can_succeed(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = payment_host(&data, |c| {
+    let host = payment_host(&backend, &data, |c| {
         SimulatorSettings::update(c, |s| {
             s.order_scenarios.insert("T-retry-02".into(), Scenario::InsufficientFunds);
         })
@@ -105,10 +112,9 @@ async fn a_retry_after_a_cancel_or_a_failure_can_succeed() {
     );
 }
 
-#[tokio::test]
-async fn invalid_orders_are_refused_with_the_field_named() {
+async fn invalid_orders_are_refused_with_the_field_named(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = payment_host(&data, |_| {});
+    let host = payment_host(&backend, &data, |_| {});
     let (mut session, user, _) = payer(&host, vec![]).await;
     let cases = [
         (
@@ -156,8 +162,7 @@ async fn invalid_orders_are_refused_with_the_field_named() {
     );
 }
 
-#[tokio::test]
-async fn every_scenario_on_both_providers_settles_once() {
+async fn every_scenario_on_both_providers_settles_once(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
     let scenarios = [
         (Scenario::Success, "paid", None),
@@ -170,7 +175,7 @@ async fn every_scenario_on_both_providers_settles_once() {
         (Scenario::StaleNotification, "paid", None),
         (Scenario::AmountMismatch, "failed", Some("amount_mismatch")),
     ];
-    let host = payment_host(&data, |c| {
+    let host = payment_host(&backend, &data, |c| {
         SimulatorSettings::update(c, |s| {
             for (i, (scenario, _, _)) in scenarios.iter().enumerate() {
                 for method in 1..=2 {
@@ -233,10 +238,9 @@ async fn every_scenario_on_both_providers_settles_once() {
     }
 }
 
-#[tokio::test]
-async fn nobody_at_the_sheet_cancels() {
+async fn nobody_at_the_sheet_cancels(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = payment_host(&data, |_| {});
+    let host = payment_host(&backend, &data, |_| {});
     let (mut session, _, _) = payer(&host, vec![]).await;
     let reply = pay(&mut session, order("T-nobody-1", 100)).await;
     assert_eq!(reply["ok"]["status"], "cancelled");

@@ -1,12 +1,22 @@
 //! The storage capability through a real guest: round trips, quota, isolation.
 
 use crate::common::{self, probe_op};
+use common::Backend;
 use serde_json::json;
 
-#[tokio::test]
-async fn storage_round_trips_values() {
+common::on_each_backend!(
+    storage_round_trips_values,
+    bad_keys_are_invalid_arguments,
+    quota_is_enforced_and_a_refused_write_changes_nothing,
+    entries_larger_than_the_host_allows_are_refused,
+    programs_cannot_see_each_others_storage,
+    manifest_quota_above_the_host_maximum_is_a_load_error,
+    a_capability_the_host_disables_is_denied_as_a_value
+);
+
+async fn storage_round_trips_values(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let app = common::probe(&host, "test.round-trip", "").await;
     let mut session = app.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();
@@ -27,10 +37,9 @@ async fn storage_round_trips_values() {
     assert_eq!(probe_op(&mut session, "keys", json!({})).await["ok"], json!([]));
 }
 
-#[tokio::test]
-async fn bad_keys_are_invalid_arguments() {
+async fn bad_keys_are_invalid_arguments(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let mut session = common::probe(&host, "test.keys", "").await.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();
     for key in [String::new(), "k".repeat(257), "line\nbreak".to_string()] {
@@ -39,10 +48,9 @@ async fn bad_keys_are_invalid_arguments() {
     }
 }
 
-#[tokio::test]
-async fn quota_is_enforced_and_a_refused_write_changes_nothing() {
+async fn quota_is_enforced_and_a_refused_write_changes_nothing(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let app = common::probe(&host, "test.quota", "quota_bytes = 1000").await;
     let mut session = app.start().await.unwrap();
     session.launch(&common::direct()).await.unwrap();
@@ -61,10 +69,9 @@ async fn quota_is_enforced_and_a_refused_write_changes_nothing() {
     assert_eq!(reply["ok"], json!(null), "{reply}");
 }
 
-#[tokio::test]
-async fn entries_larger_than_the_host_allows_are_refused() {
+async fn entries_larger_than_the_host_allows_are_refused(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host_with(&data, |c| {
+    let host = common::host_on(&backend, &data, |c| {
         c.update_section("storage", |s: &mut miniapp_host::capabilities::storage::StorageSettings| {
             s.max_entry_bytes = 64
         })
@@ -77,10 +84,9 @@ async fn entries_larger_than_the_host_allows_are_refused() {
     assert!(reply["error"]["message"].as_str().unwrap().contains("largest entry allowed is 64 bytes"));
 }
 
-#[tokio::test]
-async fn programs_cannot_see_each_others_storage() {
+async fn programs_cannot_see_each_others_storage(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let mut alice = common::probe(&host, "test.alice", "").await.start().await.unwrap();
     let mut bob = common::probe(&host, "test.bob", "").await.start().await.unwrap();
     alice.launch(&common::direct()).await.unwrap();
@@ -93,10 +99,9 @@ async fn programs_cannot_see_each_others_storage() {
     assert_eq!(probe_op(&mut alice, "get", json!({"key": "secret"})).await["ok"], json!("alice's"));
 }
 
-#[tokio::test]
-async fn manifest_quota_above_the_host_maximum_is_a_load_error() {
+async fn manifest_quota_above_the_host_maximum_is_a_load_error(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host(&data);
+    let host = common::host_on(&backend, &data, |_| {});
     let manifest = common::manifest(
         "test.greedy",
         &format!(
@@ -111,10 +116,9 @@ async fn manifest_quota_above_the_host_maximum_is_a_load_error() {
     assert!(error.to_string().contains("capabilities.storage.quota_bytes"), "{error}");
 }
 
-#[tokio::test]
-async fn a_capability_the_host_disables_is_denied_as_a_value() {
+async fn a_capability_the_host_disables_is_denied_as_a_value(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
-    let host = common::host_with(&data, |c| {
+    let host = common::host_on(&backend, &data, |c| {
         c.disabled_capabilities.insert("storage".into());
     });
     let mut session = common::probe(&host, "test.disabled", "").await.start().await.unwrap();

@@ -262,15 +262,17 @@ mod tests {
 
     #[test]
     fn answers_hold_for_their_module_and_revocations_for_all() {
-        let dir = tempfile::tempdir().unwrap();
-        let grants = Grants::new(Database::open_in(dir.path()).unwrap()).unwrap();
-        assert_eq!(block(grants.lookup("u", "p", "m1", "phone")).unwrap(), None);
-        block(grants.remember("u", "p", "m1", "phone", Decision::Granted)).unwrap();
-        assert_eq!(block(grants.lookup("u", "p", "m1", "phone")).unwrap(), Some(Decision::Granted));
-        assert_eq!(block(grants.lookup("u", "p", "m2", "phone")).unwrap(), None, "a new module asks again");
-        assert_eq!(block(grants.revoke("u", "p", None)).unwrap(), vec!["phone".to_string()]);
-        assert_eq!(block(grants.lookup("u", "p", "m2", "phone")).unwrap(), Some(Decision::Revoked));
-        let events: Vec<String> = block(grants.history("u", "p")).unwrap().into_iter().map(|e| e.2).collect();
-        assert_eq!(events, ["granted", "revoked"]);
+        for backend in crate::testing::TestBackend::all() {
+            let dir = tempfile::tempdir().unwrap();
+            let grants = Grants::new(backend.database(dir.path())).unwrap();
+            assert_eq!(block(grants.lookup("u", "p", "m1", "phone")).unwrap(), None);
+            block(grants.remember("u", "p", "m1", "phone", Decision::Granted)).unwrap();
+            assert_eq!(block(grants.lookup("u", "p", "m1", "phone")).unwrap(), Some(Decision::Granted));
+            assert_eq!(block(grants.lookup("u", "p", "m2", "phone")).unwrap(), None, "a new module asks again");
+            assert_eq!(block(grants.revoke("u", "p", None)).unwrap(), vec!["phone".to_string()]);
+            assert_eq!(block(grants.lookup("u", "p", "m2", "phone")).unwrap(), Some(Decision::Revoked));
+            let events: Vec<String> = block(grants.history("u", "p")).unwrap().into_iter().map(|e| e.2).collect();
+            assert_eq!(events, ["granted", "revoked"], "{}", backend.name());
+        }
     }
 }

@@ -283,18 +283,6 @@ impl Dialect {
         }
     }
 
-    /// A statement that makes concurrent migrations wait for each other, run first
-    /// in the migration's transaction (SQLite needs none: its migration holds the
-    /// write lock from its first statement).
-    fn schema_lock(self) -> Option<&'static str> {
-        match self {
-            Dialect::Sqlite => None,
-            // A transaction-scoped advisory lock: released by the commit or by the
-            // death of the host holding it.
-            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(7306015021718069248)"),
-        }
-    }
-
     /// The query by which the backend checks its own data; its rows of text,
     /// joined, read `ok` when the data is sound.
     fn integrity_query(self) -> &'static str {
@@ -366,6 +354,11 @@ pub trait Backend: Send + Sync + 'static {
     /// done: for start-up (schema, keys), from code that is not async. Works
     /// from inside an async runtime too (the work runs on the backend's threads).
     fn run_blocking(&self, work: Work) -> Result<Box<dyn Any + Send>, StoreError>;
+
+    /// Like [`Backend::run_blocking`], holding the database's schema lock, which
+    /// one such unit holds at a time across every host on the database, and
+    /// seeing everything committed before the lock was granted: for migrations.
+    fn run_exclusive(&self, work: Work) -> Result<Box<dyn Any + Send>, StoreError>;
 }
 
 /// A shared handle to the host database.
@@ -450,11 +443,8 @@ impl Database {
         let component = component.to_string();
         let steps: Vec<String> = steps.iter().map(|s| s.to_string()).collect();
         let describe = self.describe();
-        self.run_blocking(move |t| {
+        let work: Work = Box::new(move |t| {
             let dialect = t.dialect();
-            if let Some(lock) = dialect.schema_lock() {
-                t.query(lock, &[])?;
-            }
             t.execute_batch(
                 "CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version BIGINT NOT NULL)",
             )?;
@@ -480,8 +470,9 @@ impl Database {
                  ON CONFLICT (component) DO UPDATE SET version = excluded.version",
                 params![&component, steps.len() as i64],
             )?;
-            Ok(())
-        })
+            Ok(Box::new(()) as Box<dyn Any + Send>)
+        });
+        self.backend.run_exclusive(work).map(drop)
     }
 
     /// The backend's own check of its data: `ok` when sound.
@@ -524,24 +515,130 @@ fn downcast<R: 'static>(answer: Box<dyn Any + Send>) -> Result<R, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::TestBackend;
 
     #[tokio::test]
     async fn migrations_apply_once_and_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Database::open_in(dir.path()).unwrap();
-        let steps = ["CREATE TABLE a (x INTEGER)", "ALTER TABLE a ADD COLUMN y TEXT"];
-        db.migrate("test", &steps[..1]).unwrap();
-        db.migrate("test", &steps).unwrap();
-        db.migrate("test", &steps).unwrap();
-        db.run(|t| {
-            t.execute("INSERT INTO a (x, y) VALUES ($1, $2)", params![1, "b"])?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-        let rows = db.run(|t| t.query("SELECT x, y FROM a", &[])).await.unwrap();
-        assert_eq!(rows, vec![Row(vec![Value::Integer(1), Value::Text("b".into())])]);
-        let err = db.migrate("test", &steps[..1]).unwrap_err();
-        assert!(err.to_string().contains("newer than this host knows"), "{err}");
+        for backend in TestBackend::all() {
+            let dir = tempfile::tempdir().unwrap();
+            let db = backend.database(dir.path());
+            let steps = ["CREATE TABLE a (x INTEGER)", "ALTER TABLE a ADD COLUMN y TEXT"];
+            db.migrate("test", &steps[..1]).unwrap();
+            db.migrate("test", &steps).unwrap();
+            db.migrate("test", &steps).unwrap();
+            db.run(|t| {
+                t.execute("INSERT INTO a (x, y) VALUES ($1, $2)", params![1, "b"])?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+            let rows = db.run(|t| t.query("SELECT x, y FROM a", &[])).await.unwrap();
+            assert_eq!(rows, vec![Row(vec![Value::Integer(1), Value::Text("b".into())])], "{}", backend.name());
+            let err = db.migrate("test", &steps[..1]).unwrap_err();
+            assert!(err.to_string().contains("newer than this host knows"), "{err}");
+        }
+    }
+
+    /// Hosts starting at once on one database take turns migrating it: every
+    /// one succeeds and each step runs once.
+    #[test]
+    fn hosts_starting_at_once_migrate_once() {
+        for backend in TestBackend::all() {
+            let dir = tempfile::tempdir().unwrap();
+            let steps = [
+                "CREATE TABLE counted (id INTEGER PRIMARY KEY AUTOINCREMENT, note TEXT NOT NULL)",
+                "INSERT INTO counted (note) VALUES ('step 2 ran')",
+            ];
+            std::thread::scope(|scope| {
+                for _ in 0..4 {
+                    let (backend, dir) = (&backend, dir.path());
+                    scope.spawn(move || backend.database(dir).migrate("race", &steps).unwrap());
+                }
+            });
+            let db = backend.database(dir.path());
+            let rows = db.run_blocking(|t| t.query("SELECT COUNT(*) FROM counted", &[])).unwrap();
+            assert_eq!(rows[0].integer(0).unwrap(), 1, "{}", backend.name());
+        }
+    }
+
+    /// Concurrent read-modify-write units lose no update: each is serializable
+    /// (PostgreSQL runs a conflicted one again).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_read_modify_write_loses_no_update() {
+        for backend in TestBackend::all() {
+            let dir = tempfile::tempdir().unwrap();
+            let db = backend.database(dir.path());
+            db.migrate("counter", &["CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0)"])
+                .unwrap();
+            let tasks: Vec<_> = (0..64)
+                .map(|_| {
+                    let db = db.clone();
+                    tokio::spawn(async move {
+                        db.run(|t| {
+                            let n = t.query_one("SELECT n FROM counter", &[])?.map(|r| r.integer(0)).transpose()?;
+                            t.execute("UPDATE counter SET n = $1", params![n.unwrap_or(0) + 1])?;
+                            Ok(())
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap().unwrap();
+            }
+            let n = db.run(|t| t.query_one("SELECT n FROM counter", &[])).await.unwrap().unwrap().integer(0).unwrap();
+            assert_eq!(n, 64, "{}", backend.name());
+        }
+    }
+
+    /// A unit in which a statement failed writes nothing, even when the work
+    /// goes on and answers `Ok`; units grouped with it are not touched.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_statement_rolls_its_unit_back_and_only_its_unit() {
+        for backend in TestBackend::all() {
+            let dir = tempfile::tempdir().unwrap();
+            let db = backend.database(dir.path());
+            db.migrate("rows", &["CREATE TABLE kept (k INTEGER PRIMARY KEY)"]).unwrap();
+            let tasks: Vec<_> = (0..40i64)
+                .map(|k| {
+                    let db = db.clone();
+                    tokio::spawn(async move {
+                        db.run(move |t| {
+                            t.execute("INSERT INTO kept (k) VALUES ($1)", params![k])?;
+                            if k % 4 == 0 {
+                                // Swallowed on purpose: the unit must still write nothing.
+                                let _ = t.execute("INSERT INTO kept (k) VALUES ($1)", params![k]);
+                            }
+                            Ok(())
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.unwrap().unwrap();
+            }
+            let rows = db.run(|t| t.query("SELECT k FROM kept ORDER BY k", &[])).await.unwrap();
+            let kept: Vec<i64> = rows.iter().map(|r| r.integer(0).unwrap()).collect();
+            let expected: Vec<i64> = (0..40).filter(|k| k % 4 != 0).collect();
+            assert_eq!(kept, expected, "{}", backend.name());
+        }
+    }
+
+    #[test]
+    fn schema_steps_are_spelled_for_each_backend() {
+        let step = "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL, r REAL, integer_note TEXT) WITHOUT ROWID";
+        assert_eq!(Dialect::Sqlite.schema(step), step);
+        assert_eq!(
+            Dialect::Postgres.schema(step),
+            "CREATE TABLE t (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, n BIGINT NOT NULL, r DOUBLE PRECISION, integer_note TEXT)"
+        );
+    }
+
+    #[test]
+    fn an_unknown_database_url_is_refused_by_name() {
+        let settings = DatabaseSettings::at("mysql://db/miniapp");
+        let error = Database::connect(&settings, Path::new("/nonexistent")).unwrap_err();
+        assert!(error.to_string().contains("not a PostgreSQL connection string"), "{error}");
     }
 }

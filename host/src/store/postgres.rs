@@ -174,9 +174,24 @@ fn store_error(error: &tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// How a unit's transaction starts.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// `SERIALIZABLE`, the rule for work.
+    Serializable { read_only: bool },
+    /// `READ COMMITTED` under the schema lock, for migrations: each statement
+    /// sees what was committed before it, so a host that waited for the lock
+    /// sees the migration the host before it made.
+    Exclusive,
+}
+
+/// The schema lock: a transaction-scoped advisory lock, released by the commit
+/// or by the death of the host holding it.
+const SCHEMA_LOCK: &str = "SELECT pg_advisory_xact_lock(7306015021718069248)";
+
 /// Runs one unit on a blocking thread of the backend's runtime: again after a
 /// conflict, up to [`MAX_RUNS`] times.
-fn run_unit(handle: &Handle, pool: &Pool, work: &mut Work, read_only: bool) -> Answer {
+fn run_unit(handle: &Handle, pool: &Pool, work: &mut Work, mode: Mode) -> Answer {
     let mut client = handle.block_on(pool.get()).map_err(|e| StoreError::Open {
         path: PathBuf::from("the PostgreSQL server"),
         reason: match &e {
@@ -187,12 +202,17 @@ fn run_unit(handle: &Handle, pool: &Pool, work: &mut Work, read_only: bool) -> A
     let mut run = 0;
     loop {
         run += 1;
+        let (isolation, read_only) = match mode {
+            Mode::Serializable { read_only } => (IsolationLevel::Serializable, read_only),
+            Mode::Exclusive => (IsolationLevel::ReadCommitted, false),
+        };
         let transaction = handle
-            .block_on(
-                client.build_transaction().isolation_level(IsolationLevel::Serializable).read_only(read_only).start(),
-            )
+            .block_on(client.build_transaction().isolation_level(isolation).read_only(read_only).start())
             .map_err(|e| store_error(&e))?;
         let mut unit = PgTransaction { handle, transaction, abandoned: false, failed: None };
+        if matches!(mode, Mode::Exclusive) {
+            unit.query(SCHEMA_LOCK, &[])?;
+        }
         let answer = work(&mut unit);
         let PgTransaction { transaction, abandoned, failed, .. } = unit;
         let outcome = match failed {
@@ -304,19 +324,29 @@ impl Backend for Postgres {
             Ok(handle) => handle,
             Err(error) => return Box::pin(async move { Err(error) }),
         };
-        let (pool, read_only) = (self.pool.clone(), self.read_only);
+        let (pool, mode) = (self.pool.clone(), Mode::Serializable { read_only: self.read_only });
         let inner = handle.clone();
-        let task = handle.spawn_blocking(move || run_unit(&inner, &pool, &mut work, read_only));
+        let task = handle.spawn_blocking(move || run_unit(&inner, &pool, &mut work, mode));
         Box::pin(async move { task.await.map_err(|e| StoreError::Worker(e.to_string()))? })
     }
 
-    fn run_blocking(&self, mut work: Work) -> Answer {
+    fn run_blocking(&self, work: Work) -> Answer {
+        self.wait(work, Mode::Serializable { read_only: self.read_only })
+    }
+
+    fn run_exclusive(&self, work: Work) -> Answer {
+        self.wait(work, Mode::Exclusive)
+    }
+}
+
+impl Postgres {
+    fn wait(&self, mut work: Work, mode: Mode) -> Answer {
         let handle = self.handle()?;
-        let (pool, read_only) = (self.pool.clone(), self.read_only);
+        let pool = self.pool.clone();
         let (sender, answer) = std::sync::mpsc::sync_channel(1);
         let inner = handle.clone();
         handle.spawn_blocking(move || {
-            let _ = sender.send(run_unit(&inner, &pool, &mut work, read_only));
+            let _ = sender.send(run_unit(&inner, &pool, &mut work, mode));
         });
         answer.recv().map_err(|_| StoreError::Worker("the PostgreSQL worker stopped before answering".into()))?
     }

@@ -296,6 +296,12 @@ impl Backend for Sqlite {
         })
     }
 
+    fn run_exclusive(&self, work: Work) -> Result<Box<dyn Any + Send>, StoreError> {
+        // The writer runs one unit at a time, and `BEGIN IMMEDIATE` takes the
+        // file's write lock (waiting for other processes) before reading.
+        self.run_blocking(work)
+    }
+
     fn run_blocking(&self, work: Work) -> Result<Box<dyn Any + Send>, StoreError> {
         let (sender, answer) = mpsc::sync_channel(1);
         self.submit(work, Reply::Blocking(sender))?;

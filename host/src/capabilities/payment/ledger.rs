@@ -572,12 +572,13 @@ mod tests {
         /// a conflict, and each new attempt numbered one more than the last.
         #[test]
         fn any_sequence_keeps_one_order_paid_at_most_once(steps in proptest::collection::vec(step(), 1..24)) {
+          for backend in crate::testing::TestBackend::all() {
             let dir = tempfile::tempdir().unwrap();
-            let ledger = Ledger::new(Database::open_in(dir.path()).unwrap()).unwrap();
+            let ledger = Ledger::new(backend.database(dir.path())).unwrap();
             let key = ("1900000109", "T0001-abc");
             let mut paid_with: Option<String> = None;
             let mut attempts = 0;
-            for step in steps {
+            for step in steps.clone() {
                 let current = block(ledger.get(key.0, key.1)).unwrap();
                 match step {
                     Step::Request(amount) => match block(ledger.begin(&order(amount), "p")) {
@@ -632,6 +633,7 @@ mod tests {
             let paid = block(ledger.paid_transitions()).unwrap();
             proptest::prop_assert!(paid.iter().all(|(_, _, count)| *count == 1));
             proptest::prop_assert_eq!(paid.len(), usize::from(paid_with.is_some()));
+          }
         }
     }
 
@@ -639,47 +641,60 @@ mod tests {
     /// that names it — never read as a state that would allow charging again.
     #[test]
     fn an_unknown_stored_state_is_corrupt_not_cancelled() {
-        let dir = tempfile::tempdir().unwrap();
-        let database = Database::open_in(dir.path()).unwrap();
-        let ledger = Ledger::new(database.clone()).unwrap();
-        let Begin::Start(_) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
-        block(database.run(|t| t.execute("UPDATE payment_orders SET state = 'refunded'", &[]))).unwrap();
-        let error = block(ledger.get("1900000109", "T0001-abc")).unwrap_err();
-        assert_eq!(error.code(), "corrupt");
-        assert!(error.to_string().contains("`refunded` is not a known State value"), "{error}");
-        assert!(matches!(block(ledger.begin(&order(1999), "p")), Err(LedgerError::Store(StoreError::Corrupt(_)))));
+        for backend in crate::testing::TestBackend::all() {
+            let dir = tempfile::tempdir().unwrap();
+            let database = backend.database(dir.path());
+            let ledger = Ledger::new(database.clone()).unwrap();
+            let Begin::Start(_) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
+            block(database.run(|t| t.execute("UPDATE payment_orders SET state = 'refunded'", &[]))).unwrap();
+            let error = block(ledger.get("1900000109", "T0001-abc")).unwrap_err();
+            assert_eq!(error.code(), "corrupt");
+            assert!(error.to_string().contains("`refunded` is not a known State value"), "{error}");
+            assert!(matches!(block(ledger.begin(&order(1999), "p")), Err(LedgerError::Store(StoreError::Corrupt(_)))));
+        }
     }
 
     #[test]
     fn the_state_machine_and_idempotency() {
-        let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::new(Database::open_in(dir.path()).unwrap()).unwrap();
-        let Begin::Start(first) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
-        assert_eq!((first.state, first.attempt), (State::Created, 1));
-        // In progress: the same request gets the existing order.
-        assert!(matches!(block(ledger.begin(&order(1999), "p")).unwrap(), Begin::Existing(_)));
-        assert!(matches!(block(ledger.begin(&order(2000), "p")), Err(LedgerError::Conflict { field: "amount", .. })));
-        let t = |from: &[State], to, cause| {
-            block(ledger.transition(("1900000109", "T0001-abc"), None, from, to, cause, &Changes::default())).unwrap()
-        };
-        assert!(t(&[State::Created], State::AwaitingUser, "sheet shown").is_some());
-        assert!(t(&[State::AwaitingUser], State::Cancelled, "user cancelled").is_some());
-        // A retry after a cancel is a new attempt.
-        let Begin::Start(retry) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
-        assert_eq!(retry.attempt, 2);
-        assert!(t(&[State::Created], State::Processing, "paying").is_some());
-        let paid = Changes { transaction_id: Some("42"), receipt: Some("r"), ..Changes::default() };
-        let key = ("1900000109", "T0001-abc");
-        let once =
-            block(ledger.transition(key, Some(2), &[State::Processing], State::Paid, "notified", &paid)).unwrap();
-        assert_eq!(once.unwrap().state, State::Paid);
-        let twice =
-            block(ledger.transition(key, Some(2), &[State::Processing], State::Paid, "notified", &paid)).unwrap();
-        assert!(twice.is_none(), "a duplicate changes nothing");
-        let Begin::Existing(done) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
-        assert_eq!(done.receipt.as_deref(), Some("r"));
-        let causes: Vec<String> =
-            block(ledger.events("1900000109", "T0001-abc")).unwrap().into_iter().map(|e| e.cause).collect();
-        assert_eq!(causes, ["requested", "sheet shown", "user cancelled", "retried", "paying", "notified"]);
+        for backend in crate::testing::TestBackend::all() {
+            let dir = tempfile::tempdir().unwrap();
+            let ledger = Ledger::new(backend.database(dir.path())).unwrap();
+            let Begin::Start(first) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
+            assert_eq!((first.state, first.attempt), (State::Created, 1));
+            // In progress: the same request gets the existing order.
+            assert!(matches!(block(ledger.begin(&order(1999), "p")).unwrap(), Begin::Existing(_)));
+            assert!(matches!(
+                block(ledger.begin(&order(2000), "p")),
+                Err(LedgerError::Conflict { field: "amount", .. })
+            ));
+            let t = |from: &[State], to, cause| {
+                block(ledger.transition(("1900000109", "T0001-abc"), None, from, to, cause, &Changes::default()))
+                    .unwrap()
+            };
+            assert!(t(&[State::Created], State::AwaitingUser, "sheet shown").is_some());
+            assert!(t(&[State::AwaitingUser], State::Cancelled, "user cancelled").is_some());
+            // A retry after a cancel is a new attempt.
+            let Begin::Start(retry) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
+            assert_eq!(retry.attempt, 2);
+            assert!(t(&[State::Created], State::Processing, "paying").is_some());
+            let paid = Changes { transaction_id: Some("42"), receipt: Some("r"), ..Changes::default() };
+            let key = ("1900000109", "T0001-abc");
+            let once =
+                block(ledger.transition(key, Some(2), &[State::Processing], State::Paid, "notified", &paid)).unwrap();
+            assert_eq!(once.unwrap().state, State::Paid);
+            let twice =
+                block(ledger.transition(key, Some(2), &[State::Processing], State::Paid, "notified", &paid)).unwrap();
+            assert!(twice.is_none(), "a duplicate changes nothing");
+            let Begin::Existing(done) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
+            assert_eq!(done.receipt.as_deref(), Some("r"));
+            let causes: Vec<String> =
+                block(ledger.events("1900000109", "T0001-abc")).unwrap().into_iter().map(|e| e.cause).collect();
+            assert_eq!(
+                causes,
+                ["requested", "sheet shown", "user cancelled", "retried", "paying", "notified"],
+                "{}",
+                backend.name()
+            );
+        }
     }
 }
