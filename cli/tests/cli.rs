@@ -162,10 +162,25 @@ fn bad_arguments_are_named() {
 }
 
 #[test]
-fn audit_lists_load_decisions() {
+fn audit_lists_load_decisions_on_sqlite() {
+    audit_lists_load_decisions(&[]);
+}
+
+#[test]
+fn audit_lists_load_decisions_on_postgres() {
+    if let Some(miniapp_host::testing::TestBackend::Postgres(settings)) = miniapp_host::testing::TestBackend::postgres()
+    {
+        audit_lists_load_decisions(&["--database", settings.url.as_deref().unwrap_or_default()]);
+    }
+}
+
+fn audit_lists_load_decisions(database: &[&str]) {
     let data = tempfile::tempdir().unwrap();
-    assert!(miniapp(data.path(), &["run", "sample-programs/hello"]).status.success());
-    let output = miniapp(data.path(), &["audit", "--json"]);
+    let with = |args: &[&'static str]| -> Vec<String> { database.iter().chain(args).map(|a| a.to_string()).collect() };
+    let run = with(&["run", "sample-programs/hello"]);
+    assert!(miniapp(data.path(), &run.iter().map(String::as_str).collect::<Vec<_>>()).status.success());
+    let audit = with(&["audit", "--json"]);
+    let output = miniapp(data.path(), &audit.iter().map(String::as_str).collect::<Vec<_>>());
     let decisions: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     // Recorded under the verified identity: the id and the development key.
     let program = decisions[0]["program_id"].as_str().unwrap();

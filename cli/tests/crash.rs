@@ -3,8 +3,10 @@
 //! database, no order paid twice, every order the program saw as paid recorded as
 //! paid, and nothing left unfinished.
 //!
+//! It runs on each database: the embedded SQLite file, and a PostgreSQL server
+//! (when `MINIAPP_TEST_POSTGRES_URL` names one; `tests/with-postgres` starts one).
 //! The short version runs in the test suite. The long version:
-//! `MINIAPP_CRASH_ROUNDS=200 cargo test -p miniapp-host --test crash -- --nocapture`.
+//! `MINIAPP_CRASH_ROUNDS=200 cargo test -p miniapp-cli --test crash -- --nocapture`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,24 +16,41 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn miniapp(data: &Path) -> Command {
+use miniapp_host::testing::TestBackend;
+
+fn miniapp(backend: &TestBackend, data: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_miniapp"));
     command.current_dir(repo()).arg("--data-dir").arg(data);
+    if let TestBackend::Postgres(settings) = backend {
+        command.arg("--database").arg(settings.url.as_deref().unwrap_or_default());
+    }
     command
 }
 
-fn json(data: &Path, args: &[&str]) -> serde_json::Value {
-    let output = miniapp(data).args(args).output().unwrap();
+fn json(backend: &TestBackend, data: &Path, args: &[&str]) -> serde_json::Value {
+    let output = miniapp(backend, data).args(args).output().unwrap();
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&output.stderr)))
 }
 
 #[test]
-fn killing_the_host_mid_payment_loses_and_doubles_nothing() {
+fn killing_the_host_mid_payment_loses_and_doubles_nothing_on_sqlite() {
+    killing_the_host_mid_payment_loses_and_doubles_nothing(&TestBackend::Sqlite);
+}
+
+#[test]
+fn killing_the_host_mid_payment_loses_and_doubles_nothing_on_postgres() {
+    if let Some(backend) = TestBackend::postgres() {
+        killing_the_host_mid_payment_loses_and_doubles_nothing(&backend);
+    }
+}
+
+fn killing_the_host_mid_payment_loses_and_doubles_nothing(backend: &TestBackend) {
     let rounds: u64 = std::env::var("MINIAPP_CRASH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(6);
     let data = tempfile::tempdir().unwrap();
     // Build the sample and make the host's keys once, so the rounds time payments.
-    let first = miniapp(data.path()).args(["run", "sample-programs/pay-demo", "--answer", "1"]).output().unwrap();
+    let first =
+        miniapp(backend, data.path()).args(["run", "sample-programs/pay-demo", "--answer", "1"]).output().unwrap();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
 
     let mut seen_paid = Vec::new();
@@ -41,7 +60,8 @@ fn killing_the_host_mid_payment_loses_and_doubles_nothing() {
             args.extend(["--event".into(), r#"{"type":"tap","action":"buy"}"#.into(), "--answer".into(), "1".into()]);
         }
         args.extend(["--answer".into(), "1".into()]);
-        let child = miniapp(data.path()).args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let child =
+            miniapp(backend, data.path()).args(&args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         // Spread the kills over start-up, the sheet, the provider and the ledger.
         std::thread::sleep(Duration::from_millis(40 + (round * 137) % 900));
         let mut child = child;
@@ -51,11 +71,11 @@ fn killing_the_host_mid_payment_loses_and_doubles_nothing() {
         seen_paid.extend(stdout.lines().filter_map(|l| l.split("paid ").nth(1)?.split(' ').next().map(str::to_string)));
 
         // The restart: opening the host reconciles, then the checks.
-        let check = json(data.path(), &["ledger", "check", "--json"]);
+        let check = json(backend, data.path(), &["ledger", "check", "--json"]);
         assert_eq!(check["integrity"], "ok", "round {round}: {check}");
         assert_eq!(check["problems"], serde_json::json!([]), "round {round}: {check}");
     }
-    let orders = json(data.path(), &["ledger", "list", "--json"]);
+    let orders = json(backend, data.path(), &["ledger", "list", "--json"]);
     let paid: Vec<&str> = orders
         .as_array()
         .unwrap()
@@ -67,7 +87,8 @@ fn killing_the_host_mid_payment_loses_and_doubles_nothing() {
         assert!(paid.contains(&order.as_str()), "the program saw {order} paid, the ledger does not");
     }
     eprintln!(
-        "{rounds} kills; {} orders, {} paid, {} seen paid by the program",
+        "{}: {rounds} kills; {} orders, {} paid, {} seen paid by the program",
+        backend.name(),
         orders.as_array().unwrap().len(),
         paid.len(),
         seen_paid.len()
