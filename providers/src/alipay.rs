@@ -13,8 +13,8 @@ use crate::{
 use miniapp_abi::payment::{FailReason, Method};
 use miniapp_host::capabilities::payment::money::{fen_to_yuan, yuan_to_fen};
 use miniapp_host::capabilities::payment::provider::{
-    BoxFuture, ClientOutcome, Confirmation, Notification, NotificationHandler, PaymentProvider, ProviderContext,
-    ProviderOrder, ProviderPlugin, ProviderState,
+    BoxFuture, ClientOutcome, Closed, Confirmation, Notification, NotificationHandler, PaymentProvider,
+    ProviderContext, ProviderOrder, ProviderPlugin, ProviderState,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -206,6 +206,10 @@ impl PaymentProvider for Started<AlipayState> {
             }
             Ok(client_outcome(result_status))
         })
+    }
+
+    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Closed, String>> {
+        Box::pin(async move { self.book.close(order).await })
     }
 
     fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>> {

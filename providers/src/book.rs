@@ -2,7 +2,7 @@
 //! host database (in their own table) so that, like real providers, they still know
 //! after the host restarts which payments they took.
 
-use miniapp_host::capabilities::payment::provider::{ProviderOrder, ProviderState};
+use miniapp_host::capabilities::payment::provider::{Closed, ProviderOrder, ProviderState};
 use miniapp_host::store::{Database, StoreError, params};
 
 /// A payment as a simulated provider records it.
@@ -18,7 +18,8 @@ pub struct SimulatedPayment {
     pub paid: bool,
 }
 
-const BOOK_SCHEMA: &[&str] = &["CREATE TABLE simulator_payments (
+const BOOK_SCHEMA: &[&str] = &[
+    "CREATE TABLE simulator_payments (
         provider TEXT NOT NULL,
         merchant_id TEXT NOT NULL,
         out_trade_no TEXT NOT NULL,
@@ -27,7 +28,19 @@ const BOOK_SCHEMA: &[&str] = &["CREATE TABLE simulator_payments (
         transaction_id TEXT NOT NULL,
         paid INTEGER NOT NULL,
         PRIMARY KEY (provider, merchant_id, out_trade_no)
-    ) WITHOUT ROWID;"];
+    ) WITHOUT ROWID;",
+    // Attempts the merchant closed: never paid afterwards.
+    "CREATE TABLE simulator_closed (
+        provider TEXT NOT NULL,
+        merchant_id TEXT NOT NULL,
+        out_trade_no TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        PRIMARY KEY (provider, merchant_id, out_trade_no, attempt)
+    ) WITHOUT ROWID;",
+];
+
+/// The provider's answer to a payment of an attempt the merchant closed.
+pub const ORDER_CLOSED: &str = "ORDER_CLOSED: the merchant closed this order; it cannot be paid";
 
 /// One simulator's records.
 #[derive(Debug, Clone)]
@@ -43,11 +56,23 @@ impl SimulatorBook {
         Ok(SimulatorBook { database, provider })
     }
 
-    /// Records `payment` for `order` (the latest attempt replaces an earlier one).
+    /// Records `payment` for `order` (the latest attempt replaces an earlier one);
+    /// refused with [`ORDER_CLOSED`] if the merchant closed this attempt — the
+    /// check and the record are one serializable unit, so a close and a payment
+    /// racing on two hosts cannot both succeed.
     pub async fn record(&self, order: &ProviderOrder, payment: &SimulatedPayment) -> Result<(), String> {
         let (provider, order, payment) = (self.provider, order.clone(), payment.clone());
-        self.database
+        let recorded = self
+            .database
             .run(move |t| {
+                let closed = t.query_one(
+                    "SELECT 1 FROM simulator_closed
+                     WHERE provider = $1 AND merchant_id = $2 AND out_trade_no = $3 AND attempt = $4",
+                    params![provider, order.merchant_id, order.out_trade_no, order.attempt],
+                )?;
+                if closed.is_some() {
+                    return Ok(false);
+                }
                 t.execute(
                     "INSERT INTO simulator_payments (provider, merchant_id, out_trade_no, attempt, amount_charged, transaction_id, paid)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -63,7 +88,35 @@ impl SimulatorBook {
                         payment.paid
                     ],
                 )?;
-                Ok(())
+                Ok(true)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        if recorded { Ok(()) } else { Err(ORDER_CLOSED.to_string()) }
+    }
+
+    /// Closes `order`'s attempt, unless it was paid: then what was paid.
+    pub async fn close(&self, order: &ProviderOrder) -> Result<Closed, String> {
+        let (provider, order) = (self.provider, order.clone());
+        self.database
+            .run(move |t| {
+                let row = t.query_one(
+                    "SELECT attempt, amount_charged, transaction_id, paid FROM simulator_payments
+                     WHERE provider = $1 AND merchant_id = $2 AND out_trade_no = $3",
+                    params![provider, order.merchant_id, order.out_trade_no],
+                )?;
+                if let Some(row) = row
+                    && row.u32(0)? == order.attempt
+                    && row.bool(3)?
+                {
+                    return Ok(Closed::AlreadyPaid { transaction_id: row.text(2)?, amount: row.integer(1)? });
+                }
+                t.execute(
+                    "INSERT INTO simulator_closed (provider, merchant_id, out_trade_no, attempt) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (provider, merchant_id, out_trade_no, attempt) DO NOTHING",
+                    params![provider, order.merchant_id, order.out_trade_no, order.attempt],
+                )?;
+                Ok(Closed::Closed)
             })
             .await
             .map_err(|e| e.to_string())

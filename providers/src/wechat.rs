@@ -18,8 +18,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use miniapp_abi::payment::{FailReason, Method};
 use miniapp_host::capabilities::payment::provider::{
-    BoxFuture, ClientOutcome, Confirmation, Notification, NotificationHandler, PaymentProvider, ProviderContext,
-    ProviderOrder, ProviderPlugin, ProviderState,
+    BoxFuture, ClientOutcome, Closed, Confirmation, Notification, NotificationHandler, PaymentProvider,
+    ProviderContext, ProviderOrder, ProviderPlugin, ProviderState,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -279,6 +279,10 @@ impl PaymentProvider for Started<WechatPayState> {
                 }
             }
         })
+    }
+
+    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Closed, String>> {
+        Box::pin(async move { self.book.close(order).await })
     }
 
     fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>> {

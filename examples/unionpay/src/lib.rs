@@ -16,8 +16,8 @@
 use hmac::{Hmac, Mac};
 use miniapp_abi::payment::Method;
 use miniapp_host::capabilities::payment::provider::{
-    BoxFuture, ClientOutcome, Confirmation, Notification, NotificationHandler, PaymentProvider, ProviderContext,
-    ProviderOrder, ProviderPlugin, ProviderState,
+    BoxFuture, ClientOutcome, Closed, Confirmation, Notification, NotificationHandler, PaymentProvider,
+    ProviderContext, ProviderOrder, ProviderPlugin, ProviderState,
 };
 use miniapp_host::store::{Database, params};
 use serde::Deserialize;
@@ -73,10 +73,16 @@ impl ProviderPlugin for UnionPay {
             .database
             .migrate(
                 "example_unionpay",
-                &["CREATE TABLE unionpay_payments (
+                &[
+                    "CREATE TABLE unionpay_payments (
                     merchant_id TEXT NOT NULL, order_id TEXT NOT NULL, attempt INTEGER NOT NULL,
                     query_id TEXT NOT NULL, amount INTEGER NOT NULL, PRIMARY KEY (merchant_id, order_id)
-                ) WITHOUT ROWID;"],
+                ) WITHOUT ROWID;",
+                    "CREATE TABLE unionpay_closed (
+                    merchant_id TEXT NOT NULL, order_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+                    PRIMARY KEY (merchant_id, order_id, attempt)
+                ) WITHOUT ROWID;",
+                ],
             )
             .map_err(|e| e.to_string())?;
         Ok(Arc::new(UnionPayProvider(Arc::new(Started {
@@ -149,9 +155,18 @@ impl PaymentProvider for UnionPayProvider {
             }
             let query_id = format!("UP{:012}", self.0.next_query_id.fetch_add(1, Ordering::SeqCst));
             let (row_order, row_query) = (order.clone(), query_id.clone());
-            self.0
+            let taken = self
+                .0
                 .database
                 .run(move |t| {
+                    // Closed attempts are never paid: the check and the payment are one unit.
+                    let closed = t.query_one(
+                        "SELECT 1 FROM unionpay_closed WHERE merchant_id = $1 AND order_id = $2 AND attempt = $3",
+                        params![row_order.merchant_id, row_order.out_trade_no, row_order.attempt],
+                    )?;
+                    if closed.is_some() {
+                        return Ok(false);
+                    }
                     t.execute(
                         "INSERT INTO unionpay_payments (merchant_id, order_id, attempt, query_id, amount)
                          VALUES ($1, $2, $3, $4, $5)
@@ -165,10 +180,13 @@ impl PaymentProvider for UnionPayProvider {
                             row_order.amount
                         ],
                     )?;
-                    Ok(())
+                    Ok(true)
                 })
                 .await
                 .map_err(|e| e.to_string())?;
+            if !taken {
+                return Err("respCode 12: the merchant closed this order".into());
+            }
             // The confirmation goes to the merchant's server in the background, as
             // a real provider's back-end notification does.
             let (started, order) = (self.0.clone(), order.clone());
@@ -180,6 +198,31 @@ impl PaymentProvider for UnionPayProvider {
                 }
             });
             Ok(ClientOutcome::Paid)
+        })
+    }
+
+    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Closed, String>> {
+        Box::pin(async move {
+            let order = order.clone();
+            self.0
+                .database
+                .run(move |t| {
+                    let paid = t.query_one(
+                        "SELECT query_id, amount FROM unionpay_payments WHERE merchant_id = $1 AND order_id = $2 AND attempt = $3",
+                        params![order.merchant_id, order.out_trade_no, order.attempt],
+                    )?;
+                    if let Some(row) = paid {
+                        return Ok(Closed::AlreadyPaid { transaction_id: row.text(0)?, amount: row.integer(1)? });
+                    }
+                    t.execute(
+                        "INSERT INTO unionpay_closed (merchant_id, order_id, attempt) VALUES ($1, $2, $3)
+                         ON CONFLICT (merchant_id, order_id, attempt) DO NOTHING",
+                        params![order.merchant_id, order.out_trade_no, order.attempt],
+                    )?;
+                    Ok(Closed::Closed)
+                })
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 

@@ -154,6 +154,12 @@ impl From<&String> for Value {
     }
 }
 
+impl<T: Into<Value> + Clone> From<&Option<T>> for Value {
+    fn from(value: &Option<T>) -> Value {
+        value.clone().map_or(Value::Null, Into::into)
+    }
+}
+
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(value: Option<T>) -> Value {
         value.map_or(Value::Null, Into::into)

@@ -12,11 +12,24 @@
 //! `(merchant_id, out_trade_no)` is the idempotency key, kept for good: the same
 //! request again gets the recorded outcome (the same receipt bytes) and charges
 //! nothing; the same key with other parameters is a conflict.
+//!
+//! Across hosts sharing one database, each invariant rests on a guarantee of the
+//! database, not on the host:
+//!
+//! - one order per key: the primary key `(merchant_id, out_trade_no)`;
+//! - paid at most once: every transition is a read-check-write in one
+//!   serializable unit (a second `processing → paid` sees `paid` and changes
+//!   nothing), and the unique index `payment_paid_once` refuses a second `paid`
+//!   event outright;
+//! - one host works on an order at a time: the lease ([`super::lease`]), taken
+//!   over only by a compare-and-set on the owner and expiry seen.
 
+use super::lease::Owner;
 use super::order::ValidOrder;
 use crate::store::{Database, Row, StoreError, Transaction, params};
 use miniapp_abi::payment::{FailReason, Method, PaymentResult, Status};
 use serde::Serialize;
+use std::sync::Arc;
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE payment_orders (
@@ -57,6 +70,9 @@ const SCHEMA: &[&str] = &[
         detail TEXT NOT NULL
     );",
     crate::carry_over_identities!("payment_orders"),
+    "ALTER TABLE payment_orders ADD COLUMN owner TEXT;
+     ALTER TABLE payment_orders ADD COLUMN lease_until_ms INTEGER;
+     CREATE UNIQUE INDEX payment_paid_once ON payment_events (merchant_id, out_trade_no) WHERE to_state = 'paid';",
 ];
 
 miniapp_abi::stable_names! {
@@ -133,6 +149,10 @@ pub struct OrderRecord {
     pub created_ms: i64,
     /// When it last changed.
     pub updated_ms: i64,
+    /// The host working on it (see [`super::lease`]), while in progress.
+    pub owner: Option<String>,
+    /// Until when the owner's claim holds, ms since the epoch.
+    pub lease_until_ms: Option<i64>,
 }
 
 impl OrderRecord {
@@ -198,11 +218,16 @@ pub struct Changes<'a> {
     pub receipt: Option<&'a str>,
 }
 
-/// The ledger.
+/// The ledger, as one host works on it.
 #[derive(Debug, Clone)]
 pub struct Ledger {
     database: Database,
+    owner: Arc<Owner>,
+    lease_ms: i64,
 }
+
+/// How long a claim lasts by default, unless the host's settings say otherwise.
+const DEFAULT_LEASE_MS: i64 = 30_000;
 
 impl Ledger {
     /// The database the ledger lives in.
@@ -212,19 +237,108 @@ impl Ledger {
 }
 
 const COLUMNS: &str = "merchant_id, out_trade_no, program_id, amount, currency, description, state, attempt, \
-                       method, transaction_id, fail_reason, receipt, created_ms, updated_ms";
+                       method, transaction_id, fail_reason, receipt, created_ms, updated_ms, owner, lease_until_ms";
+
+/// The states in which an order is being worked on, as SQL.
+const IN_PROGRESS: &str = "('created', 'awaiting_user', 'processing')";
 
 impl Ledger {
     /// Reads the records in `database` as they are, creating nothing: for
     /// read-only tools, over a database a host already set up.
     pub fn existing(database: Database) -> Ledger {
-        Ledger { database }
+        Ledger { database, owner: Arc::new(Owner::this_process()), lease_ms: DEFAULT_LEASE_MS }
     }
 
     /// The ledger in `database`.
     pub fn new(database: Database) -> Result<Ledger, StoreError> {
         database.migrate("payment", SCHEMA)?;
-        Ok(Ledger { database })
+        Ok(Ledger::existing(database))
+    }
+
+    /// This ledger with claims lasting `lease_ms` without renewal.
+    pub fn with_lease_ms(mut self, lease_ms: u64) -> Ledger {
+        self.lease_ms = i64::try_from(lease_ms).unwrap_or(i64::MAX).max(1);
+        self
+    }
+
+    /// This host as the owner of the orders it works on.
+    pub fn owner(&self) -> &Owner {
+        &self.owner
+    }
+
+    /// How long a claim lasts without renewal.
+    pub fn lease_ms(&self) -> i64 {
+        self.lease_ms
+    }
+
+    /// The claim to write with a move to `to`: this host and the lease's end, or
+    /// none once the order is final.
+    fn claim_for(&self, to: State) -> (Option<String>, Option<i64>) {
+        match to.is_final() {
+            true => (None, None),
+            false => {
+                (Some(self.owner.as_str().to_string()), Some(crate::calendar::now_ms().saturating_add(self.lease_ms)))
+            }
+        }
+    }
+
+    /// Renews this host's claims on the orders it is working on; returns how many.
+    pub async fn renew_leases(&self) -> Result<usize, StoreError> {
+        let (owner, until) = (self.owner.as_str().to_string(), crate::calendar::now_ms().saturating_add(self.lease_ms));
+        self.database
+            .run(move |t| {
+                t.execute(
+                    &format!(
+                        "UPDATE payment_orders SET lease_until_ms = $2 WHERE owner = $1 AND state IN {IN_PROGRESS}"
+                    ),
+                    params![&owner, until],
+                )
+            })
+            .await
+    }
+
+    /// Orders in progress that no live host holds: the lease ran out, or the
+    /// owner is a process on this machine that is gone.
+    pub async fn abandoned(&self) -> Result<Vec<OrderRecord>, StoreError> {
+        let now = crate::calendar::now_ms();
+        let sql = format!("SELECT {COLUMNS} FROM payment_orders WHERE state IN {IN_PROGRESS} ORDER BY created_ms");
+        let orders: Vec<OrderRecord> =
+            self.database.run(move |t| t.query(&sql, &[])?.iter().map(row_to_order).collect()).await?;
+        Ok(orders
+            .into_iter()
+            .filter(|order: &OrderRecord| {
+                order.lease_until_ms.is_none_or(|until| until < now)
+                    || order.owner.as_deref().is_some_and(Owner::is_gone)
+            })
+            .collect())
+    }
+
+    /// Takes `order` (as [`Ledger::abandoned`] saw it) over for this host: `true`
+    /// if this host won it, `false` if it changed meanwhile (another host took
+    /// it, or its owner moved it on).
+    pub async fn claim(&self, order: &OrderRecord) -> Result<bool, StoreError> {
+        let (owner, until) = (self.owner.as_str().to_string(), crate::calendar::now_ms().saturating_add(self.lease_ms));
+        let seen = order.clone();
+        self.database
+            .run(move |t| {
+                let changed = t.execute(
+                    "UPDATE payment_orders SET owner = $1, lease_until_ms = $2
+                     WHERE merchant_id = $3 AND out_trade_no = $4 AND attempt = $5 AND state = $6
+                       AND COALESCE(owner, '') = $7 AND COALESCE(lease_until_ms, -1) = $8",
+                    params![
+                        &owner,
+                        until,
+                        &seen.merchant_id,
+                        &seen.out_trade_no,
+                        seen.attempt,
+                        seen.state.as_str(),
+                        seen.owner.clone().unwrap_or_default(),
+                        seen.lease_until_ms.unwrap_or(-1)
+                    ],
+                )?;
+                Ok(changed == 1)
+            })
+            .await
     }
 
     /// Records a request: a new order, a new attempt after a cancel or failure, or
@@ -239,9 +353,10 @@ impl Ledger {
     pub async fn begin_if(&self, order: &ValidOrder, program_id: &str, may_start: bool) -> Result<Begin, LedgerError> {
         let order = order.clone();
         let program_id = program_id.to_owned();
+        let claim = self.claim_for(State::Created);
         self.database
             .run(move |t| {
-                let outcome = match begin_in(t, &order, &program_id) {
+                let outcome = match begin_in(t, &order, &program_id, &claim) {
                     Ok(Begin::Start(_)) if !may_start => Ok(Begin::NotNow),
                     outcome => outcome,
                 };
@@ -274,6 +389,7 @@ impl Ledger {
         let owned = |field: Option<&str>| field.map(str::to_owned);
         let (method, transaction_id, fail_reason, receipt) =
             (owned(changes.method), owned(changes.transaction_id), owned(changes.fail_reason), owned(changes.receipt));
+        let (owner, lease_until) = self.claim_for(to);
         Ok(self
             .database
             .run(move |t| {
@@ -285,7 +401,8 @@ impl Ledger {
                 t.execute(
                     "UPDATE payment_orders SET state = $3, updated_ms = $4,
                      method = COALESCE($5, method), transaction_id = COALESCE($6, transaction_id),
-                     fail_reason = COALESCE($7, fail_reason), receipt = COALESCE($8, receipt)
+                     fail_reason = COALESCE($7, fail_reason), receipt = COALESCE($8, receipt),
+                     owner = $9, lease_until_ms = $10
                  WHERE merchant_id = $1 AND out_trade_no = $2",
                     params![
                         merchant_id,
@@ -295,7 +412,9 @@ impl Ledger {
                         method,
                         transaction_id,
                         fail_reason,
-                        receipt
+                        receipt,
+                        owner,
+                        lease_until
                     ],
                 )?;
                 event(t, merchant_id, out_trade_no, current.attempt, current.state, to, &cause)?;
@@ -429,13 +548,18 @@ impl Ledger {
     }
 }
 
-fn begin_in(t: &mut dyn Transaction, order: &ValidOrder, program_id: &str) -> Result<Begin, LedgerError> {
+fn begin_in(
+    t: &mut dyn Transaction,
+    order: &ValidOrder,
+    program_id: &str,
+    (owner, lease_until): &(Option<String>, Option<i64>),
+) -> Result<Begin, LedgerError> {
     let (merchant, trade_no) = (&order.merchant_id, &order.out_trade_no);
     let Some(existing) = load(t, merchant, trade_no)? else {
         let now = crate::calendar::now_ms();
         t.execute(
-            &format!("INSERT INTO payment_orders ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'created', 1, NULL, NULL, NULL, NULL, $7, $7)"),
-            params![merchant, trade_no, program_id, order.amount, &order.currency, &order.description, now],
+            &format!("INSERT INTO payment_orders ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'created', 1, NULL, NULL, NULL, NULL, $7, $7, $8, $9)"),
+            params![merchant, trade_no, program_id, order.amount, &order.currency, &order.description, now, owner, lease_until],
         )?;
         event(t, merchant, trade_no, 1, State::Created, State::Created, "requested")?;
         let created = load(t, merchant, trade_no)?.ok_or_else(|| vanished(trade_no))?;
@@ -460,8 +584,9 @@ fn begin_in(t: &mut dyn Transaction, order: &ValidOrder, program_id: &str) -> Re
             let attempt = existing.attempt + 1;
             t.execute(
                 "UPDATE payment_orders SET state = 'created', attempt = $3, method = NULL, transaction_id = NULL,
-                     fail_reason = NULL, updated_ms = $4 WHERE merchant_id = $1 AND out_trade_no = $2",
-                params![merchant, trade_no, attempt, crate::calendar::now_ms()],
+                     fail_reason = NULL, updated_ms = $4, owner = $5, lease_until_ms = $6
+                 WHERE merchant_id = $1 AND out_trade_no = $2",
+                params![merchant, trade_no, attempt, crate::calendar::now_ms(), owner, lease_until],
             )?;
             event(t, merchant, trade_no, attempt, existing.state, State::Created, "retried")?;
             let retried = load(t, merchant, trade_no)?.ok_or_else(|| vanished(trade_no))?;
@@ -515,6 +640,11 @@ fn row_to_order(row: &Row) -> Result<OrderRecord, StoreError> {
         receipt: row.optional_text(11)?,
         created_ms: row.integer(12)?,
         updated_ms: row.integer(13)?,
+        owner: row.optional_text(14)?,
+        lease_until_ms: match row.0.get(15) {
+            Some(crate::store::Value::Null) | None => None,
+            Some(_) => Some(row.integer(15)?),
+        },
     })
 }
 
@@ -695,6 +825,30 @@ mod tests {
                 "{}",
                 backend.name()
             );
+        }
+    }
+
+    /// An order another host holds is left alone while its claim lasts; once
+    /// the claim runs out, of two hosts trying to take it over exactly one wins.
+    #[test]
+    fn a_claim_is_taken_over_only_when_it_runs_out_and_by_one_host() {
+        for backend in crate::testing::TestBackend::all() {
+            let dir = tempfile::tempdir().unwrap();
+            let database = backend.database(dir.path());
+            let elsewhere = Ledger::new(database.clone()).unwrap().with_lease_ms(60_000);
+            let Begin::Start(_) = block(elsewhere.begin(&order(1999), "p")).unwrap() else { panic!() };
+            // Written as a host on another machine would: its process cannot be
+            // looked at, so only its lease counts.
+            block(database.run(|t| t.execute("UPDATE payment_orders SET owner = 'another-machine/1/1/00'", &[])))
+                .unwrap();
+            let (a, b) = (Ledger::new(database.clone()).unwrap(), Ledger::new(database.clone()).unwrap());
+            assert!(block(a.abandoned()).unwrap().is_empty(), "{}: a live claim is not abandoned", backend.name());
+            block(database.run(|t| t.execute("UPDATE payment_orders SET lease_until_ms = 1", &[]))).unwrap();
+            let seen = block(a.abandoned()).unwrap();
+            assert_eq!(seen.len(), 1);
+            let (won_a, won_b) = (block(a.claim(&seen[0])).unwrap(), block(b.claim(&seen[0])).unwrap());
+            assert!(won_a ^ won_b, "{}: exactly one host takes it over", backend.name());
+            assert!(block(b.abandoned()).unwrap().is_empty(), "the winner's claim is live");
         }
     }
 }

@@ -14,6 +14,7 @@
 //! same receipt, and charges nothing; after a cancel or a failure it starts a new
 //! attempt that can succeed.
 
+pub mod lease;
 pub mod ledger;
 pub mod money;
 pub mod order;
@@ -55,7 +56,6 @@ pub struct Payment {
     sections: BTreeMap<Method, toml::Table>,
     providers: OnceCell<Providers>,
     reconciled: OnceCell<usize>,
-    started_ms: i64,
     data_dir: PathBuf,
     audit: AuditLog,
 }
@@ -105,7 +105,7 @@ impl Payment {
         sections: &BTreeMap<String, toml::Table>,
     ) -> Result<Payment, HostError> {
         settings.check_publishers().map_err(HostError::Config)?;
-        let ledger = Ledger::new(services.database.clone())?;
+        let ledger = Ledger::new(services.database.clone())?.with_lease_ms(settings.order_lease_ms);
         let receipts = ReceiptSigner::open(&services.database, &services.data_dir)
             .map_err(|reason| crate::store::StoreError::Open { path: services.data_dir.clone(), reason })?;
         let receipts = Arc::new(receipts);
@@ -128,7 +128,6 @@ impl Payment {
             sections: plugin_sections,
             providers: OnceCell::new(),
             reconciled: OnceCell::new(),
-            started_ms: crate::calendar::now_ms(),
             data_dir: services.data_dir.clone(),
             audit: services.audit.clone(),
         })
@@ -144,78 +143,119 @@ impl Payment {
         &self.receipts
     }
 
-    /// A payment sheet shown before the host restarted can no longer be answered:
-    /// those orders are cancelled before anything else runs.
-    async fn cancel_unanswered_sheets(&self) -> Result<(), LedgerError> {
-        for order in self.ledger.unfinished().await? {
-            if matches!(order.state, State::Created | State::AwaitingUser) && order.updated_ms < self.started_ms {
-                let cause = "reconciled after a restart: the payment sheet was not answered";
-                self.ledger
-                    .transition(
-                        (&order.merchant_id, &order.out_trade_no),
-                        Some(order.attempt),
-                        &[order.state],
-                        State::Cancelled,
-                        cause,
-                        &Changes::default(),
-                    )
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Settles the orders a previous run left with a provider, by asking the
-    /// provider, as a merchant's server does after an outage: paid if the provider
-    /// took the payment, failed if it did not. Returns how many were settled.
+    /// Reconciles the orders no live host is working on (a host died: its lease
+    /// ran out, or it was a process on this machine that is gone), each taken
+    /// over by exactly one host: an unanswered payment sheet is cancelled (no
+    /// one can answer it now); an order with a provider is settled by asking the
+    /// provider, as a merchant's server does after an outage — paid if it took
+    /// the payment, else closed there first (so it can never be paid later) and
+    /// then failed. Returns how many orders this host reconciled.
     pub async fn reconcile(&self) -> Result<usize, ApiError> {
-        self.cancel_unanswered_sheets().await.map_err(unavailable)?;
-        // Orders this run is still working on are not a previous run's.
-        let left: Vec<OrderRecord> = (self.ledger.unfinished().await.map_err(unavailable)?.into_iter())
-            .filter(|order| order.state == State::Processing && order.updated_ms < self.started_ms)
-            .collect();
+        let left = self.ledger.abandoned().await.map_err(unavailable)?;
         if left.is_empty() {
             return Ok(0);
         }
-        let providers = self.providers().await?;
-        let mut settled = 0;
+        let mut reconciled = 0;
         for order in left {
-            let method = order.method.as_deref().and_then(Method::parse);
-            let provider = method.as_ref().and_then(|m| providers.get(m));
-            let provider_order = ProviderOrder {
-                merchant_id: order.merchant_id.clone(),
-                out_trade_no: order.out_trade_no.clone(),
-                attempt: order.attempt,
-                amount: order.amount,
-                currency: order.currency.clone(),
-                description: order.description.clone(),
-            };
-            let state = match provider {
-                Some(provider) => provider.query(&provider_order).await.unwrap_or(ProviderState::NotFound),
-                None => ProviderState::NotFound,
-            };
-            if let (ProviderState::Paid { transaction_id, amount }, Some(method)) = (state, method) {
-                let confirmation = provider::Confirmation::paid(&provider_order, transaction_id, amount);
-                let cause = "reconciled after a restart: the provider confirmed the payment";
-                self.settlement.settle(&method, &confirmation, cause).await.map_err(unavailable)?;
-            } else {
-                let changes = Changes { fail_reason: Some(FailReason::ProviderTimeout.as_str()), ..Changes::default() };
-                let cause = "reconciled after a restart: the provider has no payment for this attempt";
-                self.ledger
-                    .transition(
-                        (&order.merchant_id, &order.out_trade_no),
-                        Some(order.attempt),
-                        &[State::Processing],
-                        State::Failed,
-                        cause,
-                        &changes,
-                    )
-                    .await
-                    .map_err(unavailable)?;
+            if !self.ledger.claim(&order).await.map_err(unavailable)? {
+                continue; // Another host took it over, or its owner moved it on.
             }
-            settled += 1;
+            let key = (order.merchant_id.as_str(), order.out_trade_no.as_str());
+            let moved = match order.state {
+                State::Created | State::AwaitingUser => {
+                    let cause = "reconciled: the host that showed the payment sheet is gone";
+                    self.ledger
+                        .transition(
+                            key,
+                            Some(order.attempt),
+                            &[order.state],
+                            State::Cancelled,
+                            cause,
+                            &Changes::default(),
+                        )
+                        .await
+                        .map_err(unavailable)?
+                        .is_some()
+                }
+                _ => self.settle_with_provider(&order).await?,
+            };
+            reconciled += usize::from(moved);
         }
-        Ok(settled)
+        Ok(reconciled)
+    }
+
+    /// Settles an order that was with a provider when its host died. `false` when
+    /// the provider cannot say (the order stays claimed until the claim runs out,
+    /// and is tried again).
+    async fn settle_with_provider(&self, order: &OrderRecord) -> Result<bool, ApiError> {
+        let providers = self.providers().await?;
+        let method = order.method.as_deref().and_then(Method::parse);
+        let Some((method, provider)) = method.and_then(|m| providers.get(&m).cloned().map(|p| (m, p))) else {
+            tracing::warn!(order = %order.out_trade_no, "no provider of this host took the order; left for one that has it");
+            return Ok(false);
+        };
+        let provider_order = ProviderOrder {
+            merchant_id: order.merchant_id.clone(),
+            out_trade_no: order.out_trade_no.clone(),
+            attempt: order.attempt,
+            amount: order.amount,
+            currency: order.currency.clone(),
+            description: order.description.clone(),
+        };
+        let paid = match provider.query(&provider_order).await {
+            Ok(ProviderState::Paid { transaction_id, amount }) => Some((transaction_id, amount)),
+            Ok(_) => match provider.close(&provider_order).await {
+                Ok(provider::Closed::AlreadyPaid { transaction_id, amount }) => Some((transaction_id, amount)),
+                Ok(provider::Closed::Closed) => None,
+                Err(error) => {
+                    tracing::warn!(order = %order.out_trade_no, %error, "the provider cannot close the order; tried again later");
+                    return Ok(false);
+                }
+            },
+            Err(error) => {
+                tracing::warn!(order = %order.out_trade_no, %error, "the provider cannot say; tried again later");
+                return Ok(false);
+            }
+        };
+        if let Some((transaction_id, amount)) = paid {
+            let confirmation = provider::Confirmation::paid(&provider_order, transaction_id, amount);
+            let cause = "reconciled: the provider confirmed the payment";
+            let settled = self.settlement.settle(&method, &confirmation, cause).await.map_err(unavailable)?;
+            return Ok(matches!(settled, Settled::Paid(_) | Settled::AmountMismatch));
+        }
+        let changes = Changes { fail_reason: Some(FailReason::ProviderTimeout.as_str()), ..Changes::default() };
+        let cause = "reconciled: the provider has no payment for this attempt, and closed it";
+        let key = (order.merchant_id.as_str(), order.out_trade_no.as_str());
+        let failed = self
+            .ledger
+            .transition(key, Some(order.attempt), &[State::Processing], State::Failed, cause, &changes)
+            .await
+            .map_err(unavailable)?;
+        Ok(failed.is_some())
+    }
+
+    /// Keeps this host's claims alive and reconciles what dead hosts left, for
+    /// as long as the capability lives: renewing every third of a lease,
+    /// reconciling every lease.
+    fn keep_claims(self: &Arc<Self>) {
+        let payment = Arc::downgrade(self);
+        let period = Duration::from_millis(u64::try_from(self.ledger.lease_ms() / 3).unwrap_or(1).max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            for round in 0u64.. {
+                tick.tick().await;
+                let Some(payment) = payment.upgrade() else { return };
+                if let Err(error) = payment.ledger.renew_leases().await {
+                    tracing::warn!(%error, "cannot renew this host's claims on its orders");
+                }
+                if round % 3 == 2
+                    && let Err(error) = payment.reconcile().await
+                {
+                    tracing::warn!(%error, "cannot reconcile orders left by other hosts");
+                }
+            }
+        });
     }
 
     /// The methods this host has a provider for, with their names on the sheet.
@@ -293,7 +333,13 @@ impl Payment {
         let cap = grant.max_amount.unwrap_or(i64::MAX).min(self.settings.max_amount);
         let order = order::validate(&request, cap, &self.settings.currencies)?;
         let providers = self.providers().await?;
-        self.reconciled.get_or_try_init(|| self.reconcile()).await?;
+        self.reconciled
+            .get_or_try_init(|| async {
+                let reconciled = self.reconcile().await?;
+                self.keep_claims();
+                Ok::<usize, ApiError>(reconciled)
+            })
+            .await?;
         // The sheet lists methods in the merchant's order.
         let methods: Vec<Method> = merchant
             .methods
@@ -358,11 +404,16 @@ impl Payment {
                     _ => "the answer named no method on the payment sheet",
                 };
                 let cancelled = step(State::AwaitingUser, State::Cancelled, cause, &Changes::default()).await?;
-                return self.finish(&context, cancelled, &order.out_trade_no).await;
+                return self.finish(&context, cancelled, (&order.merchant_id, &order.out_trade_no)).await;
             }
         };
         let chosen = Changes { method: Some(method.as_str()), ..Changes::default() };
-        step(State::AwaitingUser, State::Processing, &format!("user chose {}", method.as_str()), &chosen).await?;
+        let cause = format!("user chose {}", method.as_str());
+        if step(State::AwaitingUser, State::Processing, &cause, &chosen).await?.is_none() {
+            // Another host reconciled the order meanwhile (this one was too slow to
+            // keep its claim): it is not paid now, and the answer says where it is.
+            return self.finish(&context, None, (&order.merchant_id, &order.out_trade_no)).await;
+        }
 
         let provider = providers.get(&method).cloned().ok_or_else(|| ApiError::internal("provider vanished"))?;
         let provider_order = ProviderOrder {
@@ -393,7 +444,7 @@ impl Payment {
                 self.await_confirmation(provider.as_ref(), &provider_order, &method).await?
             }
         };
-        self.finish(&context, settled, &order.out_trade_no).await
+        self.finish(&context, settled, (&order.merchant_id, &order.out_trade_no)).await
     }
 
     /// Waits for the provider's notification to settle the order; if it does not
@@ -415,9 +466,13 @@ impl Payment {
                 return Ok(current);
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() || tokio::time::timeout(remaining, settled).await.is_err() {
+            if remaining.is_zero() {
                 break;
             }
+            // Woken when this host settles it; another host sharing the database
+            // may settle it instead (the notification delivered there), so look
+            // again now and then.
+            let _ = tokio::time::timeout(remaining.min(Duration::from_millis(100)), settled).await;
         }
         if let Ok(ProviderState::Paid { transaction_id, amount }) = provider.query(order).await {
             let confirmation = provider::Confirmation::paid(order, transaction_id, amount);
@@ -434,9 +489,19 @@ impl Payment {
         &self,
         context: &CallContext,
         record: Option<OrderRecord>,
-        trade_no: &str,
+        (merchant_id, trade_no): (&str, &str),
     ) -> Result<PaymentResult, ApiError> {
-        let record = record.ok_or_else(|| ApiError::internal(format!("order {trade_no} changed under the request")))?;
+        // A step that found the order moved (settled, or reconciled by another
+        // host) answers with where it is now.
+        let record = match record {
+            Some(record) => record,
+            None => self
+                .ledger
+                .get(merchant_id, trade_no)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| ApiError::internal(format!("order {trade_no} vanished from the ledger")))?,
+        };
         let result = record.to_result();
         let amount = money::display(record.amount, &record.currency);
         let message = match &result.reason {

@@ -69,6 +69,20 @@ pub enum ProviderState {
     },
 }
 
+/// What closing an unpaid order at the provider came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// The order is closed: the provider will take no payment for it.
+    Closed,
+    /// The payer paid before the close arrived (WeChat Pay's `ORDERPAID`).
+    AlreadyPaid {
+        /// The provider's transaction id.
+        transaction_id: String,
+        /// The amount the provider charged, in minor units.
+        amount: i64,
+    },
+}
+
 /// A notification as it reaches the merchant's server: an HTTP request's headers
 /// and body, in whatever form the provider's protocol gives them (signed headers
 /// and JSON for WeChat Pay, a signed form for Alipay).
@@ -169,6 +183,12 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// Asks the provider about an order, as the merchant's server does when a
     /// notification is late.
     fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>>;
+
+    /// Closes the order's attempt at the provider, so that it can no longer be
+    /// paid — what a merchant does before it records an unconfirmed order as
+    /// failed — or learns that it was paid meanwhile. Atomic with the provider's
+    /// own payment step: an attempt is either paid or closed, never both.
+    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Closed, String>>;
 
     /// The merchant's side of the protocol: checks a notification (signature, age,
     /// encryption) at `now` (Unix seconds) and reads what it confirms; `Err` names

@@ -18,6 +18,11 @@ pub struct PaymentSettings {
     /// How long a payment waits for the provider's notification before asking the
     /// provider, in milliseconds.
     pub confirm_wait_ms: u64,
+    /// How long a host's claim on an order in progress lasts without renewal, in
+    /// milliseconds: a host renews its claims while it runs; when one runs out
+    /// (its host died on another machine), any host reconciles the order. A host
+    /// on the same machine as a dead one takes its orders over at once.
+    pub order_lease_ms: u64,
 }
 
 /// A merchant the host knows.
@@ -89,6 +94,7 @@ impl Default for PaymentSettings {
                 ),
             ]),
             confirm_wait_ms: 3_000,
+            order_lease_ms: 30_000,
         }
     }
 }
