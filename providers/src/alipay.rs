@@ -7,8 +7,8 @@
 //! `success`.
 
 use crate::{
-    Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started, random_digits, random_text,
-    send_confirmation, unix_seconds,
+    Delivery, Outbox, Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started,
+    random_digits, random_text, send_confirmation, unix_seconds,
 };
 use miniapp_abi::payment::{FailReason, Method};
 use miniapp_host::capabilities::payment::money::{fen_to_yuan, yuan_to_fen};
@@ -110,13 +110,26 @@ impl ProviderPlugin for Alipay {
     }
 
     fn start(&self, context: ProviderContext) -> Result<Arc<dyn PaymentProvider>, String> {
-        Ok(Arc::new(Started(Arc::new(AlipayState {
+        let settings = SimulatorSettings::from_section(&context.section)?;
+        let outbox = match settings.delivery {
+            Delivery::ThisHost => None,
+            Delivery::AnyHost => {
+                Some(Outbox::open(context.database.clone(), Method::ALIPAY).map_err(|e| e.to_string())?)
+            }
+        };
+        let state = Arc::new(AlipayState {
             method: self.method(),
-            settings: SimulatorSettings::from_section(&context.section)?,
+            outbox,
+            settings,
             alipay_key: RsaKeys::load_or_create(&context.database, &context.key_dir, "alipay")?,
             handler: context.notifications,
             book: SimulatorBook::open(context.database, Method::ALIPAY).map_err(|e| e.to_string())?,
-        }))))
+        });
+        if let Some(outbox) = &state.outbox {
+            let scale = state.settings.notification_delay_scale;
+            outbox.serve(Arc::downgrade(&state), state.handler.clone(), state.method.clone(), retry_schedule(), scale);
+        }
+        Ok(Arc::new(Started(state)))
     }
 }
 
@@ -129,6 +142,8 @@ pub struct AlipayState {
     alipay_key: RsaKeys,
     handler: Arc<dyn NotificationHandler>,
     book: SimulatorBook,
+    /// The shared outbox, when notifications go to any host.
+    outbox: Option<Outbox>,
 }
 
 impl AlipayState {
@@ -173,7 +188,9 @@ impl AlipayState {
             let (schedule, scale) = (retry_schedule(), simulator.settings.notification_delay_scale);
             let genuine = |age| simulator.notification(&order, &trade, "TRADE_SUCCESS", age, &simulator.alipay_key);
             let forged = |key: &RsaKeys| simulator.notification(&order, &trade, "TRADE_SUCCESS", 0, key);
-            let route = Route { handler: &simulator.handler, method: &simulator.method, schedule: &schedule, scale };
+            let outbox = simulator.outbox.as_ref();
+            let route =
+                Route { handler: &simulator.handler, method: &simulator.method, schedule: &schedule, scale, outbox };
             send_confirmation(route, scenario, MAX_NOTIFICATION_AGE_SECONDS * 2, genuine, forged).await;
         });
     }

@@ -23,11 +23,13 @@
 pub mod alipay;
 mod book;
 mod keys;
+mod outbox;
 pub mod wechat;
 
 pub use alipay::AlipayState;
 pub use book::{SimulatedPayment, SimulatorBook};
 pub use keys::RsaKeys;
+pub use outbox::Outbox;
 pub use wechat::WechatPayState;
 
 use miniapp_abi::payment::Method;
@@ -86,6 +88,17 @@ miniapp_abi::stable_names! {
     }
 }
 
+miniapp_abi::stable_names! {
+    /// Where a simulator sends its notifications.
+    pub enum Delivery {
+        /// To the merchant's server of the host the payment was made on.
+        ThisHost => "this_host",
+        /// Through the shared database, to whichever host running the simulator
+        /// takes it first (see [`Outbox`]): for many hosts on one database.
+        AnyHost => "any_host",
+    }
+}
+
 /// A simulator's section of the host configuration (`[wechat_pay]`, `[alipay]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -97,6 +110,8 @@ pub struct SimulatorSettings {
     /// Multiplies the notification retry delays (1.0 is the provider's real
     /// schedule; tests compress time).
     pub notification_delay_scale: f64,
+    /// Where notifications go: `this_host` (the default) or `any_host`.
+    pub delivery: Delivery,
 }
 
 impl Default for SimulatorSettings {
@@ -105,6 +120,7 @@ impl Default for SimulatorSettings {
             scenario: Scenario::Success,
             order_scenarios: BTreeMap::new(),
             notification_delay_scale: 1.0,
+            delivery: Delivery::ThisHost,
         }
     }
 }
@@ -140,11 +156,17 @@ pub(crate) struct Route<'a> {
     pub schedule: &'a [Duration],
     /// Multiplies the pauses.
     pub scale: f64,
+    /// The shared outbox, when notifications go to any host.
+    pub outbox: Option<&'a Outbox>,
 }
 
 /// Delivers a notification until it is acknowledged or the schedule runs out; each
 /// delivery is built afresh by `make` (new timestamp, nonce and signature).
 async fn deliver(route: &Route<'_>, make: impl Fn() -> Notification) -> bool {
+    if let Some(outbox) = route.outbox {
+        outbox.put(route, &make(), Duration::ZERO, true).await;
+        return true;
+    }
     for pause in std::iter::once(Duration::ZERO).chain(route.schedule.iter().copied()) {
         tokio::time::sleep(pause.mul_f64(route.scale.max(0.0))).await;
         if route.handler.handle(route.method, make()).await {
@@ -166,6 +188,29 @@ pub(crate) async fn send_confirmation(
     genuine: impl Fn(i64) -> Notification,
     forged: impl Fn(&RsaKeys) -> Notification,
 ) {
+    if let Some(outbox) = route.outbox {
+        let copy = genuine(0);
+        match scenario {
+            Scenario::DuplicateNotifications => {
+                for _ in 0..15 {
+                    outbox.put(&route, &copy, Duration::ZERO, true).await;
+                }
+            }
+            Scenario::ForgedNotification | Scenario::StaleNotification => {
+                let first = match (scenario, RsaKeys::throwaway()) {
+                    (Scenario::ForgedNotification, Ok(forger)) => forged(&forger),
+                    _ => genuine(stale_age),
+                };
+                outbox.put(&route, &first, Duration::ZERO, false).await;
+                outbox.put(&route, &copy, Duration::from_millis(1), true).await;
+            }
+            Scenario::TimeoutThenSuccess => {
+                outbox.put(&route, &copy, route.schedule.first().copied().unwrap_or_default(), true).await;
+            }
+            _ => outbox.put(&route, &copy, Duration::ZERO, true).await,
+        }
+        return;
+    }
     match scenario {
         Scenario::DuplicateNotifications => duplicate_concurrently(route.handler, route.method, genuine(0)).await,
         Scenario::ForgedNotification | Scenario::StaleNotification => {

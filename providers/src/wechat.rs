@@ -9,8 +9,8 @@
 //! [`verify_notification`]) and what the provider does ([`WechatPayState`]).
 
 use crate::{
-    Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started, random_digits, random_text,
-    send_confirmation, unix_seconds,
+    Delivery, Outbox, Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started,
+    random_digits, random_text, send_confirmation, unix_seconds,
 };
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -138,15 +138,28 @@ impl ProviderPlugin for WechatPay {
 
     fn start(&self, context: ProviderContext) -> Result<Arc<dyn PaymentProvider>, String> {
         let dir = &context.key_dir;
-        Ok(Arc::new(Started(Arc::new(WechatPayState {
+        let settings = SimulatorSettings::from_section(&context.section)?;
+        let outbox = match settings.delivery {
+            Delivery::ThisHost => None,
+            Delivery::AnyHost => {
+                Some(Outbox::open(context.database.clone(), Method::WECHAT_PAY).map_err(|e| e.to_string())?)
+            }
+        };
+        let state = Arc::new(WechatPayState {
             method: self.method(),
-            settings: SimulatorSettings::from_section(&context.section)?,
+            outbox,
+            settings,
             merchant_key: RsaKeys::load_or_create(&context.database, dir, "merchant")?,
             platform_key: RsaKeys::load_or_create(&context.database, dir, "wechat-platform")?,
             api_v3_key: miniapp_host::store::secret::load_or_create(&context.database, dir, "wechat-api-v3.key")?,
             handler: context.notifications,
             book: SimulatorBook::open(context.database, Method::WECHAT_PAY).map_err(|e| e.to_string())?,
-        }))))
+        });
+        if let Some(outbox) = &state.outbox {
+            let scale = state.settings.notification_delay_scale;
+            outbox.serve(Arc::downgrade(&state), state.handler.clone(), state.method.clone(), retry_schedule(), scale);
+        }
+        Ok(Arc::new(Started(state)))
     }
 }
 
@@ -164,6 +177,8 @@ pub struct WechatPayState {
     api_v3_key: [u8; 32],
     handler: Arc<dyn NotificationHandler>,
     book: SimulatorBook,
+    /// The shared outbox, when notifications go to any host.
+    outbox: Option<Outbox>,
 }
 
 impl WechatPayState {
@@ -238,7 +253,9 @@ impl WechatPayState {
             let schedule = retry_schedule();
             let genuine = |age| simulator.notification(&order, &payment, "SUCCESS", age, &simulator.platform_key);
             let forged = |key: &RsaKeys| simulator.notification(&order, &payment, "SUCCESS", 0, key);
-            let route = Route { handler: &simulator.handler, method: &simulator.method, schedule: &schedule, scale };
+            let outbox = simulator.outbox.as_ref();
+            let route =
+                Route { handler: &simulator.handler, method: &simulator.method, schedule: &schedule, scale, outbox };
             send_confirmation(route, scenario, MAX_NOTIFICATION_AGE_SECONDS * 2, genuine, forged).await;
         });
     }
