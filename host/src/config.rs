@@ -26,7 +26,7 @@ pub struct HostConfig {
     pub data_dir: PathBuf,
     /// Which database keeps the host's records: the embedded SQLite file in the
     /// data directory, or a PostgreSQL server shared by many hosts.
-    pub database: crate::store::DatabaseSettings,
+    pub database: DatabaseSettings,
     /// Resource limits every program runs under; a manifest may only tighten them.
     pub limits: Limits,
     /// How the WebAssembly engine is set up.
@@ -48,7 +48,7 @@ impl Default for HostConfig {
         HostConfig {
             profile: "wechat".to_string(),
             data_dir: default_data_dir(),
-            database: crate::store::DatabaseSettings::default(),
+            database: DatabaseSettings::default(),
             limits: Limits::default(),
             engine: EngineSettings::default(),
             disabled_capabilities: BTreeSet::new(),
@@ -267,5 +267,36 @@ mod tests {
     fn unknown_fields_are_named() {
         let err = HostConfig::from_toml("[limits]\nmemory = 5").unwrap_err();
         assert!(err.contains("memory"), "{err}");
+    }
+}
+
+/// Environment variable naming the database when neither `--database` nor the
+/// configuration does.
+pub const DATABASE_URL_ENV: &str = "MINIAPP_DATABASE_URL";
+
+/// `[database]`: without a `url`, the embedded SQLite database in the data
+/// directory; with `url = "postgres://user:password@host:port/dbname"` (or a
+/// key-value string `host=… dbname=…`, or a unix socket directory as the host,
+/// `postgres://user@%2Frun%2Fpostgresql/dbname`), a PostgreSQL server shared
+/// with any number of other hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// The PostgreSQL server, if the records are kept on one.
+    pub url: Option<String>,
+    /// Connections the host keeps open to the server at most.
+    pub pool_size: usize,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> DatabaseSettings {
+        DatabaseSettings { url: None, pool_size: 16 }
+    }
+}
+
+impl DatabaseSettings {
+    /// The settings of a host on the database at `url`.
+    pub fn at(url: impl Into<String>) -> DatabaseSettings {
+        DatabaseSettings { url: Some(url.into()), ..DatabaseSettings::default() }
     }
 }

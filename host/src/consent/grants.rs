@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn answers_hold_for_their_module_and_revocations_for_all() {
-        for backend in crate::testing::TestBackend::all() {
+        for backend in crate::store::TestBackend::all() {
             let dir = tempfile::tempdir().unwrap();
             let grants = Grants::new(backend.database(dir.path())).unwrap();
             assert_eq!(block(grants.lookup("u", "p", "m1", "phone")).unwrap(), None);

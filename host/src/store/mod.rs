@@ -29,9 +29,11 @@ mod postgres;
 pub mod secret;
 mod settings;
 mod sqlite;
+pub(crate) mod test_backend;
 
+pub use crate::config::{DATABASE_URL_ENV, DatabaseSettings};
 pub use postgres::redact as redact_url;
-pub use settings::{DATABASE_URL_ENV, DatabaseSettings};
+pub use test_backend::TestBackend;
 
 use std::any::Any;
 use std::future::Future;
@@ -388,7 +390,7 @@ impl Database {
     /// Opens the database `settings` name: the PostgreSQL server of its `url`, or
     /// without one the embedded SQLite database in `data_dir`.
     pub fn connect(settings: &DatabaseSettings, data_dir: &Path) -> Result<Database, StoreError> {
-        match settings.postgres()? {
+        match settings::postgres_url(settings)? {
             Some(url) => {
                 Ok(Database::with_backend(Arc::new(postgres::Postgres::connect(url, settings.pool_size, false)?)))
             }
@@ -418,7 +420,7 @@ impl Database {
         settings: &DatabaseSettings,
         data_dir: &Path,
     ) -> Result<Option<Database>, StoreError> {
-        if let Some(url) = settings.postgres()? {
+        if let Some(url) = settings::postgres_url(settings)? {
             let backend = postgres::Postgres::connect(url, settings.pool_size.min(2), true)?;
             let database = Database::with_backend(Arc::new(backend));
             let exists = database.run_blocking(|t| {
@@ -521,7 +523,6 @@ fn downcast<R: 'static>(answer: Box<dyn Any + Send>) -> Result<R, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestBackend;
 
     #[tokio::test]
     async fn migrations_apply_once_and_in_order() {

@@ -702,7 +702,7 @@ mod tests {
         /// a conflict, and each new attempt numbered one more than the last.
         #[test]
         fn any_sequence_keeps_one_order_paid_at_most_once(steps in proptest::collection::vec(step(), 1..24)) {
-          for backend in crate::testing::TestBackend::all() {
+          for backend in crate::store::TestBackend::all() {
             let dir = tempfile::tempdir().unwrap();
             let ledger = Ledger::new(backend.database(dir.path())).unwrap();
             let key = ("1900000109", "T0001-abc");
@@ -771,7 +771,7 @@ mod tests {
     /// that names it — never read as a state that would allow charging again.
     #[test]
     fn an_unknown_stored_state_is_corrupt_not_cancelled() {
-        for backend in crate::testing::TestBackend::all() {
+        for backend in crate::store::TestBackend::all() {
             let dir = tempfile::tempdir().unwrap();
             let database = backend.database(dir.path());
             let ledger = Ledger::new(database.clone()).unwrap();
@@ -786,7 +786,7 @@ mod tests {
 
     #[test]
     fn the_state_machine_and_idempotency() {
-        for backend in crate::testing::TestBackend::all() {
+        for backend in crate::store::TestBackend::all() {
             let dir = tempfile::tempdir().unwrap();
             let ledger = Ledger::new(backend.database(dir.path())).unwrap();
             let Begin::Start(first) = block(ledger.begin(&order(1999), "p")).unwrap() else { panic!() };
@@ -832,7 +832,7 @@ mod tests {
     /// the claim runs out, of two hosts trying to take it over exactly one wins.
     #[test]
     fn a_claim_is_taken_over_only_when_it_runs_out_and_by_one_host() {
-        for backend in crate::testing::TestBackend::all() {
+        for backend in crate::store::TestBackend::all() {
             let dir = tempfile::tempdir().unwrap();
             let database = backend.database(dir.path());
             let elsewhere = Ledger::new(database.clone()).unwrap().with_lease_ms(60_000);
