@@ -1,10 +1,12 @@
 //! Builds the guests the harness runs, for wasm32-wasip1: the miniapp guest (the
-//! floor runs the same module), the Extism guest, and the pay-demo sample.
+//! floor runs the same module), the Extism guest, the pay-demo sample and the
+//! tests' probe (the throughput figures).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const GUESTS: &[&str] = &["guests/tap-render", "guests/tap-render-extism", "../sample-programs/pay-demo"];
+const GUESTS: &[&str] =
+    &["guests/tap-render", "guests/tap-render-extism", "../sample-programs/pay-demo", "../tests/guests/probe"];
 
 fn main() {
     let here = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

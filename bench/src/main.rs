@@ -18,6 +18,7 @@ mod floor;
 mod memory;
 mod miniapp;
 mod stats;
+mod throughput;
 mod work;
 
 use stats::{Summary, Unit, number};
@@ -89,6 +90,12 @@ fn main() {
         return;
     }
     let plan = if args.iter().any(|a| a == "--quick") { Plan::quick() } else { Plan::full() };
+    if args.iter().any(|a| a == "--durable") {
+        durable(&plan);
+        println!();
+        throughput(&plan);
+        return;
+    }
     println!("building the systems…");
     let mut systems: Vec<Box<dyn System>> = vec![system("floor", 64), system("miniapp", 64), system("extism", 64)];
 
@@ -150,6 +157,58 @@ fn main() {
 
     println!();
     durable(&plan);
+    println!();
+    throughput(&plan);
+}
+
+/// Payments and storage writes per second on each backend, with 1 and with 64
+/// programs at once, beside the backend's bare commit rate; the host's own part
+/// of a payment with the simulators' RSA work taken out.
+fn throughput(plan: &Plan) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rsa = throughput::rsa_per_payment(40);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The rate with `rsa` of work per operation taken out, that work spread over
+    // as many cores as there are programs to run it.
+    let host_part = |rate: f64, programs: usize| {
+        let spread = rsa.as_secs_f64() / programs.min(cores) as f64;
+        let left = 1.0 / rate - spread;
+        (left > 0.0).then(|| 1.0 / left)
+    };
+    let (each_1, each_64) = (plan.payments, (plan.payments / 8).max(4));
+    println!(
+        "| backend | work | bare commits/s | 1 program: per second | ÷ bare | 64 programs: per second | ÷ bare | 64, host's part (RSA out): per second, ÷ bare |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for backend in throughput::backends() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bare = backend.bare_commits_per_second(dir.path(), plan.payments);
+        let host = backend.host(&dir.path().join("host"));
+        for (name, work) in [("payments", throughput::Work::Pay), ("storage writes", throughput::Work::Store)] {
+            let one = runtime.block_on(throughput::per_second(&host, work, 1, each_1));
+            let many = runtime.block_on(throughput::per_second(&host, work, 64, each_64));
+            let part = match (work, host_part(many, 64)) {
+                (throughput::Work::Pay, Some(rate)) => format!("{}, {:.2}", number(rate), rate / bare),
+                (throughput::Work::Pay, None) => "—".to_string(),
+                (throughput::Work::Store, _) => "(no RSA)".to_string(),
+            };
+            println!(
+                "| {} | {name} | {} | {} | {:.3} | {} | {:.3} | {part} |",
+                backend.name,
+                number(bare),
+                number(one),
+                one / bare,
+                number(many),
+                many / bare
+            );
+        }
+    }
+    println!(
+        "(one round each; 1 program: {each_1} operations, 64 programs: {each_64} each; RSA per payment {:.0} µs, \
+         2 signatures + 2 verifications with the `rsa` crate; the host's part takes that out, spread over \
+         min(programs, {cores} cores))",
+        rsa.as_secs_f64() * 1e6
+    );
 }
 
 /// Payments and link decisions, beside the bare commit rate, `plan.rounds` times.

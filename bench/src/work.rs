@@ -30,6 +30,12 @@ fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e} (build.rs builds the guests)", path.display()))
 }
 
+/// A number no earlier call in this run or another has answered (the clock's
+/// nanoseconds), to keep each measurement's order numbers new.
+pub fn nonce() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
+
 /// The launch every program gets.
 pub fn launch() -> LaunchContext {
     LaunchContext::new(Surface::Direct)
