@@ -7,8 +7,8 @@
 //! `success`.
 
 use crate::{
-    Delivery, Outbox, Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started,
-    random_digits, random_text, send_confirmation, unix_seconds,
+    Outbox, Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started, random_digits,
+    random_text, send_confirmation, unix_seconds,
 };
 use miniapp_abi::payment::{FailReason, Method};
 use miniapp_host::capabilities::payment::money::{fen_to_yuan, yuan_to_fen};
@@ -111,12 +111,7 @@ impl ProviderPlugin for Alipay {
 
     fn start(&self, context: ProviderContext) -> Result<Arc<dyn PaymentProvider>, String> {
         let settings = SimulatorSettings::from_section(&context.section)?;
-        let outbox = match settings.delivery {
-            Delivery::ThisHost => None,
-            Delivery::AnyHost => {
-                Some(Outbox::open(context.database.clone(), Method::ALIPAY).map_err(|e| e.to_string())?)
-            }
-        };
+        let outbox = Outbox::for_settings(&settings, &context.database, Method::ALIPAY)?;
         let state = Arc::new(AlipayState {
             method: self.method(),
             outbox,

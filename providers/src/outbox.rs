@@ -53,6 +53,18 @@ struct Due {
 }
 
 impl Outbox {
+    /// The outbox `settings` ask for: none when notifications go to this host.
+    pub fn for_settings(
+        settings: &crate::SimulatorSettings,
+        database: &Database,
+        provider: &'static str,
+    ) -> Result<Option<Outbox>, String> {
+        match settings.delivery {
+            crate::Delivery::ThisHost => Ok(None),
+            crate::Delivery::AnyHost => Outbox::open(database.clone(), provider).map(Some).map_err(|e| e.to_string()),
+        }
+    }
+
     /// The outbox of `provider` in `database` (creating its table if needed).
     pub fn open(database: Database, provider: &'static str) -> Result<Outbox, StoreError> {
         database.migrate("simulator_outbox", SCHEMA)?;

@@ -9,8 +9,8 @@
 //! [`verify_notification`]) and what the provider does ([`WechatPayState`]).
 
 use crate::{
-    Delivery, Outbox, Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started,
-    random_digits, random_text, send_confirmation, unix_seconds,
+    Outbox, Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started, random_digits,
+    random_text, send_confirmation, unix_seconds,
 };
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -139,12 +139,7 @@ impl ProviderPlugin for WechatPay {
     fn start(&self, context: ProviderContext) -> Result<Arc<dyn PaymentProvider>, String> {
         let dir = &context.key_dir;
         let settings = SimulatorSettings::from_section(&context.section)?;
-        let outbox = match settings.delivery {
-            Delivery::ThisHost => None,
-            Delivery::AnyHost => {
-                Some(Outbox::open(context.database.clone(), Method::WECHAT_PAY).map_err(|e| e.to_string())?)
-            }
-        };
+        let outbox = Outbox::for_settings(&settings, &context.database, Method::WECHAT_PAY)?;
         let state = Arc::new(WechatPayState {
             method: self.method(),
             outbox,
