@@ -205,7 +205,7 @@ fn throughput(plan: &Plan) {
     }
     println!(
         "(one round each; 1 program: {each_1} operations, 64 programs: {each_64} each; RSA per payment {:.0} µs, \
-         2 signatures + 2 verifications with the `rsa` crate; the host's part takes that out, spread over \
+         2 signatures + 2 verifications as the simulators make them; the host's part takes that out, spread over \
          min(programs, {cores} cores))",
         rsa.as_secs_f64() * 1e6
     );

@@ -149,7 +149,7 @@ pub async fn per_second(host: &Host, work: Work, programs: usize, each: usize) -
 /// The simulators' RSA work in one WeChat Pay payment, alone: the merchant signs
 /// the order request and the provider verifies it; the provider signs the
 /// notification and the merchant's server verifies it (2 signatures, 2
-/// verifications, SHA256withRSA-2048, the `rsa` crate).
+/// verifications, SHA256withRSA-2048, through the simulators' own `RsaKeys`).
 pub fn rsa_per_payment(samples: usize) -> Duration {
     let keys = miniapp_providers::RsaKeys::throwaway().expect("a key");
     let message = vec![b'x'; 600];
