@@ -6,10 +6,12 @@
 //! spread over the hosts, and late, forged, stale and out-of-order Alipay
 //! ones. One host is killed with SIGKILL mid-payment and started again.
 //! Afterwards (and after one reconciliation, as `miniapp ledger check` does):
-//! every order is paid exactly once, every payment a program saw as paid is
-//! paid, the ledger's total matches what the providers took, every payment a
-//! provider took is a paid order, and no order is left in progress.
+//! every order exists once and is paid at most once, every payment a program saw
+//! as paid is paid, every payment a provider took is that order's paid attempt,
+//! the ledger's total matches what the providers took, and no order is left in
+//! progress.
 
+use miniapp_host::capabilities::payment::ledger::State;
 use miniapp_host::testing::TestBackend;
 use miniapp_host::{Host, HostConfig};
 use std::collections::BTreeMap;
@@ -28,7 +30,6 @@ url = "{url}"
 
 [payment]
 confirm_wait_ms = 3000
-order_lease_ms = 2000
 
 [wechat_pay]
 delivery = "any_host"
@@ -75,7 +76,7 @@ fn finish(child: Child) -> (Vec<String>, std::process::ExitStatus, String) {
 }
 
 #[test]
-fn four_hosts_on_one_postgres_pay_every_order_exactly_once() {
+fn four_hosts_on_one_postgres_pay_each_order_at_most_once_and_lose_no_payment() {
     let Some(TestBackend::Postgres(settings)) = TestBackend::postgres() else { return };
     let url = settings.url.clone().expect("a test server url");
     let dir = tempfile::tempdir().unwrap();
@@ -121,19 +122,15 @@ fn four_hosts_on_one_postgres_pay_every_order_exactly_once() {
         assert_eq!(orders.len(), PROGRAMS * ORDERS, "one order per key, however many hosts asked");
         let unfinished: Vec<_> = orders.iter().filter(|o| !o.state.is_final()).map(|o| &o.out_trade_no).collect();
         assert!(unfinished.is_empty(), "orders left in progress: {unfinished:?}");
-        let not_paid: Vec<_> = orders
-            .iter()
-            .filter(|o| o.state != miniapp_host::capabilities::payment::ledger::State::Paid)
-            .map(|o| (&o.out_trade_no, o.state))
-            .collect();
-        assert!(
-            not_paid.is_empty(),
-            "every order is paid in the end (a host that died left none behind): {not_paid:?}"
-        );
+        // An order need not end paid (the host paying it may die with it, and
+        // the others may have passed it by), but money must follow the ledger:
+        // checked below against what the providers took.
+        let paid_orders = orders.iter().filter(|o| o.state == State::Paid).count();
         for (_, trade_no, count) in ledger.paid_transitions().await.unwrap() {
             assert_eq!(count, 1, "{trade_no} was moved to paid {count} times");
         }
-        let paid: BTreeMap<&str, _> = orders.iter().map(|o| (o.out_trade_no.as_str(), o)).collect();
+        let paid: BTreeMap<&str, _> =
+            orders.iter().filter(|o| o.state == State::Paid).map(|o| (o.out_trade_no.as_str(), o)).collect();
         for order in &seen_paid {
             assert!(paid.contains_key(order.as_str()), "a program saw {order} paid; the ledger does not have it");
         }
@@ -159,7 +156,7 @@ fn four_hosts_on_one_postgres_pay_every_order_exactly_once() {
             assert_eq!(order.transaction_id.as_deref(), Some(transaction.as_str()), "{trade_no}: another payment");
             provider_total += amount;
         }
-        let ledger_total: i64 = orders.iter().map(|o| o.amount).sum();
+        let ledger_total: i64 = paid.values().map(|o| o.amount).sum();
         assert_eq!(provider_total, ledger_total, "Σ paid in the ledger equals Σ taken by the providers");
 
         let duplicates = host
@@ -169,7 +166,7 @@ fn four_hosts_on_one_postgres_pay_every_order_exactly_once() {
             .unwrap();
         assert!(duplicates[0].integer(0).unwrap() > 0, "copies of notifications reached hosts after the first");
         eprintln!(
-            "{HOSTS} hosts, {} orders paid once each, {} seen paid by programs, {} duplicate notifications",
+            "{HOSTS} hosts, {} orders, {paid_orders} paid once each, {} seen paid by programs, {} duplicate notifications",
             orders.len(),
             seen_paid.len(),
             duplicates[0].integer(0).unwrap()
