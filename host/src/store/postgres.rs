@@ -27,7 +27,7 @@ use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 use tokio_postgres::{IsolationLevel, NoTls};
 
 /// How many times a unit is run before a conflict is reported to its caller.
-pub(super) const MAX_RUNS: u32 = 40;
+pub(super) const MAX_RUNS: u32 = 64;
 
 type Answer = Result<Box<dyn Any + Send>, StoreError>;
 
