@@ -23,8 +23,8 @@ use std::error::Error as StdError;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::runtime::Handle;
+use tokio_postgres::NoTls;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
-use tokio_postgres::{IsolationLevel, NoTls};
 
 /// How many times a unit is run before a conflict is reported to its caller.
 pub(super) const MAX_RUNS: u32 = 64;
@@ -192,7 +192,7 @@ const SCHEMA_LOCK: &str = "SELECT pg_advisory_xact_lock(7306015021718069248)";
 /// Runs one unit on a blocking thread of the backend's runtime: again after a
 /// conflict, up to [`MAX_RUNS`] times.
 fn run_unit(handle: &Handle, pool: &Pool, work: &mut Work, mode: Mode) -> Answer {
-    let mut client = handle.block_on(pool.get()).map_err(|e| StoreError::Open {
+    let client = handle.block_on(pool.get()).map_err(|e| StoreError::Open {
         path: PathBuf::from("the PostgreSQL server"),
         reason: match &e {
             deadpool_postgres::PoolError::Backend(error) => chain(error),
@@ -202,33 +202,40 @@ fn run_unit(handle: &Handle, pool: &Pool, work: &mut Work, mode: Mode) -> Answer
     let mut run = 0;
     loop {
         run += 1;
-        let (isolation, read_only) = match mode {
-            Mode::Serializable { read_only } => (IsolationLevel::Serializable, read_only),
-            Mode::Exclusive => (IsolationLevel::ReadCommitted, false),
+        let begin = match mode {
+            Mode::Serializable { read_only: false } => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            Mode::Serializable { read_only: true } => "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY",
+            Mode::Exclusive => "BEGIN ISOLATION LEVEL READ COMMITTED",
         };
-        let transaction = handle
-            .block_on(client.build_transaction().isolation_level(isolation).read_only(read_only).start())
-            .map_err(|e| store_error(&e))?;
-        let mut unit = PgTransaction { handle, transaction, abandoned: false, failed: None };
-        if matches!(mode, Mode::Exclusive) {
-            unit.query(SCHEMA_LOCK, &[])?;
-        }
-        let answer = work(&mut unit);
-        let PgTransaction { transaction, abandoned, failed, .. } = unit;
+        let mut unit = PgTransaction { handle, client: &client, begin: Some(begin), abandoned: false, failed: None };
+        let answer = match mode {
+            Mode::Exclusive => unit.query(SCHEMA_LOCK, &[]).and_then(|_| run_work(work, &mut unit)),
+            Mode::Serializable { .. } => run_work(work, &mut unit),
+        };
+        let PgTransaction { begin, abandoned, failed, .. } = unit;
+        // A unit that ran no statement began no transaction.
+        let started = begin.is_none();
+        let rollback = || {
+            if started {
+                let _ = handle.block_on(client.batch_execute("ROLLBACK"));
+            }
+        };
         let outcome = match failed {
             Some(StoreError::Conflict(reason)) => {
-                let _ = handle.block_on(transaction.rollback());
+                rollback();
                 Err(StoreError::Conflict(reason))
             }
             Some(_) => {
-                let _ = handle.block_on(transaction.rollback());
+                rollback();
                 return answer;
             }
             None if abandoned || answer.is_err() => {
-                let _ = handle.block_on(transaction.rollback());
+                rollback();
                 return answer;
             }
-            None => handle.block_on(transaction.commit()).map_err(|e| store_error(&e)).and(answer),
+            None if !started => return answer,
+            // A failed COMMIT ends the transaction on the server too.
+            None => handle.block_on(client.batch_execute("COMMIT")).map_err(|e| store_error(&e)).and(answer),
         };
         match outcome {
             Err(StoreError::Conflict(reason)) if run < MAX_RUNS => {
@@ -238,6 +245,13 @@ fn run_unit(handle: &Handle, pool: &Pool, work: &mut Work, mode: Mode) -> Answer
             outcome => return outcome,
         }
     }
+}
+
+/// Runs the work; a panic is one failed unit (rolled back), not a lost
+/// connection left inside a transaction.
+fn run_work(work: &mut Work, unit: &mut PgTransaction<'_>) -> Answer {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(unit)))
+        .unwrap_or_else(|_| Err(StoreError::Worker("the unit of work panicked".into())))
 }
 
 /// A random pause before running a conflicted unit again, growing with the runs,
@@ -250,13 +264,33 @@ fn backoff(run: u32) -> Duration {
 
 struct PgTransaction<'a> {
     handle: &'a Handle,
-    transaction: deadpool_postgres::Transaction<'a>,
+    client: &'a deadpool_postgres::ClientWrapper,
+    /// The `BEGIN` not yet sent: it goes out with the unit's first statement, in
+    /// the same round trip (the client pipelines requests made together).
+    begin: Option<&'static str>,
     abandoned: bool,
     /// The first failed statement: the server aborts the transaction with it.
     failed: Option<StoreError>,
 }
 
 impl PgTransaction<'_> {
+    /// Runs `statement`, beginning the transaction in the same round trip if it
+    /// has not begun.
+    fn with_begin<T, F>(&mut self, statement: F) -> Result<T, tokio_postgres::Error>
+    where
+        F: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let client = self.client;
+        match self.begin.take() {
+            None => self.handle.block_on(statement),
+            Some(begin) => self.handle.block_on(async {
+                let (begun, result) = tokio::join!(client.batch_execute(begin), statement);
+                begun?;
+                result
+            }),
+        }
+    }
+
     fn note<T>(&mut self, result: Result<T, tokio_postgres::Error>) -> Result<T, StoreError> {
         result.map_err(|error| {
             let error = store_error(&error);
@@ -274,20 +308,20 @@ impl PgTransaction<'_> {
 impl Transaction for PgTransaction<'_> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize, StoreError> {
         let parameters: Vec<&(dyn ToSql + Sync)> = params.iter().map(|value| value as &(dyn ToSql + Sync)).collect();
-        let transaction = &self.transaction;
-        let result = self.handle.block_on(async {
-            let statement = transaction.prepare_cached(sql).await?;
-            transaction.execute(&statement, &parameters).await
+        let client = self.client;
+        let result = self.with_begin(async {
+            let statement = client.prepare_cached(sql).await?;
+            client.execute(&statement, &parameters).await
         });
         self.note(result).map(|changed| usize::try_from(changed).unwrap_or(usize::MAX))
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         let parameters: Vec<&(dyn ToSql + Sync)> = params.iter().map(|value| value as &(dyn ToSql + Sync)).collect();
-        let transaction = &self.transaction;
-        let result = self.handle.block_on(async {
-            let statement = transaction.prepare_cached(sql).await?;
-            let rows = transaction.query(&statement, &parameters).await?;
+        let client = self.client;
+        let result = self.with_begin(async {
+            let statement = client.prepare_cached(sql).await?;
+            let rows = client.query(&statement, &parameters).await?;
             rows.iter()
                 .map(|row| (0..row.len()).map(|index| row.try_get::<_, Cell>(index).map(|cell| cell.0)).collect())
                 .map(|values: Result<Vec<Value>, _>| values.map(Row))
@@ -297,7 +331,8 @@ impl Transaction for PgTransaction<'_> {
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        let result = self.handle.block_on(self.transaction.batch_execute(sql));
+        let client = self.client;
+        let result = self.with_begin(client.batch_execute(sql));
         self.note(result)
     }
 
