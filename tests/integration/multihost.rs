@@ -29,7 +29,8 @@ fn config(url: &str) -> String {
 url = "{url}"
 
 [payment]
-confirm_wait_ms = 3000
+# Long enough that payments settle by notification, not by asking the provider.
+confirm_wait_ms = 30000
 
 [wechat_pay]
 delivery = "any_host"
@@ -159,6 +160,23 @@ fn four_hosts_on_one_postgres_pay_each_order_at_most_once_and_lose_no_payment() 
         let ledger_total: i64 = paid.values().map(|o| o.amount).sum();
         assert_eq!(provider_total, ledger_total, "Σ paid in the ledger equals Σ taken by the providers");
 
+        // Settled across hosts: a notification accepted by another host than the
+        // one that started the order.
+        let crossed = host
+            .database()
+            .run(|t| {
+                t.query(
+                    "SELECT COUNT(*) FROM payment_notifications n JOIN payment_events e
+                       ON e.merchant_id = n.merchant_id AND e.out_trade_no = n.out_trade_no AND e.cause = 'requested'
+                     WHERE n.outcome = 'accepted' AND n.host <> e.host",
+                    &[],
+                )
+            })
+            .await
+            .unwrap()[0]
+            .integer(0)
+            .unwrap();
+        assert!(crossed > 0, "some order started on one host was settled by a notification another host received");
         let duplicates = host
             .database()
             .run(|t| t.query("SELECT COUNT(*) FROM payment_notifications WHERE outcome = 'duplicate'", &[]))
@@ -166,7 +184,7 @@ fn four_hosts_on_one_postgres_pay_each_order_at_most_once_and_lose_no_payment() 
             .unwrap();
         assert!(duplicates[0].integer(0).unwrap() > 0, "copies of notifications reached hosts after the first");
         eprintln!(
-            "{HOSTS} hosts, {} orders, {paid_orders} paid once each, {} seen paid by programs, {} duplicate notifications",
+            "{HOSTS} hosts, {} orders, {paid_orders} paid once each, {crossed} settled by another host than the one that started them, {} seen paid by programs, {} duplicate notifications",
             orders.len(),
             seen_paid.len(),
             duplicates[0].integer(0).unwrap()

@@ -73,6 +73,9 @@ const SCHEMA: &[&str] = &[
     "ALTER TABLE payment_orders ADD COLUMN owner TEXT;
      ALTER TABLE payment_orders ADD COLUMN lease_until_ms INTEGER;
      CREATE UNIQUE INDEX payment_paid_once ON payment_events (merchant_id, out_trade_no) WHERE to_state = 'paid';",
+    // Which host made each transition and received each notification.
+    "ALTER TABLE payment_events ADD COLUMN host TEXT;
+     ALTER TABLE payment_notifications ADD COLUMN host TEXT;",
 ];
 
 miniapp_abi::stable_names! {
@@ -191,6 +194,9 @@ pub struct EventRecord {
     pub to_state: String,
     /// Why.
     pub cause: String,
+    /// The host that made it (see [`super::lease::Owner`]); none for
+    /// transitions recorded before hosts were.
+    pub host: Option<String>,
 }
 
 /// What [`Ledger::begin`] found.
@@ -390,6 +396,7 @@ impl Ledger {
         let (method, transaction_id, fail_reason, receipt) =
             (owned(changes.method), owned(changes.transaction_id), owned(changes.fail_reason), owned(changes.receipt));
         let (owner, lease_until) = self.claim_for(to);
+        let host = self.owner.as_str().to_string();
         Ok(self
             .database
             .run(move |t| {
@@ -417,7 +424,8 @@ impl Ledger {
                         lease_until
                     ],
                 )?;
-                event(t, merchant_id, out_trade_no, current.attempt, current.state, to, &cause)?;
+                let step = Transition { attempt: current.attempt, from: current.state, to, cause: &cause, host: &host };
+                event(t, merchant_id, out_trade_no, &step)?;
                 load(t, merchant_id, out_trade_no)
             })
             .await?)
@@ -463,7 +471,7 @@ impl Ledger {
         self.database
             .run(move |t| {
                 t.query(
-                    "SELECT attempt, at_ms, from_state, to_state, cause FROM payment_events
+                    "SELECT attempt, at_ms, from_state, to_state, cause, host FROM payment_events
                      WHERE merchant_id = $1 AND out_trade_no = $2 ORDER BY id",
                     params![merchant_id, out_trade_no],
                 )?
@@ -475,6 +483,7 @@ impl Ledger {
                         from_state: row.text(2)?,
                         to_state: row.text(3)?,
                         cause: row.text(4)?,
+                        host: row.optional_text(5)?,
                     })
                 })
                 .collect()
@@ -503,7 +512,8 @@ impl Ledger {
             .await
     }
 
-    /// Records a provider notification and what the host made of it.
+    /// Records a provider notification, what the host made of it, and which host
+    /// received it.
     pub async fn record_notification(
         &self,
         provider: &str,
@@ -512,14 +522,14 @@ impl Ledger {
         outcome: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        let row = [provider, merchant_id, out_trade_no, outcome, detail].map(str::to_owned);
+        let row = [provider, merchant_id, out_trade_no, outcome, detail, self.owner.as_str()].map(str::to_owned);
         self.database
             .run(move |t| {
-                let [provider, merchant_id, out_trade_no, outcome, detail] = &row;
+                let [provider, merchant_id, out_trade_no, outcome, detail, host] = &row;
                 t.execute(
-                    "INSERT INTO payment_notifications (at_ms, provider, merchant_id, out_trade_no, outcome, detail)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    params![crate::calendar::now_ms(), provider, merchant_id, out_trade_no, outcome, detail],
+                    "INSERT INTO payment_notifications (at_ms, provider, merchant_id, out_trade_no, outcome, detail, host)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    params![crate::calendar::now_ms(), provider, merchant_id, out_trade_no, outcome, detail, host],
                 )?;
                 Ok(())
             })
@@ -561,7 +571,9 @@ fn begin_in(
             &format!("INSERT INTO payment_orders ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'created', 1, NULL, NULL, NULL, NULL, $7, $7, $8, $9)"),
             params![merchant, trade_no, program_id, order.amount, &order.currency, &order.description, now, owner, lease_until],
         )?;
-        event(t, merchant, trade_no, 1, State::Created, State::Created, "requested")?;
+        let host = owner.as_deref().unwrap_or_default();
+        let step = Transition { attempt: 1, from: State::Created, to: State::Created, cause: "requested", host };
+        event(t, merchant, trade_no, &step)?;
         let created = load(t, merchant, trade_no)?.ok_or_else(|| vanished(trade_no))?;
         return Ok(Begin::Start(created));
     };
@@ -588,7 +600,9 @@ fn begin_in(
                  WHERE merchant_id = $1 AND out_trade_no = $2",
                 params![merchant, trade_no, attempt, crate::calendar::now_ms(), owner, lease_until],
             )?;
-            event(t, merchant, trade_no, attempt, existing.state, State::Created, "retried")?;
+            let host = owner.as_deref().unwrap_or_default();
+            let step = Transition { attempt, from: existing.state, to: State::Created, cause: "retried", host };
+            event(t, merchant, trade_no, &step)?;
             let retried = load(t, merchant, trade_no)?.ok_or_else(|| vanished(trade_no))?;
             Ok(Begin::Start(retried))
         }
@@ -602,19 +616,29 @@ fn vanished(trade_no: &str) -> StoreError {
     StoreError::Query(format!("order {trade_no} is missing right after it was written"))
 }
 
-fn event(
-    t: &mut dyn Transaction,
-    merchant: &str,
-    trade_no: &str,
+/// One transition of one order, as a host records it.
+struct Transition<'a> {
     attempt: u32,
     from: State,
     to: State,
-    cause: &str,
-) -> Result<(), StoreError> {
+    cause: &'a str,
+    host: &'a str,
+}
+
+fn event(t: &mut dyn Transaction, merchant: &str, trade_no: &str, step: &Transition<'_>) -> Result<(), StoreError> {
     t.execute(
-        "INSERT INTO payment_events (merchant_id, out_trade_no, attempt, at_ms, from_state, to_state, cause)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        params![merchant, trade_no, attempt, crate::calendar::now_ms(), from.as_str(), to.as_str(), cause],
+        "INSERT INTO payment_events (merchant_id, out_trade_no, attempt, at_ms, from_state, to_state, cause, host)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        params![
+            merchant,
+            trade_no,
+            step.attempt,
+            crate::calendar::now_ms(),
+            step.from.as_str(),
+            step.to.as_str(),
+            step.cause,
+            step.host
+        ],
     )?;
     Ok(())
 }
