@@ -459,11 +459,6 @@ impl Ledger {
             .await
     }
 
-    /// Orders whose attempt has not ended (to reconcile after a restart).
-    pub async fn unfinished(&self) -> Result<Vec<OrderRecord>, StoreError> {
-        Ok(self.list().await?.into_iter().filter(|o| !o.state.is_final()).collect())
-    }
-
     /// An order's transitions, oldest first.
     pub async fn events(&self, merchant_id: &str, out_trade_no: &str) -> Result<Vec<EventRecord>, StoreError> {
         let merchant_id = merchant_id.to_owned();
