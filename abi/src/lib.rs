@@ -148,7 +148,7 @@ impl std::fmt::Display for AbiVersion {
 }
 
 /// The ABI version this crate describes.
-pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 0 };
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 1 };
 
 /// Prefix of the version marker export: `miniapp_abi_v<major>_<minor>`.
 pub const VERSION_MARKER_PREFIX: &str = "miniapp_abi_v";
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn marker_round_trips() {
         let name = ABI_VERSION.marker_export();
-        assert_eq!(name, "miniapp_abi_v1_0");
+        assert_eq!(name, "miniapp_abi_v1_1");
         assert_eq!(AbiVersion::from_marker_export(&name), Some(Ok(ABI_VERSION)));
     }
 

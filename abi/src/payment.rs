@@ -123,6 +123,9 @@ stable_names! {
         Failed => "failed",
         /// The provider has not confirmed yet; query again later.
         Pending => "pending",
+        /// The merchant closed the order unpaid (ABI 1.1): it can never be paid;
+        /// a new order needs a new `out_trade_no`.
+        Closed => "closed",
     }
 }
 
@@ -167,4 +170,112 @@ pub struct PaymentResult {
     pub reason: Option<FailReason>,
     /// Which attempt at paying this order this is (1 for the first).
     pub attempt: u32,
+}
+
+/// `close` (ABI 1.1): close an unpaid order, so that it can no longer be paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    /// The merchant.
+    pub merchant_id: String,
+    /// The merchant's order number.
+    pub out_trade_no: String,
+}
+
+/// `refund` (ABI 1.1): give (part of) a paid order back to the payer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// The merchant of the order.
+    pub merchant_id: String,
+    /// The paid order.
+    pub out_trade_no: String,
+    /// The program's refund number: 1 to 64 of `A-Z a-z 0-9 _ - | * @`. With
+    /// `merchant_id` it is the refund's idempotency key.
+    pub out_refund_no: String,
+    /// How much to give back, in the order currency's minor unit: a positive
+    /// integer, at most what is left to refund.
+    pub amount: serde_json::Number,
+    /// Why, shown to the payer by the provider: at most 80 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+stable_names! {
+    /// Where a refund stands (WeChat Pay's refund states).
+    pub enum RefundStatus {
+        /// The provider accepted it; the money is on its way.
+        Processing => "processing",
+        /// The payer has the money back: `refund_id` and `receipt` are set.
+        Success => "success",
+        /// The provider could not return it (the payer's card was closed, say):
+        /// it needs the merchant's manual handling; its amount stays reserved.
+        Abnormal => "abnormal",
+        /// The provider closed it without returning the money; the amount may be
+        /// refunded again under a new `out_refund_no`.
+        Closed => "closed",
+    }
+}
+
+/// The reply of `refund`, and each refund in `query`'s reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundResult {
+    /// Where it stands.
+    pub status: RefundStatus,
+    /// The merchant.
+    pub merchant_id: String,
+    /// The order refunded.
+    pub out_trade_no: String,
+    /// The program's refund number.
+    pub out_refund_no: String,
+    /// The amount, in minor units.
+    pub amount: i64,
+    /// The currency.
+    pub currency: String,
+    /// The provider's refund id, once it accepted the refund.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
+    /// The host-signed refund receipt, once the refund succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    /// The provider's word on an abnormal or closed refund.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One attempt at paying an order, as `query` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptSummary {
+    /// The attempt (1 for the first).
+    pub attempt: u32,
+    /// How it ended, or `pending` while in progress.
+    pub status: Status,
+    /// The method chosen, if one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+}
+
+/// The reply of `query` (ABI 1.1 adds every field after the payment result's):
+/// the order's whole state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDetails {
+    /// The order as a payment result.
+    #[serde(flatten)]
+    pub order: PaymentResult,
+    /// What the payer paid, in minor units (0 unless paid).
+    #[serde(default)]
+    pub paid_amount: i64,
+    /// What has been given back: refunds that succeeded.
+    #[serde(default)]
+    pub refunded_amount: i64,
+    /// What may still be refunded: paid, less every refund that succeeded, is
+    /// processing or is abnormal.
+    #[serde(default)]
+    pub refundable_amount: i64,
+    /// Every attempt at paying it, oldest first.
+    #[serde(default)]
+    pub attempts: Vec<AttemptSummary>,
+    /// Its refunds, oldest first.
+    #[serde(default)]
+    pub refunds: Vec<RefundResult>,
 }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The host's own top-level fields; every other table is a plug-in's section.
-const HOST_FIELDS: &[&str] = &["profile", "data_dir", "database", "limits", "engine", "disabled_capabilities", "trust"];
+const HOST_FIELDS: &[&str] =
+    &["profile", "data_dir", "database", "limits", "engine", "disabled_capabilities", "trust", "clock"];
 
 /// Environment variable naming the data directory when `--data-dir` is not given.
 pub const DATA_DIR_ENV: &str = "MINIAPP_DATA_DIR";
@@ -35,6 +36,8 @@ pub struct HostConfig {
     pub disabled_capabilities: BTreeSet<String>,
     /// Which publisher keys programs are bound to, beyond first use.
     pub trust: TrustSettings,
+    /// How the host's clock runs (see [`crate::clock`]).
+    pub clock: crate::clock::ClockSettings,
     /// The plug-ins' own sections, by name: every top-level table of the TOML that
     /// is not one of the fields above (`[wechat_pay]`, `[location]`, …). The plug-in
     /// of that name decodes its section and rejects unknown keys; a section no
@@ -53,6 +56,7 @@ impl Default for HostConfig {
             engine: EngineSettings::default(),
             disabled_capabilities: BTreeSet::new(),
             trust: TrustSettings::default(),
+            clock: crate::clock::ClockSettings::default(),
             sections: BTreeMap::new(),
         }
     }
@@ -91,6 +95,7 @@ impl HostConfig {
         let mut config: HostConfig =
             toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| e.to_string())?;
         config.sections = sections;
+        config.clock.check()?;
         if config.limits.message_bytes < MIN_MESSAGE_BYTES {
             return Err(format!(
                 "limits.message_bytes: {} is below the minimum of {MIN_MESSAGE_BYTES} (the host's own messages must fit)",

@@ -82,7 +82,8 @@ impl HostBuilder {
         // Before the other components migrate: their migrations carry records from
         // before verified identities over to the development key it records.
         let programs = Programs::open(database.clone(), &config.data_dir, &config.trust)?;
-        let services = HostServices::open(database.clone(), &config.data_dir)?;
+        let clock = crate::clock::Clock::new(&config.clock);
+        let services = HostServices::open(database.clone(), &config.data_dir, clock)?;
         let mut registry = Registry::default();
         let context = InitContext { config: &config, services: &services };
         let provider_methods: Vec<String> = self.providers.iter().map(|p| p.method().to_string()).collect();
@@ -98,7 +99,7 @@ impl HostBuilder {
             None => {
                 let receipts = ReceiptSigner::open(&database, &config.data_dir)
                     .map_err(|reason| StoreError::Open { path: config.data_dir.clone(), reason })?;
-                (Ledger::new(database)?, Arc::new(receipts))
+                (Ledger::new(database)?.with_clock(services.clock.clone()), Arc::new(receipts))
             }
         };
         let engine = SharedEngine::new(&config.engine, &config.limits).map_err(HostError::Engine)?;
@@ -425,6 +426,12 @@ impl Host {
     /// The host database.
     pub fn database(&self) -> &Database {
         &self.inner.services.database
+    }
+
+    /// The host's clock, which every time-dependent payment rule reads (a
+    /// script's `advance` moves it).
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.inner.services.clock
     }
 
     /// The user's settings (link switches per surface, …).

@@ -25,6 +25,7 @@
 //! - `engine`: the wasmtime engine and the compiled-module cache;
 //! - `sandbox`: one program's confinement (WASI, limiter, budget, output) and the
 //!   boundary, the only code that touches guest memory;
+//! - [`clock`]: the host's clock, which every time-dependent payment rule reads;
 //! - [`store`]: the storage interface and its SQLite backend; [`audit`]: the
 //!   decision log; [`consent`]: the user the host asks;
 //! - [`capability`]: the capability core (the plug-in trait, host services, the
@@ -37,6 +38,7 @@ pub mod audit;
 pub mod calendar;
 pub mod capabilities;
 pub mod capability;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod driver;

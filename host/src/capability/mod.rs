@@ -350,12 +350,18 @@ pub struct HostServices {
     pub consent: ConsentGate,
     /// The host's data directory.
     pub data_dir: PathBuf,
+    /// The clock every time-dependent rule reads.
+    pub clock: crate::clock::Clock,
 }
 
 impl HostServices {
     /// Opens every shared record in `database`, creating tables as needed; files
-    /// live in `data_dir`.
-    pub fn open(database: Database, data_dir: &std::path::Path) -> Result<HostServices, HostError> {
+    /// live in `data_dir`; time is read from `clock`.
+    pub fn open(
+        database: Database,
+        data_dir: &std::path::Path,
+        clock: crate::clock::Clock,
+    ) -> Result<HostServices, HostError> {
         let audit = AuditLog::new(database.clone())?;
         let grants = Grants::new(database.clone())?;
         Ok(HostServices {
@@ -365,6 +371,7 @@ impl HostServices {
             grants,
             database,
             data_dir: data_dir.to_path_buf(),
+            clock,
         })
     }
 }

@@ -10,6 +10,7 @@
 //! pay wechat_pay                 # the next payment sheet: pay with WeChat Pay
 //! answer yes                     # the next prompt of any kind
 //! expect "Paid"                  # the view shows this text
+//! advance 25h                    # the host's clock moves on (providers' schedules, refunds)
 //! ```
 
 use super::Driver;
@@ -26,6 +27,9 @@ use std::time::Duration;
 
 /// Longest `wait` a script may ask for.
 const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// Longest `advance` a script may ask for: past a year's refund window.
+const MAX_ADVANCE: Duration = Duration::from_secs(400 * 86_400);
 
 /// A parsed script.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +82,8 @@ pub enum Command {
     Hide,
     /// Wait (for a delayed notification, say).
     Wait(Duration),
+    /// Move the host's clock on (see [`crate::clock`]).
+    Advance(Duration),
     /// Deliver a raw event.
     Event(Event),
     /// The user turns links on a surface on or off in the host's settings.
@@ -272,6 +278,15 @@ fn parse_command(verb: &Word, args: &[Word]) -> Result<Command, String> {
             }
             Ok(Command::Wait(duration))
         }
+        "advance" => {
+            arity(1, 1, "advance <n>ms | <n>s | <n>m | <n>h | <n>d")?;
+            let text = args[0].text();
+            let duration = parse_span(&text).ok_or_else(|| format!("`{text}` is not a span such as 90s, 5m, 25h or 366d"))?;
+            if duration > MAX_ADVANCE {
+                return Err(format!("`{text}` is longer than the longest advance, {} days", MAX_ADVANCE.as_secs() / 86_400));
+            }
+            Ok(Command::Advance(duration))
+        }
         "event" => {
             arity(1, 1, "event {json}")?;
             let Word::Json(value) = &args[0] else { return Err("usage: event {json}".to_string()) };
@@ -292,7 +307,7 @@ fn parse_command(verb: &Word, args: &[Word]) -> Result<Command, String> {
             Ok(Command::Links { surface, enabled })
         }
         other => Err(format!(
-            "unknown command `{other}`; expected tap, input, answer, pay, expect, back, refresh, show, hide, wait, event or links"
+            "unknown command `{other}`; expected tap, input, answer, pay, expect, back, refresh, show, hide, wait, advance, event or links"
         )),
     }
 }
@@ -303,6 +318,15 @@ fn parse_duration(text: &str) -> Option<Duration> {
     }
     let seconds = text.strip_suffix('s')?.parse::<f64>().ok()?;
     (seconds.is_finite() && (0.0..=3600.0).contains(&seconds)).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// A span of clock time: a whole or decimal number of ms, s, m, h or d.
+fn parse_span(text: &str) -> Option<Duration> {
+    let (number, unit) = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86_400.0)]
+        .into_iter()
+        .find_map(|(suffix, unit)| text.strip_suffix(suffix).map(|n| (n, unit)))?;
+    let seconds = number.parse::<f64>().ok()? * unit;
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::try_from_secs_f64(seconds).ok()).flatten()
 }
 
 /// Finds the button a tap means on `controls`: the action and payload to send.
@@ -460,6 +484,7 @@ pub async fn run(
     driver: &mut Driver,
     user: &ScriptUser,
     settings: &UserSettings,
+    clock: &crate::clock::Clock,
     transcript: Option<&Transcript>,
     mut after_step: impl FnMut(&mut Driver, &Step),
 ) -> Result<(), ScriptError> {
@@ -467,7 +492,7 @@ pub async fn run(
         if let Some(transcript) = transcript {
             transcript.record(Record::Step { line: step.line, step: step.text.clone() });
         }
-        let result = run_step(step, driver, user, settings).await;
+        let result = run_step(step, driver, user, settings, clock).await;
         let result = result.and_then(|()| match user.take_errors().into_iter().next() {
             Some(error) => Err(error.message),
             None => Ok(()),
@@ -490,9 +515,15 @@ pub async fn run(
     Ok(())
 }
 
-async fn run_step(step: &Step, driver: &mut Driver, user: &ScriptUser, settings: &UserSettings) -> Result<(), String> {
+async fn run_step(
+    step: &Step,
+    driver: &mut Driver,
+    user: &ScriptUser,
+    settings: &UserSettings,
+    clock: &crate::clock::Clock,
+) -> Result<(), String> {
     if let Some(ended) = driver.ended()
-        && !matches!(step.command, Command::Expect(Expectation::Ended(_)) | Command::Wait(_))
+        && !matches!(step.command, Command::Expect(Expectation::Ended(_)) | Command::Wait(_) | Command::Advance(_))
     {
         return Err(format!("the program has ended: {ended}"));
     }
@@ -527,6 +558,14 @@ async fn run_step(step: &Step, driver: &mut Driver, user: &ScriptUser, settings:
         Command::Hide => driver.hide().await,
         Command::Wait(duration) => {
             tokio::time::sleep(*duration).await;
+            Ok(())
+        }
+        Command::Advance(span) => {
+            clock.advance(*span);
+            // Let what woke (a retry, a refund settling) take its first step.
+            for _ in 0..8 {
+                tokio::task::yield_now().await;
+            }
             Ok(())
         }
         Command::Event(event) => driver.event(event).await,
@@ -576,10 +615,15 @@ mod tests {
         let script = Script::parse(
             "# demo\n\ntap \"加入购物车\"\ntap item.open {\"id\": \"1042\"}\ntap #3\ninput coupon SPRING SALE\n\
              pay wechat_pay\npay cancel\nanswer 2\nexpect \"Paid\"\nexpect no \"Error\"\nexpect page pages/cart\n\
-             expect ended \"callback time\"\nwait 250ms\nwait 1.5s\nlinks moments on\nevent {\"type\":\"custom\",\"name\":\"x\"}\nback # close\n",
+             expect ended \"callback time\"\nwait 250ms\nwait 1.5s\nlinks moments on\nevent {\"type\":\"custom\",\"name\":\"x\"}\nback # close\n\
+             advance 25h\nadvance 1.5d\nadvance 90s\nadvance 5m\n",
         )
         .unwrap();
-        assert_eq!(script.steps.len(), 16);
+        assert_eq!(script.steps.len(), 20);
+        assert_eq!(script.steps[16].command, Command::Advance(Duration::from_secs(25 * 3600)));
+        assert_eq!(script.steps[17].command, Command::Advance(Duration::from_secs(36 * 3600)));
+        assert_eq!(script.steps[18].command, Command::Advance(Duration::from_secs(90)));
+        assert_eq!(script.steps[19].command, Command::Advance(Duration::from_secs(300)));
         assert_eq!(script.steps[0].line, 3);
         assert_eq!(
             script.steps[0].command,
@@ -606,6 +650,9 @@ mod tests {
             ("answer maybe", 1, "not an answer"),
             ("wait forever", 1, "not a duration"),
             ("wait 3600s", 1, "longest wait"),
+            ("advance soon", 1, "not a span"),
+            ("advance 500d", 1, "longest advance"),
+            ("advance -1h", 1, "not a span"),
             ("links space on", 1, "unknown surface"),
             ("event {\"type\":\"swipe\"}", 1, "not an event"),
         ] {

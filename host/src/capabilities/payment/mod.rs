@@ -13,6 +13,12 @@
 //! the same `(merchant_id, out_trade_no)` again gets the recorded outcome and the
 //! same receipt, and charges nothing; after a cancel or a failure it starts a new
 //! attempt that can succeed.
+//!
+//! ABI 1.1 adds the rest of an order's life: `close` (an unpaid order, closed at
+//! its provider first, so it can never be paid afterwards), `refund` (part or all
+//! of a paid order, by the provider that took it, under the provider's rules and
+//! never more than was paid) and a `query` that reports the whole order —
+//! attempts, paid amount, refunds.
 
 pub mod lease;
 pub mod ledger;
@@ -29,17 +35,24 @@ use crate::audit::{AuditLog, Outcome as AuditOutcome};
 use crate::capability::{CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext};
 use crate::consent::{Answer, Prompt};
 use crate::error::HostError;
+use ledger::refunds::{BeginRefund, RefundRecord, RefundState};
 use ledger::{Begin, Changes, Ledger, LedgerError, OrderRecord, State};
-use miniapp_abi::payment::{FailReason, Method, PaymentRequest, PaymentResult, QueryRequest};
+use miniapp_abi::payment::{
+    AttemptSummary, CloseRequest, FailReason, Method, OrderDetails, PaymentRequest, PaymentResult, QueryRequest,
+    RefundRequest, RefundResult, RefundStatus, Status,
+};
 use miniapp_abi::{ApiError, ErrorCode};
-use provider::{ClientOutcome, PaymentProvider, ProviderContext, ProviderOrder, ProviderPlugin, ProviderState};
+use provider::{
+    ClientOutcome, PaymentProvider, ProviderContext, ProviderOrder, ProviderPlugin, ProviderRefund,
+    ProviderState, RefundOutcome,
+};
 use receipt::ReceiptSigner;
 use serde::Deserialize;
 use settlement::{Providers, Settled, Settlement};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::OnceCell;
 
 /// Why a payment request outside a user action is refused (ABI §6.5).
@@ -105,7 +118,9 @@ impl Payment {
         sections: &BTreeMap<String, toml::Table>,
     ) -> Result<Payment, HostError> {
         settings.check_publishers().map_err(HostError::Config)?;
-        let ledger = Ledger::new(services.database.clone())?.with_lease_ms(settings.order_lease_ms);
+        let ledger = Ledger::new(services.database.clone())?
+            .with_lease_ms(settings.order_lease_ms)
+            .with_clock(services.clock.clone());
         let receipts = ReceiptSigner::open(&services.database, &services.data_dir)
             .map_err(|reason| crate::store::StoreError::Open { path: services.data_dir.clone(), reason })?;
         let receipts = Arc::new(receipts);
@@ -150,12 +165,13 @@ impl Payment {
     /// provider, as a merchant's server does after an outage — paid if it took
     /// the payment, else closed there first (so it can never be paid later) and
     /// then failed. Returns how many orders this host reconciled.
+    /// Refunds are reconciled too: one recorded but never answered by the
+    /// provider is asked for again (same `out_refund_no`: the provider treats it
+    /// as the same refund), and one still processing is settled by asking the
+    /// provider where it stands.
     pub async fn reconcile(&self) -> Result<usize, ApiError> {
+        let mut reconciled = self.reconcile_refunds().await?;
         let left = self.ledger.abandoned().await.map_err(unavailable)?;
-        if left.is_empty() {
-            return Ok(0);
-        }
-        let mut reconciled = 0;
         for order in left {
             if !self.ledger.claim(&order).await.map_err(unavailable)? {
                 continue; // Another host took it over, or its owner moved it on.
@@ -184,6 +200,116 @@ impl Payment {
         Ok(reconciled)
     }
 
+    async fn reconcile_refunds(&self) -> Result<usize, ApiError> {
+        let mut reconciled = 0;
+        for refund in self.ledger.unsettled_refunds().await.map_err(unavailable)? {
+            let moved = match refund.state {
+                RefundState::Created => {
+                    if !self.ledger.claim_refund(&refund).await.map_err(unavailable)? {
+                        continue;
+                    }
+                    let before = refund.state;
+                    match self.submit_refund(refund).await {
+                        Ok(after) => after.state != before,
+                        Err(error) => {
+                            tracing::warn!(%error, "a refund left by a host that died was refused");
+                            true
+                        }
+                    }
+                }
+                _ => self.ask_about_refund(&refund).await?.is_some(),
+            };
+            reconciled += usize::from(moved);
+        }
+        Ok(reconciled)
+    }
+
+    /// Asks the provider where `refund` stands and settles what it says; the
+    /// refund afterwards, if this changed it.
+    async fn ask_about_refund(&self, refund: &RefundRecord) -> Result<Option<RefundRecord>, ApiError> {
+        let Some((provider, provider_refund)) = self.provider_refund(refund).await? else { return Ok(None) };
+        match provider.query_refund(&provider_refund).await {
+            Ok(state) => {
+                self.settlement.settle_refund(refund, &state, "provider refund query").await.map_err(unavailable)
+            }
+            Err(error) => {
+                tracing::warn!(refund = %refund.out_refund_no, %error, "the provider cannot say where the refund stands");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The provider that took `refund`'s order and the refund as it sees it;
+    /// `None` when this host has no provider for its method.
+    async fn provider_refund(
+        &self,
+        refund: &RefundRecord,
+    ) -> Result<Option<(Arc<dyn PaymentProvider>, ProviderRefund)>, ApiError> {
+        let providers = self.providers().await?;
+        let Some(provider) = Method::parse(&refund.method).and_then(|m| providers.get(&m).cloned()) else {
+            tracing::warn!(refund = %refund.out_refund_no, "no provider of this host takes refunds of this method");
+            return Ok(None);
+        };
+        let order = self
+            .ledger
+            .get(&refund.merchant_id, &refund.out_trade_no)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| ApiError::internal(format!("order {} of a refund vanished", refund.out_trade_no)))?;
+        let transaction_id = order
+            .transaction_id
+            .clone()
+            .ok_or_else(|| ApiError::internal(format!("paid order {} has no transaction id", order.out_trade_no)))?;
+        let provider_refund = ProviderRefund {
+            merchant_id: refund.merchant_id.clone(),
+            out_trade_no: refund.out_trade_no.clone(),
+            attempt: order.attempt,
+            transaction_id,
+            order_amount: order.amount,
+            out_refund_no: refund.out_refund_no.clone(),
+            amount: refund.amount,
+            currency: refund.currency.clone(),
+            reason: refund.reason.clone(),
+        };
+        Ok(Some((provider, provider_refund)))
+    }
+
+    /// Asks the provider for a refund recorded as `created` and records its
+    /// answer: the refund as it then stands, or the provider's refusal (recorded;
+    /// the same request may try again). A provider that cannot be reached leaves
+    /// it `created`, for reconciliation to ask again.
+    async fn submit_refund(&self, refund: RefundRecord) -> Result<RefundRecord, ApiError> {
+        let Some((provider, provider_refund)) = self.provider_refund(&refund).await? else {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!("no payment provider of this host refunds {} payments", refund.method),
+            ));
+        };
+        let key = (refund.merchant_id.as_str(), refund.out_refund_no.as_str());
+        match provider.refund(&provider_refund).await {
+            Ok(RefundOutcome::Accepted(state)) => {
+                self.settlement.settle_refund(&refund, &state, "provider accepted the refund").await.map_err(unavailable)?;
+            }
+            Ok(RefundOutcome::Refused { code, message }) => {
+                let changes = ledger::refunds::RefundChanges { detail: Some(&message), ..Default::default() };
+                let cause = format!("the provider refused: {message}");
+                self.ledger
+                    .refund_transition(key, &[RefundState::Created], RefundState::Refused, &cause, &changes)
+                    .await
+                    .map_err(unavailable)?;
+                return Err(ApiError::new(code, format!("{} refused the refund: {message}", refund.method)));
+            }
+            Err(error) => {
+                tracing::warn!(refund = %refund.out_refund_no, %error, "the provider did not answer; asked again later");
+            }
+        }
+        self.ledger
+            .refund(key.0, key.1)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| ApiError::internal(format!("refund {} vanished from the ledger", refund.out_refund_no)))
+    }
+
     /// Settles an order that was with a provider when its host died. `false` when
     /// the provider cannot say (the order stays claimed until the claim runs out,
     /// and is tried again).
@@ -205,8 +331,12 @@ impl Payment {
         let paid = match provider.query(&provider_order).await {
             Ok(ProviderState::Paid { transaction_id, amount }) => Some((transaction_id, amount)),
             Ok(_) => match provider.close(&provider_order).await {
-                Ok(provider::Closed::AlreadyPaid { transaction_id, amount }) => Some((transaction_id, amount)),
-                Ok(provider::Closed::Closed) => None,
+                Ok(Ok(provider::Closed::AlreadyPaid { transaction_id, amount })) => Some((transaction_id, amount)),
+                Ok(Ok(provider::Closed::Closed)) => None,
+                Ok(Err(refused)) => {
+                    tracing::info!(order = %order.out_trade_no, reason = %refused.message, "the provider will not close the order yet; tried again later");
+                    return Ok(false);
+                }
                 Err(error) => {
                     tracing::warn!(order = %order.out_trade_no, %error, "the provider cannot close the order; tried again later");
                     return Ok(false);
@@ -240,11 +370,11 @@ impl Payment {
     fn keep_claims(self: &Arc<Self>) {
         let payment = Arc::downgrade(self);
         let period = Duration::from_millis(u64::try_from(self.ledger.lease_ms() / 3).unwrap_or(1).max(1));
+        let clock = self.ledger.clock().clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             for round in 0u64.. {
-                tick.tick().await;
+                // On the host's clock: leases are time rules like any other.
+                clock.sleep(period).await;
                 let Some(payment) = payment.upgrade() else { return };
                 if let Err(error) = payment.ledger.renew_leases().await {
                     tracing::warn!(%error, "cannot renew this host's claims on its orders");
@@ -276,6 +406,7 @@ impl Payment {
                             key_dir: self.data_dir.join("payment-keys"),
                             notifications: self.settlement.clone(),
                             section: self.sections.get(method).cloned().unwrap_or_default(),
+                            clock: self.ledger.clock().clone(),
                         };
                         (plugin.clone(), context)
                     })
@@ -332,14 +463,7 @@ impl Payment {
         };
         let cap = grant.max_amount.unwrap_or(i64::MAX).min(self.settings.max_amount);
         let order = order::validate(&request, cap, &self.settings.currencies)?;
-        let providers = self.providers().await?;
-        self.reconciled
-            .get_or_try_init(|| async {
-                let reconciled = self.reconcile().await?;
-                self.keep_claims();
-                Ok::<usize, ApiError>(reconciled)
-            })
-            .await?;
+        let providers = self.started().await?;
         // The sheet lists methods in the merchant's order.
         let methods: Vec<Method> = merchant
             .methods
@@ -447,6 +571,20 @@ impl Payment {
         self.finish(&context, settled, (&order.merchant_id, &order.out_trade_no)).await
     }
 
+    /// The providers, with this host's reconciliation done and its claims kept
+    /// from now on.
+    async fn started(self: &Arc<Self>) -> Result<&Providers, ApiError> {
+        let providers = self.providers().await?;
+        self.reconciled
+            .get_or_try_init(|| async {
+                let reconciled = self.reconcile().await?;
+                self.keep_claims();
+                Ok::<usize, ApiError>(reconciled)
+            })
+            .await?;
+        Ok(providers)
+    }
+
     /// Waits for the provider's notification to settle the order; if it does not
     /// come in time, asks the provider, as a merchant's server would.
     async fn await_confirmation(
@@ -455,7 +593,8 @@ impl Payment {
         order: &ProviderOrder,
         method: &Method,
     ) -> Result<Option<OrderRecord>, ApiError> {
-        let deadline = Instant::now() + Duration::from_millis(self.settings.confirm_wait_ms);
+        let clock = self.ledger.clock();
+        let deadline = clock.now_ms().saturating_add(i64::try_from(self.settings.confirm_wait_ms).unwrap_or(i64::MAX));
         loop {
             // Listen before looking, so a settlement in between is not missed.
             let settled = self.settlement.settled().notified();
@@ -465,13 +604,14 @@ impl Payment {
             if current.as_ref().is_some_and(|o| o.state.is_final()) {
                 return Ok(current);
             }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
+            let remaining = deadline.saturating_sub(clock.now_ms());
+            if remaining <= 0 {
                 break;
             }
             // Woken when this host settles it; another host sharing the database
             // may settle it instead (the notification delivered there), so look
-            // again now and then.
+            // again now and then. The wait is on the host's clock.
+            let remaining = clock.wall_time(Duration::from_millis(u64::try_from(remaining).unwrap_or(u64::MAX)));
             let _ = tokio::time::timeout(remaining.min(Duration::from_millis(100)), settled).await;
         }
         if let Ok(ProviderState::Paid { transaction_id, amount }) = provider.query(order).await {
@@ -529,15 +669,213 @@ impl Payment {
         Ok(result)
     }
 
-    async fn query(self: Arc<Self>, context: CallContext, request: QueryRequest) -> Result<PaymentResult, ApiError> {
+    /// The program's order `(merchant_id, out_trade_no)`, after checking the
+    /// merchant is declared.
+    async fn own_order(
+        &self,
+        context: &CallContext,
+        merchant_id: &str,
+        out_trade_no: &str,
+    ) -> Result<OrderRecord, ApiError> {
+        let grant = context.grant::<PaymentGrant>()?;
+        if !grant.merchants.contains(merchant_id) {
+            return Err(ApiError::capability_denied(format!("merchant {merchant_id} is not declared")));
+        }
+        match self.ledger.get(merchant_id, out_trade_no).await.map_err(unavailable)? {
+            Some(order) if order.program_id == context.program().key() => Ok(order),
+            _ => Err(ApiError::new(ErrorCode::NotFound, format!("no order {out_trade_no} for this program"))),
+        }
+    }
+
+    async fn query(self: Arc<Self>, context: CallContext, request: QueryRequest) -> Result<OrderDetails, ApiError> {
+        let order = self.own_order(&context, &request.merchant_id, &request.out_trade_no).await?;
+        let mut refunds = self.ledger.refunds_of(&order.merchant_id, &order.out_trade_no).await.map_err(unavailable)?;
+        // A refund processing longer than a confirmation should take is asked
+        // about, as a merchant's server does when a notification is late.
+        let late = self.ledger.clock().now_ms().saturating_sub(i64::try_from(self.settings.confirm_wait_ms).unwrap_or(0));
+        if refunds.iter().any(|r| matches!(r.state, RefundState::Created | RefundState::Processing) && r.updated_ms < late) {
+            self.started().await?;
+            for refund in refunds.iter_mut() {
+                if matches!(refund.state, RefundState::Processing) && refund.updated_ms < late
+                    && let Some(settled) = self.ask_about_refund(refund).await?
+                {
+                    *refund = settled;
+                }
+            }
+        }
+        let attempts = self.ledger.attempts(&order.merchant_id, &order.out_trade_no).await.map_err(unavailable)?;
+        Ok(details(&order, &refunds, &attempts))
+    }
+
+    async fn close(self: Arc<Self>, context: CallContext, request: CloseRequest) -> Result<PaymentResult, ApiError> {
+        let (merchant_id, trade_no) = (request.merchant_id.as_str(), request.out_trade_no.as_str());
+        // An order that moves while it is being closed (a sheet answered, a
+        // notification settled) is looked at again, from the state it moved to.
+        for _ in 0..8 {
+            let order = self.own_order(&context, merchant_id, trade_no).await?;
+            if matches!(order.state, State::Paid | State::Closed) {
+                return self.closed(&context, order).await;
+            }
+            // A provider that has (or had) this attempt closes it first, so it can
+            // never take a payment for it afterwards.
+            if let Some(method) = order.method.as_deref().and_then(Method::parse) {
+                let providers = self.started().await?;
+                let provider = providers.get(&method).cloned().ok_or_else(|| {
+                    ApiError::new(ErrorCode::Unavailable, format!("no payment provider of this host closes {method} orders"))
+                })?;
+                let provider_order = ProviderOrder {
+                    merchant_id: order.merchant_id.clone(),
+                    out_trade_no: order.out_trade_no.clone(),
+                    attempt: order.attempt,
+                    amount: order.amount,
+                    currency: order.currency.clone(),
+                    description: order.description.clone(),
+                };
+                match provider.close(&provider_order).await {
+                    Ok(Ok(provider::Closed::Closed)) => {}
+                    Ok(Ok(provider::Closed::AlreadyPaid { transaction_id, amount })) => {
+                        // WeChat Pay's ORDERPAID: the payer was first. Settled as paid.
+                        let confirmation = provider::Confirmation::paid(&provider_order, transaction_id, amount);
+                        let cause = "the provider answered a close: already paid";
+                        self.settlement.settle(&method, &confirmation, cause).await.map_err(unavailable)?;
+                        continue;
+                    }
+                    Ok(Err(refused)) => {
+                        return Err(ApiError::new(refused.code, format!("{method} will not close the order: {}", refused.message)));
+                    }
+                    Err(error) => return Err(unavailable(format!("{method} cannot be reached to close the order: {error}"))),
+                }
+            }
+            let key = (order.merchant_id.as_str(), order.out_trade_no.as_str());
+            let cause = "closed by the merchant";
+            let closed = self
+                .ledger
+                .transition(key, Some(order.attempt), &[order.state], State::Closed, cause, &Changes::default())
+                .await
+                .map_err(unavailable)?;
+            if let Some(closed) = closed {
+                return self.closed(&context, closed).await;
+            }
+        }
+        Err(ApiError::new(ErrorCode::Unavailable, format!("order {trade_no} keeps changing; close it again")))
+    }
+
+    /// Answers a close with the order as it now stands, noticed and audited.
+    async fn closed(&self, context: &CallContext, order: OrderRecord) -> Result<PaymentResult, ApiError> {
+        let result = order.to_result();
+        let message = match result.status {
+            Status::Paid => format!("{} was paid before it could be closed: refund it instead", order.out_trade_no),
+            _ => format!("{} to merchant {}: {}", order.out_trade_no, order.merchant_id, result.status),
+        };
+        self.notice_and_audit(context, "close", result.status == Status::Closed, &order.merchant_id, &message).await?;
+        Ok(result)
+    }
+
+    async fn refund(self: Arc<Self>, context: CallContext, request: RefundRequest) -> Result<RefundResult, ApiError> {
         let grant = context.grant::<PaymentGrant>()?;
         if !grant.merchants.contains(&request.merchant_id) {
             return Err(ApiError::capability_denied(format!("merchant {} is not declared", request.merchant_id)));
         }
-        match self.ledger.get(&request.merchant_id, &request.out_trade_no).await.map_err(unavailable)? {
-            Some(order) if order.program_id == context.program().key() => Ok(order.to_result()),
-            _ => Err(ApiError::new(ErrorCode::NotFound, format!("no order {} for this program", request.out_trade_no))),
-        }
+        let refund = order::validate_refund(&request)?;
+        self.started().await?;
+        let program = context.program().key().to_string();
+        let record = match self.ledger.begin_refund(&refund, &program).await {
+            Ok(BeginRefund::Existing(existing)) => existing,
+            Ok(BeginRefund::Start(record)) => match self.submit_refund(record).await {
+                Ok(record) => record,
+                Err(error) => {
+                    let message = format!("refund {} of {}: {}", refund.out_refund_no, refund.out_trade_no, error.message);
+                    self.notice_and_audit(&context, "refund", false, &refund.merchant_id, &message).await?;
+                    return Err(error);
+                }
+            },
+            Ok(BeginRefund::NoOrder) => {
+                return Err(ApiError::new(ErrorCode::NotFound, format!("no order {} for this program", refund.out_trade_no)));
+            }
+            Ok(BeginRefund::NotPaid(order)) => {
+                return Err(ApiError::invalid_argument(format!(
+                    "out_trade_no: order {} is {}; only a paid order can be refunded",
+                    order.out_trade_no,
+                    order.state.as_str()
+                )));
+            }
+            Ok(BeginRefund::OverRefund { paid, held }) => {
+                let currency = self.ledger.get(&refund.merchant_id, &refund.out_trade_no).await.map_err(unavailable)?.map(|o| o.currency).unwrap_or_default();
+                let show = |n| money::display(n, &currency);
+                return Err(ApiError::invalid_argument(format!(
+                    "amount: {} is more than the {} left to refund on order {} (paid {}, {} refunded or in progress)",
+                    show(refund.amount),
+                    show(paid - held),
+                    refund.out_trade_no,
+                    show(paid),
+                    show(held)
+                )));
+            }
+            Err(LedgerError::Conflict { field, .. }) => {
+                return Err(ApiError::new(
+                    ErrorCode::IdempotencyConflict,
+                    format!("refund {} was already requested with a different {field}", refund.out_refund_no),
+                ));
+            }
+            Err(error) => return Err(unavailable(error)),
+        };
+        let result = record.to_result().ok_or_else(|| ApiError::internal("a refused refund was answered as a refund"))?;
+        let message = format!(
+            "refund {} {} of order {}: {}",
+            record.out_refund_no,
+            money::display(record.amount, &record.currency),
+            record.out_trade_no,
+            result.status
+        );
+        let fine = matches!(result.status, RefundStatus::Processing | RefundStatus::Success);
+        self.notice_and_audit(&context, "refund", fine, &record.merchant_id, &message).await?;
+        Ok(result)
+    }
+
+    /// Shows `message` as a host notice and records it in the audit log.
+    async fn notice_and_audit(
+        &self,
+        context: &CallContext,
+        action: &str,
+        confirmed: bool,
+        merchant_id: &str,
+        message: &str,
+    ) -> Result<(), ApiError> {
+        context.session().output.notice(miniapp_abi::payment::CAPABILITY, message.to_string());
+        let record = crate::audit::DecisionRecord {
+            program_id: context.program().key(),
+            capability: miniapp_abi::payment::CAPABILITY,
+            action,
+            outcome: if confirmed { AuditOutcome::Confirmed } else { AuditOutcome::Declined },
+            reason: message,
+            target: Some(merchant_id),
+            surface: None,
+        };
+        self.audit.record_decision(&record).await.map_err(|e| ApiError::new(ErrorCode::Unavailable, e.to_string()))
+    }
+}
+
+/// An order's whole state as `query` answers it.
+fn details(order: &OrderRecord, refunds: &[RefundRecord], attempts: &[(u32, State)]) -> OrderDetails {
+    let paid_amount = if order.state == State::Paid { order.amount } else { 0 };
+    let sum = |keep: fn(RefundState) -> bool| refunds.iter().filter(|r| keep(r.state)).map(|r| r.amount).sum::<i64>();
+    let refunded_amount = sum(|state| state == RefundState::Success);
+    let held = sum(RefundState::holds_money);
+    let attempts = attempts
+        .iter()
+        .map(|&(attempt, state)| AttemptSummary {
+            attempt,
+            status: OrderRecord { state, ..order.clone() }.to_result().status,
+            method: (attempt == order.attempt).then(|| order.method.as_deref().and_then(Method::parse)).flatten(),
+        })
+        .collect();
+    OrderDetails {
+        order: order.to_result(),
+        paid_amount,
+        refunded_amount,
+        refundable_amount: paid_amount - held,
+        attempts,
+        refunds: refunds.iter().filter_map(RefundRecord::to_result).collect(),
     }
 }
 
@@ -624,6 +962,8 @@ impl Capability for Payment {
         vec![
             HostFunction::method("request", &self, Payment::request),
             HostFunction::method("query", &self, Payment::query),
+            HostFunction::method("close", &self, Payment::close),
+            HostFunction::method("refund", &self, Payment::refund),
         ]
     }
 }

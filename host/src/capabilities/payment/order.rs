@@ -1,9 +1,10 @@
 //! Checking a payment request before anything else happens: every rejection names
 //! the field and the rule.
 
+use super::ledger::refunds::ValidRefund;
 use super::money;
 use miniapp_abi::ApiError;
-use miniapp_abi::payment::{Method, PaymentRequest};
+use miniapp_abi::payment::{Method, PaymentRequest, RefundRequest};
 
 /// A request that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,16 +30,7 @@ pub const MAX_DESCRIPTION_BYTES: usize = 127;
 /// host's, whichever is lower).
 pub fn validate(request: &PaymentRequest, cap: i64, currencies: &[String]) -> Result<ValidOrder, ApiError> {
     let invalid = |field: &str, message: String| Err(ApiError::invalid_argument(format!("{field}: {message}")));
-    let amount = match (request.amount.as_i64(), request.amount.as_u64(), request.amount.is_f64()) {
-        (_, _, true) => {
-            return invalid("amount", format!("{} is not a whole number of minor units (fen)", request.amount));
-        }
-        (Some(amount), _, _) if amount <= 0 => return invalid("amount", format!("{amount} must be greater than 0")),
-        (Some(amount), _, _) => amount,
-        (None, Some(_), _) | (None, None, _) => {
-            return invalid("amount", format!("{} overflows (the largest is {})", request.amount, i64::MAX));
-        }
-    };
+    let amount = whole_amount(&request.amount)?;
     if amount > cap {
         return invalid(
             "amount",
@@ -87,6 +79,52 @@ pub fn validate(request: &PaymentRequest, cap: i64, currencies: &[String]) -> Re
         currency: request.currency.clone(),
         description: description.clone(),
         methods: request.methods.clone(),
+    })
+}
+
+/// A positive whole number of minor units, or an error naming `amount`.
+fn whole_amount(amount: &serde_json::Number) -> Result<i64, ApiError> {
+    let invalid = |message: String| Err(ApiError::invalid_argument(format!("amount: {message}")));
+    match (amount.as_i64(), amount.is_f64()) {
+        (_, true) => invalid(format!("{amount} is not a whole number of minor units (fen)")),
+        (Some(value), _) if value <= 0 => invalid(format!("{value} must be greater than 0")),
+        (Some(value), _) => Ok(value),
+        (None, _) => invalid(format!("{amount} overflows (the largest is {})", i64::MAX)),
+    }
+}
+
+/// Longest refund reason, in characters (WeChat Pay's limit).
+pub const MAX_REFUND_REASON_CHARS: usize = 80;
+
+/// Checks a refund request's own fields (whether the order has room for it is
+/// the ledger's to say).
+pub fn validate_refund(request: &RefundRequest) -> Result<ValidRefund, ApiError> {
+    let invalid = |field: &str, message: String| Err(ApiError::invalid_argument(format!("{field}: {message}")));
+    let amount = whole_amount(&request.amount)?;
+    let refund_no = &request.out_refund_no;
+    let refund_no_ok = (1..=64).contains(&refund_no.len())
+        && refund_no.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'|' | b'*' | b'@'));
+    if !refund_no_ok {
+        return invalid("out_refund_no", format!("`{refund_no}` must be 1 to 64 of A-Z a-z 0-9 _ - | * @"));
+    }
+    if let Some(reason) = &request.reason
+        && (reason.trim().is_empty()
+            || reason.chars().count() > MAX_REFUND_REASON_CHARS
+            || crate::sanitize::first_unsafe(reason).is_some())
+    {
+        return invalid(
+            "reason",
+            format!(
+                "must be 1 to {MAX_REFUND_REASON_CHARS} characters of text without control, bidirectional or invisible characters"
+            ),
+        );
+    }
+    Ok(ValidRefund {
+        merchant_id: request.merchant_id.clone(),
+        out_trade_no: request.out_trade_no.clone(),
+        out_refund_no: refund_no.clone(),
+        amount,
+        reason: request.reason.clone(),
     })
 }
 

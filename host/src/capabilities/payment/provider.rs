@@ -12,7 +12,9 @@
 //! The simulators of WeChat Pay and Alipay are such plug-ins, in the
 //! `miniapp-providers` crate.
 
+use crate::clock::Clock;
 use crate::store::Database;
+use miniapp_abi::ErrorCode;
 use miniapp_abi::payment::{FailReason, Method};
 use std::future::Future;
 use std::path::PathBuf;
@@ -132,6 +134,111 @@ impl Confirmation {
     }
 }
 
+/// A refund as the host hands it to the provider that took the payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefund {
+    /// The merchant.
+    pub merchant_id: String,
+    /// The paid order.
+    pub out_trade_no: String,
+    /// The attempt that paid.
+    pub attempt: u32,
+    /// The provider's transaction id of the payment.
+    pub transaction_id: String,
+    /// What the order was paid, in minor units.
+    pub order_amount: i64,
+    /// The refund's key: the same key is the same refund, however often asked.
+    pub out_refund_no: String,
+    /// How much to give back, in minor units.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// Why, for the payer.
+    pub reason: Option<String>,
+}
+
+/// Where a refund stands at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderRefundState {
+    /// The provider has no such refund.
+    NotFound,
+    /// Accepted; the money is on its way.
+    Processing {
+        /// The provider's refund id.
+        refund_id: String,
+    },
+    /// The payer has the money back.
+    Success {
+        /// The provider's refund id.
+        refund_id: String,
+        /// What was returned, in minor units.
+        amount: i64,
+    },
+    /// The provider could not return it; the merchant must handle it.
+    Abnormal {
+        /// The provider's refund id.
+        refund_id: String,
+        /// The provider's word.
+        detail: String,
+    },
+    /// Closed without returning anything.
+    Closed {
+        /// The provider's refund id.
+        refund_id: String,
+        /// The provider's word.
+        detail: String,
+    },
+}
+
+/// What asking a provider for a refund came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// Taken: where it stands now.
+    Accepted(ProviderRefundState),
+    /// Refused by the provider's rules (nothing was refunded): the ABI error code
+    /// the program gets, and the provider's code and words.
+    Refused {
+        /// What the program gets.
+        code: ErrorCode,
+        /// The provider's error code and message (`FREQUENCY_LIMITED: …`).
+        message: String,
+    },
+}
+
+/// What closing an order at its provider came to, when it could not be closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseRefused {
+    /// What the program gets (`limit_exceeded` for WeChat Pay's five minutes).
+    pub code: ErrorCode,
+    /// The provider's code and words.
+    pub message: String,
+}
+
+/// What a verified notification says: a payment's or a refund's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    /// About a payment.
+    Payment(Confirmation),
+    /// About a refund.
+    Refund(RefundConfirmation),
+}
+
+/// What a verified refund notification says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundConfirmation {
+    /// The merchant.
+    pub merchant_id: String,
+    /// The refunded order.
+    pub out_trade_no: String,
+    /// The refund's key.
+    pub out_refund_no: String,
+    /// Where it ended (never `NotFound` or `Processing` in a notification the
+    /// host settles; those are acknowledged and change nothing).
+    pub state: ProviderRefundState,
+    /// The amount the notification states, in minor units.
+    pub amount: i64,
+}
+
 /// The merchant's server, as providers see it: it answers each notification with
 /// an acknowledgement (stop retrying) or not.
 pub trait NotificationHandler: Send + Sync + 'static {
@@ -154,6 +261,9 @@ pub struct ProviderContext {
     /// The provider's configuration section, `[<method id>]` of the host TOML
     /// (empty when absent).
     pub section: toml::Table,
+    /// The host's clock: the provider's own time (its timestamps, schedules and
+    /// rules), so a script that advances it plays the provider's day too.
+    pub clock: Clock,
 }
 
 /// A payment provider plug-in: registered with the host, started on first use.
@@ -188,12 +298,33 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// paid — what a merchant does before it records an unconfirmed order as
     /// failed — or learns that it was paid meanwhile. Atomic with the provider's
     /// own payment step: an attempt is either paid or closed, never both.
-    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Closed, String>>;
+    /// `Ok(Err(..))` when the provider's rules refuse to close it yet.
+    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Result<Closed, CloseRefused>, String>>;
+
+    /// Asks the provider to give `refund` back to the payer, under its rules;
+    /// asked again with the same `out_refund_no`, it answers about the same
+    /// refund and returns nothing more. `Err` when it cannot be reached (the
+    /// refund may or may not have been taken: ask again). A provider that takes
+    /// no refunds keeps this default, which refuses them by name.
+    fn refund<'a>(&'a self, refund: &'a ProviderRefund) -> BoxFuture<'a, Result<RefundOutcome, String>> {
+        let _ = refund;
+        Box::pin(std::future::ready(Ok(RefundOutcome::Refused {
+            code: ErrorCode::Unsupported,
+            message: "this payment provider takes no refunds through the host".to_string(),
+        })))
+    }
+
+    /// Where `refund` stands at the provider, as the merchant's server asks when
+    /// a refund notification is late.
+    fn query_refund<'a>(&'a self, refund: &'a ProviderRefund) -> BoxFuture<'a, Result<ProviderRefundState, String>> {
+        let _ = refund;
+        Box::pin(std::future::ready(Ok(ProviderRefundState::NotFound)))
+    }
 
     /// The merchant's side of the protocol: checks a notification (signature, age,
-    /// encryption) at `now` (Unix seconds) and reads what it confirms; `Err` names
-    /// why it is refused.
-    fn verify(&self, notification: &Notification, now: i64) -> Result<Confirmation, String>;
+    /// encryption) at `now` (Unix seconds, the host's clock) and reads what it
+    /// confirms — a payment's or a refund's outcome; `Err` names why it is refused.
+    fn verify(&self, notification: &Notification, now: i64) -> Result<Verified, String>;
 
     /// The `(merchant_id, out_trade_no)` a notification claims to be about, read
     /// without trusting it, so a refusal is recorded against that order.

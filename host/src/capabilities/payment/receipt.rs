@@ -35,6 +35,42 @@ pub struct ReceiptPayload {
     pub paid_at_ms: i64,
 }
 
+/// What a refund receipt states: that the provider confirmed the money is back
+/// with the payer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundReceiptPayload {
+    /// Format version.
+    pub v: u32,
+    /// Always `refund`: what tells it from a payment receipt.
+    pub kind: String,
+    /// The merchant.
+    pub merchant_id: String,
+    /// The refunded order.
+    pub out_trade_no: String,
+    /// The merchant's refund number.
+    pub out_refund_no: String,
+    /// The provider's refund id.
+    pub refund_id: String,
+    /// The method the order was paid and refunded with.
+    pub method: String,
+    /// Minor units returned.
+    pub amount: i64,
+    /// ISO 4217.
+    pub currency: String,
+    /// When the host recorded the refund's success, ms since the epoch (the host's clock).
+    pub refunded_at_ms: i64,
+}
+
+/// A verified receipt of either kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Receipt {
+    /// A payment's.
+    Payment(ReceiptPayload),
+    /// A refund's.
+    Refund(RefundReceiptPayload),
+}
+
 /// Signs and verifies receipts.
 pub struct ReceiptSigner {
     key: SigningKey,
@@ -64,15 +100,39 @@ impl ReceiptSigner {
 
     /// Signs `payload`.
     pub fn sign(&self, payload: &ReceiptPayload) -> String {
+        self.sign_json(payload)
+    }
+
+    /// Signs a refund's `payload`.
+    pub fn sign_refund(&self, payload: &RefundReceiptPayload) -> String {
+        self.sign_json(payload)
+    }
+
+    fn sign_json(&self, payload: &impl Serialize) -> String {
         // Serialising a struct of strings and integers cannot fail.
         let json = serde_json::to_vec(payload).unwrap_or_default();
         let signature = self.key.sign(&json);
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&json), URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
 
-    /// Checks `receipt`'s signature and returns what it states.
+    /// Checks a payment receipt's signature and returns what it states.
     pub fn verify(&self, receipt: &str) -> Result<ReceiptPayload, String> {
-        verify_with(&self.key.verifying_key(), receipt)
+        match self.verify_any(receipt)? {
+            Receipt::Payment(payload) => Ok(payload),
+            Receipt::Refund(_) => Err("this is a refund receipt, not a payment receipt".to_string()),
+        }
+    }
+
+    /// Checks a receipt of either kind and returns what it states.
+    pub fn verify_any(&self, receipt: &str) -> Result<Receipt, String> {
+        let json = verify_with(&self.key.verifying_key(), receipt)?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&json).map_err(|e| format!("the payload is not a receipt: {e}"))?;
+        if value.get("kind").and_then(serde_json::Value::as_str) == Some("refund") {
+            serde_json::from_value(value).map(Receipt::Refund).map_err(|e| format!("the payload is not a receipt: {e}"))
+        } else {
+            serde_json::from_value(value).map(Receipt::Payment).map_err(|e| format!("the payload is not a receipt: {e}"))
+        }
     }
 
     /// The public key, hex, for merchants who verify receipts themselves.
@@ -81,7 +141,7 @@ impl ReceiptSigner {
     }
 }
 
-fn verify_with(key: &VerifyingKey, receipt: &str) -> Result<ReceiptPayload, String> {
+fn verify_with(key: &VerifyingKey, receipt: &str) -> Result<Vec<u8>, String> {
     let (payload, signature) =
         receipt.trim().split_once('.').ok_or("a receipt is two base64url parts joined by `.`")?;
     let json = URL_SAFE_NO_PAD.decode(payload).map_err(|e| format!("the payload is not base64url: {e}"))?;
@@ -89,7 +149,7 @@ fn verify_with(key: &VerifyingKey, receipt: &str) -> Result<ReceiptPayload, Stri
     let signature = Signature::from_slice(&signature).map_err(|_| "the signature is not 64 bytes")?;
     key.verify(&json, &signature)
         .map_err(|_| "the signature does not match: the receipt was altered or signed by another host")?;
-    serde_json::from_slice(&json).map_err(|e| format!("the payload is not a receipt: {e}"))
+    Ok(json)
 }
 
 #[cfg(test)]

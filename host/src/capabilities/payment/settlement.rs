@@ -2,11 +2,16 @@
 //! verifies them by each provider's protocol (signature, age, encryption, amount),
 //! and settles the order in the ledger exactly once — a notification replayed any
 //! number of times, at once, credits once. Forged, stale and amount-mismatched
-//! notifications are refused and recorded.
+//! notifications are refused and recorded. Refund notifications (`REFUND.*`)
+//! settle refunds the same way: once, whatever arrives after.
 
+use super::ledger::refunds::{RefundChanges, RefundRecord, RefundState};
 use super::ledger::{Changes, Ledger, LedgerError, OrderRecord, State};
-use super::provider::{BoxFuture, Confirmation, Notification, NotificationHandler, PaymentProvider};
-use super::receipt::{ReceiptPayload, ReceiptSigner};
+use super::provider::{
+    BoxFuture, Confirmation, Notification, NotificationHandler, PaymentProvider, ProviderRefundState,
+    RefundConfirmation, Verified,
+};
+use super::receipt::{ReceiptPayload, ReceiptSigner, RefundReceiptPayload};
 use miniapp_abi::payment::{FailReason, Method};
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -93,7 +98,7 @@ impl Settlement {
             amount: order.amount,
             currency: order.currency.clone(),
             attempt,
-            paid_at_ms: crate::calendar::now_ms(),
+            paid_at_ms: self.ledger.clock().now_ms(),
         });
         let changes = Changes {
             method: Some(method.as_str()),
@@ -113,8 +118,106 @@ impl Settlement {
         }
     }
 
+    /// Settles a refund as the provider says it stands — from a verified
+    /// notification or a query: once; a refund already settled, or a state that
+    /// settles nothing (still processing), changes nothing (`Ok(None)`).
+    pub async fn settle_refund(
+        &self,
+        refund: &RefundRecord,
+        state: &ProviderRefundState,
+        cause: &str,
+    ) -> Result<Option<RefundRecord>, String> {
+        let key = (refund.merchant_id.as_str(), refund.out_refund_no.as_str());
+        let unsettled = [RefundState::Created, RefundState::Processing];
+        let moved = match state {
+            ProviderRefundState::NotFound => return Ok(None),
+            ProviderRefundState::Processing { refund_id } => {
+                let changes = RefundChanges { refund_id: Some(refund_id), ..RefundChanges::default() };
+                self.ledger
+                    .refund_transition(key, &[RefundState::Created], RefundState::Processing, cause, &changes)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(None);
+            }
+            ProviderRefundState::Success { refund_id, amount } => {
+                if *amount != refund.amount {
+                    return Err(format!("amount mismatch: the provider returned {amount} of {}", refund.amount));
+                }
+                let receipt = self.receipts.sign_refund(&RefundReceiptPayload {
+                    v: 1,
+                    kind: "refund".to_string(),
+                    merchant_id: refund.merchant_id.clone(),
+                    out_trade_no: refund.out_trade_no.clone(),
+                    out_refund_no: refund.out_refund_no.clone(),
+                    refund_id: refund_id.clone(),
+                    method: refund.method.clone(),
+                    amount: refund.amount,
+                    currency: refund.currency.clone(),
+                    refunded_at_ms: self.ledger.clock().now_ms(),
+                });
+                let changes = RefundChanges { refund_id: Some(refund_id), receipt: Some(&receipt), detail: None };
+                self.ledger.refund_transition(key, &unsettled, RefundState::Success, cause, &changes).await
+            }
+            ProviderRefundState::Abnormal { refund_id, detail } | ProviderRefundState::Closed { refund_id, detail } => {
+                let to = match state {
+                    ProviderRefundState::Abnormal { .. } => RefundState::Abnormal,
+                    _ => RefundState::Closed,
+                };
+                let changes = RefundChanges { refund_id: Some(refund_id), receipt: None, detail: Some(detail) };
+                self.ledger.refund_transition(key, &unsettled, to, cause, &changes).await
+            }
+        };
+        self.settled.notify_waiters();
+        moved.map_err(|e| e.to_string())
+    }
+
+    /// Handles a verified refund notification: `true` acknowledges it.
+    async fn receive_refund(&self, method: &Method, confirmation: &RefundConfirmation) -> bool {
+        let (merchant, trade_no, refund_no) =
+            (&confirmation.merchant_id, &confirmation.out_trade_no, &confirmation.out_refund_no);
+        let record = async |outcome: &str, detail: &str| {
+            let key = (merchant.as_str(), trade_no.as_str(), refund_no.as_str());
+            let recorded = self.ledger.record_refund_notification(method.as_str(), key, outcome, detail).await;
+            if let Err(error) = recorded {
+                tracing::error!(%error, "cannot record a refund notification");
+            }
+        };
+        let refund = match self.ledger.refund(merchant, refund_no).await {
+            Ok(Some(refund)) if refund.out_trade_no == *trade_no && refund.method == method.as_str() => refund,
+            Ok(_) => {
+                record("rejected", &format!("no refund {refund_no} of order {trade_no} by {method}")).await;
+                return false;
+            }
+            Err(error) => {
+                record("rejected", &error.to_string()).await;
+                return false;
+            }
+        };
+        if confirmation.amount != refund.amount {
+            let detail = format!("amount mismatch: the notification says {} of {}", confirmation.amount, refund.amount);
+            record("rejected", &detail).await;
+            return false;
+        }
+        let acknowledged = match self.settle_refund(&refund, &confirmation.state, "refund notification").await {
+            Ok(Some(settled)) => {
+                record("accepted", &format!("refund {}", settled.state.as_str())).await;
+                true
+            }
+            Ok(None) => {
+                record("duplicate", "already settled or still processing; nothing changed").await;
+                true
+            }
+            Err(reason) => {
+                record("rejected", &reason).await;
+                false
+            }
+        };
+        self.settled.notify_waiters();
+        acknowledged
+    }
+
     async fn receive(&self, method: &Method, notification: &Notification) -> bool {
-        let now = crate::calendar::now_seconds();
+        let now = self.ledger.clock().now_seconds();
         // A notification from a method no started provider implements is nobody's.
         let Some(provider) = self.providers.get().and_then(|providers| providers.get(method)) else { return false };
         let verified = provider.verify(notification, now);
@@ -125,7 +228,8 @@ impl Settlement {
             }
         };
         let confirmation = match verified {
-            Ok(confirmation) => confirmation,
+            Ok(Verified::Payment(confirmation)) => confirmation,
+            Ok(Verified::Refund(refund)) => return self.receive_refund(method, &refund).await,
             Err(reason) => {
                 let (merchant, trade_no) =
                     provider.claimed_order(notification).unwrap_or_else(|| ("?".into(), "?".into()));

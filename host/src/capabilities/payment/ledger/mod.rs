@@ -4,9 +4,10 @@
 //! any point leaves every order in exactly one state.
 //!
 //! ```text
-//! created → awaiting_user → processing → paid
+//! created → awaiting_user → processing → paid ──→ refunds (see [`refunds`])
 //!                │               ├──────→ failed     (a retry starts a new attempt:
 //!                └───────────────┴──────→ cancelled   back to created)
+//!   any unpaid state ──────────────────→ closed     (the merchant closed it: final)
 //! ```
 //!
 //! `(merchant_id, out_trade_no)` is the idempotency key, kept for good: the same
@@ -22,10 +23,18 @@
 //!   nothing), and the unique index `payment_paid_once` refuses a second `paid`
 //!   event outright;
 //! - one host works on an order at a time: the lease ([`super::lease`]), taken
-//!   over only by a compare-and-set on the owner and expiry seen.
+//!   over only by a compare-and-set on the owner and expiry seen;
+//! - never closed once paid, never paid once closed: both are transitions out
+//!   of the unpaid states, read-check-write in one serializable unit;
+//! - refunds never exceed what was paid: see [`refunds`].
+//!
+//! Every time the ledger writes is read from the host's [`Clock`].
+
+pub mod refunds;
 
 use super::lease::Owner;
 use super::order::ValidOrder;
+use crate::clock::Clock;
 use crate::store::{Database, Row, StoreError, Transaction, params};
 use miniapp_abi::payment::{FailReason, Method, PaymentResult, Status};
 use serde::Serialize;
@@ -76,6 +85,8 @@ const SCHEMA: &[&str] = &[
     // Which host made each transition and received each notification.
     "ALTER TABLE payment_events ADD COLUMN host TEXT;
      ALTER TABLE payment_notifications ADD COLUMN host TEXT;",
+    // Refunds (ABI 1.1).
+    refunds::SCHEMA,
 ];
 
 miniapp_abi::stable_names! {
@@ -93,14 +104,20 @@ miniapp_abi::stable_names! {
         Failed => "failed",
         /// Cancelled by the user; a new attempt may follow.
         Cancelled => "cancelled",
+        /// Closed unpaid by the merchant: no attempt ever follows.
+        Closed => "closed",
     }
 }
 
 impl State {
     /// Whether this state ends an attempt.
     pub fn is_final(self) -> bool {
-        matches!(self, State::Paid | State::Failed | State::Cancelled)
+        matches!(self, State::Paid | State::Failed | State::Cancelled | State::Closed)
     }
+
+    /// The states a merchant may close an order from: every state but paid.
+    pub const UNPAID: [State; 5] =
+        [State::Created, State::AwaitingUser, State::Processing, State::Failed, State::Cancelled];
 }
 
 /// A ledger failure.
@@ -166,6 +183,7 @@ impl OrderRecord {
                 State::Paid => Status::Paid,
                 State::Failed => Status::Failed,
                 State::Cancelled => Status::Cancelled,
+                State::Closed => Status::Closed,
                 State::Created | State::AwaitingUser | State::Processing => Status::Pending,
             },
             merchant_id: self.merchant_id.clone(),
@@ -230,6 +248,7 @@ pub struct Ledger {
     database: Database,
     owner: Arc<Owner>,
     lease_ms: i64,
+    clock: Clock,
 }
 
 /// How long a claim lasts by default, unless the host's settings say otherwise.
@@ -252,7 +271,7 @@ impl Ledger {
     /// Reads the records in `database` as they are, creating nothing: for
     /// read-only tools, over a database a host already set up.
     pub fn existing(database: Database) -> Ledger {
-        Ledger { database, owner: Arc::new(Owner::this_process()), lease_ms: DEFAULT_LEASE_MS }
+        Ledger { database, owner: Arc::new(Owner::this_process()), lease_ms: DEFAULT_LEASE_MS, clock: Clock::system() }
     }
 
     /// The ledger in `database`.
@@ -265,6 +284,17 @@ impl Ledger {
     pub fn with_lease_ms(mut self, lease_ms: u64) -> Ledger {
         self.lease_ms = i64::try_from(lease_ms).unwrap_or(i64::MAX).max(1);
         self
+    }
+
+    /// This ledger reading time from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Ledger {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock the ledger reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// This host as the owner of the orders it works on.
@@ -283,14 +313,14 @@ impl Ledger {
         match to.is_final() {
             true => (None, None),
             false => {
-                (Some(self.owner.as_str().to_string()), Some(crate::calendar::now_ms().saturating_add(self.lease_ms)))
+                (Some(self.owner.as_str().to_string()), Some(self.clock.now_ms().saturating_add(self.lease_ms)))
             }
         }
     }
 
     /// Renews this host's claims on the orders it is working on; returns how many.
     pub async fn renew_leases(&self) -> Result<usize, StoreError> {
-        let (owner, until) = (self.owner.as_str().to_string(), crate::calendar::now_ms().saturating_add(self.lease_ms));
+        let (owner, until) = (self.owner.as_str().to_string(), self.clock.now_ms().saturating_add(self.lease_ms));
         self.database
             .run(move |t| {
                 t.execute(
@@ -306,7 +336,7 @@ impl Ledger {
     /// Orders in progress that no live host holds: the lease ran out, or the
     /// owner is a process on this machine that is gone.
     pub async fn abandoned(&self) -> Result<Vec<OrderRecord>, StoreError> {
-        let now = crate::calendar::now_ms();
+        let now = self.clock.now_ms();
         let sql = format!("SELECT {COLUMNS} FROM payment_orders WHERE state IN {IN_PROGRESS} ORDER BY created_ms");
         let orders: Vec<OrderRecord> =
             self.database.run(move |t| t.query(&sql, &[])?.iter().map(row_to_order).collect()).await?;
@@ -323,7 +353,7 @@ impl Ledger {
     /// if this host won it, `false` if it changed meanwhile (another host took
     /// it, or its owner moved it on).
     pub async fn claim(&self, order: &OrderRecord) -> Result<bool, StoreError> {
-        let (owner, until) = (self.owner.as_str().to_string(), crate::calendar::now_ms().saturating_add(self.lease_ms));
+        let (owner, until) = (self.owner.as_str().to_string(), self.clock.now_ms().saturating_add(self.lease_ms));
         let seen = order.clone();
         self.database
             .run(move |t| {
@@ -360,9 +390,10 @@ impl Ledger {
         let order = order.clone();
         let program_id = program_id.to_owned();
         let claim = self.claim_for(State::Created);
+        let now = self.clock.now_ms();
         self.database
             .run(move |t| {
-                let outcome = match begin_in(t, &order, &program_id, &claim) {
+                let outcome = match begin_in(t, &order, &program_id, &claim, now) {
                     Ok(Begin::Start(_)) if !may_start => Ok(Begin::NotNow),
                     outcome => outcome,
                 };
@@ -397,6 +428,7 @@ impl Ledger {
             (owned(changes.method), owned(changes.transaction_id), owned(changes.fail_reason), owned(changes.receipt));
         let (owner, lease_until) = self.claim_for(to);
         let host = self.owner.as_str().to_string();
+        let now = self.clock.now_ms();
         Ok(self
             .database
             .run(move |t| {
@@ -415,7 +447,7 @@ impl Ledger {
                         merchant_id,
                         out_trade_no,
                         to.as_str(),
-                        crate::calendar::now_ms(),
+                        now,
                         method,
                         transaction_id,
                         fail_reason,
@@ -424,7 +456,8 @@ impl Ledger {
                         lease_until
                     ],
                 )?;
-                let step = Transition { attempt: current.attempt, from: current.state, to, cause: &cause, host: &host };
+                let step =
+                    Transition { attempt: current.attempt, from: current.state, to, cause: &cause, host: &host, at_ms: now };
                 event(t, merchant_id, out_trade_no, &step)?;
                 load(t, merchant_id, out_trade_no)
             })
@@ -518,17 +551,34 @@ impl Ledger {
         detail: &str,
     ) -> Result<(), StoreError> {
         let row = [provider, merchant_id, out_trade_no, outcome, detail, self.owner.as_str()].map(str::to_owned);
+        let now = self.clock.now_ms();
         self.database
             .run(move |t| {
                 let [provider, merchant_id, out_trade_no, outcome, detail, host] = &row;
                 t.execute(
                     "INSERT INTO payment_notifications (at_ms, provider, merchant_id, out_trade_no, outcome, detail, host)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    params![crate::calendar::now_ms(), provider, merchant_id, out_trade_no, outcome, detail, host],
+                    params![now, provider, merchant_id, out_trade_no, outcome, detail, host],
                 )?;
                 Ok(())
             })
             .await
+    }
+
+    /// Each attempt at paying an order and where it ended (`None` while in
+    /// progress), oldest first: the last state each attempt's events reached.
+    pub async fn attempts(&self, merchant_id: &str, out_trade_no: &str) -> Result<Vec<(u32, State)>, StoreError> {
+        let mut attempts: Vec<(u32, State)> = Vec::new();
+        for event in self.events(merchant_id, out_trade_no).await? {
+            let state = State::parse(&event.to_state)
+                .ok_or_else(|| StoreError::corrupt(miniapp_abi::UnknownName::new("State", &event.to_state)))?;
+            match attempts.last_mut() {
+                // A retry's first event ("retried") belongs to the new attempt.
+                Some((attempt, last)) if *attempt == event.attempt => *last = state,
+                _ => attempts.push((event.attempt, state)),
+            }
+        }
+        Ok(attempts)
     }
 
     /// The notifications recorded for an order: `(provider, outcome, detail)`.
@@ -558,16 +608,17 @@ fn begin_in(
     order: &ValidOrder,
     program_id: &str,
     (owner, lease_until): &(Option<String>, Option<i64>),
+    now: i64,
 ) -> Result<Begin, LedgerError> {
     let (merchant, trade_no) = (&order.merchant_id, &order.out_trade_no);
     let Some(existing) = load(t, merchant, trade_no)? else {
-        let now = crate::calendar::now_ms();
         t.execute(
             &format!("INSERT INTO payment_orders ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'created', 1, NULL, NULL, NULL, NULL, $7, $7, $8, $9)"),
             params![merchant, trade_no, program_id, order.amount, &order.currency, &order.description, now, owner, lease_until],
         )?;
         let host = owner.as_deref().unwrap_or_default();
-        let step = Transition { attempt: 1, from: State::Created, to: State::Created, cause: "requested", host };
+        let step =
+            Transition { attempt: 1, from: State::Created, to: State::Created, cause: "requested", host, at_ms: now };
         event(t, merchant, trade_no, &step)?;
         let created = load(t, merchant, trade_no)?.ok_or_else(|| vanished(trade_no))?;
         return Ok(Begin::Start(created));
@@ -593,10 +644,11 @@ fn begin_in(
                 "UPDATE payment_orders SET state = 'created', attempt = $3, method = NULL, transaction_id = NULL,
                      fail_reason = NULL, updated_ms = $4, owner = $5, lease_until_ms = $6
                  WHERE merchant_id = $1 AND out_trade_no = $2",
-                params![merchant, trade_no, attempt, crate::calendar::now_ms(), owner, lease_until],
+                params![merchant, trade_no, attempt, now, owner, lease_until],
             )?;
             let host = owner.as_deref().unwrap_or_default();
-            let step = Transition { attempt, from: existing.state, to: State::Created, cause: "retried", host };
+            let step =
+                Transition { attempt, from: existing.state, to: State::Created, cause: "retried", host, at_ms: now };
             event(t, merchant, trade_no, &step)?;
             let retried = load(t, merchant, trade_no)?.ok_or_else(|| vanished(trade_no))?;
             Ok(Begin::Start(retried))
@@ -618,6 +670,7 @@ struct Transition<'a> {
     to: State,
     cause: &'a str,
     host: &'a str,
+    at_ms: i64,
 }
 
 fn event(t: &mut dyn Transaction, merchant: &str, trade_no: &str, step: &Transition<'_>) -> Result<(), StoreError> {
@@ -628,7 +681,7 @@ fn event(t: &mut dyn Transaction, merchant: &str, trade_no: &str, step: &Transit
             merchant,
             trade_no,
             step.attempt,
-            crate::calendar::now_ms(),
+            step.at_ms,
             step.from.as_str(),
             step.to.as_str(),
             step.cause,
