@@ -5,17 +5,27 @@
 //! pairs, `sign` and `sign_type` left out), delivered up to 8 times over 25 hours
 //! (then 4 m, 10 m, 10 m, 1 h, 2 h, 6 h, 15 h apart) until the merchant answers
 //! `success`.
+//!
+//! Refunds (`alipay.trade.refund`, partial ones keyed by `out_request_no`) are
+//! made at once: the answer is `code 10000` with `fund_change: Y`, and `N` to a
+//! repeated request (nothing more is returned). Refunds are within 12 months of
+//! payment and never more than was paid. Orders close by `alipay.trade.close`
+//! at any time.
 
+use crate::book::RefundRules;
 use crate::{
-    Outbox, Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started, random_digits,
-    random_text, send_confirmation, unix_seconds,
+    Outbox, RefundEnd, RefundScenario, Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings,
+    Started, random_digits, random_text, send_confirmation,
 };
 use miniapp_abi::payment::{FailReason, Method};
 use miniapp_host::capabilities::payment::money::{fen_to_yuan, yuan_to_fen};
 use miniapp_host::capabilities::payment::provider::{
-    BoxFuture, ClientOutcome, Closed, Confirmation, Notification, NotificationHandler, PaymentProvider,
-    ProviderContext, ProviderOrder, ProviderPlugin, ProviderState,
+    BoxFuture, ClientOutcome, CloseRefused, Closed, Confirmation, Notification, NotificationHandler, PaymentProvider,
+    ProviderContext, ProviderOrder, ProviderPlugin, ProviderRefund, ProviderRefundState, ProviderState,
+    RefundOutcome, Verified,
 };
+use miniapp_host::clock::Clock;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +35,46 @@ pub const MAX_NOTIFICATION_AGE_SECONDS: i64 = 25 * 3600;
 /// The pauses between the 8 deliveries.
 pub fn retry_schedule() -> Vec<Duration> {
     [240, 600, 600, 3600, 7200, 21600, 54000].into_iter().map(Duration::from_secs).collect()
+}
+
+/// The refund rules: within 12 months of payment, never more than was paid.
+const REFUND_RULES: RefundRules = RefundRules {
+    max_refunds: None,
+    min_spacing_ms: 0,
+    window_ms: 365 * 86_400_000,
+    settle_after_ms: 0,
+    codes: [
+        "ACQ.TRADE_NOT_EXIST",
+        "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+        "ACQ.TRADE_STATUS_ERROR",
+        "ACQ.TRADE_STATUS_ERROR",
+        "ACQ.TRADE_STATUS_ERROR",
+        "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+    ],
+};
+
+/// The merchant's side: what the answer to `alipay.trade.refund` says.
+/// `fund_change: N` (a repeated request) is the same refund, already made.
+pub fn read_refund_response(response: &Value, refund: &ProviderRefund) -> Result<RefundOutcome, String> {
+    let reply = &response["alipay_trade_refund_response"];
+    let text = |name: &str| reply[name].as_str().ok_or(format!("the refund response lacks {name}"));
+    if text("code")? != "10000" {
+        let code = match reply["sub_code"].as_str() {
+            Some("ACQ.TRADE_NOT_EXIST") => miniapp_abi::ErrorCode::NotFound,
+            _ => miniapp_abi::ErrorCode::InvalidArgument,
+        };
+        return Ok(RefundOutcome::Refused {
+            code,
+            message: format!("{}: {}", text("sub_code")?, text("sub_msg")?),
+        });
+    }
+    match text("fund_change")? {
+        "Y" | "N" => Ok(RefundOutcome::Accepted(ProviderRefundState::Success {
+            refund_id: text("trade_no")?.to_string(),
+            amount: yuan_to_fen(text("refund_fee")?).map(|_| refund.amount)?,
+        })),
+        other => Err(format!("fund_change `{other}` is neither Y nor N")),
+    }
 }
 
 /// What the client's `resultStatus` means.
@@ -56,7 +106,7 @@ pub fn verify_notification(
     notification: &Notification,
     alipay_key: &RsaKeys,
     now: i64,
-) -> Result<Confirmation, String> {
+) -> Result<Verified, String> {
     let params = &form_params(notification);
     let get =
         |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).ok_or(format!("missing {name}"));
@@ -72,14 +122,14 @@ pub fn verify_notification(
     }
     let amount = yuan_to_fen(&get("total_amount")?)?;
     let status = get("trade_status")?;
-    Ok(Confirmation {
+    Ok(Verified::Payment(Confirmation {
         merchant_id: get("seller_id")?,
         out_trade_no: get("out_trade_no")?,
         attempt: get("passback_params").ok().and_then(|p| p.strip_prefix("attempt=").and_then(|n| n.parse().ok())),
         transaction_id: get("trade_no")?,
         paid: status == "TRADE_SUCCESS" || status == "TRADE_FINISHED",
         amount,
-    })
+    }))
 }
 
 /// Alipay's times are Beijing time.
@@ -106,13 +156,21 @@ impl ProviderPlugin for Alipay {
     }
 
     fn check_section(&self, section: &toml::Table) -> Result<(), String> {
-        SimulatorSettings::from_section(section).map(|_| ())
+        let settings = SimulatorSettings::from_section(section)?;
+        let scenarios = std::iter::once(settings.refund_scenario).chain(settings.refund_scenarios.values().copied());
+        if let Some(other) = scenarios.into_iter().find(|s| *s != RefundScenario::Success) {
+            return Err(format!(
+                "refund scenario `{other}`: Alipay refunds at once, without notifications; only `success` applies (the others are WeChat Pay's)"
+            ));
+        }
+        Ok(())
     }
 
     fn start(&self, context: ProviderContext) -> Result<Arc<dyn PaymentProvider>, String> {
         let settings = SimulatorSettings::from_section(&context.section)?;
-        let outbox = Outbox::for_settings(&settings, &context.database, Method::ALIPAY)?;
+        let outbox = Outbox::for_settings(&settings, &context.database, Method::ALIPAY, &context.clock)?;
         let state = Arc::new(AlipayState {
+            clock: context.clock.clone(),
             method: self.method(),
             outbox,
             settings,
@@ -139,6 +197,8 @@ pub struct AlipayState {
     book: SimulatorBook,
     /// The shared outbox, when notifications go to any host.
     outbox: Option<Outbox>,
+    /// The host's clock: Alipay's time.
+    clock: Clock,
 }
 
 impl AlipayState {
@@ -151,7 +211,7 @@ impl AlipayState {
         key: &RsaKeys,
     ) -> Notification {
         let mut params: Vec<(String, String)> = [
-            ("notify_time", format_beijing_time(unix_seconds() - age)),
+            ("notify_time", format_beijing_time(self.clock.now_seconds() - age)),
             ("notify_type", "trade_status_sync".to_string()),
             ("notify_id", random_text(32).to_lowercase()),
             ("app_id", "2021000000000000".to_string()),
@@ -183,9 +243,15 @@ impl AlipayState {
             let (schedule, scale) = (retry_schedule(), simulator.settings.notification_delay_scale);
             let genuine = |age| simulator.notification(&order, &trade, "TRADE_SUCCESS", age, &simulator.alipay_key);
             let forged = |key: &RsaKeys| simulator.notification(&order, &trade, "TRADE_SUCCESS", 0, key);
-            let outbox = simulator.outbox.as_ref();
-            let route =
-                Route { handler: &simulator.handler, method: &simulator.method, schedule: &schedule, scale, outbox };
+            let (outbox, clock) = (simulator.outbox.as_ref(), &simulator.clock);
+            let route = Route {
+                handler: &simulator.handler,
+                method: &simulator.method,
+                schedule: &schedule,
+                scale,
+                outbox,
+                clock,
+            };
             send_confirmation(route, scenario, MAX_NOTIFICATION_AGE_SECONDS * 2, genuine, forged).await;
         });
     }
@@ -202,7 +268,7 @@ impl PaymentProvider for Started<AlipayState> {
                 transaction_id: format!("2026{}", random_digits(24)),
                 paid: !matches!(scenario, Scenario::UserCancel | Scenario::InsufficientFunds),
             };
-            self.book.record(order, &trade).await?;
+            self.book.record(order, &trade, self.clock.now_ms()).await?;
             let result_status = match scenario {
                 Scenario::UserCancel => "6001",
                 Scenario::InsufficientFunds => "4000",
@@ -220,15 +286,45 @@ impl PaymentProvider for Started<AlipayState> {
         })
     }
 
-    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Closed, String>> {
-        Box::pin(async move { self.book.close(order).await })
+    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Result<Closed, CloseRefused>, String>> {
+        Box::pin(async move { self.book.close(order, self.clock.now_ms(), None).await })
+    }
+
+    fn refund<'a>(&'a self, refund: &'a ProviderRefund) -> BoxFuture<'a, Result<RefundOutcome, String>> {
+        Box::pin(async move {
+            let now = self.clock.now_ms();
+            let taken = self
+                .book
+                .refund(refund, &REFUND_RULES, now, RefundEnd::Success, refund.transaction_id.clone())
+                .await?;
+            // The provider's answer, as `alipay.trade.refund` gives it.
+            let reply = match taken {
+                (RefundOutcome::Refused { message, .. }, _) => {
+                    let (sub_code, sub_msg) = message.split_once(": ").unwrap_or(("ACQ.SYSTEM_ERROR", &message));
+                    json!({"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg})
+                }
+                (RefundOutcome::Accepted(_), new) => json!({
+                    "code": "10000",
+                    "msg": "Success",
+                    "trade_no": refund.transaction_id,
+                    "out_trade_no": refund.out_trade_no,
+                    "refund_fee": fen_to_yuan(refund.amount),
+                    "fund_change": if new.is_some() { "Y" } else { "N" },
+                }),
+            };
+            read_refund_response(&json!({ "alipay_trade_refund_response": reply }), refund)
+        })
+    }
+
+    fn query_refund<'a>(&'a self, refund: &'a ProviderRefund) -> BoxFuture<'a, Result<ProviderRefundState, String>> {
+        Box::pin(async move { self.book.refund_state(refund, self.clock.now_ms()).await })
     }
 
     fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>> {
         Box::pin(async move { self.book.state(order).await })
     }
 
-    fn verify(&self, notification: &Notification, now: i64) -> Result<Confirmation, String> {
+    fn verify(&self, notification: &Notification, now: i64) -> Result<Verified, String> {
         verify_notification(notification, &self.alipay_key, now)
     }
 

@@ -17,8 +17,18 @@
 //! ```
 //!
 //! Each simulator reads its section of the host configuration, `[wechat_pay]` or
-//! `[alipay]` ([`SimulatorSettings`]: the scenario, per-order scenarios, and a
-//! scale for the retry delays).
+//! `[alipay]` ([`SimulatorSettings`]: the scenario, per-order scenarios, the
+//! refund scenario, and a scale for the retry delays).
+//!
+//! Refunds follow each provider's rules: WeChat Pay v3
+//! (`/v3/refund/domestic/refunds`) takes at most 50 refunds per order, at least a
+//! minute apart, within 365 days of payment, answers `PROCESSING` and confirms
+//! with a signed `REFUND.SUCCESS` / `REFUND.ABNORMAL` / `REFUND.CLOSED`
+//! notification on its payment retry schedule; Alipay (`alipay.trade.refund`
+//! with `out_request_no`) refunds at once and answers `fund_change: Y`, or `N` to
+//! a repeated request. Every time they read — timestamps, schedules, windows —
+//! is the host's clock ([`miniapp_host::clock`]), so a script's `advance 25h`
+//! plays a provider's day.
 
 pub mod alipay;
 mod book;
@@ -27,13 +37,14 @@ mod outbox;
 pub mod wechat;
 
 pub use alipay::AlipayState;
-pub use book::{SimulatedPayment, SimulatorBook};
+pub use book::{ABNORMAL_DETAIL, CLOSED_DETAIL, RefundEnd, SimulatedPayment, SimulatorBook};
 pub use keys::RsaKeys;
 pub use outbox::Outbox;
 pub use wechat::WechatPayState;
 
 use miniapp_abi::payment::Method;
 use miniapp_host::capabilities::payment::provider::{Notification, NotificationHandler, ProviderOrder, ProviderPlugin};
+use miniapp_host::clock::Clock;
 use miniapp_host::{HostBuilder, HostConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -89,6 +100,35 @@ miniapp_abi::stable_names! {
 }
 
 miniapp_abi::stable_names! {
+    /// How a simulated provider handles a refund.
+    pub enum RefundScenario {
+        /// Accepted, then settled: the payer has the money back, confirmed once.
+        Success => "success",
+        /// Accepted, then ABNORMAL: the money could not be returned.
+        Abnormal => "abnormal",
+        /// Accepted, then CLOSED: nothing was returned.
+        Closed => "closed",
+        /// The success notification is delivered 15 times at once.
+        DuplicateNotifications => "duplicate_notifications",
+        /// The success notification, then an ABNORMAL one for the same refund.
+        OutOfOrder => "out_of_order",
+        /// A notification signed with the wrong key arrives before the genuine one.
+        ForgedNotification => "forged_notification",
+    }
+}
+
+impl RefundScenario {
+    /// How the refund ends at the provider.
+    pub fn end(self) -> RefundEnd {
+        match self {
+            RefundScenario::Abnormal => RefundEnd::Abnormal,
+            RefundScenario::Closed => RefundEnd::Closed,
+            _ => RefundEnd::Success,
+        }
+    }
+}
+
+miniapp_abi::stable_names! {
     /// Where a simulator sends its notifications.
     pub enum Delivery {
         /// To the merchant's server of the host the payment was made on.
@@ -112,6 +152,13 @@ pub struct SimulatorSettings {
     pub notification_delay_scale: f64,
     /// Where notifications go: `this_host` (the default) or `any_host`.
     pub delivery: Delivery,
+    /// How refunds go (WeChat Pay; Alipay refunds at once and takes only `success`).
+    pub refund_scenario: RefundScenario,
+    /// Per-refund scenarios, by `out_refund_no`.
+    pub refund_scenarios: BTreeMap<String, RefundScenario>,
+    /// How long, on the host's clock, a WeChat Pay refund takes to settle (real
+    /// ones: up to 20 minutes to a balance, days to a bank card).
+    pub refund_settle_seconds: u64,
 }
 
 impl Default for SimulatorSettings {
@@ -121,6 +168,9 @@ impl Default for SimulatorSettings {
             order_scenarios: BTreeMap::new(),
             notification_delay_scale: 1.0,
             delivery: Delivery::ThisHost,
+            refund_scenario: RefundScenario::Success,
+            refund_scenarios: BTreeMap::new(),
+            refund_settle_seconds: 60,
         }
     }
 }
@@ -129,6 +179,11 @@ impl SimulatorSettings {
     /// Reads a simulator's section; unknown keys are refused, naming the key.
     pub fn from_section(section: &toml::Table) -> Result<SimulatorSettings, String> {
         toml::Value::Table(section.clone()).try_into().map_err(|e: toml::de::Error| e.message().trim().to_string())
+    }
+
+    /// The refund scenario for `out_refund_no`.
+    pub fn refund_scenario_for(&self, out_refund_no: &str) -> RefundScenario {
+        self.refund_scenarios.get(out_refund_no).copied().unwrap_or(self.refund_scenario)
     }
 
     /// The scenario for `order`.
@@ -158,6 +213,8 @@ pub(crate) struct Route<'a> {
     pub scale: f64,
     /// The shared outbox, when notifications go to any host.
     pub outbox: Option<&'a Outbox>,
+    /// The host's clock, which the pauses are on.
+    pub clock: &'a Clock,
 }
 
 /// Delivers a notification until it is acknowledged or the schedule runs out; each
@@ -168,7 +225,7 @@ async fn deliver(route: &Route<'_>, make: impl Fn() -> Notification) -> bool {
         return true;
     }
     for pause in std::iter::once(Duration::ZERO).chain(route.schedule.iter().copied()) {
-        tokio::time::sleep(pause.mul_f64(route.scale.max(0.0))).await;
+        route.clock.sleep(pause.mul_f64(route.scale.max(0.0))).await;
         if route.handler.handle(route.method, make()).await {
             return true;
         }
@@ -224,7 +281,7 @@ pub(crate) async fn send_confirmation(
             .await;
         }
         Scenario::TimeoutThenSuccess => {
-            tokio::time::sleep(route.schedule.first().copied().unwrap_or_default().mul_f64(route.scale.max(0.0))).await;
+            route.clock.sleep(route.schedule.first().copied().unwrap_or_default().mul_f64(route.scale.max(0.0))).await;
             deliver(&route, || genuine(0)).await;
         }
         _ => {
@@ -259,9 +316,54 @@ pub(crate) fn random_digits(len: usize) -> String {
     random_text(len).chars().map(|c| (b'0' + (c as u8 % 10)) as char).collect()
 }
 
-/// Seconds since the Unix epoch.
-pub(crate) fn unix_seconds() -> i64 {
-    miniapp_host::calendar::now_seconds()
+/// Sends a refund's settling notification the way `scenario` says, built by
+/// `genuine(end)`; `forged` is one signed with another key.
+pub(crate) async fn send_refund_notification(
+    route: Route<'_>,
+    scenario: RefundScenario,
+    genuine: impl Fn(RefundEnd) -> Notification,
+    forged: impl Fn(&RsaKeys) -> Notification,
+) {
+    let end = scenario.end();
+    if let Some(outbox) = route.outbox {
+        match scenario {
+            RefundScenario::DuplicateNotifications => {
+                for _ in 0..15 {
+                    outbox.put(&route, &genuine(end), Duration::ZERO, true).await;
+                }
+            }
+            RefundScenario::OutOfOrder => {
+                outbox.put(&route, &genuine(end), Duration::ZERO, true).await;
+                outbox.put(&route, &genuine(RefundEnd::Abnormal), Duration::from_millis(1), false).await;
+            }
+            RefundScenario::ForgedNotification => {
+                if let Ok(forger) = RsaKeys::throwaway() {
+                    outbox.put(&route, &forged(&forger), Duration::ZERO, false).await;
+                }
+                outbox.put(&route, &genuine(end), Duration::from_millis(1), true).await;
+            }
+            _ => outbox.put(&route, &genuine(end), Duration::ZERO, true).await,
+        }
+        return;
+    }
+    match scenario {
+        RefundScenario::DuplicateNotifications => {
+            duplicate_concurrently(route.handler, route.method, genuine(end)).await;
+        }
+        RefundScenario::OutOfOrder => {
+            deliver(&route, || genuine(end)).await;
+            route.handler.handle(route.method, genuine(RefundEnd::Abnormal)).await;
+        }
+        RefundScenario::ForgedNotification => {
+            if let Ok(forger) = RsaKeys::throwaway() {
+                route.handler.handle(route.method, forged(&forger)).await;
+            }
+            deliver(&route, || genuine(end)).await;
+        }
+        _ => {
+            deliver(&route, || genuine(end)).await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 use crate::Route;
 use miniapp_abi::payment::Method;
 use miniapp_host::capabilities::payment::provider::{Notification, NotificationHandler};
+use miniapp_host::clock::Clock;
 use miniapp_host::store::{Database, StoreError, params};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,8 @@ const POLL: Duration = Duration::from_millis(20);
 pub struct Outbox {
     database: Database,
     provider: &'static str,
+    /// When a notification is due is read on the host's clock.
+    clock: Clock,
 }
 
 struct Due {
@@ -58,17 +61,20 @@ impl Outbox {
         settings: &crate::SimulatorSettings,
         database: &Database,
         provider: &'static str,
+        clock: &Clock,
     ) -> Result<Option<Outbox>, String> {
         match settings.delivery {
             crate::Delivery::ThisHost => Ok(None),
-            crate::Delivery::AnyHost => Outbox::open(database.clone(), provider).map(Some).map_err(|e| e.to_string()),
+            crate::Delivery::AnyHost => {
+                Outbox::open(database.clone(), provider, clock.clone()).map(Some).map_err(|e| e.to_string())
+            }
         }
     }
 
     /// The outbox of `provider` in `database` (creating its table if needed).
-    pub fn open(database: Database, provider: &'static str) -> Result<Outbox, StoreError> {
+    pub fn open(database: Database, provider: &'static str, clock: Clock) -> Result<Outbox, StoreError> {
         database.migrate("simulator_outbox", SCHEMA)?;
-        Ok(Outbox { database, provider })
+        Ok(Outbox { database, provider, clock })
     }
 
     /// Puts `notification` in the outbox, due after `delay`, delivered again on
@@ -76,7 +82,7 @@ impl Outbox {
     pub(crate) async fn put(&self, route: &Route<'_>, notification: &Notification, delay: Duration, retry: bool) {
         let headers = serde_json::to_string(&notification.headers).unwrap_or_else(|_| "[]".into());
         let body = notification.body.clone();
-        let due = miniapp_host::calendar::now_ms().saturating_add(millis(delay.mul_f64(route.scale.max(0.0))));
+        let due = self.clock.now_ms().saturating_add(millis(delay.mul_f64(route.scale.max(0.0))));
         let retries = if retry { route.schedule.len() as i64 } else { 0 };
         let provider = self.provider;
         let put = self
@@ -136,7 +142,7 @@ impl Outbox {
     /// The notifications due now that this host won the claim on.
     async fn take_due(&self) -> Result<Vec<Due>, StoreError> {
         let provider = self.provider;
-        let now = miniapp_host::calendar::now_ms();
+        let now = self.clock.now_ms();
         let seen: Vec<Due> = self
             .database
             .run(move |t| {
@@ -190,7 +196,7 @@ impl Outbox {
             .copied()
             .unwrap_or_default()
             .mul_f64(scale.max(0.0));
-        let due = miniapp_host::calendar::now_ms().saturating_add(millis(pause));
+        let due = self.clock.now_ms().saturating_add(millis(pause));
         let result = self
             .database
             .run(move |t| {

@@ -5,12 +5,21 @@
 //! AEAD_AES_256_GCM under the APIv3 key; retries 15 s, 15 s, 30 s, 3 m, 10 m, 20 m,
 //! 30 m, 30 m, 30 m, 60 m, 3 h, 3 h, 3 h, 6 h, 6 h (24 h 4 m in all).
 //!
+//! Orders close by `/v3/pay/transactions/out-trade-no/{no}/close`, not within
+//! five minutes of their creation, and a paid one answers `ORDERPAID`. Refunds
+//! (`/v3/refund/domestic/refunds`, keyed by `out_refund_no`): at most 50 per
+//! order, at least a minute apart, within 365 days of payment; answered
+//! `PROCESSING`, settled `SUCCESS`, `ABNORMAL` or `CLOSED` and confirmed by a
+//! `REFUND.*` notification whose resource (`associated_data = "refund"`) is
+//! encrypted like a payment's.
+//!
 //! Both sides live here: what the merchant's server does ([`sign_request`],
 //! [`verify_notification`]) and what the provider does ([`WechatPayState`]).
 
+use crate::book::{NewRefund, RefundRules};
 use crate::{
-    Outbox, Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started, random_digits,
-    random_text, send_confirmation, unix_seconds,
+    Outbox, RefundEnd, Route, RsaKeys, Scenario, SimulatedPayment, SimulatorBook, SimulatorSettings, Started,
+    random_digits, random_text, send_confirmation, send_refund_notification,
 };
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -18,9 +27,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use miniapp_abi::payment::{FailReason, Method};
 use miniapp_host::capabilities::payment::provider::{
-    BoxFuture, ClientOutcome, Closed, Confirmation, Notification, NotificationHandler, PaymentProvider,
-    ProviderContext, ProviderOrder, ProviderPlugin, ProviderState,
+    BoxFuture, ClientOutcome, CloseRefused, Closed, Confirmation, Notification, NotificationHandler, PaymentProvider,
+    ProviderContext, ProviderOrder, ProviderPlugin, ProviderRefund, ProviderRefundState, ProviderState,
+    RefundConfirmation, RefundOutcome, Verified,
 };
+use miniapp_host::clock::Clock;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +43,20 @@ pub const MAX_NOTIFICATION_AGE_SECONDS: i64 = 300;
 /// The platform certificate serial the simulator signs with.
 const PLATFORM_SERIAL: &str = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
 
+/// How long after creation an order may be closed, ms.
+pub const CLOSE_AFTER_MS: i64 = 5 * 60_000;
+
+/// The refund rules of `/v3/refund/domestic/refunds`.
+fn refund_rules(settings: &SimulatorSettings) -> RefundRules {
+    RefundRules {
+        max_refunds: Some(50),
+        min_spacing_ms: 60_000,
+        window_ms: 365 * 86_400_000,
+        settle_after_ms: i64::try_from(settings.refund_settle_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
+        codes: ["RESOURCE_NOT_EXISTS", "NOT_ENOUGH", "INVALID_REQUEST", "INVALID_REQUEST", "FREQUENCY_LIMITED", "INVALID_REQUEST"],
+    }
+}
+
 /// The retry schedule after the first delivery.
 pub fn retry_schedule() -> Vec<Duration> {
     [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600]
@@ -41,7 +66,7 @@ pub fn retry_schedule() -> Vec<Duration> {
 }
 
 /// The merchant's side: the body and `Authorization` header of the order request.
-pub fn sign_request(order: &ProviderOrder, merchant_key: &RsaKeys) -> (String, String) {
+pub fn sign_request(order: &ProviderOrder, merchant_key: &RsaKeys, timestamp: i64) -> (String, String) {
     let body = json!({
         "mchid": order.merchant_id,
         "out_trade_no": order.out_trade_no,
@@ -51,7 +76,7 @@ pub fn sign_request(order: &ProviderOrder, merchant_key: &RsaKeys) -> (String, S
         "amount": {"total": order.amount, "currency": order.currency},
     })
     .to_string();
-    let (timestamp, nonce) = (unix_seconds(), random_text(32));
+    let nonce = random_text(32);
     let message = format!("POST\n{PAY_PATH}\n{timestamp}\n{nonce}\n{body}\n");
     let signature = merchant_key.sign(message.as_bytes());
     let authorization = format!(
@@ -61,13 +86,14 @@ pub fn sign_request(order: &ProviderOrder, merchant_key: &RsaKeys) -> (String, S
     (authorization, body)
 }
 
-/// The merchant's side: checks a notification's signature, age and encryption.
+/// The merchant's side: checks a notification's signature, age and encryption,
+/// and reads the transaction or refund it carries.
 pub fn verify_notification(
     notification: &Notification,
     platform_key: &RsaKeys,
     api_v3_key: &[u8; 32],
     now: i64,
-) -> Result<Confirmation, String> {
+) -> Result<Verified, String> {
     let body = notification.body.as_str();
     let header = |name: &str| notification.header(name).ok_or(format!("missing header {name}"));
     let timestamp = header("Wechatpay-Timestamp")?;
@@ -95,14 +121,32 @@ pub fn verify_notification(
         .decrypt(Nonce::from_slice(nonce.as_bytes()), Payload { msg: &ciphertext, aad: aad.as_bytes() })
         .map_err(|_| "the resource does not decrypt with the APIv3 key")?;
     let transaction: Value = serde_json::from_slice(&plain).map_err(|e| format!("the resource is not JSON: {e}"))?;
-    Ok(Confirmation {
+    if body["event_type"].as_str().is_some_and(|t| t.starts_with("REFUND.")) {
+        let refund_id = text(&transaction["refund_id"], "refund_id")?;
+        let amount = transaction["amount"]["refund"].as_i64().ok_or("missing amount.refund")?;
+        let state = match transaction["refund_status"].as_str() {
+            Some("SUCCESS") => ProviderRefundState::Success { refund_id, amount },
+            Some("ABNORMAL") => ProviderRefundState::Abnormal { refund_id, detail: crate::ABNORMAL_DETAIL.into() },
+            Some("CLOSED") => ProviderRefundState::Closed { refund_id, detail: crate::CLOSED_DETAIL.into() },
+            Some("PROCESSING") => ProviderRefundState::Processing { refund_id },
+            other => return Err(format!("refund_status {other:?} is not one of SUCCESS, ABNORMAL, CLOSED, PROCESSING")),
+        };
+        return Ok(Verified::Refund(RefundConfirmation {
+            merchant_id: text(&transaction["mchid"], "mchid")?,
+            out_trade_no: text(&transaction["out_trade_no"], "out_trade_no")?,
+            out_refund_no: text(&transaction["out_refund_no"], "out_refund_no")?,
+            state,
+            amount,
+        }));
+    }
+    Ok(Verified::Payment(Confirmation {
         merchant_id: text(&transaction["mchid"], "mchid")?,
         out_trade_no: text(&transaction["out_trade_no"], "out_trade_no")?,
         attempt: transaction["attach"].as_str().and_then(|a| a.strip_prefix("attempt=")).and_then(|n| n.parse().ok()),
         transaction_id: text(&transaction["transaction_id"], "transaction_id")?,
         paid: transaction["trade_state"] == "SUCCESS",
         amount: transaction["amount"]["total"].as_i64().ok_or("missing amount.total")?,
-    })
+    }))
 }
 
 /// The `(mchid, out_trade_no)` inside a notification's resource, decrypted without
@@ -139,8 +183,9 @@ impl ProviderPlugin for WechatPay {
     fn start(&self, context: ProviderContext) -> Result<Arc<dyn PaymentProvider>, String> {
         let dir = &context.key_dir;
         let settings = SimulatorSettings::from_section(&context.section)?;
-        let outbox = Outbox::for_settings(&settings, &context.database, Method::WECHAT_PAY)?;
+        let outbox = Outbox::for_settings(&settings, &context.database, Method::WECHAT_PAY, &context.clock)?;
         let state = Arc::new(WechatPayState {
+            clock: context.clock.clone(),
             method: self.method(),
             outbox,
             settings,
@@ -174,6 +219,8 @@ pub struct WechatPayState {
     book: SimulatorBook,
     /// The shared outbox, when notifications go to any host.
     outbox: Option<Outbox>,
+    /// The host's clock: the platform's time.
+    clock: Clock,
 }
 
 impl WechatPayState {
@@ -209,26 +256,50 @@ impl WechatPayState {
             "amount": {"total": payment.amount_charged, "payer_total": payment.amount_charged, "currency": order.currency},
         })
         .to_string();
+        let event_type = if state == "SUCCESS" { "TRANSACTION.SUCCESS" } else { "TRANSACTION.CLOSED" };
+        self.signed(event_type, "transaction", &transaction, age, key)
+    }
+
+    /// A `REFUND.*` notification of `refund`, ending as `end`.
+    fn refund_notification(&self, refund: &ProviderRefund, refund_id: &str, end: RefundEnd, key: &RsaKeys) -> Notification {
+        let status = match end {
+            RefundEnd::Success => "SUCCESS",
+            RefundEnd::Abnormal => "ABNORMAL",
+            RefundEnd::Closed => "CLOSED",
+        };
+        let resource = json!({
+            "mchid": refund.merchant_id,
+            "out_trade_no": refund.out_trade_no,
+            "transaction_id": refund.transaction_id,
+            "out_refund_no": refund.out_refund_no,
+            "refund_id": refund_id,
+            "refund_status": status,
+            "amount": {"total": refund.order_amount, "refund": refund.amount, "payer_total": refund.order_amount, "payer_refund": refund.amount},
+        })
+        .to_string();
+        self.signed(&format!("REFUND.{status}"), "refund", &resource, 0, key)
+    }
+
+    /// A notification of `event_type` carrying `plain` encrypted under the APIv3
+    /// key, sent `age` seconds ago, signed with `key`.
+    fn signed(&self, event_type: &str, aad: &str, plain: &str, age: i64, key: &RsaKeys) -> Notification {
         let nonce = random_text(12);
         let ciphertext = Aes256Gcm::new_from_slice(&self.api_v3_key)
             .and_then(|cipher| {
                 cipher
-                    .encrypt(
-                        Nonce::from_slice(nonce.as_bytes()),
-                        Payload { msg: transaction.as_bytes(), aad: b"transaction" },
-                    )
+                    .encrypt(Nonce::from_slice(nonce.as_bytes()), Payload { msg: plain.as_bytes(), aad: aad.as_bytes() })
                     .map_err(|_| aes_gcm::aes::cipher::InvalidLength)
             })
             .map(|bytes| STANDARD.encode(bytes))
             .unwrap_or_default();
         let body = json!({
             "id": random_text(36),
-            "event_type": if state == "SUCCESS" { "TRANSACTION.SUCCESS" } else { "TRANSACTION.CLOSED" },
+            "event_type": event_type,
             "resource_type": "encrypt-resource",
-            "resource": {"algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce},
+            "resource": {"algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext, "associated_data": aad, "nonce": nonce},
         })
         .to_string();
-        let (timestamp, header_nonce) = ((unix_seconds() - age).to_string(), random_text(32));
+        let (timestamp, header_nonce) = ((self.clock.now_seconds() - age).to_string(), random_text(32));
         let signature = key.sign(format!("{timestamp}\n{header_nonce}\n{body}\n").as_bytes());
         let headers = vec![
             ("Wechatpay-Timestamp".to_string(), timestamp),
@@ -248,10 +319,41 @@ impl WechatPayState {
             let schedule = retry_schedule();
             let genuine = |age| simulator.notification(&order, &payment, "SUCCESS", age, &simulator.platform_key);
             let forged = |key: &RsaKeys| simulator.notification(&order, &payment, "SUCCESS", 0, key);
-            let outbox = simulator.outbox.as_ref();
-            let route =
-                Route { handler: &simulator.handler, method: &simulator.method, schedule: &schedule, scale, outbox };
+            let (outbox, clock) = (simulator.outbox.as_ref(), &simulator.clock);
+            let route = Route {
+                handler: &simulator.handler,
+                method: &simulator.method,
+                schedule: &schedule,
+                scale,
+                outbox,
+                clock,
+            };
             send_confirmation(route, scenario, MAX_NOTIFICATION_AGE_SECONDS * 2, genuine, forged).await;
+        });
+    }
+
+    /// Confirms a refund when it settles, by notification, as its scenario says.
+    fn confirm_refund(self: &Arc<Self>, refund: &ProviderRefund, taken: NewRefund) {
+        let simulator = self.clone();
+        let refund = refund.clone();
+        let scenario = self.settings.refund_scenario_for(&refund.out_refund_no);
+        tokio::spawn(async move {
+            simulator.clock.sleep_until_ms(taken.settles_ms).await;
+            let scale = simulator.settings.notification_delay_scale;
+            let schedule = retry_schedule();
+            let id = &taken.refund_id;
+            let genuine = |end| simulator.refund_notification(&refund, id, end, &simulator.platform_key);
+            let forged = |key: &RsaKeys| simulator.refund_notification(&refund, id, taken.end, key);
+            let (outbox, clock) = (simulator.outbox.as_ref(), &simulator.clock);
+            let route = Route {
+                handler: &simulator.handler,
+                method: &simulator.method,
+                schedule: &schedule,
+                scale,
+                outbox,
+                clock,
+            };
+            send_refund_notification(route, scenario, genuine, forged).await;
         });
     }
 }
@@ -260,7 +362,7 @@ impl PaymentProvider for Started<WechatPayState> {
     fn pay<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ClientOutcome, String>> {
         Box::pin(async move {
             let scenario = self.settings.scenario_for(order);
-            let (authorization, body) = sign_request(order, &self.merchant_key);
+            let (authorization, body) = sign_request(order, &self.merchant_key, self.clock.now_seconds());
             let _prepay_id = self.accept_request(&authorization, &body)?;
             let charged = if scenario == Scenario::AmountMismatch { order.amount - 1 } else { order.amount };
             let payment = SimulatedPayment {
@@ -269,7 +371,7 @@ impl PaymentProvider for Started<WechatPayState> {
                 transaction_id: format!("4200{}", random_digits(24)),
                 paid: !matches!(scenario, Scenario::UserCancel | Scenario::InsufficientFunds),
             };
-            self.book.record(order, &payment).await?;
+            self.book.record(order, &payment, self.clock.now_ms()).await?;
             match scenario {
                 Scenario::UserCancel => Ok(ClientOutcome::Cancelled),
                 Scenario::InsufficientFunds => Ok(ClientOutcome::Failed(FailReason::InsufficientFunds)),
@@ -293,15 +395,32 @@ impl PaymentProvider for Started<WechatPayState> {
         })
     }
 
-    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Closed, String>> {
-        Box::pin(async move { self.book.close(order).await })
+    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Result<Closed, CloseRefused>, String>> {
+        Box::pin(async move { self.book.close(order, self.clock.now_ms(), Some((CLOSE_AFTER_MS, "RULE_LIMIT"))).await })
+    }
+
+    fn refund<'a>(&'a self, refund: &'a ProviderRefund) -> BoxFuture<'a, Result<RefundOutcome, String>> {
+        Box::pin(async move {
+            let end = self.settings.refund_scenario_for(&refund.out_refund_no).end();
+            let refund_id = format!("50{}", random_digits(28));
+            let rules = refund_rules(&self.settings);
+            let (outcome, taken) = self.book.refund(refund, &rules, self.clock.now_ms(), end, refund_id).await?;
+            if let Some(taken) = taken {
+                self.confirm_refund(refund, taken);
+            }
+            Ok(outcome)
+        })
+    }
+
+    fn query_refund<'a>(&'a self, refund: &'a ProviderRefund) -> BoxFuture<'a, Result<ProviderRefundState, String>> {
+        Box::pin(async move { self.book.refund_state(refund, self.clock.now_ms()).await })
     }
 
     fn query<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ProviderState, String>> {
         Box::pin(async move { self.book.state(order).await })
     }
 
-    fn verify(&self, notification: &Notification, now: i64) -> Result<Confirmation, String> {
+    fn verify(&self, notification: &Notification, now: i64) -> Result<Verified, String> {
         verify_notification(notification, &self.platform_key, &self.api_v3_key, now)
     }
 

@@ -17,7 +17,7 @@ use hmac::{Hmac, Mac};
 use miniapp_abi::payment::Method;
 use miniapp_host::capabilities::payment::provider::{
     BoxFuture, ClientOutcome, Closed, Confirmation, Notification, NotificationHandler, PaymentProvider,
-    ProviderContext, ProviderOrder, ProviderPlugin, ProviderState,
+    ProviderContext, ProviderOrder, ProviderPlugin, ProviderState, Verified,
 };
 use miniapp_host::store::{Database, params};
 use serde::Deserialize;
@@ -91,6 +91,7 @@ impl ProviderPlugin for UnionPay {
             key: miniapp_host::store::secret::load_or_create(&context.database, &context.key_dir, "unionpay.key")?,
             database: context.database,
             notifications: context.notifications,
+            clock: context.clock,
             next_query_id: AtomicU64::new(1),
         }))))
     }
@@ -106,6 +107,8 @@ pub struct Started {
     key: [u8; 32],
     database: Database,
     notifications: Arc<dyn NotificationHandler>,
+    /// The host's clock: a provider's time is the host's (scripts advance it).
+    clock: miniapp_host::clock::Clock,
     next_query_id: AtomicU64,
 }
 
@@ -127,7 +130,7 @@ impl Started {
             "card": self.settings.card,
         })
         .to_string();
-        let timestamp = miniapp_host::calendar::now_seconds();
+        let timestamp = self.clock.now_seconds();
         let headers = vec![
             ("X-UnionPay-Timestamp".to_string(), timestamp.to_string()),
             ("X-UnionPay-Signature".to_string(), self.sign(timestamp, &body)),
@@ -201,7 +204,12 @@ impl PaymentProvider for UnionPayProvider {
         })
     }
 
-    fn close<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<Closed, String>> {
+    // Refunds keep the trait's default: this example takes none, and says so.
+
+    fn close<'a>(
+        &'a self,
+        order: &'a ProviderOrder,
+    ) -> BoxFuture<'a, Result<Result<Closed, miniapp_host::capabilities::payment::provider::CloseRefused>, String>> {
         Box::pin(async move {
             let order = order.clone();
             self.0
@@ -212,14 +220,14 @@ impl PaymentProvider for UnionPayProvider {
                         params![order.merchant_id, order.out_trade_no, order.attempt],
                     )?;
                     if let Some(row) = paid {
-                        return Ok(Closed::AlreadyPaid { transaction_id: row.text(0)?, amount: row.integer(1)? });
+                        return Ok(Ok(Closed::AlreadyPaid { transaction_id: row.text(0)?, amount: row.integer(1)? }));
                     }
                     t.execute(
                         "INSERT INTO unionpay_closed (merchant_id, order_id, attempt) VALUES ($1, $2, $3)
                          ON CONFLICT (merchant_id, order_id, attempt) DO NOTHING",
                         params![order.merchant_id, order.out_trade_no, order.attempt],
                     )?;
-                    Ok(Closed::Closed)
+                    Ok(Ok(Closed::Closed))
                 })
                 .await
                 .map_err(|e| e.to_string())
@@ -251,7 +259,7 @@ impl PaymentProvider for UnionPayProvider {
         })
     }
 
-    fn verify(&self, notification: &Notification, now: i64) -> Result<Confirmation, String> {
+    fn verify(&self, notification: &Notification, now: i64) -> Result<Verified, String> {
         let timestamp: i64 = notification
             .header("X-UnionPay-Timestamp")
             .ok_or("missing X-UnionPay-Timestamp")?
@@ -268,14 +276,14 @@ impl PaymentProvider for UnionPayProvider {
         }
         let trade: NotifiedTrade =
             serde_json::from_str(&notification.body).map_err(|e| format!("the body is not a trade: {e}"))?;
-        Ok(Confirmation {
+        Ok(Verified::Payment(Confirmation {
             merchant_id: trade.mer_id,
             out_trade_no: trade.order_id,
             attempt: trade.req_reserved.strip_prefix("attempt=").and_then(|n| n.parse().ok()),
             transaction_id: trade.query_id,
             paid: trade.resp_code == "00",
             amount: trade.txn_amt.parse().map_err(|_| "txnAmt is not a number of fen")?,
-        })
+        }))
     }
 
     fn claimed_order(&self, notification: &Notification) -> Option<(String, String)> {
