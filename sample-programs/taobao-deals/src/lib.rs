@@ -2,14 +2,16 @@
 //!
 //! Pages: `pages/index` (the deals, a page of eight at a time), `pages/item`
 //! (one deal: add to cart, buy, share, the shop and its live room), `pages/cart`
-//! (quantities, a coupon, checkout), `pages/result` (the payment's outcome, retry)
-//! and `pages/orders`. The cart and the orders are kept in storage across runs.
+//! (quantities, a coupon, checkout), `pages/result` (the payment's outcome, retry),
+//! `pages/orders` and `pages/refund` (after-sales: 申请退款 one item or the rest of
+//! a paid order, its refunds' status as the host reports it). The cart and the
+//! orders are kept in storage across runs; refunds are the host's to report.
 
 mod catalogue;
 
 use catalogue::{COUPONS, ITEMS, Item};
 use miniapp_sdk::link::{self, Card, LinkReply, Target};
-use miniapp_sdk::payment::{self, Order, PaymentResult, Status};
+use miniapp_sdk::payment::{self, Order, OrderDetails, PaymentResult, RefundStatus, Status};
 use miniapp_sdk::prelude::*;
 use miniapp_sdk::view::{
     ButtonStyle, Key, Node, Tone, View, badge, button, divider, heading, image, input, price, row, text,
@@ -56,6 +58,13 @@ struct OrderRecord {
     method: Option<String>,
     transaction_id: Option<String>,
     reason: Option<String>,
+    /// What was bought (empty for orders kept before after-sales existed).
+    #[serde(default)]
+    lines: Vec<Line>,
+    /// The cart's total before the coupon, fen: each line's share of the paid
+    /// amount is its price times `amount / total`.
+    #[serde(default)]
+    total: i64,
 }
 
 impl MiniApp for Storefront {
@@ -119,7 +128,16 @@ impl Storefront {
             "pay.query" => {
                 let no = payload.get("order").and_then(Value::as_str).unwrap_or_default().to_string();
                 let result = payment::query(MERCHANT, &no)?;
-                self.record_result(&result)?;
+                self.record_result(&result.order)?;
+            }
+            "refund.open" => {
+                let no = payload.get("order").and_then(Value::as_str).unwrap_or_default().to_string();
+                return view::navigate("pages/refund", &[("order", &no)]).map(drop);
+            }
+            "refund.item" | "refund.rest" => {
+                let no = payload.get("order").and_then(Value::as_str).unwrap_or_default().to_string();
+                let item = (action == "refund.item").then_some(id);
+                self.refund(&no, item)?;
             }
             "share.chat" => self.share(id, Surface::Chat)?,
             "share.group" => self.share(id, Surface::Group)?,
@@ -146,6 +164,7 @@ impl Storefront {
             "pages/cart" => self.cart_page()?,
             "pages/result" => self.result_page()?,
             "pages/orders" => self.orders_page()?,
+            "pages/refund" => self.refund_page()?,
             _ => self.home_page()?,
         };
         if let Some((message, tone)) = self.notice.take() {
@@ -298,14 +317,98 @@ impl Storefront {
         if orders.is_empty() {
             screen = screen.push(text("还没有订单 No orders yet").tone(Tone::Muted));
         }
-        let entries = orders.iter().rev().take(20).map(|order| {
-            let tone = if order.status == "paid" { Tone::Success } else { Tone::Muted };
-            view::column([
-                row([text(order.no.clone()), price(order.amount), badge(order.status.clone()).tone(tone)]),
+        let mut entries = Vec::new();
+        for order in orders.iter().rev().take(20) {
+            let mut status = badge(order.status.clone()).tone(Tone::Muted);
+            let mut lines = Vec::new();
+            if order.status == "paid" {
+                let details = payment::query(MERCHANT, &order.no)?;
+                status = badge(after_sales_status(&details)).tone(Tone::Success);
+                if details.refundable_amount > 0 && !order.lines.is_empty() {
+                    let open = json!({"order": order.no});
+                    lines.push(button("申请退款 Refund", "refund.open").payload(open));
+                }
+            }
+            let mut entry = vec![
+                row([text(order.no.clone()), price(order.amount), status]),
                 text(order.description.clone()).tone(Tone::Muted),
-            ])
-        });
+            ];
+            entry.extend(lines);
+            entries.push(view::column(entry));
+        }
         Ok(screen.push(view::list(entries)).push(button("继续逛 Keep shopping", "home").key(Key::H)))
+    }
+
+    /// After-sales for one paid order: refund an item, or the rest; the refunds
+    /// and their status as the host reports them (queried on every render, so a
+    /// refresh shows a refund settling).
+    fn refund_page(&self) -> Result<View> {
+        let no = self.query.get("order").cloned().unwrap_or_default();
+        let Some(order) = load_orders()?.into_iter().find(|o| o.no == no) else {
+            return Ok(View::new("申请退款 After-sales").push(text(format!("没有订单 {no}"))));
+        };
+        let details = payment::query(MERCHANT, &order.no)?;
+        let mut screen = View::new("申请退款 After-sales")
+            .push(text(format!("订单号 Order {}", order.no)))
+            .push(row([text("实付 Paid"), price(details.paid_amount)]))
+            .push(row([text("已退 Refunded"), price(details.refunded_amount)]))
+            .push(row([text("可退 Refundable"), price(details.refundable_amount)]))
+            .push(divider());
+        for line in &order.lines {
+            let Some(item) = catalogue::item(line.item) else { continue };
+            let refund_no = refund_no(&order.no, Some(line.item));
+            let share = line_share(&order, line);
+            let mut entry = vec![text(format!("{} ×{}", item.title, line.quantity)), price(share)];
+            match details.refunds.iter().find(|r| r.out_refund_no == refund_no) {
+                Some(refund) => entry.push(badge(refund_status(refund.status)).tone(Tone::Muted)),
+                None if share <= details.refundable_amount => entry.push(
+                    button("退这件 Refund this item", "refund.item").payload(json!({"order": order.no, "id": line.item})),
+                ),
+                None => {}
+            }
+            screen = screen.push(row(entry));
+        }
+        if details.refundable_amount > 0 && details.refunds.iter().all(|r| r.out_refund_no != refund_no(&order.no, None))
+        {
+            screen = screen.push(
+                button("全部退款 Refund the rest", "refund.rest").payload(json!({"order": order.no})).style(ButtonStyle::Primary),
+            );
+        }
+        if !details.refunds.is_empty() {
+            let refunds = details.refunds.iter().map(|refund| {
+                row([text(refund.out_refund_no.clone()), price(refund.amount), badge(refund_status(refund.status))])
+            });
+            screen = screen.push(heading("退款记录 Refunds")).push(view::list(refunds));
+        }
+        Ok(screen.push(divider()).push(row([
+            button("我的订单 Orders", "orders.open").key(Key::O),
+            button("继续逛 Keep shopping", "home").key(Key::H),
+        ])))
+    }
+
+    /// Asks the host to refund one line of order `no` (its share of what was
+    /// paid), or everything still refundable.
+    fn refund(&mut self, no: &str, item: Option<u32>) -> Result<()> {
+        let Some(order) = load_orders()?.into_iter().find(|o| o.no == no) else {
+            return Err(Error::new(ErrorCode::InvalidArgument, format!("no order {no}")));
+        };
+        let amount = match item {
+            Some(id) => match order.lines.iter().find(|l| l.item == id) {
+                Some(line) => line_share(&order, line),
+                None => return Err(Error::new(ErrorCode::InvalidArgument, format!("order {no} has no item {id}"))),
+            },
+            None => payment::query(MERCHANT, no)?.refundable_amount,
+        };
+        let reason = match item.and_then(catalogue::item) {
+            Some(item) => format!("退货 {}", item.title.chars().take(40).collect::<String>()),
+            None => "整单退款".to_string(),
+        };
+        let request = payment::Refund::new(MERCHANT, no, &refund_no(no, item), amount).because(&reason);
+        self.notice = Some(match payment::refund(&request) {
+            Ok(refund) => (format!("已申请退款 Refund requested: {}", refund_status(refund.status)), Tone::Success),
+            Err(error) => (format!("退款失败 Refund refused: {}", error.message), Tone::Danger),
+        });
+        Ok(())
     }
 
     fn change_quantity(&mut self, id: u32, delta: i64) -> Result<()> {
@@ -366,6 +469,8 @@ impl Storefront {
             method: None,
             transaction_id: None,
             reason: None,
+            lines: cart.lines.clone(),
+            total,
         };
         let mut orders = load_orders()?;
         orders.push(order.clone());
@@ -443,6 +548,48 @@ fn load_cart() -> Result<Cart> {
 
 fn load_orders() -> Result<Vec<OrderRecord>> {
     Ok(storage::get("orders")?.unwrap_or_default())
+}
+
+/// The refund number of one line of an order (`TD00000001-1042`), or of the
+/// rest of it (`TD00000001-REST`): the same request is the same refund.
+fn refund_no(order: &str, item: Option<u32>) -> String {
+    match item {
+        Some(id) => format!("{order}-{id}"),
+        None => format!("{order}-REST"),
+    }
+}
+
+/// A line's share of what was paid, in whole fen (rounded down, so the shares
+/// never add up to more than was paid).
+fn line_share(order: &OrderRecord, line: &Line) -> i64 {
+    let price = catalogue::item(line.item).map_or(0, |i| i.price * i64::from(line.quantity));
+    match order.total {
+        0 => 0,
+        total => i64::try_from(i128::from(price) * i128::from(order.amount) / i128::from(total)).unwrap_or(0),
+    }
+}
+
+/// How a refund stands, in the storefront's words (short enough for a badge).
+fn refund_status(status: RefundStatus) -> &'static str {
+    match status {
+        RefundStatus::Processing => "退款中 Processing",
+        RefundStatus::Success => "退款成功 Refunded",
+        RefundStatus::Abnormal => "退款异常 Abnormal",
+        RefundStatus::Closed => "退款关闭 Closed",
+    }
+}
+
+/// How a paid order stands after sales.
+fn after_sales_status(details: &OrderDetails) -> String {
+    if details.refunds.iter().any(|r| r.status == RefundStatus::Processing) {
+        "退款中 Processing".to_string()
+    } else if details.refunded_amount > 0 && details.refunded_amount == details.paid_amount {
+        "已退款 Refunded".to_string()
+    } else if details.refunded_amount > 0 {
+        "部分退款 Partial".to_string()
+    } else {
+        "paid".to_string()
+    }
 }
 
 fn pieces(cart: &Cart) -> u32 {

@@ -79,6 +79,17 @@ impl MiniApp for Probe {
                 })
                 .map(|r| json!(r)),
             "pay_query" => payment::query(&text(&data, "merchant_id"), &text(&data, "out_trade_no")).map(|r| json!(r)),
+            "pay_close" => payment::close(&text(&data, "merchant_id"), &text(&data, "out_trade_no")).map(|r| json!(r)),
+            "pay_refund" => {
+                let mut refund = payment::Refund::new(
+                    &text(&data, "merchant_id"),
+                    &text(&data, "out_trade_no"),
+                    &text(&data, "out_refund_no"),
+                    data["amount"].as_i64().unwrap_or_default(),
+                );
+                refund.reason = data["reason"].as_str().map(str::to_string);
+                payment::refund(&refund).map(|r| json!(r))
+            }
             "sleep" => {
                 // WASI `poll_oneoff` with a clock subscription, through std.
                 std::thread::sleep(std::time::Duration::from_millis(data["ms"].as_u64().unwrap_or(0)));
