@@ -64,16 +64,27 @@ fn the_storefront_demo_browses_buys_with_wechat_pay_shares_and_opens_the_live_ro
     assert_success(&output);
     assert_eq!(transcript["program"], "com.taobao.deals");
 
-    // Paid with WeChat Pay, with the coupon applied: ¥129.00 − 10% = ¥116.10.
+    // Paid with WeChat Pay, with the coupon applied: ¥129.00 + ¥39.90 − 10% = ¥152.01.
     let payments = calls(&transcript, "payment", "request");
     assert_eq!(payments.len(), 1);
-    assert_eq!(payments[0]["request"]["amount"], 11610);
+    assert_eq!(payments[0]["request"]["amount"], 15201);
     assert_eq!(payments[0]["reply"]["status"], "paid");
     assert_eq!(payments[0]["reply"]["method"], "wechat_pay");
     let prompts = entries(&transcript, "prompt");
     assert_eq!(prompts.len(), 1);
     assert_eq!(prompts[0]["prompt"], "payment");
-    assert!(prompts[0]["text"].as_str().unwrap().contains("¥116.10"));
+    assert!(prompts[0]["text"].as_str().unwrap().contains("¥152.01"));
+
+    // After-sales: the pillow's share refunded, the second refund refused within
+    // WeChat Pay's minute, then the rest once the script advanced the clock.
+    let refunds: Vec<(Value, Value)> = calls(&transcript, "payment", "refund")
+        .iter()
+        .map(|c| (c["request"]["amount"].clone(), c["reply"]["status"].clone()))
+        .collect();
+    assert_eq!(refunds.len(), 3, "{refunds:?}");
+    assert_eq!(refunds[0], (serde_json::json!(3591), serde_json::json!("processing")));
+    assert_eq!(calls(&transcript, "payment", "refund")[1]["status"], "limit_exceeded");
+    assert_eq!(refunds[2], (serde_json::json!(11610), serde_json::json!("processing")));
 
     // Shared to a chat; refused on Moments until the user turned links on there.
     let shares: Vec<(String, String)> = calls(&transcript, "link", "share")
@@ -104,9 +115,19 @@ fn the_storefront_demo_browses_buys_with_wechat_pay_shares_and_opens_the_live_ro
     assert_eq!(orders.len(), 1, "{orders:?}");
     assert_eq!(orders[0]["state"], "paid");
     assert_eq!(orders[0]["method"], "wechat_pay");
-    assert_eq!(orders[0]["amount"], 11610);
+    assert_eq!(orders[0]["amount"], 15201);
     let check = miniapp(data.path(), &["ledger", "check"]);
     assert_success(&check);
+    let shown = miniapp(data.path(), &["ledger", "show", "TD00000001", "--json"]);
+    assert_success(&shown);
+    let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let settled: Vec<(&str, i64)> = shown["refunds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["refund"]["state"].as_str().unwrap(), r["refund"]["amount"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(settled, [("success", 3591), ("success", 11610)], "refunded exactly what was paid, in fen");
 }
 
 #[test]

@@ -14,5 +14,6 @@ mod load;
 mod multihost;
 mod payment;
 mod program_identity;
+mod refund;
 mod storage;
 mod views;

@@ -88,7 +88,12 @@ async fn a_repeat_charges_nothing_and_returns_the_same_receipt(backend: Backend)
     assert_eq!(conflict["error"]["code"], "idempotency_conflict", "{conflict}");
     let queried =
         probe_op(&mut session, "pay_query", json!({"merchant_id": "1900000109", "out_trade_no": "T-repeat-01"})).await;
-    assert_eq!(queried["ok"], first["ok"]);
+    // The query reports the whole order: the payment result's fields, and more.
+    for field in ["status", "out_trade_no", "amount", "transaction_id", "receipt", "attempt"] {
+        assert_eq!(queried["ok"][field], first["ok"][field], "{field}");
+    }
+    assert_eq!(queried["ok"]["paid_amount"], 1999);
+    assert_eq!(queried["ok"]["attempts"], json!([{"attempt": 1, "status": "paid", "method": "wechat_pay"}]));
 }
 
 async fn a_retry_after_a_cancel_or_a_failure_can_succeed(backend: Backend) {

@@ -6,6 +6,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use miniapp_host::HostConfig;
 use miniapp_host::capabilities::payment::ledger::State;
+use miniapp_host::capabilities::payment::ledger::refunds::RefundState;
+use miniapp_host::capabilities::payment::receipt::Receipt;
 use miniapp_host::capabilities::payment::money;
 use miniapp_host::sanitize;
 use serde_json::json;
@@ -38,7 +40,8 @@ enum LedgerCommand {
         json: bool,
     },
     /// Check the ledger: the database's integrity, no order paid twice, every paid
-    /// order with a receipt that verifies, no order left unfinished.
+    /// order with a receipt that verifies, no order left unfinished, refunds of
+    /// no order above what was paid, each settled once with a receipt.
     Check {
         /// Print JSON instead of text.
         #[arg(long)]
@@ -122,13 +125,20 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
             };
             let events = ledger.events(&record.merchant_id, &record.out_trade_no).await?;
             let notifications = ledger.notifications(&record.merchant_id, &record.out_trade_no).await?;
+            let mut refunds = Vec::new();
+            for refund in ledger.refunds_of(&record.merchant_id, &record.out_trade_no).await? {
+                let events = ledger.refund_events(&refund.merchant_id, &refund.out_refund_no).await?;
+                refunds.push((refund, events));
+            }
             if json {
                 let notifications: Vec<_> =
                     notifications.iter().map(|(p, o, d)| json!({"provider": p, "outcome": o, "detail": d})).collect();
+                let refunds: Vec<_> =
+                    refunds.iter().map(|(refund, events)| json!({"refund": refund, "events": events})).collect();
                 println!(
                     "{}",
                     serde_json::to_string_pretty(
-                        &json!({"order": record, "events": events, "notifications": notifications})
+                        &json!({"order": record, "events": events, "notifications": notifications, "refunds": refunds})
                     )?
                 );
             } else {
@@ -152,6 +162,24 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
                 }
                 for (provider, outcome, detail) in notifications {
                     println!("  notification from {provider}: {outcome} ({})", sanitize::line(&detail));
+                }
+                for (refund, events) in refunds {
+                    println!(
+                        "  refund {} {} — {}{}",
+                        sanitize::line(&refund.out_refund_no),
+                        money::display(refund.amount, &refund.currency),
+                        refund.state,
+                        refund.refund_id.as_deref().map(|id| format!(", refund id {id}")).unwrap_or_default()
+                    );
+                    if let Some(detail) = &refund.detail {
+                        println!("    {}", sanitize::line(detail));
+                    }
+                    if let Some(receipt) = &refund.receipt {
+                        println!("    receipt {receipt}");
+                    }
+                    for e in events {
+                        println!("    {} → {}: {}", e.from_state, e.to_state, sanitize::line(&e.cause));
+                    }
                 }
             }
         }
@@ -214,6 +242,34 @@ async fn check(config: HostConfig, json: bool) -> anyhow::Result<ExitCode> {
     for (merchant, order, count) in ledger.paid_transitions().await? {
         if count > 1 {
             problems.push(format!("{order} of merchant {merchant} was paid {count} times"));
+        }
+    }
+    // Σ refunds ≤ paid, refunds only of paid orders, each settled once, each
+    // success with a refund receipt that verifies.
+    for total in ledger.refund_totals().await? {
+        if total.held > total.paid {
+            problems.push(format!(
+                "{} of merchant {}: refunds of {} exceed the {} paid",
+                total.out_trade_no, total.merchant_id, total.held, total.paid
+            ));
+        }
+        if total.state != State::Paid && total.held > 0 {
+            problems.push(format!("{} is refunded but {}", total.out_trade_no, total.state));
+        }
+        for refund in ledger.refunds_of(&total.merchant_id, &total.out_trade_no).await? {
+            if refund.state == RefundState::Success {
+                let verified = refund.receipt.as_deref().map(|r| receipts.verify_any(r));
+                match verified {
+                    Some(Ok(Receipt::Refund(payload)))
+                        if payload.amount == refund.amount && payload.out_refund_no == refund.out_refund_no => {}
+                    _ => problems.push(format!("refund {} succeeded without a matching receipt", refund.out_refund_no)),
+                }
+            }
+        }
+    }
+    for (merchant, refund, count) in ledger.refund_settlements().await? {
+        if count > 1 {
+            problems.push(format!("refund {refund} of merchant {merchant} was settled {count} times"));
         }
     }
     for order in &orders {

@@ -448,7 +448,8 @@ impl Ledger {
         outcome: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
-        let row = [provider, merchant_id, out_trade_no, out_refund_no, outcome, detail, self.owner.as_str()]
+        let detail = format!("refund {out_refund_no}: {detail}");
+        let row = [provider, merchant_id, out_trade_no, out_refund_no, outcome, &detail, self.owner.as_str()]
             .map(str::to_owned);
         let now = self.clock.now_ms();
         self.database
