@@ -33,6 +33,7 @@ const REEXPORTS: &[(&str, &str)] = &[
 
 /// What each layer must never use.
 const FORBIDDEN: &[(&str, &[&str])] = &[
+    ("clock", &["config", "capability", "capabilities", "app", "session", "host", "store", "sandbox", "driver"]),
     ("sandbox", &["capability", "capabilities", "app", "session", "host", "consent", "transcript", "driver", "store"]),
     ("capability", &["capabilities", "app", "session", "host", "transcript", "driver", "records"]),
     ("capabilities", &["app", "session", "host", "transcript", "driver", "records"]),
