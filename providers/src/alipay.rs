@@ -21,8 +21,8 @@ use miniapp_abi::payment::{FailReason, Method};
 use miniapp_host::capabilities::payment::money::{fen_to_yuan, yuan_to_fen};
 use miniapp_host::capabilities::payment::provider::{
     BoxFuture, ClientOutcome, CloseRefused, Closed, Confirmation, Notification, NotificationHandler, PaymentProvider,
-    ProviderContext, ProviderOrder, ProviderPlugin, ProviderRefund, ProviderRefundState, ProviderState,
-    RefundOutcome, Verified,
+    ProviderContext, ProviderOrder, ProviderPlugin, ProviderRefund, ProviderRefundState, ProviderState, RefundOutcome,
+    Verified,
 };
 use miniapp_host::clock::Clock;
 use serde_json::{Value, json};
@@ -63,10 +63,7 @@ pub fn read_refund_response(response: &Value, refund: &ProviderRefund) -> Result
             Some("ACQ.TRADE_NOT_EXIST") => miniapp_abi::ErrorCode::NotFound,
             _ => miniapp_abi::ErrorCode::InvalidArgument,
         };
-        return Ok(RefundOutcome::Refused {
-            code,
-            message: format!("{}: {}", text("sub_code")?, text("sub_msg")?),
-        });
+        return Ok(RefundOutcome::Refused { code, message: format!("{}: {}", text("sub_code")?, text("sub_msg")?) });
     }
     match text("fund_change")? {
         "Y" | "N" => Ok(RefundOutcome::Accepted(ProviderRefundState::Success {
@@ -102,11 +99,7 @@ pub fn form_params(notification: &Notification) -> Vec<(String, String)> {
 }
 
 /// The merchant's side: checks a notification's signature and age, and reads it.
-pub fn verify_notification(
-    notification: &Notification,
-    alipay_key: &RsaKeys,
-    now: i64,
-) -> Result<Verified, String> {
+pub fn verify_notification(notification: &Notification, alipay_key: &RsaKeys, now: i64) -> Result<Verified, String> {
     let params = &form_params(notification);
     let get =
         |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).ok_or(format!("missing {name}"));
@@ -293,10 +286,8 @@ impl PaymentProvider for Started<AlipayState> {
     fn refund<'a>(&'a self, refund: &'a ProviderRefund) -> BoxFuture<'a, Result<RefundOutcome, String>> {
         Box::pin(async move {
             let now = self.clock.now_ms();
-            let taken = self
-                .book
-                .refund(refund, &REFUND_RULES, now, RefundEnd::Success, refund.transaction_id.clone())
-                .await?;
+            let taken =
+                self.book.refund(refund, &REFUND_RULES, now, RefundEnd::Success, refund.transaction_id.clone()).await?;
             // The provider's answer, as `alipay.trade.refund` gives it.
             let reply = match taken {
                 (RefundOutcome::Refused { message, .. }, _) => {

@@ -53,7 +53,14 @@ fn refund_rules(settings: &SimulatorSettings) -> RefundRules {
         min_spacing_ms: 60_000,
         window_ms: 365 * 86_400_000,
         settle_after_ms: i64::try_from(settings.refund_settle_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
-        codes: ["RESOURCE_NOT_EXISTS", "NOT_ENOUGH", "INVALID_REQUEST", "INVALID_REQUEST", "FREQUENCY_LIMITED", "INVALID_REQUEST"],
+        codes: [
+            "RESOURCE_NOT_EXISTS",
+            "NOT_ENOUGH",
+            "INVALID_REQUEST",
+            "INVALID_REQUEST",
+            "FREQUENCY_LIMITED",
+            "INVALID_REQUEST",
+        ],
     }
 }
 
@@ -129,7 +136,9 @@ pub fn verify_notification(
             Some("ABNORMAL") => ProviderRefundState::Abnormal { refund_id, detail: crate::ABNORMAL_DETAIL.into() },
             Some("CLOSED") => ProviderRefundState::Closed { refund_id, detail: crate::CLOSED_DETAIL.into() },
             Some("PROCESSING") => ProviderRefundState::Processing { refund_id },
-            other => return Err(format!("refund_status {other:?} is not one of SUCCESS, ABNORMAL, CLOSED, PROCESSING")),
+            other => {
+                return Err(format!("refund_status {other:?} is not one of SUCCESS, ABNORMAL, CLOSED, PROCESSING"));
+            }
         };
         return Ok(Verified::Refund(RefundConfirmation {
             merchant_id: text(&transaction["mchid"], "mchid")?,
@@ -261,7 +270,13 @@ impl WechatPayState {
     }
 
     /// A `REFUND.*` notification of `refund`, ending as `end`.
-    fn refund_notification(&self, refund: &ProviderRefund, refund_id: &str, end: RefundEnd, key: &RsaKeys) -> Notification {
+    fn refund_notification(
+        &self,
+        refund: &ProviderRefund,
+        refund_id: &str,
+        end: RefundEnd,
+        key: &RsaKeys,
+    ) -> Notification {
         let status = match end {
             RefundEnd::Success => "SUCCESS",
             RefundEnd::Abnormal => "ABNORMAL",
@@ -287,7 +302,10 @@ impl WechatPayState {
         let ciphertext = Aes256Gcm::new_from_slice(&self.api_v3_key)
             .and_then(|cipher| {
                 cipher
-                    .encrypt(Nonce::from_slice(nonce.as_bytes()), Payload { msg: plain.as_bytes(), aad: aad.as_bytes() })
+                    .encrypt(
+                        Nonce::from_slice(nonce.as_bytes()),
+                        Payload { msg: plain.as_bytes(), aad: aad.as_bytes() },
+                    )
                     .map_err(|_| aes_gcm::aes::cipher::InvalidLength)
             })
             .map(|bytes| STANDARD.encode(bytes))

@@ -50,7 +50,8 @@ async fn pay(session: &mut Session, trade_no: &str, amount: i64) -> Value {
 }
 
 async fn refund(session: &mut Session, trade_no: &str, refund_no: &str, amount: i64) -> Value {
-    let request = json!({"merchant_id": MERCHANT, "out_trade_no": trade_no, "out_refund_no": refund_no, "amount": amount});
+    let request =
+        json!({"merchant_id": MERCHANT, "out_trade_no": trade_no, "out_refund_no": refund_no, "amount": amount});
     probe_op(session, "pay_refund", request).await
 }
 
@@ -105,7 +106,8 @@ async fn a_refund_settles_once_by_notification_with_a_receipt(backend: Backend) 
         assert_eq!(refund(&mut session, trade_no, "R-03", 1).await["error"]["code"], code);
     }
     for bad in [json!({"amount": 0}), json!({"amount": 1.5}), json!({"out_refund_no": "has space"})] {
-        let mut request = json!({"merchant_id": MERCHANT, "out_trade_no": "T-refund-01", "out_refund_no": "R-04", "amount": 1});
+        let mut request =
+            json!({"merchant_id": MERCHANT, "out_trade_no": "T-refund-01", "out_refund_no": "R-04", "amount": 1});
         for (key, value) in bad.as_object().unwrap() {
             request[key] = value.clone();
         }
@@ -160,7 +162,8 @@ async fn each_refund_scenario_settles_as_the_provider_says(backend: Backend) {
         let held = if expected == RefundState::Closed { 1000 } else { 0 };
         assert_eq!(order["ok"]["refundable_amount"], held, "{scenario}: a closed refund frees its amount");
         let notices = host.payment_ledger().notifications(MERCHANT, &trade_no).await.unwrap();
-        let rejected = notices.iter().filter(|(_, outcome, detail)| outcome == "rejected" && detail.contains("forged")).count();
+        let rejected =
+            notices.iter().filter(|(_, outcome, detail)| outcome == "rejected" && detail.contains("forged")).count();
         assert_eq!(rejected, usize::from(scenario == RefundScenario::ForgedNotification), "{scenario}: {notices:?}");
     }
     let settlements = host.payment_ledger().refund_settlements().await.unwrap();
@@ -210,7 +213,10 @@ async fn alipay_refunds_at_once_and_a_repeat_changes_no_funds(backend: Backend) 
     let over = refund(&mut session, "T-alipay-01", "R-ali-03", 1).await;
     assert_eq!(over["error"]["code"], "invalid_argument", "{over}");
     let order = query(&mut session, "T-alipay-01").await;
-    assert_eq!((order["ok"]["refunded_amount"].as_i64(), order["ok"]["refundable_amount"].as_i64()), (Some(1999), Some(0)));
+    assert_eq!(
+        (order["ok"]["refunded_amount"].as_i64(), order["ok"]["refundable_amount"].as_i64()),
+        (Some(1999), Some(0))
+    );
 }
 
 async fn closing_an_unpaid_order_follows_the_providers_rule(backend: Backend) {

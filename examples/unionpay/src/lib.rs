@@ -209,7 +209,8 @@ impl PaymentProvider for UnionPayProvider {
     fn close<'a>(
         &'a self,
         order: &'a ProviderOrder,
-    ) -> BoxFuture<'a, Result<Result<Closed, miniapp_host::capabilities::payment::provider::CloseRefused>, String>> {
+    ) -> BoxFuture<'a, Result<Result<Closed, miniapp_host::capabilities::payment::provider::CloseRefused>, String>>
+    {
         Box::pin(async move {
             let order = order.clone();
             self.0

@@ -281,9 +281,13 @@ fn parse_command(verb: &Word, args: &[Word]) -> Result<Command, String> {
         "advance" => {
             arity(1, 1, "advance <n>ms | <n>s | <n>m | <n>h | <n>d")?;
             let text = args[0].text();
-            let duration = parse_span(&text).ok_or_else(|| format!("`{text}` is not a span such as 90s, 5m, 25h or 366d"))?;
+            let duration =
+                parse_span(&text).ok_or_else(|| format!("`{text}` is not a span such as 90s, 5m, 25h or 366d"))?;
             if duration > MAX_ADVANCE {
-                return Err(format!("`{text}` is longer than the longest advance, {} days", MAX_ADVANCE.as_secs() / 86_400));
+                return Err(format!(
+                    "`{text}` is longer than the longest advance, {} days",
+                    MAX_ADVANCE.as_secs() / 86_400
+                ));
             }
             Ok(Command::Advance(duration))
         }

@@ -38,6 +38,7 @@ fn report(result: &PaymentResult) {
         ),
         Status::Cancelled => println!("cancelled {}; tap pay-again to retry the same order", result.out_trade_no),
         Status::Pending => println!("{} is pending; the provider has not confirmed yet", result.out_trade_no),
+        Status::Closed => println!("{} is closed; it can no longer be paid", result.out_trade_no),
     }
 }
 

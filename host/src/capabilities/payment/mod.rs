@@ -43,8 +43,8 @@ use miniapp_abi::payment::{
 };
 use miniapp_abi::{ApiError, ErrorCode};
 use provider::{
-    ClientOutcome, PaymentProvider, ProviderContext, ProviderOrder, ProviderPlugin, ProviderRefund,
-    ProviderState, RefundOutcome,
+    ClientOutcome, PaymentProvider, ProviderContext, ProviderOrder, ProviderPlugin, ProviderRefund, ProviderState,
+    RefundOutcome,
 };
 use receipt::ReceiptSigner;
 use serde::Deserialize;
@@ -288,7 +288,10 @@ impl Payment {
         let key = (refund.merchant_id.as_str(), refund.out_refund_no.as_str());
         match provider.refund(&provider_refund).await {
             Ok(RefundOutcome::Accepted(state)) => {
-                self.settlement.settle_refund(&refund, &state, "provider accepted the refund").await.map_err(unavailable)?;
+                self.settlement
+                    .settle_refund(&refund, &state, "provider accepted the refund")
+                    .await
+                    .map_err(unavailable)?;
             }
             Ok(RefundOutcome::Refused { code, message }) => {
                 let changes = ledger::refunds::RefundChanges { detail: Some(&message), ..Default::default() };
@@ -692,11 +695,16 @@ impl Payment {
         let mut refunds = self.ledger.refunds_of(&order.merchant_id, &order.out_trade_no).await.map_err(unavailable)?;
         // A refund processing longer than a confirmation should take is asked
         // about, as a merchant's server does when a notification is late.
-        let late = self.ledger.clock().now_ms().saturating_sub(i64::try_from(self.settings.confirm_wait_ms).unwrap_or(0));
-        if refunds.iter().any(|r| matches!(r.state, RefundState::Created | RefundState::Processing) && r.updated_ms < late) {
+        let late =
+            self.ledger.clock().now_ms().saturating_sub(i64::try_from(self.settings.confirm_wait_ms).unwrap_or(0));
+        if refunds
+            .iter()
+            .any(|r| matches!(r.state, RefundState::Created | RefundState::Processing) && r.updated_ms < late)
+        {
             self.started().await?;
             for refund in refunds.iter_mut() {
-                if matches!(refund.state, RefundState::Processing) && refund.updated_ms < late
+                if matches!(refund.state, RefundState::Processing)
+                    && refund.updated_ms < late
                     && let Some(settled) = self.ask_about_refund(refund).await?
                 {
                     *refund = settled;
@@ -721,7 +729,10 @@ impl Payment {
             if let Some(method) = order.method.as_deref().and_then(Method::parse) {
                 let providers = self.started().await?;
                 let provider = providers.get(&method).cloned().ok_or_else(|| {
-                    ApiError::new(ErrorCode::Unavailable, format!("no payment provider of this host closes {method} orders"))
+                    ApiError::new(
+                        ErrorCode::Unavailable,
+                        format!("no payment provider of this host closes {method} orders"),
+                    )
                 })?;
                 let provider_order = ProviderOrder {
                     merchant_id: order.merchant_id.clone(),
@@ -741,9 +752,14 @@ impl Payment {
                         continue;
                     }
                     Ok(Err(refused)) => {
-                        return Err(ApiError::new(refused.code, format!("{method} will not close the order: {}", refused.message)));
+                        return Err(ApiError::new(
+                            refused.code,
+                            format!("{method} will not close the order: {}", refused.message),
+                        ));
                     }
-                    Err(error) => return Err(unavailable(format!("{method} cannot be reached to close the order: {error}"))),
+                    Err(error) => {
+                        return Err(unavailable(format!("{method} cannot be reached to close the order: {error}")));
+                    }
                 }
             }
             let key = (order.merchant_id.as_str(), order.out_trade_no.as_str());
@@ -784,13 +800,17 @@ impl Payment {
             Ok(BeginRefund::Start(record)) => match self.submit_refund(record).await {
                 Ok(record) => record,
                 Err(error) => {
-                    let message = format!("refund {} of {}: {}", refund.out_refund_no, refund.out_trade_no, error.message);
+                    let message =
+                        format!("refund {} of {}: {}", refund.out_refund_no, refund.out_trade_no, error.message);
                     self.notice_and_audit(&context, "refund", false, &refund.merchant_id, &message).await?;
                     return Err(error);
                 }
             },
             Ok(BeginRefund::NoOrder) => {
-                return Err(ApiError::new(ErrorCode::NotFound, format!("no order {} for this program", refund.out_trade_no)));
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("no order {} for this program", refund.out_trade_no),
+                ));
             }
             Ok(BeginRefund::NotPaid(order)) => {
                 return Err(ApiError::invalid_argument(format!(
@@ -800,7 +820,13 @@ impl Payment {
                 )));
             }
             Ok(BeginRefund::OverRefund { paid, held }) => {
-                let currency = self.ledger.get(&refund.merchant_id, &refund.out_trade_no).await.map_err(unavailable)?.map(|o| o.currency).unwrap_or_default();
+                let currency = self
+                    .ledger
+                    .get(&refund.merchant_id, &refund.out_trade_no)
+                    .await
+                    .map_err(unavailable)?
+                    .map(|o| o.currency)
+                    .unwrap_or_default();
                 let show = |n| money::display(n, &currency);
                 return Err(ApiError::invalid_argument(format!(
                     "amount: {} is more than the {} left to refund on order {} (paid {}, {} refunded or in progress)",
@@ -819,7 +845,8 @@ impl Payment {
             }
             Err(error) => return Err(unavailable(error)),
         };
-        let result = record.to_result().ok_or_else(|| ApiError::internal("a refused refund was answered as a refund"))?;
+        let result =
+            record.to_result().ok_or_else(|| ApiError::internal("a refused refund was answered as a refund"))?;
         let message = format!(
             "refund {} {} of order {}: {}",
             record.out_refund_no,

@@ -131,7 +131,9 @@ impl ReceiptSigner {
         if value.get("kind").and_then(serde_json::Value::as_str) == Some("refund") {
             serde_json::from_value(value).map(Receipt::Refund).map_err(|e| format!("the payload is not a receipt: {e}"))
         } else {
-            serde_json::from_value(value).map(Receipt::Payment).map_err(|e| format!("the payload is not a receipt: {e}"))
+            serde_json::from_value(value)
+                .map(Receipt::Payment)
+                .map_err(|e| format!("the payload is not a receipt: {e}"))
         }
     }
 

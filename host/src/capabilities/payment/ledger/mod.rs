@@ -312,9 +312,7 @@ impl Ledger {
     fn claim_for(&self, to: State) -> (Option<String>, Option<i64>) {
         match to.is_final() {
             true => (None, None),
-            false => {
-                (Some(self.owner.as_str().to_string()), Some(self.clock.now_ms().saturating_add(self.lease_ms)))
-            }
+            false => (Some(self.owner.as_str().to_string()), Some(self.clock.now_ms().saturating_add(self.lease_ms))),
         }
     }
 
@@ -456,8 +454,14 @@ impl Ledger {
                         lease_until
                     ],
                 )?;
-                let step =
-                    Transition { attempt: current.attempt, from: current.state, to, cause: &cause, host: &host, at_ms: now };
+                let step = Transition {
+                    attempt: current.attempt,
+                    from: current.state,
+                    to,
+                    cause: &cause,
+                    host: &host,
+                    at_ms: now,
+                };
                 event(t, merchant_id, out_trade_no, &step)?;
                 load(t, merchant_id, out_trade_no)
             })

@@ -294,7 +294,17 @@ impl Ledger {
                     "UPDATE payment_refunds SET state = $3, updated_ms = $4, refund_id = COALESCE($5, refund_id),
                          receipt = COALESCE($6, receipt), detail = COALESCE($7, detail), owner = $8, lease_until_ms = $9
                      WHERE merchant_id = $1 AND out_refund_no = $2",
-                    params![&merchant_id, &out_refund_no, to.as_str(), now, &refund_id, &receipt, &detail, &owner, until],
+                    params![
+                        &merchant_id,
+                        &out_refund_no,
+                        to.as_str(),
+                        now,
+                        &refund_id,
+                        &receipt,
+                        &detail,
+                        &owner,
+                        until
+                    ],
                 )?;
                 event(t, (&merchant_id, &out_refund_no), (current.state, to), &cause, &host, now)?;
                 load(t, &merchant_id, &out_refund_no)
@@ -513,7 +523,10 @@ fn begin_refund_in(
     if held.checked_add(refund.amount).is_none_or(|total| total > order.amount) {
         return Ok(BeginRefund::OverRefund { paid: order.amount, held });
     }
-    let method = order.method.clone().ok_or_else(|| StoreError::Query(format!("paid order {} has no method", order.out_trade_no)))?;
+    let method = order
+        .method
+        .clone()
+        .ok_or_else(|| StoreError::Query(format!("paid order {} has no method", order.out_trade_no)))?;
     let (from, cause) = match load(t, merchant, refund_no)? {
         Some(refused) => {
             t.execute(
@@ -591,4 +604,133 @@ fn row_to_refund(row: &Row) -> Result<RefundRecord, StoreError> {
             Some(_) => Some(row.integer(15)?),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Begin, Changes};
+    use super::*;
+    use crate::capabilities::payment::order::ValidOrder;
+    use proptest::prelude::*;
+
+    fn block<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(future)
+    }
+
+    const KEY: (&str, &str) = ("1900000109", "T-refund-prop");
+
+    /// A ledger with one order of `amount`, paid.
+    fn paid_ledger(database: crate::store::Database, amount: i64) -> Ledger {
+        let ledger = Ledger::new(database).unwrap();
+        let order = ValidOrder {
+            merchant_id: KEY.0.into(),
+            out_trade_no: KEY.1.into(),
+            amount,
+            currency: "CNY".into(),
+            description: "Deal".into(),
+            methods: None,
+        };
+        let Begin::Start(_) = block(ledger.begin(&order, "p")).unwrap() else { panic!("a new order") };
+        let chosen = Changes { method: Some("wechat_pay"), ..Changes::default() };
+        block(ledger.transition(KEY, None, &[State::Created], State::Processing, "paying", &chosen)).unwrap();
+        let paid = Changes { transaction_id: Some("4200"), receipt: Some("r"), ..Changes::default() };
+        block(ledger.transition(KEY, None, &[State::Processing], State::Paid, "notified", &paid)).unwrap();
+        ledger
+    }
+
+    /// What can happen to a paid order's refunds, in any order.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// A refund request under key `key` for `amount`.
+        Refund { key: u8, amount: i64 },
+        /// The provider accepted it.
+        Accept { key: u8 },
+        /// The provider refused it.
+        Refuse { key: u8 },
+        /// A notification settling it, delivered `copies` times.
+        Settle { key: u8, end: u8, copies: u8 },
+        /// The merchant tries to close the order.
+        Close,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0u8..4, prop::sample::select(vec![1i64, 250, 400, 999, 1000, 1001])).prop_map(|(key, amount)| Step::Refund { key, amount }),
+            (0u8..4).prop_map(|key| Step::Accept { key }),
+            (0u8..4).prop_map(|key| Step::Refuse { key }),
+            (0u8..4, 0u8..3, 1u8..4).prop_map(|(key, end, copies)| Step::Settle { key, end, copies }),
+            Just(Step::Close),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Under any sequence of refunds (partial, full, duplicate, over),
+        /// acceptances, refusals, settling notifications (duplicated, late) and
+        /// closes: Σ refunds that hold money ≤ paid, each refund settles once and
+        /// never changes after, a key with another amount is a conflict, and the
+        /// paid order is never closed.
+        #[test]
+        fn any_sequence_keeps_refunds_within_what_was_paid(steps in proptest::collection::vec(step(), 1..32)) {
+          for backend in crate::store::TestBackend::all() {
+            let dir = tempfile::tempdir().unwrap();
+            let ledger = paid_ledger(backend.database(dir.path()), 1000);
+            let mut amounts: std::collections::BTreeMap<u8, i64> = Default::default();
+            let mut settled: std::collections::BTreeMap<u8, RefundState> = Default::default();
+            for step in steps.clone() {
+                let no = |key: u8| format!("R-{key}");
+                match step {
+                    Step::Refund { key, amount } => {
+                        let refund = ValidRefund { merchant_id: KEY.0.into(), out_trade_no: KEY.1.into(), out_refund_no: no(key), amount, reason: None };
+                        match block(ledger.begin_refund(&refund, "p")) {
+                            Ok(BeginRefund::Start(record)) => {
+                                prop_assert!(amounts.get(&key).is_none_or(|a| *a == amount));
+                                amounts.insert(key, amount);
+                                prop_assert_eq!(record.state, RefundState::Created);
+                            }
+                            Ok(BeginRefund::Existing(record)) => prop_assert_eq!(record.amount, amount),
+                            Ok(BeginRefund::OverRefund { paid, held }) => prop_assert!(held + amount > paid),
+                            Err(LedgerError::Conflict { field, .. }) => {
+                                prop_assert_eq!(field, "amount");
+                                prop_assert!(amounts.get(&key).is_some_and(|a| *a != amount));
+                            }
+                            other => prop_assert!(false, "{other:?}"),
+                        }
+                    }
+                    Step::Accept { key } => {
+                        let changes = RefundChanges { refund_id: Some("50"), ..RefundChanges::default() };
+                        block(ledger.refund_transition((KEY.0, &no(key)), &[RefundState::Created], RefundState::Processing, "accepted", &changes)).unwrap();
+                    }
+                    Step::Refuse { key } => {
+                        block(ledger.refund_transition((KEY.0, &no(key)), &[RefundState::Created], RefundState::Refused, "refused", &RefundChanges::default())).unwrap();
+                    }
+                    Step::Settle { key, end, copies } => {
+                        let to = [RefundState::Success, RefundState::Abnormal, RefundState::Closed][usize::from(end)];
+                        for _ in 0..copies {
+                            let moved = block(ledger.refund_transition((KEY.0, &no(key)), &[RefundState::Created, RefundState::Processing], to, "notified", &RefundChanges::default())).unwrap();
+                            if moved.is_some() {
+                                prop_assert!(!settled.contains_key(&key), "settled twice");
+                                settled.insert(key, to);
+                            }
+                        }
+                    }
+                    Step::Close => {
+                        let closed = block(ledger.transition(KEY, None, &State::UNPAID, State::Closed, "closed", &Changes::default())).unwrap();
+                        prop_assert!(closed.is_none(), "a paid order was closed");
+                    }
+                }
+                let totals = block(ledger.refund_totals()).unwrap();
+                prop_assert!(totals.iter().all(|t| t.held <= t.paid), "{totals:?}");
+                for (key, state) in &settled {
+                    let refund = block(ledger.refund(KEY.0, &no(*key))).unwrap().unwrap();
+                    prop_assert_eq!(refund.state, *state, "a settled refund changed");
+                }
+            }
+            let settlements = block(ledger.refund_settlements()).unwrap();
+            prop_assert!(settlements.iter().all(|(_, _, count)| *count == 1));
+            prop_assert_eq!(block(ledger.get(KEY.0, KEY.1)).unwrap().unwrap().state, State::Paid);
+          }
+        }
+    }
 }
