@@ -89,7 +89,7 @@ macro_rules! export_app {
         const _: () = {
             /// The miniapp ABI version marker (1.0).
             #[unsafe(no_mangle)]
-            pub extern "C" fn miniapp_abi_v1_0() {}
+            pub extern "C" fn miniapp_abi_v1_1() {}
 
             #[unsafe(no_mangle)]
             pub extern "C" fn miniapp_alloc(size: i32) -> i32 {
@@ -129,7 +129,7 @@ mod tests {
     #[test]
     fn the_macro_exports_the_current_abi_marker() {
         // `export_app!` spells the marker out; keep it in step with the ABI crate.
-        assert_eq!(crate::ABI_VERSION.marker_export(), "miniapp_abi_v1_0");
-        assert!(include_str!("lib.rs").contains("fn miniapp_abi_v1_0()"));
+        assert_eq!(crate::ABI_VERSION.marker_export(), "miniapp_abi_v1_1");
+        assert!(include_str!("lib.rs").contains("fn miniapp_abi_v1_1()"));
     }
 }

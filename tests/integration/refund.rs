@@ -74,6 +74,23 @@ async fn settled(host: &Host, refund_no: &str) -> RefundState {
     panic!("refund {refund_no} never settled");
 }
 
+/// The order's recorded notifications once `done` holds for them (they are
+/// delivered in the background); the bound only keeps a broken build from hanging.
+async fn notices_until(
+    host: &Host,
+    trade_no: &str,
+    done: impl Fn(&[(String, String, String)]) -> bool,
+) -> Vec<(String, String, String)> {
+    for _ in 0..2_000 {
+        let notices = host.payment_ledger().notifications(MERCHANT, trade_no).await.unwrap();
+        if done(&notices) {
+            return notices;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    host.payment_ledger().notifications(MERCHANT, trade_no).await.unwrap()
+}
+
 async fn a_refund_settles_once_by_notification_with_a_receipt(backend: Backend) {
     let data = tempfile::tempdir().unwrap();
     let host = refund_host(&backend, &data, |_| {});
@@ -120,10 +137,14 @@ async fn a_refund_settles_once_by_notification_with_a_receipt(backend: Backend) 
     assert_eq!(order["ok"]["refunded_amount"], 990);
     assert_eq!(order["ok"]["refundable_amount"], 2000);
     assert_eq!(order["ok"]["refunds"].as_array().unwrap().len(), 1);
-    let notifications = host.payment_ledger().notifications(MERCHANT, "T-refund-01").await.unwrap();
+    // Settled once, by the notification or by the host asking the provider
+    // (reconciliation runs on the same clock): never two acceptances.
+    let notifications =
+        notices_until(&host, "T-refund-01", |n| n.iter().any(|(_, _, d)| d.starts_with("refund R-01"))).await;
     let refund_notices: Vec<&(String, String, String)> =
         notifications.iter().filter(|(_, _, detail)| detail.starts_with("refund R-01")).collect();
-    assert_eq!(refund_notices.iter().filter(|(_, outcome, _)| outcome == "accepted").count(), 1, "{notifications:?}");
+    assert!(!refund_notices.is_empty(), "{notifications:?}");
+    assert!(refund_notices.iter().filter(|(_, outcome, _)| outcome == "accepted").count() <= 1, "{notifications:?}");
 }
 
 async fn each_refund_scenario_settles_as_the_provider_says(backend: Backend) {
@@ -161,10 +182,18 @@ async fn each_refund_scenario_settles_as_the_provider_says(backend: Backend) {
         let order = query(&mut session, &trade_no).await;
         let held = if expected == RefundState::Closed { 1000 } else { 0 };
         assert_eq!(order["ok"]["refundable_amount"], held, "{scenario}: a closed refund frees its amount");
-        let notices = host.payment_ledger().notifications(MERCHANT, &trade_no).await.unwrap();
-        let rejected =
-            notices.iter().filter(|(_, outcome, detail)| outcome == "rejected" && detail.contains("forged")).count();
-        assert_eq!(rejected, usize::from(scenario == RefundScenario::ForgedNotification), "{scenario}: {notices:?}");
+        // The refund may settle by the provider's notification or by the host
+        // asking it (reconciliation runs on the same clock); either way the
+        // genuine notification is handled, and a forged one refused.
+        let forged = scenario == RefundScenario::ForgedNotification;
+        let notices = notices_until(&host, &trade_no, |notices| {
+            let genuine = notices.iter().any(|(_, outcome, d)| d.starts_with("refund") && outcome != "rejected");
+            let refused = notices.iter().any(|(_, outcome, d)| outcome == "rejected" && d.contains("forged"));
+            genuine && refused == forged
+        })
+        .await;
+        let rejected = notices.iter().filter(|(_, outcome, d)| outcome == "rejected" && d.contains("forged")).count();
+        assert_eq!(rejected, usize::from(forged), "{scenario}: {notices:?}");
     }
     let settlements = host.payment_ledger().refund_settlements().await.unwrap();
     assert!(settlements.iter().all(|(_, _, count)| *count == 1), "{settlements:?}");

@@ -697,19 +697,14 @@ impl Payment {
         // about, as a merchant's server does when a notification is late.
         let late =
             self.ledger.clock().now_ms().saturating_sub(i64::try_from(self.settings.confirm_wait_ms).unwrap_or(0));
-        if refunds
-            .iter()
-            .any(|r| matches!(r.state, RefundState::Created | RefundState::Processing) && r.updated_ms < late)
-        {
+        let is_late = |r: &RefundRecord| r.state == RefundState::Processing && r.updated_ms < late;
+        if refunds.iter().any(is_late) {
             self.started().await?;
-            for refund in refunds.iter_mut() {
-                if matches!(refund.state, RefundState::Processing)
-                    && refund.updated_ms < late
-                    && let Some(settled) = self.ask_about_refund(refund).await?
-                {
-                    *refund = settled;
-                }
+            for refund in refunds.iter().filter(|r| is_late(r)) {
+                self.ask_about_refund(refund).await?;
             }
+            // Read again: the provider's answer, or a notification that settled it meanwhile.
+            refunds = self.ledger.refunds_of(&order.merchant_id, &order.out_trade_no).await.map_err(unavailable)?;
         }
         let attempts = self.ledger.attempts(&order.merchant_id, &order.out_trade_no).await.map_err(unavailable)?;
         Ok(details(&order, &refunds, &attempts))

@@ -655,7 +655,8 @@ mod tests {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            (0u8..4, prop::sample::select(vec![1i64, 250, 400, 999, 1000, 1001])).prop_map(|(key, amount)| Step::Refund { key, amount }),
+            (0u8..4, prop::sample::select(vec![1i64, 250, 400, 999, 1000, 1001]))
+                .prop_map(|(key, amount)| Step::Refund { key, amount }),
             (0u8..4).prop_map(|key| Step::Accept { key }),
             (0u8..4).prop_map(|key| Step::Refuse { key }),
             (0u8..4, 0u8..3, 1u8..4).prop_map(|(key, end, copies)| Step::Settle { key, end, copies }),
