@@ -94,3 +94,73 @@ fn killing_the_host_mid_payment_loses_and_doubles_nothing(backend: &TestBackend)
         seen_paid.len()
     );
 }
+
+#[test]
+fn killing_the_host_mid_refund_refunds_nothing_twice_and_loses_nothing_on_sqlite() {
+    killing_the_host_mid_refund(|| Some(TestBackend::Sqlite));
+}
+
+#[test]
+fn killing_the_host_mid_refund_refunds_nothing_twice_and_loses_nothing_on_postgres() {
+    if TestBackend::postgres().is_some() {
+        killing_the_host_mid_refund(TestBackend::postgres);
+    }
+}
+
+/// The storefront's demo — a payment, a refund of one item, a refusal, the rest
+/// refunded — killed at points spread over its run, each round on a fresh
+/// database (`fresh` makes one); the restart (`ledger check` reconciles first)
+/// must find Σ refunds ≤ paid, each refund settled at most once, and no refund
+/// left half-asked: each one the provider was asked for is known to it.
+fn killing_the_host_mid_refund(fresh: impl Fn() -> Option<TestBackend>) {
+    let rounds: u64 = std::env::var("MINIAPP_CRASH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(6);
+    let script = repo().join("sample-programs/taobao-deals/demo.script");
+    let script = script.to_str().unwrap();
+    // Build the storefront once, and time a whole run to spread the kills over it.
+    let first = tempfile::tempdir().unwrap();
+    let backend = fresh().unwrap();
+    let started = std::time::Instant::now();
+    let whole = miniapp(&backend, first.path())
+        .args(["run", "sample-programs/taobao-deals", "--script", script])
+        .output()
+        .unwrap();
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let span = started.elapsed().as_millis().max(200) as u64;
+    let mut refunded = 0;
+    for round in 0..rounds {
+        let data = tempfile::tempdir().unwrap();
+        let backend = fresh().unwrap();
+        let mut child = miniapp(&backend, data.path())
+            .args(["run", "sample-programs/taobao-deals", "--no-build", "--script", script])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // From the start of the session to its end: the refunds come late in it.
+        std::thread::sleep(Duration::from_millis(span / 2 + (round * 389) % (span / 2 + span / 4)));
+        let _ = child.kill();
+        let _ = child.wait();
+
+        let check = json(&backend, data.path(), &["ledger", "check", "--json"]);
+        assert_eq!(check["integrity"], "ok", "round {round}: {check}");
+        assert_eq!(check["problems"], serde_json::json!([]), "round {round}: {check}");
+        let orders = json(&backend, data.path(), &["ledger", "list", "--json"]);
+        for order in orders.as_array().unwrap() {
+            let no = order["out_trade_no"].as_str().unwrap();
+            let shown = json(&backend, data.path(), &["ledger", "show", no, "--json"]);
+            for refund in shown["refunds"].as_array().unwrap() {
+                let state = refund["refund"]["state"].as_str().unwrap();
+                assert_ne!(state, "created", "round {round}: a refund was left unasked after the restart: {refund}");
+                let settled = refund["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| ["success", "abnormal", "closed"].contains(&e["to_state"].as_str().unwrap()))
+                    .count();
+                assert!(settled <= 1, "round {round}: settled {settled} times: {refund}");
+                refunded += usize::from(state == "success");
+            }
+        }
+    }
+    eprintln!("{rounds} kills mid-session; {refunded} refunds settled after the restarts");
+}
