@@ -63,7 +63,7 @@ fn inspect_reports_imports_by_capability() {
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("inspect --json prints JSON");
     assert_eq!(report["id"], "com.example.hello");
-    assert_eq!(report["abi_version"], "1.0");
+    assert_eq!(report["abi_version"], "1.1");
     assert_eq!(report["capabilities"]["declared"], serde_json::json!(["storage"]));
     assert_eq!(report["capabilities"]["imported"], serde_json::json!(["storage"]));
     assert!(report["imports"]["storage"].as_array().unwrap().contains(&"get".into()));
@@ -72,7 +72,7 @@ fn inspect_reports_imports_by_capability() {
 
     let output = miniapp(data.path(), &["inspect", "sample-programs/hello", "--no-build"]);
     let stdout = text(&output.stdout);
-    assert!(stdout.contains("ABI version   1.0") && stdout.contains("problems      none"), "{stdout}");
+    assert!(stdout.contains("ABI version   1.1") && stdout.contains("problems      none"), "{stdout}");
 }
 
 #[test]

@@ -195,6 +195,19 @@ pub struct AlipayState {
 }
 
 impl AlipayState {
+    /// How its notifications travel: to its merchant's server (or the shared
+    /// outbox), paused by `schedule` on the host's clock.
+    fn route<'a>(&'a self, schedule: &'a [Duration]) -> Route<'a> {
+        Route {
+            handler: &self.handler,
+            method: &self.method,
+            schedule,
+            scale: self.settings.notification_delay_scale,
+            outbox: self.outbox.as_ref(),
+            clock: &self.clock,
+        }
+    }
+
     fn notification(
         &self,
         order: &ProviderOrder,
@@ -233,18 +246,10 @@ impl AlipayState {
         let simulator = self.clone();
         let order = order.clone();
         tokio::spawn(async move {
-            let (schedule, scale) = (retry_schedule(), simulator.settings.notification_delay_scale);
+            let schedule = retry_schedule();
             let genuine = |age| simulator.notification(&order, &trade, "TRADE_SUCCESS", age, &simulator.alipay_key);
             let forged = |key: &RsaKeys| simulator.notification(&order, &trade, "TRADE_SUCCESS", 0, key);
-            let (outbox, clock) = (simulator.outbox.as_ref(), &simulator.clock);
-            let route = Route {
-                handler: &simulator.handler,
-                method: &simulator.method,
-                schedule: &schedule,
-                scale,
-                outbox,
-                clock,
-            };
+            let route = simulator.route(&schedule);
             send_confirmation(route, scenario, MAX_NOTIFICATION_AGE_SECONDS * 2, genuine, forged).await;
         });
     }

@@ -189,7 +189,7 @@ impl SimulatorBook {
                     if row.bool(3)? {
                         return Ok(Ok(Closed::AlreadyPaid { transaction_id: row.text(2)?, amount: row.integer(1)? }));
                     }
-                    let created = optional_integer(&row, 4)?;
+                    let created = row.optional_integer(4)?;
                     if let (Some((min_age, code)), Some(created)) = (min_age_ms, created)
                         && now - created < min_age
                     {
@@ -248,7 +248,7 @@ impl SimulatorBook {
                 )?;
                 let paid = match payment {
                     Some(row) if row.bool(3)? && row.u32(0)? == refund.attempt && row.text(2)? == refund.transaction_id => {
-                        (row.integer(1)?, optional_integer(&row, 4)?)
+                        (row.integer(1)?, row.optional_integer(4)?)
                     }
                     _ => {
                         return refused(ErrorCode::NotFound, format!("{}: no paid order {} with this transaction", codes[0], refund.out_trade_no));
@@ -377,11 +377,4 @@ fn refund_at(
         (true, RefundEnd::Closed) => ProviderRefundState::Closed { refund_id, detail: CLOSED_DETAIL.into() },
     };
     Ok(Some((trade_no, amount, state)))
-}
-
-fn optional_integer(row: &miniapp_host::store::Row, index: usize) -> Result<Option<i64>, StoreError> {
-    match row.0.get(index) {
-        Some(miniapp_host::store::Value::Null) | None => Ok(None),
-        Some(_) => row.integer(index).map(Some),
-    }
 }

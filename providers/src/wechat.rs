@@ -233,6 +233,19 @@ pub struct WechatPayState {
 }
 
 impl WechatPayState {
+    /// How its notifications travel: to its merchant's server (or the shared
+    /// outbox), paused by `schedule` on the host's clock.
+    fn route<'a>(&'a self, schedule: &'a [Duration]) -> Route<'a> {
+        Route {
+            handler: &self.handler,
+            method: &self.method,
+            schedule,
+            scale: self.settings.notification_delay_scale,
+            outbox: self.outbox.as_ref(),
+            clock: &self.clock,
+        }
+    }
+
     /// The provider's side of the order request: checks the merchant's signature.
     fn accept_request(&self, authorization: &str, body: &str) -> Result<String, String> {
         let field = |name: &str| {
@@ -333,19 +346,10 @@ impl WechatPayState {
         let simulator = self.clone();
         let order = order.clone();
         tokio::spawn(async move {
-            let scale = simulator.settings.notification_delay_scale;
             let schedule = retry_schedule();
             let genuine = |age| simulator.notification(&order, &payment, "SUCCESS", age, &simulator.platform_key);
             let forged = |key: &RsaKeys| simulator.notification(&order, &payment, "SUCCESS", 0, key);
-            let (outbox, clock) = (simulator.outbox.as_ref(), &simulator.clock);
-            let route = Route {
-                handler: &simulator.handler,
-                method: &simulator.method,
-                schedule: &schedule,
-                scale,
-                outbox,
-                clock,
-            };
+            let route = simulator.route(&schedule);
             send_confirmation(route, scenario, MAX_NOTIFICATION_AGE_SECONDS * 2, genuine, forged).await;
         });
     }
@@ -357,20 +361,11 @@ impl WechatPayState {
         let scenario = self.settings.refund_scenario_for(&refund.out_refund_no);
         tokio::spawn(async move {
             simulator.clock.sleep_until_ms(taken.settles_ms).await;
-            let scale = simulator.settings.notification_delay_scale;
             let schedule = retry_schedule();
             let id = &taken.refund_id;
             let genuine = |end| simulator.refund_notification(&refund, id, end, &simulator.platform_key);
             let forged = |key: &RsaKeys| simulator.refund_notification(&refund, id, taken.end, key);
-            let (outbox, clock) = (simulator.outbox.as_ref(), &simulator.clock);
-            let route = Route {
-                handler: &simulator.handler,
-                method: &simulator.method,
-                schedule: &schedule,
-                scale,
-                outbox,
-                clock,
-            };
+            let route = simulator.route(&schedule);
             send_refund_notification(route, scenario, genuine, forged).await;
         });
     }

@@ -229,6 +229,14 @@ impl Row {
         }
     }
 
+    /// Column `index` as an integer, or `None` for `NULL`.
+    pub fn optional_integer(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        match self.at(index)? {
+            Value::Null => Ok(None),
+            _ => self.integer(index).map(Some),
+        }
+    }
+
     /// Column `index` as a stored name of `T`; a name this host does not know is
     /// [`StoreError::Corrupt`], never a default.
     pub fn name<T>(&self, index: usize) -> Result<T, StoreError>

@@ -323,14 +323,7 @@ impl Payment {
             tracing::warn!(order = %order.out_trade_no, "no provider of this host took the order; left for one that has it");
             return Ok(false);
         };
-        let provider_order = ProviderOrder {
-            merchant_id: order.merchant_id.clone(),
-            out_trade_no: order.out_trade_no.clone(),
-            attempt: order.attempt,
-            amount: order.amount,
-            currency: order.currency.clone(),
-            description: order.description.clone(),
-        };
+        let provider_order = order.provider_order();
         let paid = match provider.query(&provider_order).await {
             Ok(ProviderState::Paid { transaction_id, amount }) => Some((transaction_id, amount)),
             Ok(_) => match provider.close(&provider_order).await {
@@ -543,14 +536,7 @@ impl Payment {
         }
 
         let provider = providers.get(&method).cloned().ok_or_else(|| ApiError::internal("provider vanished"))?;
-        let provider_order = ProviderOrder {
-            merchant_id: record.merchant_id.clone(),
-            out_trade_no: record.out_trade_no.clone(),
-            attempt: record.attempt,
-            amount: record.amount,
-            currency: record.currency.clone(),
-            description: record.description.clone(),
-        };
+        let provider_order = record.provider_order();
         let outcome = provider.pay(&provider_order).await;
         let failed = async |reason: FailReason, cause: &str| {
             let changes = Changes { fail_reason: Some(reason.as_str()), ..Changes::default() };
@@ -729,14 +715,7 @@ impl Payment {
                         format!("no payment provider of this host closes {method} orders"),
                     )
                 })?;
-                let provider_order = ProviderOrder {
-                    merchant_id: order.merchant_id.clone(),
-                    out_trade_no: order.out_trade_no.clone(),
-                    attempt: order.attempt,
-                    amount: order.amount,
-                    currency: order.currency.clone(),
-                    description: order.description.clone(),
-                };
+                let provider_order = order.provider_order();
                 match provider.close(&provider_order).await {
                     Ok(Ok(provider::Closed::Closed)) => {}
                     Ok(Ok(provider::Closed::AlreadyPaid { transaction_id, amount })) => {

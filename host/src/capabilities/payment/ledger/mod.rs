@@ -176,6 +176,18 @@ pub struct OrderRecord {
 }
 
 impl OrderRecord {
+    /// The current attempt as its provider is handed it.
+    pub fn provider_order(&self) -> super::provider::ProviderOrder {
+        super::provider::ProviderOrder {
+            merchant_id: self.merchant_id.clone(),
+            out_trade_no: self.out_trade_no.clone(),
+            attempt: self.attempt,
+            amount: self.amount,
+            currency: self.currency.clone(),
+            description: self.description.clone(),
+        }
+    }
+
     /// The order as the guest sees it.
     pub fn to_result(&self) -> PaymentResult {
         PaymentResult {
@@ -717,10 +729,7 @@ fn row_to_order(row: &Row) -> Result<OrderRecord, StoreError> {
         created_ms: row.integer(12)?,
         updated_ms: row.integer(13)?,
         owner: row.optional_text(14)?,
-        lease_until_ms: match row.0.get(15) {
-            Some(crate::store::Value::Null) | None => None,
-            Some(_) => Some(row.integer(15)?),
-        },
+        lease_until_ms: row.optional_integer(15)?,
     })
 }
 

@@ -599,10 +599,7 @@ fn row_to_refund(row: &Row) -> Result<RefundRecord, StoreError> {
         created_ms: row.integer(12)?,
         updated_ms: row.integer(13)?,
         owner: row.optional_text(14)?,
-        lease_until_ms: match row.0.get(15) {
-            Some(crate::store::Value::Null) | None => None,
-            Some(_) => Some(row.integer(15)?),
-        },
+        lease_until_ms: row.optional_integer(15)?,
     })
 }
 
