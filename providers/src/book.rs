@@ -378,3 +378,97 @@ fn refund_at(
     };
     Ok(Some((trade_no, amount, state)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(future)
+    }
+
+    fn order(attempt: u32) -> ProviderOrder {
+        ProviderOrder {
+            merchant_id: "1900000109".into(),
+            out_trade_no: "T-book-01".into(),
+            attempt,
+            amount: 1000,
+            currency: "CNY".into(),
+            description: "Deal".into(),
+        }
+    }
+
+    const MINUTE: i64 = 60_000;
+
+    /// The close/pay race at the provider: a close after the payer paid answers
+    /// ORDERPAID with the payment; a payment after a close is refused; an unpaid
+    /// order is not closed within five minutes of its creation, and is after.
+    #[test]
+    fn close_and_pay_exclude_each_other_and_the_close_waits_five_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = SimulatorBook::open(Database::open_in(dir.path()).unwrap(), "wechat_pay").unwrap();
+        let paid = SimulatedPayment { attempt: 1, amount_charged: 1000, transaction_id: "4200".into(), paid: true };
+        block(book.record(&order(1), &paid, 0)).unwrap();
+        let rule = Some((5 * MINUTE, "RULE_LIMIT"));
+        assert_eq!(
+            block(book.close(&order(1), MINUTE, rule)).unwrap(),
+            Ok(Closed::AlreadyPaid { transaction_id: "4200".into(), amount: 1000 })
+        );
+        let unpaid = SimulatedPayment { attempt: 2, amount_charged: 1000, transaction_id: "4201".into(), paid: false };
+        block(book.record(&order(2), &unpaid, 10 * MINUTE)).unwrap();
+        let early = block(book.close(&order(2), 11 * MINUTE, rule)).unwrap().unwrap_err();
+        assert_eq!(early.code, ErrorCode::LimitExceeded);
+        assert!(early.message.starts_with("RULE_LIMIT") && early.message.contains("in 240 s"), "{}", early.message);
+        assert_eq!(block(book.close(&order(2), 15 * MINUTE, rule)).unwrap(), Ok(Closed::Closed));
+        let late = SimulatedPayment { attempt: 2, amount_charged: 1000, transaction_id: "4202".into(), paid: true };
+        assert_eq!(block(book.record(&order(2), &late, 16 * MINUTE)).unwrap_err(), ORDER_CLOSED);
+    }
+
+    /// A repeated refund request is the same refund; the rules count and space
+    /// refunds and never return more than was charged.
+    #[test]
+    fn refunds_follow_the_rules_and_repeat_as_the_same_refund() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = SimulatorBook::open(Database::open_in(dir.path()).unwrap(), "wechat_pay").unwrap();
+        let paid = SimulatedPayment { attempt: 1, amount_charged: 1000, transaction_id: "4200".into(), paid: true };
+        block(book.record(&order(1), &paid, 0)).unwrap();
+        let rules = RefundRules {
+            max_refunds: Some(2),
+            min_spacing_ms: MINUTE,
+            window_ms: 365 * 86_400_000,
+            settle_after_ms: MINUTE,
+            codes: ["NOT_FOUND", "OVER", "WINDOW", "TOO_MANY", "TOO_SOON", "REUSED"],
+        };
+        let refund = |no: &str, amount: i64| ProviderRefund {
+            merchant_id: "1900000109".into(),
+            out_trade_no: "T-book-01".into(),
+            attempt: 1,
+            transaction_id: "4200".into(),
+            order_amount: 1000,
+            out_refund_no: no.into(),
+            amount,
+            currency: "CNY".into(),
+            reason: None,
+        };
+        let ask = |no: &str, amount: i64, now: i64| {
+            block(book.refund(&refund(no, amount), &rules, now, RefundEnd::Success, format!("50-{no}"))).unwrap()
+        };
+        let refused = |outcome: RefundOutcome| match outcome {
+            RefundOutcome::Refused { message, .. } => message,
+            other => panic!("{other:?}"),
+        };
+        let (first, taken) = ask("R1", 600, 0);
+        assert_eq!(first, RefundOutcome::Accepted(ProviderRefundState::Processing { refund_id: "50-R1".into() }));
+        assert!(taken.is_some());
+        let (again, taken) = ask("R1", 600, 1);
+        assert_eq!(again, first, "the same refund, nothing more");
+        assert!(taken.is_none());
+        assert!(refused(ask("R1", 601, 2).0).starts_with("REUSED"));
+        assert!(refused(ask("R2", 100, 30_000).0).starts_with("TOO_SOON"));
+        assert!(refused(ask("R2", 401, 2 * MINUTE).0).starts_with("OVER"));
+        assert!(matches!(ask("R2", 400, 2 * MINUTE).0, RefundOutcome::Accepted(_)));
+        assert!(refused(ask("R3", 0, 4 * MINUTE).0).starts_with("TOO_MANY"));
+        let settled = block(book.refund_state(&refund("R1", 600), MINUTE)).unwrap();
+        assert_eq!(settled, ProviderRefundState::Success { refund_id: "50-R1".into(), amount: 600 });
+    }
+}
