@@ -128,6 +128,10 @@ fn the_storefront_demo_browses_buys_with_wechat_pay_shares_and_opens_the_live_ro
         .map(|r| (r["refund"]["state"].as_str().unwrap(), r["refund"]["amount"].as_i64().unwrap()))
         .collect();
     assert_eq!(settled, [("success", 3591), ("success", 11610)], "refunded exactly what was paid, in fen");
+    let refund_receipt = shown["refunds"][0]["refund"]["receipt"].as_str().unwrap();
+    let verified = miniapp(data.path(), &["ledger", "verify", refund_receipt]);
+    assert_success(&verified);
+    assert!(text(&verified.stdout).contains("valid: refund TD00000001-4003 of TD00000001 returned ¥35.91"));
 }
 
 #[test]

@@ -47,7 +47,8 @@ enum LedgerCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Check a receipt's signature against this host's key and the ledger.
+    /// Check a receipt's signature (a payment's or a refund's) against this host's
+    /// key and the ledger.
     Verify {
         /// The receipt, as a payment result carries it.
         receipt: String,
@@ -196,8 +197,43 @@ pub async fn ledger(config: HostConfig, args: LedgerArgs) -> anyhow::Result<Exit
             }
         }
         LedgerCommand::Verify { receipt, json } => {
-            let payload =
-                receipts()?.verify(&receipt).map_err(anyhow::Error::msg).context("the receipt is not valid")?;
+            let verified =
+                receipts()?.verify_any(&receipt).map_err(anyhow::Error::msg).context("the receipt is not valid")?;
+            let payload = match verified {
+                Receipt::Payment(payload) => payload,
+                Receipt::Refund(payload) => {
+                    let record =
+                        ledger.refund(&payload.merchant_id, &payload.out_refund_no).await?.with_context(|| {
+                            format!("the receipt is signed, but the ledger has no refund {}", payload.out_refund_no)
+                        })?;
+                    let agrees = record.state == RefundState::Success
+                        && record.out_trade_no == payload.out_trade_no
+                        && record.amount == payload.amount
+                        && record.currency == payload.currency;
+                    if !agrees {
+                        bail!(
+                            "the receipt is signed, but the ledger records refund {} differently",
+                            payload.out_refund_no
+                        );
+                    }
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&json!({"valid": true, "refund_receipt": payload}))?
+                        );
+                    } else {
+                        println!(
+                            "valid: refund {} of {} returned {} by {} (refund {})",
+                            payload.out_refund_no,
+                            payload.out_trade_no,
+                            money::display(payload.amount, &payload.currency),
+                            payload.method,
+                            payload.refund_id
+                        );
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+            };
             let record = ledger.get(&payload.merchant_id, &payload.out_trade_no).await?.with_context(|| {
                 format!("the receipt is signed, but the ledger has no order {}", payload.out_trade_no)
             })?;
