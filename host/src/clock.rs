@@ -91,11 +91,6 @@ impl Clock {
         self.0.scale
     }
 
-    /// Whether this clock is the wall's (scale 1, never advanced).
-    pub fn is_real_time(&self) -> bool {
-        self.0.scale == 1.0 && self.0.advanced_ms.load(Ordering::SeqCst) == 0
-    }
-
     /// Now, in ms since the Unix epoch.
     pub fn now_ms(&self) -> i64 {
         let elapsed = self.0.started.elapsed().as_secs_f64() * 1000.0 * self.0.scale;
@@ -170,7 +165,6 @@ mod tests {
         let after = clock.now_ms();
         // The wall moved a little too; never less than the span, never a day more.
         assert!(after - before >= 25 * 3_600_000 && after - before < 25 * 3_600_000 + 60_000);
-        assert!(!clock.is_real_time());
     }
 
     /// A sleep of a day ends when the clock is advanced past it, without a day

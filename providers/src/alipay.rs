@@ -55,7 +55,7 @@ const REFUND_RULES: RefundRules = RefundRules {
 
 /// The merchant's side: what the answer to `alipay.trade.refund` says.
 /// `fund_change: N` (a repeated request) is the same refund, already made.
-pub fn read_refund_response(response: &Value, refund: &ProviderRefund) -> Result<RefundOutcome, String> {
+pub fn read_refund_response(response: &Value) -> Result<RefundOutcome, String> {
     let reply = &response["alipay_trade_refund_response"];
     let text = |name: &str| reply[name].as_str().ok_or(format!("the refund response lacks {name}"));
     if text("code")? != "10000" {
@@ -68,7 +68,7 @@ pub fn read_refund_response(response: &Value, refund: &ProviderRefund) -> Result
     match text("fund_change")? {
         "Y" | "N" => Ok(RefundOutcome::Accepted(ProviderRefundState::Success {
             refund_id: text("trade_no")?.to_string(),
-            amount: yuan_to_fen(text("refund_fee")?).map(|_| refund.amount)?,
+            amount: yuan_to_fen(text("refund_fee")?)?,
         })),
         other => Err(format!("fund_change `{other}` is neither Y nor N")),
     }
@@ -308,7 +308,7 @@ impl PaymentProvider for Started<AlipayState> {
                     "fund_change": if new.is_some() { "Y" } else { "N" },
                 }),
             };
-            read_refund_response(&json!({ "alipay_trade_refund_response": reply }), refund)
+            read_refund_response(&json!({ "alipay_trade_refund_response": reply }))
         })
     }
 

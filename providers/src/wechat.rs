@@ -55,7 +55,7 @@ fn refund_rules(settings: &SimulatorSettings) -> RefundRules {
         settle_after_ms: i64::try_from(settings.refund_settle_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
         codes: [
             "RESOURCE_NOT_EXISTS",
-            "NOT_ENOUGH",
+            "INVALID_REQUEST",
             "INVALID_REQUEST",
             "INVALID_REQUEST",
             "FREQUENCY_LIMITED",

@@ -64,7 +64,7 @@ async fn query(session: &mut Session, trade_no: &str) -> Value {
 /// the bound only keeps a broken build from hanging.
 async fn settled(host: &Host, refund_no: &str) -> RefundState {
     host.clock().advance(Duration::from_secs(61));
-    for _ in 0..2_000 {
+    for _ in 0..6_000 {
         let refund = host.payment_ledger().refund(MERCHANT, refund_no).await.unwrap().expect("the refund is recorded");
         if refund.state.is_settled() {
             return refund.state;
@@ -81,7 +81,7 @@ async fn notices_until(
     trade_no: &str,
     done: impl Fn(&[(String, String, String)]) -> bool,
 ) -> Vec<(String, String, String)> {
-    for _ in 0..2_000 {
+    for _ in 0..6_000 {
         let notices = host.payment_ledger().notifications(MERCHANT, trade_no).await.unwrap();
         if done(&notices) {
             return notices;

@@ -793,14 +793,7 @@ impl Payment {
                     order.state.as_str()
                 )));
             }
-            Ok(BeginRefund::OverRefund { paid, held }) => {
-                let currency = self
-                    .ledger
-                    .get(&refund.merchant_id, &refund.out_trade_no)
-                    .await
-                    .map_err(unavailable)?
-                    .map(|o| o.currency)
-                    .unwrap_or_default();
+            Ok(BeginRefund::OverRefund { paid, held, currency }) => {
                 let show = |n| money::display(n, &currency);
                 return Err(ApiError::invalid_argument(format!(
                     "amount: {} is more than the {} left to refund on order {} (paid {}, {} refunded or in progress)",
@@ -866,7 +859,7 @@ fn details(order: &OrderRecord, refunds: &[RefundRecord], attempts: &[(u32, Stat
         .iter()
         .map(|&(attempt, state)| AttemptSummary {
             attempt,
-            status: OrderRecord { state, ..order.clone() }.to_result().status,
+            status: state.status(),
             method: (attempt == order.attempt).then(|| order.method.as_deref().and_then(Method::parse)).flatten(),
         })
         .collect();

@@ -115,6 +115,17 @@ impl State {
         matches!(self, State::Paid | State::Failed | State::Cancelled | State::Closed)
     }
 
+    /// The state as the guest sees it: every state in progress is `pending`.
+    pub fn status(self) -> Status {
+        match self {
+            State::Paid => Status::Paid,
+            State::Failed => Status::Failed,
+            State::Cancelled => Status::Cancelled,
+            State::Closed => Status::Closed,
+            State::Created | State::AwaitingUser | State::Processing => Status::Pending,
+        }
+    }
+
     /// The states a merchant may close an order from: every state but paid.
     pub const UNPAID: [State; 5] =
         [State::Created, State::AwaitingUser, State::Processing, State::Failed, State::Cancelled];
@@ -191,13 +202,7 @@ impl OrderRecord {
     /// The order as the guest sees it.
     pub fn to_result(&self) -> PaymentResult {
         PaymentResult {
-            status: match self.state {
-                State::Paid => Status::Paid,
-                State::Failed => Status::Failed,
-                State::Cancelled => Status::Cancelled,
-                State::Closed => Status::Closed,
-                State::Created | State::AwaitingUser | State::Processing => Status::Pending,
-            },
+            status: self.state.status(),
             merchant_id: self.merchant_id.clone(),
             out_trade_no: self.out_trade_no.clone(),
             amount: self.amount,

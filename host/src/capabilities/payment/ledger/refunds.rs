@@ -209,6 +209,8 @@ pub enum BeginRefund {
         paid: i64,
         /// What refunds already hold.
         held: i64,
+        /// The order's currency, to show the amounts in.
+        currency: String,
     },
 }
 
@@ -521,7 +523,7 @@ fn begin_refund_in(
     )?;
     let held = held_row.map_or(Ok(0), |row| row.integer(0))?;
     if held.checked_add(refund.amount).is_none_or(|total| total > order.amount) {
-        return Ok(BeginRefund::OverRefund { paid: order.amount, held });
+        return Ok(BeginRefund::OverRefund { paid: order.amount, held, currency: order.currency });
     }
     let method = order
         .method
@@ -688,7 +690,7 @@ mod tests {
                                 prop_assert_eq!(record.state, RefundState::Created);
                             }
                             Ok(BeginRefund::Existing(record)) => prop_assert_eq!(record.amount, amount),
-                            Ok(BeginRefund::OverRefund { paid, held }) => prop_assert!(held + amount > paid),
+                            Ok(BeginRefund::OverRefund { paid, held, .. }) => prop_assert!(held + amount > paid),
                             Err(LedgerError::Conflict { field, .. }) => {
                                 prop_assert_eq!(field, "amount");
                                 prop_assert!(amounts.get(&key).is_some_and(|a| *a != amount));
