@@ -50,7 +50,23 @@ struct Job {
 /// The SQLite backend.
 pub(super) struct Sqlite {
     path: PathBuf,
-    jobs: mpsc::Sender<Job>,
+    jobs: Option<mpsc::Sender<Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Sqlite {
+    /// Waits for the writer thread to finish its queue and close the
+    /// connection, so a process that exits right after leaves the database
+    /// closed cleanly (checkpointed, no `-wal`/`-shm` files behind) rather than
+    /// cut off mid-close.
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(writer) = self.writer.take()
+            && writer.thread().id() != std::thread::current().id()
+        {
+            let _ = writer.join();
+        }
+    }
 }
 
 fn query_error(error: rusqlite::Error) -> StoreError {
@@ -95,15 +111,17 @@ impl Sqlite {
 
     fn start(path: PathBuf, connection: Connection, read_only: bool) -> Result<Sqlite, StoreError> {
         let (jobs, queue) = mpsc::channel();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("miniapp-sqlite".into())
             .spawn(move || writer(connection, queue, read_only))
             .map_err(|e| StoreError::Open { path: path.clone(), reason: format!("cannot start its thread: {e}") })?;
-        Ok(Sqlite { path, jobs })
+        Ok(Sqlite { path, jobs: Some(jobs), writer: Some(writer) })
     }
 
     fn submit(&self, work: Work, reply: Reply) -> Result<(), StoreError> {
         self.jobs
+            .as_ref()
+            .ok_or_else(|| StoreError::Worker("the SQLite backend is closing".into()))?
             .send(Job { work, reply })
             .map_err(|_| StoreError::Worker("the SQLite writer thread has stopped".into()))
     }
