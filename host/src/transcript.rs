@@ -204,6 +204,21 @@ impl Transcript {
     }
 }
 
+/// The fields a transcript file starts with: the program, its publisher key,
+/// name, version, module hash, ABI version and the surface it was opened from.
+pub fn header(app: &crate::App, surface: miniapp_abi::lifecycle::Surface) -> serde_json::Map<String, Value> {
+    let program = app.program();
+    let mut header = serde_json::Map::new();
+    header.insert("program".into(), program.id.clone().into());
+    header.insert("publisher_key".into(), program.identity.publisher().as_str().into());
+    header.insert("name".into(), program.name.clone().into());
+    header.insert("version".into(), program.version.clone().into());
+    header.insert("module_sha256".into(), program.module_hash.clone().into());
+    header.insert("abi".into(), app.abi_version().to_string().into());
+    header.insert("surface".into(), surface.as_str().into());
+    header
+}
+
 fn message_value(bytes: &[u8]) -> Value {
     if bytes.is_empty() {
         return Value::Null;

@@ -137,7 +137,16 @@ fn format_beijing_time(unix: i64) -> String {
 }
 
 /// The Alipay plug-in: registers `alipay` and starts an [`AlipayState`].
-pub struct Alipay;
+pub struct Alipay {
+    switch: crate::ScenarioSwitch,
+}
+
+impl Alipay {
+    /// The plug-in, following `switch` for the scenario of new orders.
+    pub fn new(switch: crate::ScenarioSwitch) -> Alipay {
+        Alipay { switch }
+    }
+}
 
 impl ProviderPlugin for Alipay {
     fn method(&self) -> Method {
@@ -167,6 +176,7 @@ impl ProviderPlugin for Alipay {
             method: self.method(),
             outbox,
             settings,
+            switch: self.switch.clone(),
             alipay_key: RsaKeys::load_or_create(&context.database, &context.key_dir, "alipay")?,
             handler: context.notifications,
             book: SimulatorBook::open(context.database, Method::ALIPAY).map_err(|e| e.to_string())?,
@@ -182,6 +192,8 @@ impl ProviderPlugin for Alipay {
 /// The started Alipay simulator (`Started<AlipayState>` is the provider), shared
 /// with the tasks that deliver its notifications.
 pub struct AlipayState {
+    /// The scenario chosen while the host runs, if any.
+    switch: crate::ScenarioSwitch,
     method: Method,
     settings: SimulatorSettings,
     /// Alipay's key: signs notifications; the merchant verifies them.
@@ -258,7 +270,7 @@ impl AlipayState {
 impl PaymentProvider for Started<AlipayState> {
     fn pay<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ClientOutcome, String>> {
         Box::pin(async move {
-            let scenario = self.settings.scenario_for(order);
+            let scenario = self.switch.scenario_for(&self.settings, order);
             let charged = if scenario == Scenario::AmountMismatch { order.amount - 1 } else { order.amount };
             let trade = SimulatedPayment {
                 attempt: order.attempt,

@@ -58,7 +58,48 @@ pub fn install(builder: HostBuilder) -> HostBuilder {
 
 /// The simulators as plug-ins: WeChat Pay, then Alipay.
 pub fn simulators() -> Vec<Arc<dyn ProviderPlugin>> {
-    vec![Arc::new(wechat::WechatPay), Arc::new(alipay::Alipay)]
+    simulators_switched(&ScenarioSwitch::default())
+}
+
+/// Installs both simulators in `builder`, both following `switch` for the orders
+/// started while it is set (a simulator's "payment scenario" control).
+pub fn install_switched(builder: HostBuilder, switch: &ScenarioSwitch) -> HostBuilder {
+    simulators_switched(switch).into_iter().fold(builder, HostBuilder::payment_provider)
+}
+
+/// The simulators as plug-ins, both following `switch`.
+pub fn simulators_switched(switch: &ScenarioSwitch) -> Vec<Arc<dyn ProviderPlugin>> {
+    vec![Arc::new(wechat::WechatPay::new(switch.clone())), Arc::new(alipay::Alipay::new(switch.clone()))]
+}
+
+/// How the simulators behave for the orders started from now on, changed while
+/// the host runs (a DevTools panel, a test): overrides the configured `scenario`,
+/// never an order's own entry in `order_scenarios`. Shared by every simulator it
+/// was given to; cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioSwitch {
+    chosen: Arc<std::sync::Mutex<Option<Scenario>>>,
+}
+
+impl ScenarioSwitch {
+    /// Sets the scenario for the next orders (`None`: back to the configuration's).
+    pub fn set(&self, scenario: Option<Scenario>) {
+        *self.chosen.lock().unwrap_or_else(|p| p.into_inner()) = scenario;
+    }
+
+    /// The scenario set, if any.
+    pub fn get(&self) -> Option<Scenario> {
+        *self.chosen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The scenario for `order`: its own configured one, else the one set here,
+    /// else the configured default.
+    pub fn scenario_for(&self, settings: &SimulatorSettings, order: &ProviderOrder) -> Scenario {
+        match settings.order_scenarios.get(&order.out_trade_no) {
+            Some(scenario) => *scenario,
+            None => self.get().unwrap_or(settings.scenario),
+        }
+    }
 }
 
 /// A started simulator: its state, shared with the tasks that deliver its

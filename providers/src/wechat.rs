@@ -174,7 +174,16 @@ pub fn claimed_order(body: &str, api_v3_key: &[u8; 32]) -> Option<(String, Strin
 }
 
 /// The WeChat Pay plug-in: registers `wechat_pay` and starts a [`WechatPayState`].
-pub struct WechatPay;
+pub struct WechatPay {
+    switch: crate::ScenarioSwitch,
+}
+
+impl WechatPay {
+    /// The plug-in, following `switch` for the scenario of new orders.
+    pub fn new(switch: crate::ScenarioSwitch) -> WechatPay {
+        WechatPay { switch }
+    }
+}
 
 impl ProviderPlugin for WechatPay {
     fn method(&self) -> Method {
@@ -198,6 +207,7 @@ impl ProviderPlugin for WechatPay {
             method: self.method(),
             outbox,
             settings,
+            switch: self.switch.clone(),
             merchant_key: RsaKeys::load_or_create(&context.database, dir, "merchant")?,
             platform_key: RsaKeys::load_or_create(&context.database, dir, "wechat-platform")?,
             api_v3_key: miniapp_host::store::secret::load_or_create(&context.database, dir, "wechat-api-v3.key")?,
@@ -216,6 +226,8 @@ impl ProviderPlugin for WechatPay {
 /// both the provider's and the merchant's keys, shared with the tasks that deliver
 /// its notifications.
 pub struct WechatPayState {
+    /// The scenario chosen while the host runs, if any.
+    switch: crate::ScenarioSwitch,
     method: Method,
     settings: SimulatorSettings,
     /// Signs merchant requests; the simulator verifies them.
@@ -374,7 +386,7 @@ impl WechatPayState {
 impl PaymentProvider for Started<WechatPayState> {
     fn pay<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, Result<ClientOutcome, String>> {
         Box::pin(async move {
-            let scenario = self.settings.scenario_for(order);
+            let scenario = self.switch.scenario_for(&self.settings, order);
             let (authorization, body) = sign_request(order, &self.merchant_key, self.clock.now_seconds());
             let _prepay_id = self.accept_request(&authorization, &body)?;
             let charged = if scenario == Scenario::AmountMismatch { order.amount - 1 } else { order.amount };

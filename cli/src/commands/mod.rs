@@ -8,6 +8,7 @@ mod ledger;
 mod permissions;
 mod programs;
 mod run;
+mod serve;
 mod settings;
 
 use anyhow::Context;
@@ -64,6 +65,10 @@ enum Command {
     Uninstall(programs::UninstallArgs),
     /// List installed programs, the configuration's pins and the development key.
     List(programs::ListArgs),
+    /// Serve the host over HTTP and WebSocket: sessions for any front end (docs/server.md).
+    Serve(serve::ServeArgs),
+    /// Open a program in the web DevTools, rebuilding and relaunching it when its sources change.
+    Dev(serve::DevArgs),
 }
 
 /// Parses the command line and runs it; every failure is one `error:` line.
@@ -119,6 +124,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Install(args) => programs::install(config, args).await,
         Command::Uninstall(args) => programs::uninstall(config, args).await,
         Command::List(args) => programs::list(config, args).await,
+        Command::Serve(args) => serve::serve(config, args).await,
+        Command::Dev(args) => serve::dev(config, args).await,
     }
 }
 

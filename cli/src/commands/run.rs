@@ -337,15 +337,7 @@ async fn read_line() -> Option<String> {
 }
 
 fn write_transcript(path: &PathBuf, transcript: &Transcript, app: &App, args: &RunArgs) -> anyhow::Result<()> {
-    let program = app.program();
-    let mut header = serde_json::Map::new();
-    header.insert("program".into(), program.id.clone().into());
-    header.insert("publisher_key".into(), program.identity.publisher().as_str().into());
-    header.insert("name".into(), program.name.clone().into());
-    header.insert("version".into(), program.version.clone().into());
-    header.insert("module_sha256".into(), program.module_hash.clone().into());
-    header.insert("abi".into(), app.abi_version().to_string().into());
-    header.insert("surface".into(), args.surface.as_str().into());
+    let mut header = miniapp_host::transcript::header(app, args.surface);
     if let Some(script) = &args.script {
         header.insert("script".into(), script.display().to_string().into());
     }

@@ -285,6 +285,13 @@ impl App {
         .await
     }
 
+    /// What capability `name` granted this program (the storage quota, say), if
+    /// it was granted and its grant is a `T`.
+    pub fn grant<T: std::any::Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
+        let (_, grant) = self.inner.capabilities.iter().find(|(capability, _)| capability.name() == name)?;
+        grant.clone().downcast::<T>().ok()
+    }
+
     /// The configuration of the host this program is loaded in.
     pub fn host_config(&self) -> &crate::config::HostConfig {
         &self.inner.host.config

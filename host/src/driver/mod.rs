@@ -53,6 +53,11 @@ impl Driver {
         Some((top, depth, screen.max_pages()))
     }
 
+    /// The pages on the stack, first page first (empty without a screen).
+    pub fn pages(&self) -> Vec<miniapp_abi::view::Page> {
+        self.screen.as_ref().map(|screen| screen.pages()).unwrap_or_default()
+    }
+
     /// Why the program was ended by the host, if it was.
     pub fn ended(&self) -> Option<&SessionError> {
         self.session.ended()

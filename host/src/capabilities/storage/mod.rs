@@ -35,6 +35,17 @@ pub struct Storage {
     database: Database,
 }
 
+/// One stored entry, as a developer's tool shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoredEntry {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: serde_json::Value,
+    /// What it costs against the quota (key bytes plus compact JSON bytes).
+    pub size: u64,
+}
+
 /// What a program that declares storage gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StorageGrant {
@@ -65,6 +76,13 @@ impl Storage {
 
     async fn set(self: Arc<Self>, context: CallContext, request: SetRequest) -> Result<(), ApiError> {
         let grant = *context.grant::<StorageGrant>()?;
+        self.put(context.program().key(), grant, request).await
+    }
+
+    /// Writes an entry for the program keyed `program_key` under its `grant`, as
+    /// `storage.set` does (the same key check, entry limit and quota): the path a
+    /// developer's tool edits storage by.
+    pub async fn put(&self, program_key: &str, grant: StorageGrant, request: SetRequest) -> Result<(), ApiError> {
         check_key(&request.key)?;
         let value = serde_json::to_string(&request.value).map_err(|e| ApiError::internal(e.to_string()))?;
         let size = (request.key.len() + value.len()) as u64;
@@ -77,7 +95,7 @@ impl Storage {
                 ),
             ));
         }
-        let program = context.program().key().to_string();
+        let program = program_key.to_string();
         self.database
             .run(move |t| {
                 let used = t
@@ -178,6 +196,51 @@ impl Storage {
             })
             .await
             .map_err(store_error)
+    }
+
+    /// Every entry of the program keyed `program_key`, by key.
+    pub async fn entries(&self, program_key: &str) -> Result<Vec<StoredEntry>, ApiError> {
+        let program = program_key.to_string();
+        let rows = self
+            .database
+            .run(move |t| {
+                t.query(
+                    "SELECT key, value, size FROM storage_entries WHERE program_id = $1 ORDER BY key",
+                    params![program],
+                )?
+                .iter()
+                .map(|row| Ok((row.text(0)?, row.text(1)?, row.integer(2)?)))
+                .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await
+            .map_err(store_error)?;
+        rows.into_iter()
+            .map(|(key, value, size)| {
+                let value = serde_json::from_str(&value)
+                    .map_err(|e| ApiError::internal(format!("stored value of `{key}` is corrupt: {e}")))?;
+                Ok(StoredEntry { key, value, size: size as u64 })
+            })
+            .collect()
+    }
+
+    /// Removes `key` of the program keyed `program_key`; whether it was there.
+    pub async fn delete(&self, program_key: &str, key: &str) -> Result<bool, ApiError> {
+        check_key(key)?;
+        let (program, key) = (program_key.to_string(), key.to_string());
+        let removed = self
+            .database
+            .run(move |t| {
+                t.execute("DELETE FROM storage_entries WHERE program_id = $1 AND key = $2", params![program, key])
+            })
+            .await
+            .map_err(store_error)?;
+        Ok(removed > 0)
+    }
+
+    /// The bytes used and the number of keys of the program keyed `program_key`.
+    pub async fn used(&self, program_key: &str) -> Result<(u64, u64), ApiError> {
+        let (bytes, count) = self.usage(program_key).await.map_err(store_error)?;
+        Ok((bytes as u64, count as u64))
     }
 
     /// The bytes and the number of keys the program keyed `program_key` stores.

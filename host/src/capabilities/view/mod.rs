@@ -269,6 +269,11 @@ impl Screen {
         (top.unwrap_or(PageEntry { page: Page { path: String::new(), query: BTreeMap::new() }, view: None }), depth)
     }
 
+    /// The pages on the stack, first page first (for a front end that shows the stack).
+    pub fn pages(&self) -> Vec<Page> {
+        self.lock().stack.iter().map(|entry| entry.page.clone()).collect()
+    }
+
     /// The stack's limit.
     pub fn max_pages(&self) -> u32 {
         self.lock().max_pages

@@ -1,0 +1,273 @@
+//! What a session streams, in order, each message numbered (`seq`) and timed
+//! (`t_ms` since the session started): views, output, host notices, host calls,
+//! prompts and answers, callbacks, the end. A session keeps its messages so a
+//! stream that connects late (or reconnects) gets everything from where it asks.
+//!
+//! Every program-supplied string here has passed the host's one sanitizer: views
+//! were checked when the program rendered them (`decode`), output and notices
+//! are escaped line by line, prompt fields and host-call messages on the way in.
+
+use miniapp_abi::lifecycle::{Event, LaunchContext};
+use miniapp_abi::view::{Page, View};
+use miniapp_host::capability::CallObserver;
+use miniapp_host::consent::Prompt;
+use miniapp_host::sanitize;
+use miniapp_host::{CapturedOutput, SessionObserver};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Host-call requests and replies longer than this are streamed by size only.
+const MAX_STREAMED_MESSAGE: usize = 16 << 10;
+
+/// One thing that happened in a session.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Message {
+    /// The session was opened.
+    Started { session: String, program: String, name: String, version: String, user: String },
+    /// The program was launched (again, after a relaunch).
+    Launched { context: LaunchContext, module_sha256: String },
+    /// An event is delivered (the driver's, or one the host chains: `page`).
+    Event { event: Event },
+    /// A lifecycle callback finished.
+    Callback { callback: String, result: String, micros: u64 },
+    /// The program called the host.
+    HostCall { capability: String, function: String, request: Value, status: String, reply: Value, micros: u64 },
+    /// The screen changed: the page on top, its view, and the stack.
+    View { page: Page, depth: u32, max_pages: u32, pages: Vec<Page>, view: Option<View> },
+    /// Lines the program printed.
+    Output { stream: &'static str, lines: Vec<String> },
+    /// What the host did for the program.
+    Notice { capability: String, message: String },
+    /// The host asks the user; answer it with its `prompt` number.
+    Prompt { prompt: u64, kind: &'static str, lines: Vec<String>, detail: Value, expected: String },
+    /// A prompt was answered (or timed out, or its session closed: `none`).
+    PromptAnswered { prompt: u64, answer: String },
+    /// The host ended the program; the session takes no more events.
+    Ended { reason: String },
+    /// Watch mode rebuilt the program: `ok`, or the build's error (the last good
+    /// module keeps running).
+    Build { ok: bool, message: String },
+    /// The session was closed; nothing follows.
+    Closed {},
+}
+
+/// A message as sent: numbered and timed.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    seq: u64,
+    t_ms: f64,
+    #[serde(flatten)]
+    message: &'a Message,
+}
+
+/// A session's messages, shared by its task (which writes) and its streams.
+pub(crate) struct Log {
+    inner: Mutex<LogInner>,
+    latest: tokio::sync::watch::Sender<u64>,
+    started: Instant,
+    cap: usize,
+}
+
+struct LogInner {
+    /// The `seq` of `messages[0]`.
+    first_seq: u64,
+    messages: VecDeque<Arc<str>>,
+    closed: bool,
+}
+
+/// What a stream reads from a log.
+pub(crate) struct Batch {
+    /// The messages from the asked `seq` on, as JSON text.
+    pub messages: Vec<Arc<str>>,
+    /// The `seq` to ask for next.
+    pub next: u64,
+    /// How many asked-for messages were already dropped (the log keeps its cap).
+    pub dropped: u64,
+    /// Whether the session is closed (nothing will follow).
+    pub closed: bool,
+}
+
+impl Log {
+    pub(crate) fn new(cap: usize) -> Log {
+        let inner = LogInner { first_seq: 0, messages: VecDeque::new(), closed: false };
+        Log { inner: Mutex::new(inner), latest: tokio::sync::watch::channel(0).0, started: Instant::now(), cap }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends `message`; returns its `seq`.
+    pub(crate) fn push(&self, message: Message) -> u64 {
+        let closing = matches!(message, Message::Closed {});
+        let mut inner = self.lock();
+        if inner.closed {
+            return inner.first_seq + inner.messages.len() as u64;
+        }
+        let seq = inner.first_seq + inner.messages.len() as u64;
+        let t_ms = (self.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        let text = serde_json::to_string(&Envelope { seq, t_ms, message: &message })
+            .unwrap_or_else(|e| format!("{{\"seq\":{seq},\"type\":\"unserializable\",\"message\":\"{e}\"}}"));
+        inner.messages.push_back(Arc::from(text));
+        while inner.messages.len() > self.cap.max(1) {
+            inner.messages.pop_front();
+            inner.first_seq += 1;
+        }
+        inner.closed = closing;
+        drop(inner);
+        self.latest.send_replace(seq + 1);
+        seq
+    }
+
+    /// The messages from `from` on.
+    pub(crate) fn since(&self, from: u64) -> Batch {
+        let inner = self.lock();
+        let end = inner.first_seq + inner.messages.len() as u64;
+        let start = from.clamp(inner.first_seq, end);
+        let skip = (start - inner.first_seq) as usize;
+        Batch {
+            messages: inner.messages.iter().skip(skip).cloned().collect(),
+            next: end,
+            dropped: start - from.min(start),
+            closed: inner.closed,
+        }
+    }
+
+    /// Wakes when a message is pushed.
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.latest.subscribe()
+    }
+}
+
+/// Streams what the session observes into its log.
+pub(crate) struct Streamer {
+    pub log: Arc<Log>,
+}
+
+impl CallObserver for Streamer {
+    fn host_call(&self, capability: &str, function: &str, request: &[u8], status: i32, reply: &[u8], took: Duration) {
+        let status = if status == 0 {
+            "ok".to_string()
+        } else {
+            miniapp_abi::ErrorCode::from_number(status).map_or_else(|| status.to_string(), |c| c.as_str().to_string())
+        };
+        self.log.push(Message::HostCall {
+            capability: capability.to_string(),
+            function: function.to_string(),
+            request: shown_message(request),
+            status,
+            reply: shown_message(reply),
+            micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+        });
+    }
+}
+
+impl SessionObserver for Streamer {
+    fn event(&self, event: &Event) {
+        self.log.push(Message::Event { event: sanitized_event(event) });
+    }
+
+    fn callback(&self, callback: &str, outcome: &str, micros: u64) {
+        self.log.push(Message::Callback { callback: callback.to_string(), result: sanitize::line(outcome), micros });
+    }
+
+    fn ended(&self, reason: &str) {
+        self.log.push(Message::Ended { reason: sanitize::line(reason) });
+    }
+}
+
+/// Pushes what the program printed, and the host's notices, line by line.
+pub(crate) fn push_output(log: &Log, output: CapturedOutput) {
+    for (stream, bytes) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        if !bytes.is_empty() {
+            let lines = sanitize::output_lines(&String::from_utf8_lossy(bytes)).collect();
+            log.push(Message::Output { stream, lines });
+        }
+    }
+    for notice in output.notices {
+        log.push(Message::Notice {
+            capability: notice.capability.to_string(),
+            message: sanitize::line(&notice.message),
+        });
+    }
+}
+
+/// A host call's request or reply as shown: JSON with every string sanitized,
+/// else sanitized text; a large one by size.
+fn shown_message(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    if bytes.len() > MAX_STREAMED_MESSAGE {
+        return serde_json::json!({ "omitted_bytes": bytes.len() });
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(value) => sanitized(value),
+        Err(_) => Value::String(sanitize::line(&String::from_utf8_lossy(bytes))),
+    }
+}
+
+/// `value` with every string (and key) passed through the sanitizer.
+pub(crate) fn sanitized(value: Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(sanitize::line(&text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(sanitized).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (sanitize::line(&k), sanitized(v))).collect()),
+        other => other,
+    }
+}
+
+fn sanitized_event(event: &Event) -> Event {
+    match serde_json::to_value(event).map(sanitized).and_then(serde_json::from_value) {
+        Ok(event) => event,
+        Err(_) => event.clone(),
+    }
+}
+
+/// A prompt as streamed: its lines as a person reads them, and each field
+/// (sanitized) for a front end that draws its own dialog.
+pub(crate) fn prompt_message(id: u64, prompt: &Prompt) -> Message {
+    use sanitize::{line, line_within};
+    let lines = |items: &[String]| items.iter().map(|item| line(item)).collect::<Vec<_>>();
+    let detail = match prompt {
+        Prompt::OpenLink { program, target, surface } => {
+            serde_json::json!({ "program": line(program), "target": line(target), "surface": surface })
+        }
+        Prompt::Consent { program, scope, purpose, shared } => serde_json::json!({
+            "program": line(program), "scope": line(scope), "purpose": line_within(purpose, 200), "shared": line(shared),
+        }),
+        Prompt::ChooseAddress { program, purpose, options } => serde_json::json!({
+            "program": line(program), "purpose": line_within(purpose, 200), "options": lines(options),
+        }),
+        Prompt::Payment { program, payee, merchant_id, amount, description, methods, method_ids } => {
+            serde_json::json!({
+                "program": line(program), "payee": line(payee), "merchant_id": line(merchant_id), "amount": line(amount),
+                "description": line_within(description, 128), "methods": lines(methods), "method_ids": lines(method_ids),
+            })
+        }
+        Prompt::Share { program, title, target, surface } => serde_json::json!({
+            "program": line(program), "title": line_within(title, 64), "target": line(target), "surface": surface,
+        }),
+    };
+    Message::Prompt { prompt: id, kind: prompt.kind(), lines: prompt.lines(), detail, expected: prompt.expected() }
+}
+
+/// An error and its causes as one line (a cause its message already quotes is
+/// not repeated).
+pub(crate) fn one_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let shown = cause.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        source = cause.source();
+    }
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
