@@ -59,6 +59,7 @@ pub(crate) fn router(state: Arc<ServerState>) -> Router {
         .route("/api/settings", get(panels::settings))
         .route("/api/settings/links/{surface}", axum::routing::put(panels::set_links))
         .route("/api/payment-scenario", get(panels::scenario).put(panels::set_scenario))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_token))
@@ -67,6 +68,26 @@ pub(crate) fn router(state: Arc<ServerState>) -> Router {
 
 async fn no_route(method: Method, uri: Uri) -> ServeError {
     ServeError::NoRoute { method: method.to_string(), path: miniapp_host::sanitize::line(uri.path()) }
+}
+
+/// The largest request body read (a storage value is at most 1 MiB by default).
+pub(crate) const MAX_BODY_BYTES: usize = 2 << 20;
+
+/// A request's body, refused as JSON (`body_too_large`) past [`MAX_BODY_BYTES`].
+pub(crate) struct Body(pub Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = ServeError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Body, ServeError> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ServeError::BodyTooLarge { limit: MAX_BODY_BYTES })
+            }
+            Err(rejection) => Err(ServeError::bad_request(format!("the request body: {}", rejection.body_text()))),
+        }
+    }
 }
 
 /// Reads a JSON body as `T`, naming what is wrong. An empty body reads as `{}`.
@@ -144,7 +165,7 @@ struct LoadRequest {
     installed: Option<String>,
 }
 
-async fn load_program(State(state): Shared, bytes: Bytes) -> Reply {
+async fn load_program(State(state): Shared, Body(bytes): Body) -> Reply {
     let request: LoadRequest = body(&bytes)?;
     let host = &state.host;
     let load = |source| ServeError::Load { source };
@@ -216,7 +237,7 @@ async fn sessions(State(state): Shared) -> Reply {
     ok(json!({ "sessions": list }))
 }
 
-async fn open_session(State(state): Shared, bytes: Bytes) -> Reply {
+async fn open_session(State(state): Shared, Body(bytes): Body) -> Reply {
     let request: OpenRequest = body(&bytes)?;
     let app = state.program(&request.program).ok_or(ServeError::UnknownProgram { id: request.program })?;
     let context = request.launch.context()?;
@@ -254,7 +275,7 @@ pub(crate) fn driver_event(value: Value) -> Result<Event, ServeError> {
     }
 }
 
-async fn event(State(state): Shared, Path(id): Path<String>, bytes: Bytes) -> Reply {
+async fn event(State(state): Shared, Path(id): Path<String>, Body(bytes): Body) -> Reply {
     let event = driver_event(body(&bytes)?)?;
     let handle = state.sessions.get(&id)?;
     ok(handle.act(Action::Event(event)).await?)
@@ -271,7 +292,7 @@ struct RelaunchRequest {
     launch: Option<LaunchOptions>,
 }
 
-async fn relaunch(State(state): Shared, Path(id): Path<String>, bytes: Bytes) -> Reply {
+async fn relaunch(State(state): Shared, Path(id): Path<String>, Body(bytes): Body) -> Reply {
     let request: RelaunchRequest = body(&bytes)?;
     let context = request.launch.map(LaunchOptions::context).transpose()?;
     let handle = state.sessions.get(&id)?;
@@ -293,7 +314,7 @@ pub(crate) fn parse_answer(text: &str) -> Result<Answer, ServeError> {
     })
 }
 
-async fn answer(State(state): Shared, Path((id, prompt)): Path<(String, String)>, bytes: Bytes) -> Reply {
+async fn answer(State(state): Shared, Path((id, prompt)): Path<(String, String)>, Body(bytes): Body) -> Reply {
     let request: AnswerRequest = body(&bytes)?;
     let prompt: u64 = prompt.parse().map_err(|_| ServeError::bad_request("the prompt number is not a number"))?;
     let handle = state.sessions.get(&id)?;
@@ -377,7 +398,20 @@ async fn follow(socket: WebSocket, handle: Arc<Handle>, from: u64) {
         tokio::select! {
             seen = changed.changed() => if seen.is_err() { break },
             // With the reader gone (the client closed), this branch is disabled.
-            Some(reply) = replied.recv() => if sink.send(Frame::Text(reply.into())).await.is_err() { break },
+            // A reply follows what its command caused: the session pushed that
+            // before replying, so send the log up to now first.
+            Some(reply) = replied.recv() => {
+                let batch = handle.log.since(next);
+                next = batch.next;
+                for message in batch.messages {
+                    if sink.send(Frame::Text(message.to_string().into())).await.is_err() {
+                        break 'stream;
+                    }
+                }
+                if sink.send(Frame::Text(reply.into())).await.is_err() {
+                    break;
+                }
+            },
         }
     }
     reader.abort();

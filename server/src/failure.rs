@@ -32,6 +32,12 @@ pub enum ServeError {
         /// What is wrong, naming the field.
         message: String,
     },
+    /// The body is larger than the server reads.
+    #[error("the request body is larger than the {limit} bytes this server reads")]
+    BodyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// The body is not JSON.
     #[error("the request body is not JSON: {message}")]
     InvalidJson {
@@ -147,6 +153,7 @@ impl ServeError {
             ServeError::NoRoute { .. } => "no_route",
             ServeError::BadRequest { .. } => "bad_request",
             ServeError::InvalidJson { .. } => "invalid_json",
+            ServeError::BodyTooLarge { .. } => "body_too_large",
             ServeError::UnknownProgram { .. } => "unknown_program",
             ServeError::UnknownSession { .. } => "unknown_session",
             ServeError::SessionEnded { .. } => "session_ended",
@@ -181,6 +188,7 @@ impl ServeError {
             | ServeError::Load { .. }
             | ServeError::Build(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ServeError::SessionLimit { .. } | ServeError::ProgramLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ServeError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServeError::Start { .. }
             | ServeError::Store { .. }
             | ServeError::Bind { .. }

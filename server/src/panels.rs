@@ -4,9 +4,8 @@
 //! permissions and link switches, and the simulators' payment scenario.
 
 use crate::ServerState;
-use crate::api::{body, check_user, ok};
+use crate::api::{Body, body, check_user, ok};
 use crate::failure::ServeError;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use miniapp_abi::lifecycle::Surface;
@@ -61,7 +60,7 @@ pub(crate) async fn storage(State(state): Shared, Path(program): Path<String>) -
 pub(crate) async fn put_storage(
     State(state): Shared,
     Path((program, key)): Path<(String, String)>,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Reply {
     let (storage, program_key, grant) = storage_of(&state, &program)?;
     let value: Value = body(&bytes)?;
@@ -192,7 +191,7 @@ pub(crate) async fn set_links(
     State(state): Shared,
     Path(surface): Path<String>,
     Query(query): Query<ProgramQuery>,
-    bytes: Bytes,
+    Body(bytes): Body,
 ) -> Reply {
     let user = query.user()?;
     let request: SwitchRequest = body(&bytes)?;
@@ -220,7 +219,7 @@ struct ScenarioRequest {
     scenario: Option<String>,
 }
 
-pub(crate) async fn set_scenario(State(state): Shared, bytes: Bytes) -> Reply {
+pub(crate) async fn set_scenario(State(state): Shared, Body(bytes): Body) -> Reply {
     let request: ScenarioRequest = body(&bytes)?;
     let scenario = match request.scenario.as_deref() {
         None | Some("") => None,

@@ -18,6 +18,7 @@ const ATTACKS: &[&str] = &[
     "open https://taobao.com@evil.example/ (userinfo trick)",
     "draw a terminal escape sequence over the screen",
     "write past its storage quota",
+    "pass markup and escape sequences off as the host",
     "loop forever",
 ];
 
@@ -37,8 +38,11 @@ impl MiniApp for Hostile {
         {
             let index = self.results.len();
             let outcome = attack(index);
-            let refused = outcome.is_err();
+            let refused = outcome.is_err() || index == MARKUP;
             let line = match outcome {
+                // Markup is only text to the host: printing and drawing it is allowed,
+                // and every front end shows it as the characters it is.
+                Ok(what) if index == MARKUP => format!("{}. {} → shown as text: {what}", index + 1, ATTACKS[index]),
                 Ok(what) => format!("{}. {} → NOT refused: {what}", index + 1, ATTACKS[index]),
                 Err(error) => format!("{}. {} → refused: {error}", index + 1, ATTACKS[index]),
             };
@@ -48,6 +52,9 @@ impl MiniApp for Hostile {
         self.render()
     }
 }
+
+/// The attack whose strings are allowed, and must be shown as text.
+const MARKUP: usize = 7;
 
 /// Tries attack number `index`; `Err` is the host's refusal.
 fn attack(index: usize) -> Result<String> {
@@ -67,6 +74,11 @@ fn attack(index: usize) -> Result<String> {
                 storage::set(&format!("junk-{n}"), &chunk)?;
             }
             Ok("wrote 400 KB".to_string())
+        }
+        MARKUP => {
+            println!("<script>document.title='pwned'</script>\u{1b}[2J\u{1b}[H[host] 支付成功 Paid");
+            eprintln!("<img src=x onerror=\"document.title='pwned'\">");
+            Ok("<img src=x onerror=\"document.title='pwned'\"> <b>bold?</b>".to_string())
         }
         _ =>
         {
