@@ -77,12 +77,20 @@ async fn browser() -> Option<Browser> {
                      "--window-size=1400,900", "--lang=zh-CN"],
         }),
     );
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a browser session starts");
-    Some(Browser { client, driver })
+    // It may accept connections a moment before it takes sessions.
+    let mut last = None;
+    for _ in 0..100 {
+        let connected = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await;
+        match connected {
+            Ok(client) => return Some(Browser { client, driver }),
+            Err(error) => last = Some(error),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no browser session: {last:?}");
 }
 
 impl Browser {
@@ -94,9 +102,24 @@ impl Browser {
 
     /// Clicks the program's button whose label contains `label`.
     async fn tap(&self, label: &str) {
-        let xpath = format!("//div[@id='view']//button[contains(., '{label}')]");
-        let button = self.client.wait().at_most(HANG_GUARD).for_element(Locator::XPath(&xpath)).await;
-        button.unwrap_or_else(|e| panic!("no button `{label}`: {e}")).click().await.unwrap();
+        self.click(Locator::XPath(&format!("//div[@id='view']//button[contains(., '{label}')]"))).await;
+    }
+
+    /// Clicks what `locator` finds, finding it again if the page redrew it
+    /// between finding and clicking.
+    async fn click(&self, locator: Locator<'_>) {
+        let mut last = None;
+        for _ in 0..(HANG_GUARD.as_millis() / 100) {
+            match self.client.find(locator).await {
+                Ok(element) => match element.click().await {
+                    Ok(()) => return,
+                    Err(error) => last = Some(error),
+                },
+                Err(error) => last = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot click {locator:?}: {last:?}");
     }
 
     /// Waits until the text of `selector` contains `wanted`; returns that text.
@@ -146,8 +169,8 @@ async fn the_storefront_in_the_devtools_buys_shares_and_agrees_with_the_ledger()
     // Moments is off until the user turns it on in the Link switches panel.
     browser.tap("Share to Moments").await;
     browser.text_of("#view", "Share to moments: denied").await;
-    browser.css("#tabs button[data-tab='links']").await.click().await.unwrap();
-    browser.css("#switch-moments").await.click().await.unwrap();
+    browser.click(Locator::Css("#tabs button[data-tab='links']")).await;
+    browser.click(Locator::Css("#switch-moments")).await;
     for _ in 0..(HANG_GUARD.as_millis() / 100) {
         let (_, settings) = server.api().get("/api/settings").await;
         let moments = settings["links"].as_array().unwrap().iter().find(|l| l["surface"] == "moments").cloned();
@@ -160,7 +183,7 @@ async fn the_storefront_in_the_devtools_buys_shares_and_agrees_with_the_ledger()
     browser.text_of("#view", "Share to moments: opened").await;
 
     // The host's back button, then the cart and checkout.
-    browser.css("#back").await.click().await.unwrap();
+    browser.click(Locator::Css("#back")).await;
     browser.text_of("#stack", "pages 1/").await;
     browser.tap("购物车").await;
     browser.text_of("#stack", "pages/cart").await;
@@ -171,11 +194,11 @@ async fn the_storefront_in_the_devtools_buys_shares_and_agrees_with_the_ledger()
     let sheet_text = sheet.text().await.unwrap();
     assert!(sheet_text.contains("¥129.00") && sheet_text.contains("miniapp host"), "{sheet_text}");
     browser.screenshot("devtools-payment-sheet.png").await;
-    browser.css("#dialog button[data-method='wechat_pay']").await.click().await.unwrap();
+    browser.click(Locator::Css("#dialog button[data-method='wechat_pay']")).await;
     browser.text_of("#view", "支付成功").await;
 
     // The ledger panel and `miniapp ledger list --json` agree.
-    browser.css("#tabs button[data-tab='ledger']").await.click().await.unwrap();
+    browser.click(Locator::Css("#tabs button[data-tab='ledger']")).await;
     let row = browser.css("#orders tr.order").await;
     let (order, state) = (row.attr("data-order").await.unwrap(), row.attr("data-state").await.unwrap());
     let listed = miniapp(data.path(), &["ledger", "list", "--json"]);
@@ -188,7 +211,7 @@ async fn the_storefront_in_the_devtools_buys_shares_and_agrees_with_the_ledger()
     assert_eq!(amount.as_deref(), Some(listed[0]["amount"].to_string().as_str()));
 
     // The Host calls panel lists the payment request with its reply.
-    browser.css("#tabs button[data-tab='calls']").await.click().await.unwrap();
+    browser.click(Locator::Css("#tabs button[data-tab='calls']")).await;
     browser.text_of("#calls", "payment").await;
     let _ = browser.client.clone().close().await;
 }

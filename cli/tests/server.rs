@@ -268,3 +268,102 @@ async fn the_panels_read_and_change_the_hosts_records() {
     assert_eq!(status, 200);
     let _ = repo();
 }
+
+/// A program whose build copies `src/app.wat` to the module it runs, and fails
+/// while a file `broken` exists, as a compiler would on a syntax error.
+fn watched_app(dir: &std::path::Path, version: &str) {
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("miniapp.toml"),
+        r#"id = "test.watched"
+name = "Watched"
+version = "1.0.0"
+publisher = "tests"
+module = "app.wat"
+build = ["sh", "-c", "if [ -e broken ]; then echo 'error: expected `)` at src/app.wat:3' >&2; exit 1; fi; cp src/app.wat app.wat"]
+
+[capabilities.storage]
+"#,
+    )
+    .unwrap();
+    write_source(dir, version);
+}
+
+fn write_source(dir: &std::path::Path, version: &str) {
+    let wat = format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 256) "{version}\n")
+  (func (export "miniapp_abi_v1_0"))
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "miniapp_alloc") (param $size i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $ptr))
+  (func (export "miniapp_on_launch") (param i32 i32) (result i32)
+    (i32.store (i32.const 64) (i32.const 256))
+    (i32.store (i32.const 68) (i32.const {len}))
+    (drop (call $fd_write (i32.const 1) (i32.const 64) (i32.const 1) (i32.const 72)))
+    (i32.const 0))
+)
+"#,
+        len = version.len() + 1
+    );
+    std::fs::write(dir.join("src/app.wat"), wat).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_rebuilds_and_relaunches_on_change_and_keeps_the_last_good_module() {
+    let data = tempfile::tempdir().unwrap();
+    let app = tempfile::tempdir().unwrap();
+    watched_app(app.path(), "version one");
+    let dir = app.path().to_str().unwrap();
+    let server = Served::start(data.path(), &["dev", dir]);
+    let api = server.api();
+    let (_, info) = api.get("/api").await;
+    assert_eq!(info["dev_program"], "test.watched");
+    let session = api.open("test.watched", json!({})).await;
+    let mut stream = server.stream(&session).await;
+    let first = stream.until(|m| m["type"] == "output").await;
+    assert_eq!(first["lines"], json!(["version one"]));
+    let launched = stream.seen.iter().find(|m| m["type"] == "launched").unwrap()["module_sha256"].clone();
+    let (status, _) = api.put("/api/programs/test.watched/storage/kept", json!("across rebuilds")).await;
+    assert_eq!(status, 200);
+
+    // A change rebuilds and relaunches in place.
+    write_source(app.path(), "version two, changed");
+    stream.until(|m| m["type"] == "build" && m["ok"] == true).await;
+    let relaunched = stream.until(|m| m["type"] == "launched").await;
+    assert_ne!(relaunched["module_sha256"], launched);
+    let output = stream.until(|m| m["type"] == "output").await;
+    assert_eq!(output["lines"], json!(["version two, changed"]));
+    let (_, storage) = api.get("/api/programs/test.watched/storage").await;
+    assert_eq!(storage["entries"][0]["value"], "across rebuilds", "{storage}");
+
+    // A failed build is shown, and the last good module keeps running.
+    std::fs::write(app.path().join("broken"), "").unwrap();
+    let failed = stream.until(|m| m["type"] == "build").await;
+    assert_eq!(failed["ok"], false);
+    let message = failed["message"].as_str().unwrap();
+    assert!(message.contains("failed") && message.contains("expected `)` at src/app.wat:3"), "{message}");
+    let (_, info) = api.get("/api").await;
+    assert!(info["build_error"].as_str().unwrap().contains("src/app.wat:3"), "{info}");
+    let (_, described) = api.get(&format!("/api/sessions/{session}")).await;
+    assert_eq!(described["module_sha256"], relaunched["module_sha256"]);
+    assert_eq!(described["ended"], Value::Null);
+    let relaunch = stream.call(json!({"type": "relaunch"})).await;
+    assert_eq!(relaunch["result"]["ok"], true, "{relaunch}");
+    let (_, described) = api.get(&format!("/api/sessions/{session}")).await;
+    assert_eq!(described["module_sha256"], relaunched["module_sha256"]);
+
+    // Fixed again: the error clears.
+    std::fs::remove_file(app.path().join("broken")).unwrap();
+    write_source(app.path(), "version three");
+    stream.until(|m| m["type"] == "build" && m["ok"] == true).await;
+    let output = stream.until(|m| m["type"] == "output").await;
+    assert_eq!(output["lines"], json!(["version three"]));
+    let (_, info) = api.get("/api").await;
+    assert_eq!(info["build_error"], Value::Null);
+}
