@@ -238,25 +238,20 @@ fn prompts_take_scripted_answers_and_decline_without_them() {
     assert!(text(&nobody.stdout).contains("open Deals after a tap: Declined"), "{}", text(&nobody.stdout));
 }
 
-const PHONE_WAT: &str = r#"(module
-  (import "miniapp:identity" "phone" (func $phone (param i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (func (export "miniapp_abi_v1_0"))
-  (global $heap (mut i32) (i32.const 4096))
-  (func (export "miniapp_alloc") (param $size i32) (result i32)
-    (local $ptr i32)
-    (local.set $ptr (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
-    (local.get $ptr))
-  (func (export "miniapp_on_launch") (param i32 i32) (result i32)
-    (call $phone (i32.const 0) (i32.const 0) (i32.const 16))))"#;
+fn phone_wat() -> String {
+    support::wat_guest(
+        r#"(import "miniapp:identity" "phone" (func $phone (param i32 i32 i32) (result i32)))"#,
+        "",
+        "(call $phone (i32.const 0) (i32.const 0) (i32.const 16))",
+    )
+}
 
 #[test]
 fn permissions_are_listed_and_revoked() {
     let data = tempfile::tempdir().unwrap();
     let dir = wat_app(
         &data.path().join("phone"),
-        PHONE_WAT,
+        &phone_wat(),
         "[capabilities.identity.scopes]\nphone = \"Call you when the parcel arrives\"\n",
     );
     let app = dir.to_str().unwrap();

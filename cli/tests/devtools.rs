@@ -137,6 +137,24 @@ impl Browser {
         panic!("`{selector}` never showed `{wanted}`; it shows: {last}");
     }
 
+    /// The attribute `name` of what `selector` finds, finding it again if the
+    /// page redrew it meanwhile.
+    async fn attr(&self, selector: &str, name: &str) -> String {
+        let mut last = None;
+        for _ in 0..(HANG_GUARD.as_millis() / 100) {
+            match self.client.find(Locator::Css(selector)).await {
+                Ok(element) => match element.attr(name).await {
+                    Ok(Some(value)) => return value,
+                    Ok(None) => panic!("`{selector}` has no `{name}`"),
+                    Err(error) => last = Some(error),
+                },
+                Err(error) => last = Some(error),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot read `{name}` of `{selector}`: {last:?}");
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
@@ -199,16 +217,16 @@ async fn the_storefront_in_the_devtools_buys_shares_and_agrees_with_the_ledger()
 
     // The ledger panel and `miniapp ledger list --json` agree.
     browser.click(Locator::Css("#tabs button[data-tab='ledger']")).await;
-    let row = browser.css("#orders tr.order").await;
-    let (order, state) = (row.attr("data-order").await.unwrap(), row.attr("data-state").await.unwrap());
+    let order = browser.attr("#orders tr.order", "data-order").await;
+    let state = browser.attr("#orders tr.order", "data-state").await;
     let listed = miniapp(data.path(), &["ledger", "list", "--json"]);
     let listed: Value = serde_json::from_str(&text(&listed.stdout)).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
-    assert_eq!(order.as_deref(), listed[0]["out_trade_no"].as_str());
-    assert_eq!(state.as_deref(), Some("paid"));
+    assert_eq!(Some(order.as_str()), listed[0]["out_trade_no"].as_str());
+    assert_eq!(state, "paid");
     assert_eq!(listed[0]["state"], "paid");
-    let amount = browser.css("#orders tr.order td[data-amount]").await.attr("data-amount").await.unwrap();
-    assert_eq!(amount.as_deref(), Some(listed[0]["amount"].to_string().as_str()));
+    let amount = browser.attr("#orders tr.order td[data-amount]", "data-amount").await;
+    assert_eq!(amount, listed[0]["amount"].to_string());
 
     // The Host calls panel lists the payment request with its reply.
     browser.click(Locator::Css("#tabs button[data-tab='calls']")).await;

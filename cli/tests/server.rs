@@ -51,6 +51,7 @@ async fn every_request_needs_the_token_and_every_bad_one_gets_a_json_error() {
         ("GET", "/api/nothing/here", None, 404, "no_route"),
         ("POST", "/api/programs", Some(r#"{"dir": "/nonexistent/app"}"#), 422, "load_failed"),
         ("POST", "/api/programs", Some(r#"{}"#), 422, "bad_request"),
+        ("POST", "/api/programs", Some(r#"{"dir": "sample-programs/hello", "build": true}"#), 422, "bad_request"),
         ("PUT", "/api/payment-scenario", Some(r#"{"scenario": "lucky"}"#), 422, "bad_request"),
         ("PUT", "/api/settings/links/direct", Some(r#"{"enabled": true}"#), 422, "bad_request"),
     ];
@@ -71,6 +72,13 @@ async fn every_request_needs_the_token_and_every_bad_one_gets_a_json_error() {
     // Another site's page cannot use the server, even with a browser's cookie.
     let (status, answer) = api.send("GET", "/api", None, &[("origin", "https://evil.example")]).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("origin_refused")), "{answer}");
+
+    // A built program loads; the list has both.
+    let (status, loaded) = api.post("/api/programs", json!({"dir": "sample-programs/taobao-deals"})).await;
+    assert_eq!(status, 201, "{loaded}");
+    assert_eq!(loaded["id"], STOREFRONT);
+    let (_, listed) = api.get("/api/programs").await;
+    assert_eq!(listed["programs"].as_array().unwrap().len(), 1, "loading it again replaces it");
 
     // After all that, the server and the session are fine.
     let (status, described) = api.get("/api/sessions/s1").await;
@@ -290,26 +298,16 @@ build = ["sh", "-c", "if [ -e broken ]; then echo 'error: expected `)` at src/ap
 }
 
 fn write_source(dir: &std::path::Path, version: &str) {
-    let wat = format!(
-        r#"(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 256) "{version}\n")
-  (func (export "miniapp_abi_v1_0"))
-  (global $heap (mut i32) (i32.const 4096))
-  (func (export "miniapp_alloc") (param $size i32) (result i32)
-    (local $ptr i32)
-    (local.set $ptr (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
-    (local.get $ptr))
-  (func (export "miniapp_on_launch") (param i32 i32) (result i32)
-    (i32.store (i32.const 64) (i32.const 256))
-    (i32.store (i32.const 68) (i32.const {len}))
+    let wat = support::wat_guest(
+        r#"(import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))"#,
+        &format!(r#"(data (i32.const 256) "{version}\n")"#),
+        &format!(
+            "(i32.store (i32.const 64) (i32.const 256))
+    (i32.store (i32.const 68) (i32.const {}))
     (drop (call $fd_write (i32.const 1) (i32.const 64) (i32.const 1) (i32.const 72)))
-    (i32.const 0))
-)
-"#,
-        len = version.len() + 1
+    (i32.const 0)",
+            version.len() + 1
+        ),
     );
     std::fs::write(dir.join("src/app.wat"), wat).unwrap();
 }

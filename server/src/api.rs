@@ -172,6 +172,12 @@ async fn load_program(State(state): Shared, Body(bytes): Body) -> Reply {
     let app = match (request.dir, request.package, request.installed) {
         (Some(dir), None, None) => {
             let dir = std::path::PathBuf::from(dir);
+            if request.build && !state.config.allow_builds {
+                return Err(ServeError::bad_request(
+                    "build: this server does not run build commands (a manifest's command runs on the server's \
+                     machine); start it with --allow-builds, or load a built program",
+                ));
+            }
             if request.build {
                 let manifest = miniapp_host::Manifest::from_dir(&dir).map_err(|e| load(e.into()))?;
                 let build_dir = dir.clone();

@@ -70,6 +70,10 @@ pub struct ServerConfig {
     /// Messages a session keeps for streams that connect late; older ones are
     /// dropped (a stream starting before them is told how many).
     pub max_session_messages: usize,
+    /// Whether `POST /api/programs` may run a program's build command (a
+    /// command from the program's own manifest, run on this machine): on for
+    /// the developer's `miniapp dev`, off unless asked for otherwise.
+    pub allow_builds: bool,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +86,7 @@ impl Default for ServerConfig {
             max_programs: 64,
             prompt_timeout: Duration::from_secs(600),
             max_session_messages: 10_000,
+            allow_builds: false,
         }
     }
 }

@@ -102,24 +102,8 @@ impl Sessions {
         context: LaunchContext,
         user: String,
     ) -> Result<Arc<Handle>, ServeError> {
-        if self.reserved.fetch_add(1, Ordering::SeqCst) >= self.max {
-            self.reserved.fetch_sub(1, Ordering::SeqCst);
-            return Err(ServeError::SessionLimit { limit: self.max });
-        }
-        let opened = self.start(server, app, context, user).await;
-        if opened.is_err() {
-            self.reserved.fetch_sub(1, Ordering::SeqCst);
-        }
-        opened
-    }
-
-    async fn start(
-        &self,
-        server: &ServerState,
-        app: App,
-        context: LaunchContext,
-        user: String,
-    ) -> Result<Arc<Handle>, ServeError> {
+        // The slot is taken first, so the limit holds while sessions start at once.
+        let slot = Slot::take(&self.reserved, self.max)?;
         let id = format!("s{}", self.next.fetch_add(1, Ordering::Relaxed));
         let log = Arc::new(Log::new(server.config.max_session_messages));
         let waiting = Arc::new(Waiting::default());
@@ -159,6 +143,7 @@ impl Sessions {
             let _ = finished.send(());
         });
         self.lock().insert(id, handle.clone());
+        slot.keep();
         Ok(handle)
     }
 
@@ -181,6 +166,35 @@ impl Sessions {
         let ids: Vec<String> = self.lock().keys().cloned().collect();
         for id in ids {
             let _ = self.close(&id).await;
+        }
+    }
+}
+
+/// A reserved place in the session limit, given back unless kept.
+struct Slot<'a> {
+    reserved: &'a AtomicUsize,
+    kept: bool,
+}
+
+impl<'a> Slot<'a> {
+    fn take(reserved: &'a AtomicUsize, max: usize) -> Result<Slot<'a>, ServeError> {
+        if reserved.fetch_add(1, Ordering::SeqCst) >= max {
+            reserved.fetch_sub(1, Ordering::SeqCst);
+            return Err(ServeError::SessionLimit { limit: max });
+        }
+        Ok(Slot { reserved, kept: false })
+    }
+
+    /// The session opened: the place is its own until it closes.
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.reserved.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

@@ -53,6 +53,11 @@ pub struct ServeArgs {
     /// Do not run the manifests' build commands.
     #[arg(long)]
     no_build: bool,
+
+    /// Let `POST /api/programs` run a program's build command (`"build": true`):
+    /// anyone with the token could then run commands on this machine.
+    #[arg(long)]
+    allow_builds: bool,
 }
 
 /// Arguments of `miniapp dev`.
@@ -109,7 +114,8 @@ fn announce(running: &miniapp_server::Running, what: &str) {
 pub async fn serve(config: HostConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let switch = ScenarioSwitch::default();
     let host = open_host(config, &switch)?;
-    let server = Server::new(host.clone(), switch, args.listen.config()?);
+    let config = ServerConfig { allow_builds: args.allow_builds, ..args.listen.config()? };
+    let server = Server::new(host.clone(), switch, config);
     for program in &args.programs {
         let app = Target::parse(program)?.load(&host, args.no_build).await?;
         server.add_program(app)?;
@@ -124,7 +130,9 @@ pub async fn dev(config: HostConfig, args: DevArgs) -> anyhow::Result<ExitCode> 
     let switch = ScenarioSwitch::default();
     let host = open_host(config, &switch)?;
     let app = Target::Directory(args.app_dir.clone()).load(&host, false).await?;
-    let server = Server::new(host, switch, args.listen.config()?);
+    // The developer's own machine and program: building is the point.
+    let config = ServerConfig { allow_builds: true, ..args.listen.config()? };
+    let server = Server::new(host, switch, config);
     let id = server.add_program(app)?;
     server.set_dev_program(&id);
     let running = server.bind().await?;

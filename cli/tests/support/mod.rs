@@ -27,3 +27,25 @@ pub fn miniapp(data: &Path, args: &[&str]) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// A minimal guest in WAT speaking ABI 1.0: `imports`, one page of memory with
+/// `data`, a bump allocator, and `miniapp_on_launch` running `launch` (which
+/// leaves its status on the stack).
+#[allow(dead_code)] // Not every test binary sharing this module writes guests.
+pub fn wat_guest(imports: &str, data: &str, launch: &str) -> String {
+    format!(
+        r#"(module
+  {imports}
+  (memory (export "memory") 1)
+  {data}
+  (func (export "miniapp_abi_v1_0"))
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "miniapp_alloc") (param $size i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $ptr))
+  (func (export "miniapp_on_launch") (param i32 i32) (result i32)
+    {launch}))"#
+    )
+}

@@ -324,6 +324,7 @@ function command(message) {
   state.requests += 1;
   message.id = state.requests;
   if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(message));
+  else consoleLine("host", "not connected to the session; relaunch or reload the page");
 }
 
 function connect() {
@@ -601,3 +602,7 @@ async function start() {
 }
 
 document.addEventListener("DOMContentLoaded", () => start().catch((e) => setStatus(e.message, "bad")));
+// Leaving the page closes its session, so reloads do not pile sessions up.
+window.addEventListener("pagehide", () => {
+  if (state.session) fetch("/api/sessions/" + state.session, { method: "DELETE", keepalive: true, credentials: "same-origin" });
+});
