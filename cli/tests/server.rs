@@ -54,6 +54,8 @@ async fn every_request_needs_the_token_and_every_bad_one_gets_a_json_error() {
         ("POST", "/api/programs", Some(r#"{"dir": "sample-programs/hello", "build": true}"#), 422, "bad_request"),
         ("PUT", "/api/payment-scenario", Some(r#"{"scenario": "lucky"}"#), 422, "bad_request"),
         ("PUT", "/api/settings/links/direct", Some(r#"{"enabled": true}"#), 422, "bad_request"),
+        ("GET", "/api/sessions/s1/messages?from=soon", None, 400, "bad_request"),
+        ("GET", "/api/audit?limit=-1", None, 400, "bad_request"),
     ];
     let session = api.open(STOREFRONT, json!({})).await;
     assert_eq!(session, "s1");
@@ -73,7 +75,13 @@ async fn every_request_needs_the_token_and_every_bad_one_gets_a_json_error() {
     let (status, answer) = api.send("GET", "/api", None, &[("origin", "https://evil.example")]).await;
     assert_eq!((status, answer["error"]["code"].as_str()), (403, Some("origin_refused")), "{answer}");
 
-    // A built program loads; the list has both.
+    // The page is served under a strict policy: its own script and style only.
+    let (status, policy, html) = api.page("/").await;
+    assert_eq!(status, 200);
+    assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"), "{policy}");
+    assert!(html.contains("<script src=\"devtools.js\" defer></script>") && !html.contains("onclick"), "{html}");
+
+    // A built program loads again, replacing itself.
     let (status, loaded) = api.post("/api/programs", json!({"dir": "sample-programs/taobao-deals"})).await;
     assert_eq!(status, 201, "{loaded}");
     assert_eq!(loaded["id"], STOREFRONT);

@@ -63,6 +63,7 @@ pub(crate) fn router(state: Arc<ServerState>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::require_token))
+        .layer(axum::middleware::from_fn(crate::failure::json_errors))
         .with_state(state)
 }
 

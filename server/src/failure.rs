@@ -221,6 +221,29 @@ impl IntoResponse for ServeError {
     }
 }
 
+/// Gives every error response the JSON shape, including those the framework
+/// answers itself before a handler runs (a malformed path or query parameter, a
+/// refused WebSocket upgrade): their text becomes the message, their status stays.
+pub(crate) async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = match axum::body::to_bytes(response.into_body(), 16 << 10).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() { status.to_string() } else { text };
+    let error = ServeError::bad_request(message);
+    (status, axum::Json(serde_json::json!({ "error": error.to_json() }))).into_response()
+}
+
 impl From<miniapp_host::store::StoreError> for ServeError {
     fn from(source: miniapp_host::store::StoreError) -> ServeError {
         ServeError::Store { source }

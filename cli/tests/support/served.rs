@@ -122,6 +122,22 @@ impl Api {
         (status, value)
     }
 
+    /// `GET path` of a page: the status, the `Content-Security-Policy` header and the text.
+    pub async fn page(&self, path: &str) -> (u16, String, String) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let policy = response
+            .headers()
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (status, policy, response.text().await.unwrap())
+    }
+
     /// `GET path`.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.send("GET", path, None, &[]).await
