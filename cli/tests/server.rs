@@ -365,8 +365,9 @@ async fn dev_rebuilds_and_relaunches_on_change_and_keeps_the_last_good_module() 
     assert_eq!(described["module_sha256"], relaunched["module_sha256"]);
 
     // Fixed again: the error clears.
-    std::fs::remove_file(app.path().join("broken")).unwrap();
+    // (The source first: any build after the fix sees the new one.)
     write_source(app.path(), "version three");
+    std::fs::remove_file(app.path().join("broken")).unwrap();
     stream.until(|m| m["type"] == "build" && m["ok"] == true).await;
     let output = stream.until(|m| m["type"] == "output").await;
     assert_eq!(output["lines"], json!(["version three"]));

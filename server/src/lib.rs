@@ -70,6 +70,9 @@ pub struct ServerConfig {
     /// Messages a session keeps for streams that connect late; older ones are
     /// dropped (a stream starting before them is told how many).
     pub max_session_messages: usize,
+    /// Bytes of messages a session keeps, the same way: a thousand sessions
+    /// of large views must not hold the host's memory.
+    pub max_session_bytes: usize,
     /// Whether `POST /api/programs` may run a program's build command (a
     /// command from the program's own manifest, run on this machine): on for
     /// the developer's `miniapp dev`, off unless asked for otherwise.
@@ -86,6 +89,7 @@ impl Default for ServerConfig {
             max_programs: 64,
             prompt_timeout: Duration::from_secs(600),
             max_session_messages: 10_000,
+            max_session_bytes: 4 << 20,
             allow_builds: false,
         }
     }

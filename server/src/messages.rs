@@ -69,13 +69,16 @@ pub(crate) struct Log {
     inner: Mutex<LogInner>,
     latest: tokio::sync::watch::Sender<u64>,
     started: Instant,
-    cap: usize,
+    max_messages: usize,
+    max_bytes: usize,
 }
 
 struct LogInner {
     /// The `seq` of `messages[0]`.
     first_seq: u64,
     messages: VecDeque<Arc<str>>,
+    /// The bytes of `messages`.
+    bytes: usize,
     closed: bool,
 }
 
@@ -85,16 +88,19 @@ pub(crate) struct Batch {
     pub messages: Vec<Arc<str>>,
     /// The `seq` to ask for next.
     pub next: u64,
-    /// How many asked-for messages were already dropped (the log keeps its cap).
+    /// How many asked-for messages were already dropped (the log keeps its caps).
     pub dropped: u64,
     /// Whether the session is closed (nothing will follow).
     pub closed: bool,
 }
 
 impl Log {
-    pub(crate) fn new(cap: usize) -> Log {
-        let inner = LogInner { first_seq: 0, messages: VecDeque::new(), closed: false };
-        Log { inner: Mutex::new(inner), latest: tokio::sync::watch::channel(0).0, started: Instant::now(), cap }
+    /// A log keeping at most `max_messages` messages of at most `max_bytes` in
+    /// all (the newest is always kept).
+    pub(crate) fn new(max_messages: usize, max_bytes: usize) -> Log {
+        let inner = LogInner { first_seq: 0, messages: VecDeque::new(), bytes: 0, closed: false };
+        let latest = tokio::sync::watch::channel(0).0;
+        Log { inner: Mutex::new(inner), latest, started: Instant::now(), max_messages, max_bytes }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
@@ -112,9 +118,12 @@ impl Log {
         let t_ms = (self.started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
         let text = serde_json::to_string(&Envelope { seq, t_ms, message: &message })
             .unwrap_or_else(|e| format!("{{\"seq\":{seq},\"type\":\"unserializable\",\"message\":\"{e}\"}}"));
+        inner.bytes += text.len();
         inner.messages.push_back(Arc::from(text));
-        while inner.messages.len() > self.cap.max(1) {
-            inner.messages.pop_front();
+        while inner.messages.len() > 1 && (inner.messages.len() > self.max_messages || inner.bytes > self.max_bytes) {
+            if let Some(dropped) = inner.messages.pop_front() {
+                inner.bytes -= dropped.len();
+            }
             inner.first_seq += 1;
         }
         inner.closed = closing;
@@ -270,4 +279,38 @@ pub(crate) fn one_line(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(n: usize) -> Message {
+        Message::Notice { capability: "test".into(), message: "x".repeat(n) }
+    }
+
+    #[test]
+    fn the_log_keeps_its_caps_and_says_what_it_dropped() {
+        let log = Log::new(3, 1 << 20);
+        for _ in 0..5 {
+            log.push(note(1));
+        }
+        let batch = log.since(0);
+        assert_eq!((batch.messages.len(), batch.next, batch.dropped), (3, 5, 2));
+        assert!(batch.messages[0].contains("\"seq\":2"));
+        let batch = log.since(4);
+        assert_eq!((batch.messages.len(), batch.dropped), (1, 0));
+
+        let log = Log::new(100, 300);
+        for _ in 0..4 {
+            log.push(note(100));
+        }
+        let batch = log.since(0);
+        assert_eq!(batch.messages.len(), 1, "only what fits in 300 bytes, and always the newest");
+        assert_eq!(batch.dropped, 3);
+        log.push(Message::Closed {});
+        log.push(note(1));
+        let batch = log.since(0);
+        assert!(batch.closed && batch.messages.last().unwrap().contains("closed"), "nothing after closed");
+    }
 }

@@ -105,7 +105,7 @@ impl Sessions {
         // The slot is taken first, so the limit holds while sessions start at once.
         let slot = Slot::take(&self.reserved, self.max)?;
         let id = format!("s{}", self.next.fetch_add(1, Ordering::Relaxed));
-        let log = Arc::new(Log::new(server.config.max_session_messages));
+        let log = Arc::new(Log::new(server.config.max_session_messages, server.config.max_session_bytes));
         let waiting = Arc::new(Waiting::default());
         let transcript = Transcript::new();
         let person = Arc::new(RemoteUser {
