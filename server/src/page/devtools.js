@@ -602,6 +602,24 @@ async function start() {
 }
 
 document.addEventListener("DOMContentLoaded", () => start().catch((e) => setStatus(e.message, "bad")));
+// A button's key taps it, as at the terminal; Escape is the host's back button.
+document.addEventListener("keydown", (event) => {
+  const typing = event.target && ["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName);
+  if (state.prompt || typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.key === "Escape") {
+    event.preventDefault();
+    command({ type: "back" });
+    return;
+  }
+  if (event.key.length !== 1) return;
+  const key = event.key.toLowerCase();
+  const button = Array.from(document.querySelectorAll("#view button[data-key]")).find((b) => b.dataset.key === key && !b.disabled);
+  if (button) {
+    event.preventDefault();
+    button.click();
+  }
+});
+
 // Leaving the page closes its session, so reloads do not pile sessions up.
 window.addEventListener("pagehide", () => {
   if (state.session) fetch("/api/sessions/" + state.session, { method: "DELETE", keepalive: true, credentials: "same-origin" });
