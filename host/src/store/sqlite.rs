@@ -69,6 +69,14 @@ impl Drop for Sqlite {
     }
 }
 
+/// How long a host waits for another to release the database file.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether SQLite refused because another connection holds the lock.
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(error.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
 fn query_error(error: rusqlite::Error) -> StoreError {
     StoreError::Query(error.to_string())
 }
@@ -78,14 +86,27 @@ impl Sqlite {
     pub(super) fn open(path: &Path) -> Result<Sqlite, StoreError> {
         let open_error = |e: rusqlite::Error| StoreError::Open { path: path.to_path_buf(), reason: e.to_string() };
         let connection = Connection::open(path).map_err(open_error)?;
-        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_error)?;
-        connection
-            .execute_batch(
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
+        // Turning a new file to WAL takes an exclusive lock for which SQLite does
+        // not call the busy handler (it could deadlock): hosts opening one file
+        // at once take turns here, within the same timeout.
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            let set = connection.execute_batch(
                 "PRAGMA journal_mode=WAL;
                  PRAGMA synchronous=FULL;
                  PRAGMA foreign_keys=ON;",
-            )
-            .map_err(open_error)?;
+            );
+            match set {
+                Ok(()) => break,
+                Err(error) if is_busy(&error) && started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                Err(error) => return Err(open_error(error)),
+            }
+        }
         Sqlite::start(path.to_path_buf(), connection, false)
     }
 
@@ -105,7 +126,7 @@ impl Sqlite {
         let mode = if wal.exists() { "mode=ro" } else { "mode=ro&immutable=1" };
         let connection =
             Connection::open_with_flags(format!("file:{}?{mode}", path.display()), flags).map_err(open_error)?;
-        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_error)?;
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         Sqlite::start(path, connection, true).map(Some)
     }
 
