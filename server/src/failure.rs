@@ -101,7 +101,7 @@ pub enum ServeError {
         limit: usize,
     },
     /// The program could not be loaded.
-    #[error("cannot load the program: {source}")]
+    #[error("cannot load the program")]
     Load {
         /// Why.
         #[source]
@@ -111,27 +111,35 @@ pub enum ServeError {
     #[error("{0}")]
     Build(#[from] crate::build::BuildError),
     /// The program could not be started.
-    #[error("cannot start the program: {source}")]
+    #[error("cannot start the program")]
     Start {
         /// Why.
         #[source]
         source: miniapp_host::SessionError,
     },
     /// The host's records could not be read or written.
-    #[error("the host's records: {source}")]
+    #[error("the host's records failed")]
     Store {
         /// Why.
         #[source]
         source: miniapp_host::store::StoreError,
     },
     /// The server could not listen.
-    #[error("cannot listen on {bind}: {source}")]
+    #[error("cannot listen on {bind}")]
     Bind {
         /// The address.
         bind: SocketAddr,
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// Another process listens there already.
+    #[error(
+        "cannot listen on {bind}: another process already does; pick another port with --bind (a port of 0 picks a free one)"
+    )]
+    AddressInUse {
+        /// The address.
+        bind: SocketAddr,
     },
     /// A non-loopback address without `allow_remote`.
     #[error(
@@ -167,6 +175,7 @@ impl ServeError {
             ServeError::Start { .. } => "start_failed",
             ServeError::Store { .. } => "store_failed",
             ServeError::Bind { .. } => "bind_failed",
+            ServeError::AddressInUse { .. } => "address_in_use",
             ServeError::RemoteRefused { .. } => "remote_refused",
         }
     }
@@ -192,6 +201,7 @@ impl ServeError {
             ServeError::Start { .. }
             | ServeError::Store { .. }
             | ServeError::Bind { .. }
+            | ServeError::AddressInUse { .. }
             | ServeError::RemoteRefused { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -155,7 +155,10 @@ impl Server {
         if !bind.ip().is_loopback() && !self.state.config.allow_remote {
             return Err(ServeError::RemoteRefused { bind });
         }
-        let listener = tokio::net::TcpListener::bind(bind).await.map_err(|source| ServeError::Bind { bind, source })?;
+        let listener = tokio::net::TcpListener::bind(bind).await.map_err(|source| match source.kind() {
+            std::io::ErrorKind::AddrInUse => ServeError::AddressInUse { bind },
+            _ => ServeError::Bind { bind, source },
+        })?;
         let addr = listener.local_addr().map_err(|source| ServeError::Bind { bind, source })?;
         let router = api::router(self.state.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
