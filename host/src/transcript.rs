@@ -158,16 +158,11 @@ impl Transcript {
         reply: &[u8],
         took: Duration,
     ) {
-        let status = if status == 0 {
-            "ok".to_string()
-        } else {
-            ErrorCode::from_number(status).map_or_else(|| status.to_string(), |c| c.as_str().to_string())
-        };
         self.record(Record::HostCall {
             capability: capability.to_string(),
             function: function.to_string(),
             request: message_value(request),
-            status,
+            status: status_name(status),
             reply: message_value(reply),
             micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         });
@@ -202,6 +197,15 @@ impl Transcript {
         document.insert("entries".into(), entries);
         Value::Object(document)
     }
+}
+
+/// A host call's status as records show it: `ok`, the error code's name, or the
+/// number when it is no known code.
+pub fn status_name(status: i32) -> String {
+    if status == 0 {
+        return "ok".to_string();
+    }
+    ErrorCode::from_number(status).map_or_else(|| status.to_string(), |c| c.as_str().to_string())
 }
 
 /// The fields a transcript file starts with: the program, its publisher key,

@@ -159,16 +159,11 @@ pub(crate) struct Streamer {
 
 impl CallObserver for Streamer {
     fn host_call(&self, capability: &str, function: &str, request: &[u8], status: i32, reply: &[u8], took: Duration) {
-        let status = if status == 0 {
-            "ok".to_string()
-        } else {
-            miniapp_abi::ErrorCode::from_number(status).map_or_else(|| status.to_string(), |c| c.as_str().to_string())
-        };
         self.log.push(Message::HostCall {
             capability: capability.to_string(),
             function: function.to_string(),
             request: shown_message(request),
-            status,
+            status: miniapp_host::transcript::status_name(status),
             reply: shown_message(reply),
             micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         });
@@ -238,31 +233,15 @@ fn sanitized_event(event: &Event) -> Event {
 }
 
 /// A prompt as streamed: its lines as a person reads them, and each field
-/// (sanitized) for a front end that draws its own dialog.
+/// (sanitized, as the host shows it) for a front end that draws its own dialog.
 pub(crate) fn prompt_message(id: u64, prompt: &Prompt) -> Message {
-    use sanitize::{line, line_within};
-    let lines = |items: &[String]| items.iter().map(|item| line(item)).collect::<Vec<_>>();
-    let detail = match prompt {
-        Prompt::OpenLink { program, target, surface } => {
-            serde_json::json!({ "program": line(program), "target": line(target), "surface": surface })
-        }
-        Prompt::Consent { program, scope, purpose, shared } => serde_json::json!({
-            "program": line(program), "scope": line(scope), "purpose": line_within(purpose, 200), "shared": line(shared),
-        }),
-        Prompt::ChooseAddress { program, purpose, options } => serde_json::json!({
-            "program": line(program), "purpose": line_within(purpose, 200), "options": lines(options),
-        }),
-        Prompt::Payment { program, payee, merchant_id, amount, description, methods, method_ids } => {
-            serde_json::json!({
-                "program": line(program), "payee": line(payee), "merchant_id": line(merchant_id), "amount": line(amount),
-                "description": line_within(description, 128), "methods": lines(methods), "method_ids": lines(method_ids),
-            })
-        }
-        Prompt::Share { program, title, target, surface } => serde_json::json!({
-            "program": line(program), "title": line_within(title, 64), "target": line(target), "surface": surface,
-        }),
-    };
-    Message::Prompt { prompt: id, kind: prompt.kind(), lines: prompt.lines(), detail, expected: prompt.expected() }
+    Message::Prompt {
+        prompt: id,
+        kind: prompt.kind(),
+        lines: prompt.lines(),
+        detail: prompt.fields(),
+        expected: prompt.expected(),
+    }
 }
 
 /// An error and its causes as one line (a cause its message already quotes is

@@ -14,6 +14,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+// How much of a program's purpose, payment description and card title a prompt
+// shows before cutting it visibly (in its lines and its fields alike).
+const MAX_PURPOSE_CHARS: usize = 200;
+const MAX_DESCRIPTION_CHARS: usize = 128;
+const MAX_TITLE_CHARS: usize = 64;
+
 /// What the host asks the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prompt {
@@ -97,6 +103,37 @@ impl Prompt {
         self.lines().join(" ")
     }
 
+    /// Each part of the question, sanitized and shortened as [`Prompt::lines`]
+    /// shows it, for a front end that draws its own dialog (the server's
+    /// DevTools): `program` and the kind's own fields (`payee`, `amount`,
+    /// `methods`, `method_ids`… for the payment sheet).
+    pub fn fields(&self) -> serde_json::Value {
+        use crate::sanitize::{line, line_within};
+        use serde_json::json;
+        let lines = |items: &[String]| items.iter().map(|item| line(item)).collect::<Vec<_>>();
+        match self {
+            Prompt::OpenLink { program, target, surface } => {
+                json!({ "program": line(program), "target": line(target), "surface": surface })
+            }
+            Prompt::Consent { program, scope, purpose, shared } => json!({
+                "program": line(program), "scope": line(scope),
+                "purpose": line_within(purpose, MAX_PURPOSE_CHARS), "shared": line(shared),
+            }),
+            Prompt::ChooseAddress { program, purpose, options } => json!({
+                "program": line(program), "purpose": line_within(purpose, MAX_PURPOSE_CHARS), "options": lines(options),
+            }),
+            Prompt::Payment { program, payee, merchant_id, amount, description, methods, method_ids } => json!({
+                "program": line(program), "payee": line(payee), "merchant_id": line(merchant_id), "amount": line(amount),
+                "description": line_within(description, MAX_DESCRIPTION_CHARS),
+                "methods": lines(methods), "method_ids": lines(method_ids),
+            }),
+            Prompt::Share { program, title, target, surface } => json!({
+                "program": line(program), "title": line_within(title, MAX_TITLE_CHARS),
+                "target": line(target), "surface": surface,
+            }),
+        }
+    }
+
     /// The question as it is laid out for a person: one line for most prompts; the
     /// payment sheet as a sheet (payee, amount, what for, who asks, the numbered
     /// methods). Sanitized like [`Prompt::text`].
@@ -109,7 +146,7 @@ impl Prompt {
             Prompt::Consent { program, scope, purpose, shared } => vec![format!(
                 "{} asks for your {scope} (\"{}\"); it would receive: {}. Allow?",
                 line(program),
-                line_within(purpose, 200),
+                line_within(purpose, MAX_PURPOSE_CHARS),
                 line(shared)
             )],
             Prompt::ChooseAddress { program, purpose, options } => {
@@ -118,14 +155,14 @@ impl Prompt {
                 vec![format!(
                     "{} asks for a shipping address (\"{}\"). Pick one or refuse: {}",
                     line(program),
-                    line_within(purpose, 200),
+                    line_within(purpose, MAX_PURPOSE_CHARS),
                     list.join("; ")
                 )]
             }
             Prompt::Payment { program, payee, merchant_id, amount, description, methods, .. } => {
                 let mut sheet = vec![
                     format!("Payment sheet — pay {amount} to {} (merchant {})", line(payee), line(merchant_id)),
-                    format!("  for:        \"{}\"", line_within(description, 128)),
+                    format!("  for:        \"{}\"", line_within(description, MAX_DESCRIPTION_CHARS)),
                     format!("  asked by:   {}", line(program)),
                 ];
                 sheet.extend(methods.iter().enumerate().map(|(i, m)| format!("  {}) {}", i + 1, line(m))));
@@ -135,7 +172,7 @@ impl Prompt {
             Prompt::Share { program, title, target, surface } => vec![format!(
                 "{} wants to share \"{}\" ({}) to {surface}. Share it?",
                 line(program),
-                line_within(title, 64),
+                line_within(title, MAX_TITLE_CHARS),
                 line(target)
             )],
         }
