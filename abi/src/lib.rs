@@ -93,6 +93,7 @@ pub mod identity;
 pub mod lifecycle;
 pub mod link;
 pub mod payment;
+pub mod script;
 pub mod storage;
 pub mod view;
 
@@ -169,6 +170,10 @@ pub const EXPORT_ON_EVENT: &str = "miniapp_on_event";
 /// Guest export: the WASI reactor initialiser, called once after instantiation if
 /// present.
 pub const EXPORT_INITIALIZE: &str = "_initialize";
+/// Guest export: `(ptr: i32, len: i32) -> i32`. A script runtime's only: receives
+/// the program's [`script::Sources`] once, after instantiation and before the
+/// launch (docs/abi.md §4.6).
+pub const EXPORT_RUNTIME_LOAD: &str = "miniapp_runtime_load";
 /// Guest export: the linear memory all messages live in.
 pub const EXPORT_MEMORY: &str = "memory";
 

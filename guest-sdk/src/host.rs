@@ -30,6 +30,10 @@ macro_rules! host_functions {
                 $crate::host::NOT_IN_A_GUEST
             }
         )*
+
+        /// This import module's functions by name, for [`crate::raw::call`].
+        pub(crate) const FUNCTIONS: &[(&str, $crate::host::RawHostFn)] =
+            &[$((stringify!($name), $rust as $crate::host::RawHostFn)),*];
     };
 }
 pub(crate) use host_functions;
@@ -51,7 +55,8 @@ pub(crate) fn request<Req: Serialize + ?Sized, Resp: DeserializeOwned>(
         .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot decode the host's reply: {e}")))
 }
 
-fn call(function: RawHostFn, request: &[u8]) -> Result<Vec<u8>> {
+/// Calls a host function with request bytes; the reply's bytes, or the host's error.
+pub(crate) fn call(function: RawHostFn, request: &[u8]) -> Result<Vec<u8>> {
     let mut slot = [0u32; 2];
     // SAFETY: the request buffer and the reply slot are live for the whole call; the
     // host only reads the former and writes the 8 bytes of the latter.
@@ -91,7 +96,7 @@ pub fn alloc(size: i32) -> i32 {
 ///
 /// # Safety
 /// `ptr` must be 0 or a pointer `alloc(len)` returned, not yet taken.
-unsafe fn take_buffer(ptr: u32, len: u32) -> Vec<u8> {
+pub unsafe fn take_buffer(ptr: u32, len: u32) -> Vec<u8> {
     if ptr == 0 || len == 0 {
         return Vec::new();
     }

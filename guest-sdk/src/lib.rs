@@ -34,6 +34,7 @@ mod host;
 pub mod identity;
 pub mod link;
 pub mod payment;
+pub mod raw;
 pub mod storage;
 pub mod view;
 
@@ -121,7 +122,7 @@ macro_rules! export_app {
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::host::{alloc, on_event, on_hide, on_launch, on_show};
+    pub use crate::host::{alloc, on_event, on_hide, on_launch, on_show, take_buffer};
 }
 
 #[cfg(test)]

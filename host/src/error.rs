@@ -160,6 +160,25 @@ pub enum LoadError {
         /// Both fingerprints, why the id is bound, and how to proceed.
         message: String,
     },
+    /// A script program's sources cannot be gathered: a file missing, unreadable,
+    /// not UTF-8, or more than the program may hold.
+    #[error("{program}: {reason}")]
+    ScriptInvalid {
+        /// The program id.
+        program: String,
+        /// What is wrong, naming the file.
+        reason: String,
+    },
+    /// A script program names a runtime this host does not have.
+    #[error("{program}: this host has no `{runtime}` runtime (`runtime` in miniapp.toml; it has: {offered})")]
+    UnknownRuntime {
+        /// The program id.
+        program: String,
+        /// The runtime asked for.
+        runtime: String,
+        /// The runtimes the host has, comma-separated, or `none`.
+        offered: String,
+    },
     /// No program of that id is installed.
     #[error(
         "no program `{program}` is installed here (`miniapp list` shows what is; `miniapp install PKG` installs one)"
@@ -196,6 +215,8 @@ impl LoadError {
             LoadError::ExportInvalid { .. } => "export_invalid",
             LoadError::Package(error) => error.code(),
             LoadError::PublisherMismatch { .. } => "publisher_mismatch",
+            LoadError::ScriptInvalid { .. } => "script_invalid",
+            LoadError::UnknownRuntime { .. } => "unknown_runtime",
             LoadError::NotInstalled { .. } => "not_installed",
             LoadError::Host { .. } => "host_error",
         }

@@ -1,7 +1,7 @@
 //! The host: one engine, one linker with every capability's host functions, the
 //! database, the audit log and the module cache — shared by every program it loads.
 
-use crate::app::{App, ModuleAnalysis, Runtime, analyze};
+use crate::app::{App, LoadCode, ModuleAnalysis, Runtime, analyze};
 use crate::audit::AuditLog;
 use crate::capabilities::payment::Payment;
 use crate::capabilities::payment::ledger::Ledger;
@@ -14,9 +14,10 @@ use crate::consent::{Nobody, User};
 use crate::engine::admission::Format;
 use crate::engine::{ModuleCache, SharedEngine};
 use crate::error::{HostError, LoadError};
-use crate::manifest::{Manifest, ManifestError};
+use crate::manifest::{Code, Manifest, ManifestError, Script};
 use crate::package::VerifiedPackage;
 use crate::programs::{Installed, InstalledProgram, Programs, Source};
+use crate::script::{Bundle, ScriptRuntime};
 use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};
 use miniapp_abi::ApiError;
@@ -44,10 +45,18 @@ pub struct HostBuilder {
     config: HostConfig,
     extra: Vec<Init>,
     providers: Vec<Arc<dyn ProviderPlugin>>,
+    scripts: BTreeMap<String, ScriptRuntime>,
     user: Arc<dyn User>,
 }
 
 impl HostBuilder {
+    /// Adds a script runtime: programs whose manifest says `runtime = "<name>"`
+    /// run on it (one of the same name is replaced).
+    pub fn script_runtime(mut self, runtime: ScriptRuntime) -> HostBuilder {
+        self.scripts.insert(runtime.name().to_string(), runtime);
+        self
+    }
+
     /// Adds a capability, made by `init` from the host's services when the host is
     /// built — the path the built-in ones take (one of the same name is replaced).
     pub fn capability<F>(mut self, init: F) -> HostBuilder
@@ -114,6 +123,7 @@ impl HostBuilder {
             linker,
             registry,
             cache: ModuleCache::new(cache_dir),
+            scripts: self.scripts,
             user: self.user,
         };
         Ok(Host { inner: Arc::new(HostInner { runtime: Arc::new(runtime), services, programs, ledger, receipts }) })
@@ -146,8 +156,7 @@ fn check_plugins(config: &HostConfig, registry: &Registry, provider_methods: &[S
 struct AppFiles {
     manifest: Manifest,
     dir: PathBuf,
-    module_bytes: Vec<u8>,
-    module_path: PathBuf,
+    code: LoadCode,
 }
 
 impl Host {
@@ -158,7 +167,13 @@ impl Host {
 
     /// A builder, for adding capabilities.
     pub fn builder(config: HostConfig) -> HostBuilder {
-        HostBuilder { config, extra: Vec::new(), providers: Vec::new(), user: Arc::new(Nobody) }
+        HostBuilder {
+            config,
+            extra: Vec::new(),
+            providers: Vec::new(),
+            scripts: BTreeMap::new(),
+            user: Arc::new(Nobody),
+        }
     }
 
     /// Loads the program in `app_dir` (its `miniapp.toml` and the module it names),
@@ -166,12 +181,10 @@ impl Host {
     /// refused if its id is pinned or installed under another key. Nothing is
     /// built: the module must exist.
     pub async fn load_app(&self, app_dir: impl AsRef<Path>) -> Result<App, LoadError> {
-        let files = read_app_files(app_dir.as_ref())?;
+        let files = self.read_app_files(app_dir.as_ref())?;
         let identity = self.development_identity(&files.manifest.id);
         self.admit(&identity, Source::Directory).await?;
-        let source = files.module_path.display().to_string();
-        let format = module_format(&files.module_path);
-        App::load(self.runtime(), files.manifest, Some(files.dir), files.module_bytes, format, source, identity).await
+        App::load(self.runtime(), files.manifest, Some(files.dir), files.code, identity).await
     }
 
     /// Loads a program from a manifest and module bytes (binary or text format)
@@ -179,10 +192,17 @@ impl Host {
     /// is. A platform's own program store hands the host packages instead
     /// ([`Host::load_package`]), which carry their publisher's signature.
     pub async fn load_app_from_parts(&self, manifest: Manifest, module_bytes: Vec<u8>) -> Result<App, LoadError> {
+        if manifest.script().is_some() {
+            return Err(LoadError::ScriptInvalid {
+                program: manifest.id.clone(),
+                reason: "a script program loads from its directory or package, not from a module's bytes".into(),
+            });
+        }
         let identity = self.development_identity(&manifest.id);
         self.admit(&identity, Source::Directory).await?;
-        let source = format!("module of {}", manifest.id);
-        App::load(self.runtime(), manifest, None, module_bytes, Format::BinaryOrText, source, identity).await
+        let source_name = format!("module of {}", manifest.id);
+        let code = LoadCode { bytes: module_bytes, format: Format::BinaryOrText, source_name, bundle: None };
+        App::load(self.runtime(), manifest, None, code, identity).await
     }
 
     /// Loads a verified package as the program its signer publishes, without
@@ -258,10 +278,8 @@ impl Host {
         let manifest = package.contents.manifest.clone();
         let identity = self.inner.programs.identity(&manifest.id, package.fingerprint());
         self.admit(&identity, source).await?;
-        let module_name = crate::package::entry_name(&manifest.module);
-        let format = module_format(Path::new(&module_name));
-        let source_name = format!("{}:{module_name}", manifest.id);
-        App::load(self.runtime(), manifest, None, package.module().to_vec(), format, source_name, identity).await
+        let code = self.package_code(package)?;
+        App::load(self.runtime(), manifest, None, code, identity).await
     }
 
     /// Refuses (and audits the refusal of) an identity whose id is bound to
@@ -322,6 +340,70 @@ impl Host {
         self.inner.services.grants.forget_program(key).await
     }
 
+    fn read_app_files(&self, app_dir: &Path) -> Result<AppFiles, LoadError> {
+        let manifest = Manifest::from_dir(app_dir)?;
+        let code = match &manifest.code {
+            Code::Module(module) => read_module(app_dir, &manifest, module)?,
+            Code::Script(script) => {
+                let files = crate::script::read_dir(app_dir, script)
+                    .map_err(|reason| LoadError::ScriptInvalid { program: manifest.id.clone(), reason })?;
+                self.script_code(&manifest, script, files)?
+            }
+        };
+        let dir = app_dir
+            .canonicalize()
+            .map_err(|e| LoadError::ModuleUnreadable { path: app_dir.to_path_buf(), reason: e.to_string() })?;
+        Ok(AppFiles { manifest, dir, code })
+    }
+
+    fn package_code(&self, package: &VerifiedPackage) -> Result<LoadCode, LoadError> {
+        let manifest = &package.contents.manifest;
+        match &manifest.code {
+            Code::Module(module) => {
+                let module_name = crate::package::entry_name(module);
+                Ok(LoadCode {
+                    bytes: package.module().to_vec(),
+                    format: module_format(Path::new(&module_name)),
+                    source_name: format!("{}:{module_name}", manifest.id),
+                    bundle: None,
+                })
+            }
+            Code::Script(script) => self.script_code(manifest, script, package.contents.sources()),
+        }
+    }
+
+    /// A script program's code: its runtime's module, and its sources checked
+    /// and bundled for that runtime.
+    fn script_code(
+        &self,
+        manifest: &Manifest,
+        script: &Script,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<LoadCode, LoadError> {
+        let runtime = &self.inner.runtime;
+        let Some(script_runtime) = runtime.scripts.get(&script.runtime) else {
+            let offered = runtime.scripts.keys().cloned().collect::<Vec<_>>().join(", ");
+            return Err(LoadError::UnknownRuntime {
+                program: manifest.id.clone(),
+                runtime: script.runtime.clone(),
+                offered: if offered.is_empty() { "none".into() } else { offered },
+            });
+        };
+        let max_bytes = manifest
+            .limits
+            .module_bytes
+            .unwrap_or(runtime.config.limits.module_bytes)
+            .min(runtime.config.limits.module_bytes);
+        let bundle = Bundle::new(script, files, max_bytes)
+            .map_err(|reason| LoadError::ScriptInvalid { program: manifest.id.clone(), reason })?;
+        let bytes = script_runtime.module().map_err(|reason| LoadError::Host {
+            program: manifest.id.clone(),
+            reason: format!("the `{}` runtime's module: {reason}", script.runtime),
+        })?;
+        let source_name = format!("the `{}` runtime", script.runtime);
+        Ok(LoadCode { bytes, format: Format::Binary, source_name, bundle: Some(bundle) })
+    }
+
     fn runtime(&self) -> Arc<Runtime> {
         self.inner.runtime.clone()
     }
@@ -333,20 +415,10 @@ impl Host {
         &self,
         app_dir: impl AsRef<Path>,
     ) -> Result<(Manifest, usize, String, ModuleAnalysis), LoadError> {
-        let files = read_app_files(app_dir.as_ref())?;
-        let source = files.module_path.display().to_string();
-        let format = module_format(&files.module_path);
+        let files = self.read_app_files(app_dir.as_ref())?;
         let identity = self.development_identity(&files.manifest.id);
         let manifest_path = files.dir.join(crate::manifest::MANIFEST_FILE);
-        self.analyze_parts(
-            files.manifest,
-            files.module_bytes,
-            format,
-            &source,
-            &manifest_path,
-            (&identity, Source::Directory),
-        )
-        .await
+        self.analyze_parts(files.manifest, files.code, &manifest_path, (&identity, Source::Directory)).await
     }
 
     /// Analyses a verified package's program as [`Host::analyze_app`] does a
@@ -356,36 +428,29 @@ impl Host {
         package: &VerifiedPackage,
     ) -> Result<(Manifest, usize, String, ModuleAnalysis), LoadError> {
         let manifest = package.contents.manifest.clone();
-        let module_name = crate::package::entry_name(&manifest.module);
         let identity = self.inner.programs.identity(&manifest.id, package.fingerprint());
-        let source = format!("{}:{module_name}", manifest.id);
         let manifest_path = PathBuf::from(format!("{}:{}", manifest.id, crate::manifest::MANIFEST_FILE));
-        let format = module_format(Path::new(&module_name));
-        self.analyze_parts(
-            manifest,
-            package.module().to_vec(),
-            format,
-            &source,
-            &manifest_path,
-            (&identity, Source::Package),
-        )
-        .await
+        let code = self.package_code(package)?;
+        self.analyze_parts(manifest, code, &manifest_path, (&identity, Source::Package)).await
     }
 
     async fn analyze_parts(
         &self,
         manifest: Manifest,
-        module_bytes: Vec<u8>,
-        format: Format,
-        source: &str,
+        code: LoadCode,
         manifest_path: &Path,
         (identity, kind): (&ProgramIdentity, Source),
     ) -> Result<(Manifest, usize, String, ModuleAnalysis), LoadError> {
-        let size = module_bytes.len();
+        let size = code.bytes.len();
         let limits = self.inner.runtime.config.limits;
         let compiled =
-            crate::app::compile(&self.inner.runtime, &manifest.id, module_bytes, format, &limits, source).await?;
+            crate::app::compile(&self.inner.runtime, &manifest.id, code.bytes, code.format, &limits, &code.source_name)
+                .await?;
         let mut analysis = analyze(&compiled.module, &manifest, &self.inner.runtime.registry);
+        let hash = match &code.bundle {
+            Some(bundle) => bundle.code_hash(&compiled.hash),
+            None => compiled.hash.clone(),
+        };
         // Everything a load would refuse, not only what the module shows.
         if let Err((field, message)) = manifest.limits.apply(&limits, self.inner.runtime.config.engine.fuel) {
             analysis
@@ -410,7 +475,7 @@ impl Host {
                 reason: crate::error::one_line(&format!("{error:#}")),
             });
         }
-        Ok((manifest, size, compiled.hash, analysis))
+        Ok((manifest, size, hash, analysis))
     }
 
     /// The host's configuration.
@@ -478,10 +543,9 @@ fn module_format(path: &Path) -> Format {
     }
 }
 
-fn read_app_files(app_dir: &Path) -> Result<AppFiles, LoadError> {
-    let manifest = Manifest::from_dir(app_dir)?;
+fn read_module(app_dir: &Path, manifest: &Manifest, module: &Path) -> Result<LoadCode, LoadError> {
     let manifest_path = app_dir.join(crate::manifest::MANIFEST_FILE);
-    let module_path = app_dir.join(&manifest.module);
+    let module_path = app_dir.join(module);
     let hint = match &manifest.build {
         Some(command) => format!(
             "; build it with `{}` in {}, or use `miniapp run`, which builds it",
@@ -504,15 +568,12 @@ fn read_app_files(app_dir: &Path) -> Result<AppFiles, LoadError> {
         return Err(ManifestError {
             path: manifest_path,
             field: Some("module".into()),
-            message: format!(
-                "`{}` resolves to {}, outside the app directory",
-                manifest.module.display(),
-                resolved.display()
-            ),
+            message: format!("`{}` resolves to {}, outside the app directory", module.display(), resolved.display()),
         }
         .into());
     }
-    let module_bytes = std::fs::read(&resolved)
+    let bytes = std::fs::read(&resolved)
         .map_err(|e| LoadError::ModuleUnreadable { path: module_path.clone(), reason: e.to_string() })?;
-    Ok(AppFiles { manifest, dir, module_bytes, module_path })
+    let format = module_format(&module_path);
+    Ok(LoadCode { bytes, format, source_name: module_path.display().to_string(), bundle: None })
 }

@@ -51,6 +51,7 @@ pub mod programs;
 pub mod records;
 mod sandbox;
 pub mod sanitize;
+pub mod script;
 mod session;
 pub mod settings;
 pub mod store;

@@ -26,8 +26,8 @@ pub struct Manifest {
     pub version: String,
     /// Who publishes the program.
     pub publisher: String,
-    /// The module's path, relative to the app directory and inside it.
-    pub module: PathBuf,
+    /// What runs: a module, or sources a script runtime of the host runs.
+    pub code: Code,
     /// The command that builds the module, run in the app directory (`miniapp run`
     /// runs it; the embedding API never does).
     pub build: Option<Vec<String>>,
@@ -39,6 +39,31 @@ pub struct Manifest {
     pub capabilities: BTreeMap<String, toml::Table>,
     /// Limits tighter than the host's.
     pub limits: ManifestLimits,
+}
+
+/// What a program runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Code {
+    /// A WebAssembly module (`module = "…"`): its path, relative to the app
+    /// directory and inside it.
+    Module(PathBuf),
+    /// Sources for one of the host's script runtimes (`runtime = "js"`).
+    Script(Script),
+}
+
+/// A script program's sources, as its manifest names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    /// The runtime that runs them (`js`).
+    pub runtime: String,
+    /// The entry file, run first (`app.js`).
+    pub main: PathBuf,
+    /// The pages, home first: each `<page>.js`, with an optional `<page>.wxml`
+    /// template and `<page>.json` configuration beside it (`pages/index`).
+    pub pages: Vec<String>,
+    /// Further files and directories the program's code reads (modules it
+    /// `require`s, data).
+    pub sources: Vec<PathBuf>,
 }
 
 /// Limits a manifest may set, each at most the host's (a manifest only tightens).
@@ -96,7 +121,13 @@ struct RawManifest {
     name: String,
     version: String,
     publisher: String,
-    module: String,
+    module: Option<String>,
+    runtime: Option<String>,
+    main: Option<String>,
+    #[serde(default)]
+    pages: Vec<String>,
+    #[serde(default)]
+    sources: Vec<String>,
     build: Option<Vec<String>>,
     #[serde(default)]
     assets: Vec<String>,
@@ -145,7 +176,36 @@ impl Manifest {
         check_text(&raw.name, 64).map_err(|m| error(Some("name"), m))?;
         check_version(&raw.version).map_err(|m| error(Some("version"), m))?;
         check_text(&raw.publisher, 128).map_err(|m| error(Some("publisher"), m))?;
-        let module = check_relative_path(&raw.module).map_err(|m| error(Some("module"), m))?;
+        let code = match (&raw.module, &raw.runtime) {
+            (Some(module), None) => {
+                for field in [
+                    ("main", raw.main.is_some()),
+                    ("pages", !raw.pages.is_empty()),
+                    ("sources", !raw.sources.is_empty()),
+                ] {
+                    if field.1 {
+                        return Err(error(
+                            Some(field.0),
+                            "belongs to a script program (`runtime = \"js\"`), not to one with a `module`".into(),
+                        ));
+                    }
+                }
+                Code::Module(check_relative_path(module).map_err(|m| error(Some("module"), m))?)
+            }
+            (None, Some(_)) => Code::Script(check_script(&raw).map_err(|(field, m)| error(Some(&field), m))?),
+            (Some(_), Some(_)) => {
+                return Err(error(
+                    Some("runtime"),
+                    "a program is a `module` or sources for a `runtime`, not both".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(error(
+                    None,
+                    "names no code: give `module = \"…wasm\"`, or `runtime = \"js\"` with `main` and `pages`".into(),
+                ));
+            }
+        };
         if let Some(build) = &raw.build
             && (build.is_empty() || build.iter().any(|arg| arg.is_empty()))
         {
@@ -157,7 +217,7 @@ impl Manifest {
         let mut assets = Vec::new();
         for (index, asset) in raw.assets.iter().enumerate() {
             let path = check_relative_path(asset).map_err(|m| error(Some(&format!("assets[{index}]")), m))?;
-            if path == Path::new(MANIFEST_FILE) || path == module {
+            if path == Path::new(MANIFEST_FILE) || matches!(&code, Code::Module(module) if *module == path) {
                 return Err(error(
                     Some(&format!("assets[{index}]")),
                     format!("`{asset}` is the manifest or the module, which every package holds already"),
@@ -185,12 +245,85 @@ impl Manifest {
             name: raw.name,
             version: raw.version,
             publisher: raw.publisher,
-            module,
+            code,
             build: raw.build,
             assets,
             capabilities,
             limits: raw.limits,
         })
+    }
+}
+
+/// A script program's `runtime`, `main`, `pages` and `sources`, or the field at
+/// fault and why.
+fn check_script(raw: &RawManifest) -> Result<Script, (String, String)> {
+    let runtime = raw.runtime.clone().unwrap_or_default();
+    if runtime.is_empty()
+        || runtime.len() > 32
+        || !runtime.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Err((
+            "runtime".into(),
+            format!("`{runtime}` is not a runtime name (lowercase letters and digits, e.g. \"js\")"),
+        ));
+    }
+    let main = raw
+        .main
+        .as_deref()
+        .ok_or(("main".to_string(), "a script program names its entry file, e.g. `main = \"app.js\"`".to_string()))?;
+    let main = check_relative_path(main).map_err(|m| ("main".to_string(), m))?;
+    if raw.pages.is_empty() {
+        return Err((
+            "pages".into(),
+            "a script program lists its pages, home first, e.g. `pages = [\"pages/index\"]`".into(),
+        ));
+    }
+    let mut pages = Vec::new();
+    for (index, page) in raw.pages.iter().enumerate() {
+        let field = format!("pages[{index}]");
+        let valid = !page.is_empty()
+            && page.len() <= 128
+            && page.split('/').all(|segment| {
+                !segment.is_empty()
+                    && segment != "."
+                    && segment != ".."
+                    && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            });
+        if !valid {
+            return Err((
+                field,
+                format!(
+                    "`{page}` is not a page path (segments of a-z 0-9 _ -, e.g. \"pages/index\", without an extension)"
+                ),
+            ));
+        }
+        if pages.contains(page) {
+            return Err((field, format!("`{page}` is listed twice")));
+        }
+        pages.push(page.clone());
+    }
+    let mut sources = Vec::new();
+    for (index, source) in raw.sources.iter().enumerate() {
+        sources.push(check_relative_path(source).map_err(|m| (format!("sources[{index}]"), m))?);
+    }
+    Ok(Script { runtime, main, pages, sources })
+}
+
+impl Manifest {
+    /// The module's path, for a program that is a module.
+    pub fn module(&self) -> Option<&Path> {
+        match &self.code {
+            Code::Module(path) => Some(path),
+            Code::Script(_) => None,
+        }
+    }
+
+    /// The sources, for a script program.
+    pub fn script(&self) -> Option<&Script> {
+        match &self.code {
+            Code::Script(script) => Some(script),
+            Code::Module(_) => None,
+        }
     }
 }
 

@@ -56,6 +56,7 @@ pub(crate) struct ExportIndices {
     pub on_hide: Option<ModuleExport>,
     pub on_event: Option<ModuleExport>,
     pub initialize: Option<ModuleExport>,
+    pub runtime_load: Option<ModuleExport>,
 }
 
 impl ExportIndices {
@@ -68,6 +69,7 @@ impl ExportIndices {
             on_hide: module.get_export_index(abi::EXPORT_ON_HIDE),
             on_event: module.get_export_index(abi::EXPORT_ON_EVENT),
             initialize: module.get_export_index(abi::EXPORT_INITIALIZE),
+            runtime_load: module.get_export_index(abi::EXPORT_RUNTIME_LOAD),
         })
     }
 }
@@ -84,6 +86,8 @@ pub(crate) struct SessionSpec<'a> {
     pub pre: &'a InstancePre<SessionState>,
     pub exports: &'a ExportIndices,
     pub engine: &'a Engine,
+    /// A script program's sources, for its runtime's `miniapp_runtime_load`.
+    pub script: Option<&'a [u8]>,
 }
 
 /// Watches a session: the events delivered (including those capabilities
@@ -109,6 +113,9 @@ pub struct Session {
     on_show: Option<TypedFunc<(), i32>>,
     on_hide: Option<TypedFunc<(), i32>>,
     on_event: Option<TypedFunc<(i32, i32), i32>>,
+    /// A script runtime's loader and the sources it has yet to load: run before
+    /// the first launch.
+    script: Option<(TypedFunc<(i32, i32), i32>, Arc<[u8]>)>,
     ended: Option<SessionError>,
     /// The capabilities with state in this session, with that state.
     hooks: Arc<[CapabilityState]>,
@@ -122,7 +129,7 @@ enum Callback<'a> {
 
 impl Session {
     pub(crate) async fn start(spec: SessionSpec<'_>) -> Result<Session, SessionError> {
-        let SessionSpec { program, limits, wasm_stack_bytes, user, capabilities, pre, exports, engine } = spec;
+        let SessionSpec { program, limits, wasm_stack_bytes, user, capabilities, pre, exports, engine, script } = spec;
         let states: Vec<CapabilityState> = capabilities
             .iter()
             .filter_map(|(capability, grant)| {
@@ -147,6 +154,11 @@ impl Session {
         store.epoch_deadline_callback(|mut context| context.data_mut().sandbox.on_epoch_tick());
         let ends = Ends { program: program.clone(), limits, wasm_stack_bytes };
         let callbacks = instantiate(&mut store, pre, exports, &ends).await?;
+        let script = match (script, callbacks.runtime_load.clone()) {
+            (Some(sources), Some(load)) => Some((load, Arc::from(sources))),
+            (Some(_), None) => return Err(host_error(&program, format!("`{}` is missing", abi::EXPORT_RUNTIME_LOAD))),
+            (None, _) => None,
+        };
         Ok(Session {
             program,
             limits,
@@ -157,6 +169,7 @@ impl Session {
             on_show: callbacks.on_show,
             on_hide: callbacks.on_hide,
             on_event: callbacks.on_event,
+            script,
             ended: None,
             hooks: states,
             observers: Vec::new(),
@@ -167,6 +180,7 @@ impl Session {
     /// hook: the view capability starts the page stack at the launch page), then
     /// delivers the events capabilities chain to it.
     pub async fn launch(&mut self, context: &LaunchContext) -> Result<(), SessionError> {
+        self.load_script().await?;
         let message = self.encode(context)?;
         self.store.data_mut().call.session.surface = context.surface;
         for state in self.hooks.iter() {
@@ -179,6 +193,23 @@ impl Session {
         let result = self.run(abi::EXPORT_ON_LAUNCH, callback, time, LimitKind::LaunchTime).await;
         self.store.data().call.session.action.set(false);
         self.settle(result).await
+    }
+
+    /// Hands a script runtime its program's sources, once, under the launch's
+    /// time limit. A program whose sources do not load (a syntax error, an
+    /// exception at the top of a file) cannot run: the session ends, and what the
+    /// runtime printed says why.
+    async fn load_script(&mut self) -> Result<(), SessionError> {
+        let Some((load, sources)) = self.script.take() else { return Ok(()) };
+        let callback = Callback::WithMessage(load, &sources);
+        let time = self.limits.launch_time();
+        let result = self.run(abi::EXPORT_RUNTIME_LOAD, callback, time, LimitKind::LaunchTime).await;
+        if let Err(error) = &result
+            && self.ended.is_none()
+        {
+            self.ended = Some(error.clone());
+        }
+        result
     }
 
     /// Runs `miniapp_on_show`, if the program exports it.
@@ -399,6 +430,7 @@ struct Callbacks {
     on_show: Option<TypedFunc<(), i32>>,
     on_hide: Option<TypedFunc<(), i32>>,
     on_event: Option<TypedFunc<(i32, i32), i32>>,
+    runtime_load: Option<TypedFunc<(i32, i32), i32>>,
 }
 
 /// What a guest's end is reported with: who, and the limits it ran under.
@@ -451,6 +483,11 @@ async fn instantiate(
         .as_ref()
         .and_then(|i| func(&mut *store, i))
         .and_then(|f| f.typed::<(i32, i32), i32>(&*store).ok());
+    let runtime_load = exports
+        .runtime_load
+        .as_ref()
+        .and_then(|i| func(&mut *store, i))
+        .and_then(|f| f.typed::<(i32, i32), i32>(&*store).ok());
     let initialize =
         exports.initialize.as_ref().and_then(|i| func(&mut *store, i)).and_then(|f| f.typed::<(), ()>(&*store).ok());
     store.data_mut().sandbox.exports = Some(GuestExports { memory, alloc });
@@ -460,7 +497,7 @@ async fn instantiate(
     {
         return Err(classify(ends, store, error, abi::EXPORT_INITIALIZE));
     }
-    Ok(Callbacks { on_launch, on_show, on_hide, on_event })
+    Ok(Callbacks { on_launch, on_show, on_hide, on_event, runtime_load })
 }
 
 /// Starts a callback's budget in `store`.

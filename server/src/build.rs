@@ -136,3 +136,62 @@ fn ensure_wasm_target(app_dir: &Path) -> Result<(), BuildError> {
     }
     Ok(())
 }
+
+/// The environment variable naming a built JavaScript runtime module to use
+/// instead of building the one in this repository.
+pub const JS_RUNTIME_ENV: &str = "MINIAPP_JS_RUNTIME";
+
+/// The JavaScript runtime's sources in the repository this tool was built from.
+const JS_RUNTIME_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtimes/js");
+
+/// The module the runtime's build writes, relative to its directory.
+const JS_RUNTIME_MODULE: &str = "target/wasm32-wasip1/release/miniapp_js_runtime.wasm";
+
+/// The `js` script runtime: the module `$MINIAPP_JS_RUNTIME` names, or else the
+/// one built from `runtimes/js` of this repository — built (if stale) the first
+/// time a JavaScript program loads, once per process, as `miniapp run` builds a
+/// program.
+pub fn js_runtime() -> miniapp_host::script::ScriptRuntime {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let loader = move || {
+        let path = match std::env::var_os(JS_RUNTIME_ENV) {
+            Some(path) => PathBuf::from(path),
+            None => BUILT.get_or_init(build_js_runtime).clone()?,
+        };
+        std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    miniapp_host::script::ScriptRuntime::new("js", std::sync::Arc::new(loader))
+}
+
+fn build_js_runtime() -> Result<PathBuf, String> {
+    let dir = Path::new(JS_RUNTIME_DIR);
+    if !dir.join("Cargo.toml").is_file() {
+        return Err(format!(
+            "the JavaScript runtime's sources are not at {} (this miniapp was moved from its repository): \
+             set {JS_RUNTIME_ENV} to a built miniapp_js_runtime.wasm",
+            dir.display()
+        ));
+    }
+    ensure_wasm_target(dir).map_err(|e| e.to_string())?;
+    // Its .cargo/config.toml points QuickJS's C build at the distribution's clang
+    // and wasi-libc; cargo reads it from the working directory.
+    let status = Command::new("cargo")
+        .args(["build", "--quiet", "--release", "--target", WASM_TARGET])
+        .current_dir(dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::io::stderr()))
+        .status()
+        .map_err(|e| format!("cannot run cargo to build the JavaScript runtime in {}: {e}", dir.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "building the JavaScript runtime in {} failed ({status}); it needs clang, lld, wasi-libc and \
+             libclang-rt-14-dev-wasm32 (Debian), or set {JS_RUNTIME_ENV} to a built module",
+            dir.display()
+        ));
+    }
+    Ok(dir.join(JS_RUNTIME_MODULE))
+}

@@ -76,7 +76,12 @@ async fn report(config: HostConfig, args: &InspectArgs) -> anyhow::Result<ExitCo
         .collect();
     let declared: Vec<&str> = manifest.capabilities.keys().map(String::as_str).collect();
     let imported: Vec<&str> = analysis.imported_capabilities.iter().map(String::as_str).collect();
-    let declared_unused: Vec<&str> = declared.iter().copied().filter(|c| !imported.contains(c)).collect();
+    // A script runtime imports every capability; what a script program uses is
+    // its declarations, checked per call.
+    let declared_unused: Vec<&str> = match manifest.script() {
+        Some(_) => Vec::new(),
+        None => declared.iter().copied().filter(|c| !imported.contains(c)).collect(),
+    };
     let clean = analysis.problems.is_empty();
 
     if args.json {
@@ -87,7 +92,8 @@ async fn report(config: HostConfig, args: &InspectArgs) -> anyhow::Result<ExitCo
             "publisher": manifest.publisher,
             "publisher_key": { "fingerprint": fingerprint.as_str(), "signed_by": signed_by },
             "package": package.as_ref().map(|p| json!({"sha256": p.package_hash, "entries": entries})),
-            "module": { "path": manifest.module, "size": size, "sha256": hash },
+            "module": { "path": manifest.module(), "size": size, "sha256": hash },
+            "script": manifest.script().map(|s| json!({"runtime": s.runtime, "main": s.main, "pages": s.pages, "sources": s.sources})),
             "abi_version": analysis.abi_version,
             "capabilities": {
                 "declared": declared,
@@ -132,7 +138,18 @@ async fn report(config: HostConfig, args: &InspectArgs) -> anyhow::Result<ExitCo
                 );
             }
         }
-        println!("module        {} ({size} bytes, sha256 {hash})", manifest.module.display());
+        match manifest.script() {
+            Some(script) => println!(
+                "script        {} runtime ({size} bytes), main {}, pages {} (code sha256 {hash})",
+                script.runtime,
+                script.main.display(),
+                script.pages.join(", ")
+            ),
+            None => println!(
+                "module        {} ({size} bytes, sha256 {hash})",
+                manifest.module().unwrap_or(std::path::Path::new("")).display()
+            ),
+        }
         println!("ABI version   {}", analysis.abi_version.as_deref().unwrap_or("none"));
         println!("declared      {}", list(&declared));
         println!("imported      {}", list(&imported));

@@ -171,7 +171,8 @@ fn open_records(config: &HostConfig) -> anyhow::Result<miniapp_host::records::Re
 /// Opens the host, naming the data directory if that fails.
 fn open_host(config: HostConfig) -> anyhow::Result<Host> {
     let (place, on_server) = (records_place(&config), config.database.url.is_some());
-    let host = miniapp_providers::install(Host::builder(config)).build();
+    let host =
+        miniapp_providers::install(Host::builder(config)).script_runtime(miniapp_server::build::js_runtime()).build();
     if on_server {
         return Ok(host?);
     }

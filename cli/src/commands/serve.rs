@@ -98,6 +98,7 @@ impl ListenArgs {
 fn open_host(config: HostConfig, switch: &ScenarioSwitch) -> anyhow::Result<Host> {
     let place = super::records_place(&config);
     miniapp_providers::install_switched(Host::builder(config), switch)
+        .script_runtime(miniapp_server::build::js_runtime())
         .build()
         .with_context(|| format!("cannot open the host {place}"))
 }

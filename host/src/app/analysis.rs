@@ -51,6 +51,22 @@ const FUNCTION_EXPORTS: &[(&str, usize, usize, Requirement)] = &[
     (abi::EXPORT_INITIALIZE, 0, 0, Requirement::Optional),
 ];
 
+/// A script runtime's module exports `miniapp_runtime_load(ptr, len) -> status`.
+fn check_runtime_export(module: &Module, program: &str, problems: &mut Vec<LoadError>) {
+    let problem = match module.get_export(abi::EXPORT_RUNTIME_LOAD) {
+        None => Some("is missing: the module is not a script runtime".to_string()),
+        Some(ExternType::Func(func)) if signature_is(func.params(), func.results(), 2, 1) => None,
+        Some(_) => Some("must be a function (i32, i32) -> i32".to_string()),
+    };
+    if let Some(problem) = problem {
+        problems.push(LoadError::ExportInvalid {
+            program: program.to_string(),
+            name: abi::EXPORT_RUNTIME_LOAD.into(),
+            problem,
+        });
+    }
+}
+
 /// Analyses `module` for the program described by `manifest`.
 pub fn analyze(module: &Module, manifest: &Manifest, registry: &Registry) -> ModuleAnalysis {
     let program = manifest.id.clone();
@@ -98,7 +114,9 @@ pub fn analyze(module: &Module, manifest: &Manifest, registry: &Registry) -> Mod
             problems.push(unknown("host functions have the signature (i32, i32, i32) -> i32"));
             continue;
         }
-        if !manifest.capabilities.contains_key(capability) {
+        // A script runtime imports every capability for whichever its programs
+        // use; a script program may call only what it declares, checked per call.
+        if !manifest.capabilities.contains_key(capability) && manifest.script().is_none() {
             problems.push(LoadError::UndeclaredCapability {
                 program: program.clone(),
                 capability: capability.into(),
@@ -110,6 +128,9 @@ pub fn analyze(module: &Module, manifest: &Manifest, registry: &Registry) -> Mod
 
     let parsed_version = check_version_marker(module, &program, &mut problems);
     check_exports(module, &program, &mut problems);
+    if manifest.script().is_some() {
+        check_runtime_export(module, &program, &mut problems);
+    }
 
     ModuleAnalysis {
         abi_version: parsed_version.map(|v| v.to_string()),

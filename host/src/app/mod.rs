@@ -30,7 +30,19 @@ pub(crate) struct Runtime {
     pub registry: Registry,
     pub audit: AuditLog,
     pub cache: ModuleCache,
+    /// The script runtimes, by name.
+    pub scripts: BTreeMap<String, crate::script::ScriptRuntime>,
     pub user: Arc<dyn User>,
+}
+
+/// What a load compiles, and for a script program the sources its runtime is
+/// handed.
+pub(crate) struct LoadCode {
+    pub bytes: Vec<u8>,
+    pub format: Format,
+    /// Names the module in errors.
+    pub source_name: String,
+    pub bundle: Option<crate::script::Bundle>,
 }
 
 /// What declaring capability `name` with `params` grants, or the problem: a
@@ -134,6 +146,8 @@ struct AppInner {
     /// The capabilities the program is granted, with their grants: what each
     /// session prepares state from.
     capabilities: Vec<(Arc<dyn Capability>, Grant)>,
+    /// A script program's sources, for its runtime.
+    bundle: Option<crate::script::Bundle>,
 }
 
 impl App {
@@ -143,14 +157,12 @@ impl App {
         host: Arc<Runtime>,
         manifest: Manifest,
         dir: Option<PathBuf>,
-        module_bytes: Vec<u8>,
-        format: Format,
-        source_name: String,
+        code: LoadCode,
         identity: ProgramIdentity,
     ) -> Result<App, LoadError> {
         let program_key = identity.key().to_string();
         let audit = host.audit.clone();
-        let loaded = App::load_checked(host, manifest, dir, module_bytes, format, source_name, identity).await;
+        let loaded = App::load_checked(host, manifest, dir, code, identity).await;
         if let Err(error) = &loaded
             && !matches!(error, LoadError::Host { .. })
         {
@@ -181,11 +193,10 @@ impl App {
         host: Arc<Runtime>,
         manifest: Manifest,
         dir: Option<PathBuf>,
-        module_bytes: Vec<u8>,
-        format: Format,
-        source_name: String,
+        code: LoadCode,
         identity: ProgramIdentity,
     ) -> Result<App, LoadError> {
+        let LoadCode { bytes: module_bytes, format, source_name, bundle } = code;
         let program_id = manifest.id.clone();
         let module_size = module_bytes.len();
         let manifest_path = || dir.as_deref().unwrap_or(Path::new(".")).join(crate::manifest::MANIFEST_FILE);
@@ -236,13 +247,18 @@ impl App {
             program: program_id.clone(),
             reason: "required exports vanished after a clean analysis".into(),
         })?;
+        // A script program's version is its runtime's and its sources' together.
+        let code_hash = match &bundle {
+            Some(bundle) => bundle.code_hash(&compiled.hash),
+            None => compiled.hash,
+        };
         let program = Arc::new(ProgramInfo::new(
             manifest.id.clone(),
             manifest.name.clone(),
             manifest.version.clone(),
             manifest.publisher.clone(),
             identity,
-            compiled.hash,
+            code_hash,
             grants,
         ));
         Ok(App {
@@ -258,6 +274,7 @@ impl App {
                 pre,
                 exports,
                 capabilities,
+                bundle,
             }),
         })
     }
@@ -281,6 +298,7 @@ impl App {
             pre: &self.inner.pre,
             exports: &self.inner.exports,
             engine: host.engine.engine(),
+            script: self.inner.bundle.as_ref().map(|bundle| bundle.message()),
         })
         .await
     }
@@ -327,7 +345,13 @@ impl App {
         &self.inner.analysis
     }
 
-    /// The module's size in bytes.
+    /// A script program's sources as its runtime receives them (`None` for a
+    /// program that is a module).
+    pub fn script_sources(&self) -> Option<&crate::script::Bundle> {
+        self.inner.bundle.as_ref()
+    }
+
+    /// The module's size in bytes (a script program's: its runtime's).
     pub fn module_size(&self) -> usize {
         self.inner.module_size
     }

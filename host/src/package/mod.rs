@@ -20,7 +20,7 @@ pub mod key;
 
 pub use key::{Fingerprint, PublicKey, PublisherKey};
 
-use crate::manifest::{MANIFEST_FILE, Manifest, ManifestError};
+use crate::manifest::{Code, MANIFEST_FILE, Manifest, ManifestError};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -125,6 +125,8 @@ pub enum Role {
     Module,
     /// A file the manifest lists under `assets`.
     Asset,
+    /// One of a script program's sources (its main file, pages, `sources`).
+    Source,
 }
 
 impl Role {
@@ -133,6 +135,7 @@ impl Role {
             Role::Manifest => "manifest",
             Role::Module => "module",
             Role::Asset => "asset",
+            Role::Source => "source",
         }
     }
 }
@@ -207,12 +210,18 @@ impl Contents {
         let unreadable = |path: &Path, reason: String| PackageError::Unreadable { path: path.to_path_buf(), reason };
         let manifest_path = app_dir.join(MANIFEST_FILE);
         let manifest_bytes = std::fs::read(&manifest_path).map_err(|e| unreadable(&manifest_path, e.to_string()))?;
-        let module_path = app_dir.join(&manifest.module);
-        let module = std::fs::read(&module_path).map_err(|e| unreadable(&module_path, e.to_string()))?;
-        let mut entries = vec![
-            Entry { name: MANIFEST_FILE.to_string(), role: Role::Manifest, bytes: manifest_bytes },
-            Entry { name: entry_name(&manifest.module), role: Role::Module, bytes: module },
-        ];
+        let mut entries = vec![Entry { name: MANIFEST_FILE.to_string(), role: Role::Manifest, bytes: manifest_bytes }];
+        match &manifest.code {
+            Code::Module(module) => {
+                let module_path = app_dir.join(module);
+                let bytes = std::fs::read(&module_path).map_err(|e| unreadable(&module_path, e.to_string()))?;
+                entries.push(Entry { name: entry_name(module), role: Role::Module, bytes });
+            }
+            Code::Script(script) => {
+                let files = crate::script::read_dir(app_dir, script).map_err(|reason| unreadable(app_dir, reason))?;
+                entries.extend(files.into_iter().map(|(name, bytes)| Entry { name, role: Role::Source, bytes }));
+            }
+        }
         let mut assets = Vec::new();
         for asset in &manifest.assets {
             collect_files(app_dir, asset, &mut assets).map_err(|reason| unreadable(&app_dir.join(asset), reason))?;
@@ -231,9 +240,14 @@ impl Contents {
         Ok(Contents { manifest, entries })
     }
 
-    /// The module's bytes.
+    /// The module's bytes (none for a script program).
     pub fn module(&self) -> &[u8] {
         self.entries.iter().find(|e| e.role == Role::Module).map_or(&[], |e| e.bytes.as_slice())
+    }
+
+    /// A script program's sources, by name.
+    pub fn sources(&self) -> Vec<(String, Vec<u8>)> {
+        self.entries.iter().filter(|e| e.role == Role::Source).map(|e| (e.name.clone(), e.bytes.clone())).collect()
     }
 
     /// The package file: these contents signed by `key`.
@@ -395,19 +409,27 @@ pub fn verify(bytes: &[u8], source_name: &str) -> Result<VerifiedPackage, Packag
         message: "is not UTF-8".into(),
     })?;
     let manifest = Manifest::parse(text, &manifest_path)?;
-    let module_name = entry_name(&manifest.module);
-    let modules: Vec<&Entry> = entries.iter().filter(|e| e.role == Role::Module).collect();
-    if modules.len() != 1 || modules[0].name != module_name {
-        return Err(malformed(
-            "index",
-            format!("the package must hold exactly one module, `{module_name}`, as its manifest names"),
-        ));
+    let modules: Vec<String> = entries.iter().filter(|e| e.role == Role::Module).map(|e| e.name.clone()).collect();
+    let contents = Contents { manifest, entries };
+    match &contents.manifest.code {
+        Code::Module(module) => {
+            let module_name = entry_name(module);
+            if modules.len() != 1 || modules[0] != module_name {
+                return Err(malformed(
+                    "index",
+                    format!("the package must hold exactly one module, `{module_name}`, as its manifest names"),
+                ));
+            }
+        }
+        Code::Script(script) => {
+            if !modules.is_empty() {
+                return Err(malformed("index", "a script program's package holds its sources, not a module".into()));
+            }
+            crate::script::Bundle::new(script, contents.sources(), MAX_PACKAGE_BYTES)
+                .map_err(|reason| malformed("entries", format!("the script program's sources: {reason}")))?;
+        }
     }
-    Ok(VerifiedPackage {
-        contents: Contents { manifest, entries },
-        publisher,
-        package_hash: hex::encode(Sha256::digest(bytes)),
-    })
+    Ok(VerifiedPackage { contents, publisher, package_hash: hex::encode(Sha256::digest(bytes)) })
 }
 
 struct Reader<'a> {
@@ -454,7 +476,7 @@ fn check_entry_name(name: &str) -> Result<(), String> {
 
 /// Every file under `relative` (a file, or a directory walked in full), refusing
 /// links that lead outside `app_dir`.
-fn collect_files(app_dir: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+pub(crate) fn collect_files(app_dir: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     let root = app_dir.canonicalize().map_err(|e| e.to_string())?;
     let path = app_dir.join(relative);
     let resolved = path.canonicalize().map_err(|e| e.to_string())?;
