@@ -1,0 +1,150 @@
+//! JavaScript mini-programs through the real binary: the `js` runtime (QuickJS
+//! in a guest, built from `runtimes/js` on first use) running WeChat-style pages
+//! under the same limits and gates as any program.
+
+mod support;
+
+use std::path::Path;
+use support::{miniapp, text};
+
+/// Writes a one-page JavaScript program into `dir`: `page_js` and `page_wxml` are
+/// `pages/index`; `extra` is added to the manifest.
+fn js_program(dir: &Path, page_js: &str, page_wxml: &str, extra: &str) {
+    std::fs::create_dir_all(dir.join("pages")).unwrap();
+    let manifest = format!(
+        "id = \"com.example.js-test\"\nname = \"JS test\"\nversion = \"0.1.0\"\npublisher = \"Example Co.\"\n\
+         runtime = \"js\"\nmain = \"app.js\"\npages = [\"pages/index\"]\n\n[capabilities.view]\n{extra}"
+    );
+    std::fs::write(dir.join("miniapp.toml"), manifest).unwrap();
+    std::fs::write(dir.join("app.js"), "App({});\n").unwrap();
+    std::fs::write(dir.join("pages/index.js"), page_js).unwrap();
+    std::fs::write(dir.join("pages/index.wxml"), page_wxml).unwrap();
+}
+
+#[test]
+fn the_hello_js_sample_runs_its_demo_script() {
+    let data = tempfile::tempdir().unwrap();
+    let out =
+        miniapp(data.path(), &["run", "sample-programs/hello-js", "--script", "sample-programs/hello-js/demo.script"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("[com.example.hello-js] launched from direct"), "{stdout}");
+    assert!(stdout.contains("visit 1"), "{stdout}");
+    assert!(stdout.contains("━━ Item 2 ━━"), "the title set by wx.setNavigationBarTitle: {stdout}");
+    assert!(stdout.contains("finished: 11 steps"), "{stdout}");
+
+    // The program's storage is the host's: a second run is the second visit.
+    let again =
+        miniapp(data.path(), &["run", "sample-programs/hello-js", "--script", "sample-programs/hello-js/demo.script"]);
+    assert!(text(&again.stdout).contains("visit 2"), "{}", text(&again.stdout));
+
+    // Its sources are its identity: inspect shows the runtime and the pages.
+    let inspect = miniapp(data.path(), &["inspect", "sample-programs/hello-js"]);
+    let shown = text(&inspect.stdout);
+    assert!(inspect.status.success(), "{shown}{}", text(&inspect.stderr));
+    assert!(shown.contains("script        js runtime"), "{shown}");
+    assert!(shown.contains("pages/index, pages/detail"), "{shown}");
+}
+
+#[test]
+fn an_exception_is_one_line_with_the_file_and_line() {
+    let data = tempfile::tempdir().unwrap();
+    let app = tempfile::tempdir().unwrap();
+    js_program(app.path(), "Page({\n  data: {},\n  onLoad() { this.missing(); },\n});\n", "<text>x</text>", "");
+    let out = miniapp(data.path(), &["run", app.path().to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.lines().any(|l| l.contains("TypeError") && l.contains("(pages/index.js:3:")),
+        "the exception names its file and line: {stderr}"
+    );
+
+    // A syntax error stops the load and names its place.
+    js_program(app.path(), "Page({ data: { }\n  oops here\n});\n", "<text>x</text>", "");
+    let out = miniapp(data.path(), &["run", app.path().to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("SyntaxError") && stderr.contains("pages/index.js:"), "{stderr}");
+    assert!(stderr.contains("miniapp_runtime_load"), "{stderr}");
+
+    // A template error names the template's file and line.
+    js_program(app.path(), "Page({});\n", "<text>ok</text>\n<swiper></swiper>\n", "");
+    let out = miniapp(data.path(), &["run", app.path().to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("pages/index.wxml:2: <swiper> is not a miniapp component"), "{stderr}");
+}
+
+const HOSTILE_JS: &str = r#"
+Page({
+  data: { message: 'ready' },
+  deepJson() {
+    try { JSON.parse('['.repeat(200000)); } catch (e) { this.setData({ message: e.name + ': ' + e.message }); }
+  },
+  pay() {
+    wx.requestPayment({ merchantId: '1900000109', outTradeNo: 'X1', amount: 100, description: 'x',
+      fail: (res) => this.setData({ message: res.errMsg }) });
+  },
+  unsupported() {
+    try { wx.request({ url: 'https://example.com' }); } catch (e) { this.setData({ message: e.message }); }
+  },
+  timers() {
+    try { setTimeout(() => {}, 10); } catch (e) { this.setData({ message: e.message }); }
+  },
+  loop() { while (true) {} },
+  grow() { const hoard = []; for (;;) hoard.push('x'.repeat(1 << 20) + hoard.length); },
+});
+"#;
+
+const HOSTILE_WXML: &str = r#"
+<text>{{message}}</text>
+<button id="deep" bindtap="deepJson">deep</button>
+<button id="pay" bindtap="pay">pay</button>
+<button id="unsupported" bindtap="unsupported">unsupported</button>
+<button id="timers" bindtap="timers">timers</button>
+<button id="loop" bindtap="loop">loop</button>
+<button id="grow" bindtap="grow">grow</button>
+"#;
+
+#[test]
+fn hostile_javascript_meets_the_same_limits_and_gates() {
+    let data = tempfile::tempdir().unwrap();
+    let app = tempfile::tempdir().unwrap();
+    js_program(app.path(), HOSTILE_JS, HOSTILE_WXML, "\n[limits]\nmemory_bytes = 33554432\ncallback_time_ms = 300\n");
+    let script = app.path().join("gates.script");
+    std::fs::write(
+        &script,
+        "tap deep\nexpect \"SyntaxError: JSON nested deeper than 512 levels\"\n\
+         tap pay\nexpect \"requestPayment:fail payment.request: \"\n\
+         tap unsupported\nexpect \"wx.request is not supported by miniapp\"\n\
+         tap timers\nexpect \"setTimeout is not supported\"\n",
+    )
+    .unwrap();
+    let dir = app.path().to_str().unwrap();
+    let out = miniapp(data.path(), &["run", dir, "--script", script.to_str().unwrap()]);
+    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+
+    for (action, limit) in [("loop", "limits.callback_time_ms"), ("grow", "limits.memory_bytes")] {
+        let event = format!(r#"{{"type":"tap","action":"{action}"}}"#);
+        let out = miniapp(data.path(), &["run", dir, "--event", &event]);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{action} must end the program");
+        assert!(stderr.contains(limit), "{action}: {stderr}");
+    }
+}
+
+#[test]
+fn a_javascript_program_packs_installs_and_runs_from_its_package() {
+    let data = tempfile::tempdir().unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    let package = out_dir.path().join("hello-js.mpkg");
+    let pack = miniapp(data.path(), &["pack", "sample-programs/hello-js", "--out", package.to_str().unwrap()]);
+    assert!(pack.status.success(), "{}", text(&pack.stderr));
+    let inspect = miniapp(data.path(), &["inspect", package.to_str().unwrap()]);
+    let shown = text(&inspect.stdout);
+    assert!(shown.contains("source      pages/index.wxml"), "the sources are signed entries: {shown}");
+    let install = miniapp(data.path(), &["install", package.to_str().unwrap()]);
+    assert!(install.status.success(), "{}", text(&install.stderr));
+    let run =
+        miniapp(data.path(), &["run", "com.example.hello-js", "--script", "sample-programs/hello-js/demo.script"]);
+    assert!(run.status.success(), "{}{}", text(&run.stdout), text(&run.stderr));
+}
