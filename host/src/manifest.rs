@@ -327,6 +327,41 @@ impl Manifest {
     }
 }
 
+/// A relative path as a package names it: its normal components joined by `/`.
+pub fn entry_name(path: &Path) -> String {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every file under `relative` (a file, or a directory walked in full), refusing
+/// links that lead outside `app_dir`.
+pub(crate) fn collect_files(app_dir: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let root = app_dir.canonicalize().map_err(|e| e.to_string())?;
+    let path = app_dir.join(relative);
+    let resolved = path.canonicalize().map_err(|e| e.to_string())?;
+    if !resolved.starts_with(&root) {
+        return Err(format!("resolves to {}, outside the app directory", resolved.display()));
+    }
+    if resolved.is_dir() {
+        let mut children: Vec<PathBuf> = std::fs::read_dir(&path)
+            .map_err(|e| e.to_string())?
+            .map(|entry| entry.map(|e| relative.join(e.file_name())).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        children.sort();
+        for child in children {
+            collect_files(app_dir, &child, out)?;
+        }
+    } else {
+        out.push(relative.to_path_buf());
+    }
+    Ok(())
+}
+
 impl ManifestLimits {
     /// The host's limits tightened by this manifest. A value above the host's, or
     /// zero, is an error naming the field.

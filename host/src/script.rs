@@ -91,7 +91,7 @@ impl Bundle {
             let text = String::from_utf8(bytes).map_err(|_| format!("`{name}` is not UTF-8 text"))?;
             texts.insert(name, text);
         }
-        let main = crate::package::entry_name(&script.main);
+        let main = crate::manifest::entry_name(&script.main);
         if !texts.contains_key(&main) {
             return Err(format!("the main file `{main}` is missing"));
         }
@@ -146,7 +146,7 @@ pub fn files_in_dir(app_dir: &Path, script: &Script) -> Result<Vec<std::path::Pa
         optional(format!("{page}.json"), &mut names);
     }
     for source in &script.sources {
-        crate::package::collect_files(app_dir, source, &mut names)
+        crate::manifest::collect_files(app_dir, source, &mut names)
             .map_err(|reason| format!("`{}`: {reason}", source.display()))?;
     }
     names.sort();
@@ -165,7 +165,7 @@ pub fn read_dir(app_dir: &Path, script: &Script) -> Result<Vec<(String, Vec<u8>)
             return Err(format!("`{}` resolves to {}, outside the app directory", name.display(), resolved.display()));
         }
         let bytes = std::fs::read(&resolved).map_err(|e| format!("cannot read `{}`: {e}", name.display()))?;
-        files.push((crate::package::entry_name(&name), bytes));
+        files.push((crate::manifest::entry_name(&name), bytes));
     }
     Ok(files)
 }

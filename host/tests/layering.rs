@@ -41,6 +41,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("app", &["host", "capabilities", "driver", "transcript"]),
     ("store", &["capability", "capabilities", "app", "session", "host", "audit", "consent", "programs"]),
     ("package", &["capability", "capabilities", "app", "session", "host", "store", "programs", "error", "sandbox"]),
+    ("script", &["package", "capability", "capabilities", "app", "session", "host", "store", "programs", "sandbox"]),
     ("programs", &["capabilities", "app", "session", "host", "transcript", "driver", "sandbox"]),
 ];
 

@@ -25,7 +25,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// The first bytes of every package.
 pub const MAGIC: &[u8; 16] = b"MINIAPP-PACKAGE\n";
@@ -224,7 +224,7 @@ impl Contents {
         }
         let mut assets = Vec::new();
         for asset in &manifest.assets {
-            collect_files(app_dir, asset, &mut assets).map_err(|reason| unreadable(&app_dir.join(asset), reason))?;
+            crate::manifest::collect_files(app_dir, asset, &mut assets).map_err(|reason| unreadable(&app_dir.join(asset), reason))?;
         }
         assets.sort();
         assets.dedup();
@@ -450,16 +450,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A relative path as a package names it: its normal components joined by `/`.
-pub fn entry_name(path: &Path) -> String {
-    path.components()
-        .filter_map(|c| match c {
-            Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
+pub use crate::manifest::entry_name;
 
 fn check_entry_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > MAX_NAME_BYTES {
@@ -470,30 +461,6 @@ fn check_entry_name(name: &str) -> Result<(), String> {
     }
     if name.split('/').any(|part| part.is_empty() || part == "." || part == "..") || name.starts_with('/') {
         return Err("a name is a relative path inside the app directory".into());
-    }
-    Ok(())
-}
-
-/// Every file under `relative` (a file, or a directory walked in full), refusing
-/// links that lead outside `app_dir`.
-pub(crate) fn collect_files(app_dir: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let root = app_dir.canonicalize().map_err(|e| e.to_string())?;
-    let path = app_dir.join(relative);
-    let resolved = path.canonicalize().map_err(|e| e.to_string())?;
-    if !resolved.starts_with(&root) {
-        return Err(format!("resolves to {}, outside the app directory", resolved.display()));
-    }
-    if resolved.is_dir() {
-        let mut children: Vec<PathBuf> = std::fs::read_dir(&path)
-            .map_err(|e| e.to_string())?
-            .map(|entry| entry.map(|e| relative.join(e.file_name())).map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?;
-        children.sort();
-        for child in children {
-            collect_files(app_dir, &child, out)?;
-        }
-    } else {
-        out.push(relative.to_path_buf());
     }
     Ok(())
 }
