@@ -115,11 +115,17 @@ pub struct Session {
     on_event: Option<TypedFunc<(i32, i32), i32>>,
     /// A script runtime's loader and the sources it has yet to load: run before
     /// the first launch.
-    script: Option<(TypedFunc<(i32, i32), i32>, Arc<[u8]>)>,
+    script: Option<PendingScript>,
     ended: Option<SessionError>,
     /// The capabilities with state in this session, with that state.
     hooks: Arc<[CapabilityState]>,
     observers: Vec<Arc<dyn SessionObserver>>,
+}
+
+/// A script runtime's loader and the program's sources, not yet loaded.
+struct PendingScript {
+    load: TypedFunc<(i32, i32), i32>,
+    sources: Arc<[u8]>,
 }
 
 enum Callback<'a> {
@@ -155,7 +161,7 @@ impl Session {
         let ends = Ends { program: program.clone(), limits, wasm_stack_bytes };
         let callbacks = instantiate(&mut store, pre, exports, &ends).await?;
         let script = match (script, callbacks.runtime_load.clone()) {
-            (Some(sources), Some(load)) => Some((load, Arc::from(sources))),
+            (Some(sources), Some(load)) => Some(PendingScript { load, sources: Arc::from(sources) }),
             (Some(_), None) => return Err(host_error(&program, format!("`{}` is missing", abi::EXPORT_RUNTIME_LOAD))),
             (None, _) => None,
         };
@@ -200,7 +206,7 @@ impl Session {
     /// exception at the top of a file) cannot run: the session ends, and what the
     /// runtime printed says why.
     async fn load_script(&mut self) -> Result<(), SessionError> {
-        let Some((load, sources)) = self.script.take() else { return Ok(()) };
+        let Some(PendingScript { load, sources }) = self.script.take() else { return Ok(()) };
         let callback = Callback::WithMessage(load, &sources);
         let time = self.limits.launch_time();
         let result = self.run(abi::EXPORT_RUNTIME_LOAD, callback, time, LimitKind::LaunchTime).await;

@@ -224,7 +224,8 @@ impl Contents {
         }
         let mut assets = Vec::new();
         for asset in &manifest.assets {
-            crate::manifest::collect_files(app_dir, asset, &mut assets).map_err(|reason| unreadable(&app_dir.join(asset), reason))?;
+            crate::manifest::collect_files(app_dir, asset, &mut assets)
+                .map_err(|reason| unreadable(&app_dir.join(asset), reason))?;
         }
         assets.sort();
         assets.dedup();
