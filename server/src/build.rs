@@ -173,6 +173,9 @@ fn build_js_runtime() -> Result<PathBuf, String> {
         ));
     }
     ensure_wasm_target(dir).map_err(|e| e.to_string())?;
+    if !dir.join(JS_RUNTIME_MODULE).is_file() {
+        eprintln!("building the JavaScript runtime in {} (once; QuickJS takes a minute)", dir.display());
+    }
     // Its .cargo/config.toml points QuickJS's C build at the distribution's clang
     // and wasi-libc; cargo reads it from the working directory.
     let status = Command::new("cargo")
