@@ -447,10 +447,7 @@ impl Host {
             crate::app::compile(&self.inner.runtime, &manifest.id, code.bytes, code.format, &limits, &code.source_name)
                 .await?;
         let mut analysis = analyze(&compiled.module, &manifest, &self.inner.runtime.registry);
-        let hash = match &code.bundle {
-            Some(bundle) => bundle.code_hash(&compiled.hash),
-            None => compiled.hash.clone(),
-        };
+        let hash = crate::script::code_hash(code.bundle.as_ref(), compiled.hash.clone());
         // Everything a load would refuse, not only what the module shows.
         if let Err((field, message)) = manifest.limits.apply(&limits, self.inner.runtime.config.engine.fuel) {
             analysis

@@ -129,6 +129,15 @@ impl Bundle {
     }
 }
 
+/// A program's code hash: its module's, or for a script program its runtime
+/// module's and its sources' together ([`Bundle::code_hash`]).
+pub(crate) fn code_hash(bundle: Option<&Bundle>, module_hash: String) -> String {
+    match bundle {
+        Some(bundle) => bundle.code_hash(&module_hash),
+        None => module_hash,
+    }
+}
+
 /// The names of the files `script` consists of in `app_dir`, sorted: the main
 /// file, each page's `.js` and (if present) `.wxml` and `.json`, `app.json` if
 /// present, and everything under `sources`.

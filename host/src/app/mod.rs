@@ -248,10 +248,7 @@ impl App {
             reason: "required exports vanished after a clean analysis".into(),
         })?;
         // A script program's version is its runtime's and its sources' together.
-        let code_hash = match &bundle {
-            Some(bundle) => bundle.code_hash(&compiled.hash),
-            None => compiled.hash,
-        };
+        let code_hash = crate::script::code_hash(bundle.as_ref(), compiled.hash);
         let program = Arc::new(ProgramInfo::new(
             manifest.id.clone(),
             manifest.name.clone(),

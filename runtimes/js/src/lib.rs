@@ -153,24 +153,18 @@ fn drain_jobs(runtime: &Runtime) -> Result<()> {
 /// A JavaScript exception as one line: its name and message, and where in the
 /// program's files it was thrown (the framework formats it: `__miniapp_describe`).
 fn exception<'js>(ctx: &Ctx<'js>, caught: CaughtError<'js>) -> Error {
-    let describe: Option<Function> = ctx.globals().get("__miniapp_describe").ok();
-    let described = match (&caught, describe) {
-        (CaughtError::Exception(exception), Some(describe)) => {
-            describe.call::<_, Object>((exception.clone(),)).ok().and_then(|o| {
-                let code: String = o.get("code").ok()?;
-                let message: String = o.get("message").ok()?;
-                Some((code, message))
-            })
-        }
-        (CaughtError::Value(value), Some(describe)) => {
-            describe.call::<_, Object>((value.clone(),)).ok().and_then(|o| {
-                let code: String = o.get("code").ok()?;
-                let message: String = o.get("message").ok()?;
-                Some((code, message))
-            })
-        }
+    let thrown = match &caught {
+        CaughtError::Exception(exception) => Some(exception.clone().into_value()),
+        CaughtError::Value(value) => Some(value.clone()),
         _ => None,
     };
+    let describe: Option<Function> = ctx.globals().get("__miniapp_describe").ok();
+    let described = thrown.zip(describe).and_then(|(thrown, describe)| {
+        let description = describe.call::<_, Object>((thrown,)).ok()?;
+        let code: String = description.get("code").ok()?;
+        let message: String = description.get("message").ok()?;
+        Some((code, message))
+    });
     match described {
         Some((code, message)) => {
             Error::new(ErrorCode::ALL.into_iter().find(|c| c.as_str() == code).unwrap_or(ErrorCode::Internal), message)
