@@ -175,3 +175,55 @@ fn a_javascript_program_packs_installs_and_runs_from_its_package() {
         miniapp(data.path(), &["run", "com.example.hello-js", "--script", "sample-programs/hello-js/demo.script"]);
     assert!(run.status.success(), "{}{}", text(&run.stdout), text(&run.stderr));
 }
+
+/// The views a transcript recorded, with each payment's provider-minted
+/// transaction id masked (the one thing two runs may not share).
+fn views(transcript: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(transcript).unwrap();
+    let masked = regex_free_mask(&text, "交易号 Transaction ");
+    let record: serde_json::Value = serde_json::from_str(&masked).unwrap();
+    let entries = record["entries"].as_array().unwrap();
+    entries.iter().filter(|e| e["kind"] == "view").map(|e| serde_json::json!([e["page"], e["view"]])).collect()
+}
+
+/// `text` with the digits after every `marker` replaced by `#`.
+fn regex_free_mask(text: &str, marker: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(marker) {
+        let (head, tail) = rest.split_at(at + marker.len());
+        out.push_str(head);
+        out.push('#');
+        rest = tail.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn the_javascript_storefront_runs_the_rust_storefronts_demo_script_screen_for_screen() {
+    if !runtime_buildable() {
+        return;
+    }
+    // The Rust storefront's own script, unchanged, against each storefront.
+    let script = "sample-programs/taobao-deals/demo.script";
+    let mut shown = Vec::new();
+    for app in ["sample-programs/taobao-deals", "sample-programs/taobao-deals-js"] {
+        let data = tempfile::tempdir().unwrap();
+        let transcript = data.path().join("transcript.json");
+        let out = miniapp(
+            data.path(),
+            &["run", app, "--script", script, "--transcript", transcript.to_str().unwrap()],
+        );
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{app}:\n{stdout}\n{}", text(&out.stderr));
+        assert!(stdout.contains("[script] finished: 48 steps"), "{app}: {stdout}");
+        shown.push(views(&transcript));
+    }
+    let (rust, js) = (&shown[0], &shown[1]);
+    assert!(rust.len() > 20, "the demo shows many views: {}", rust.len());
+    for (index, (expected, actual)) in rust.iter().zip(js).enumerate() {
+        assert_eq!(expected, actual, "view {index} differs between the Rust and the JavaScript storefront");
+    }
+    assert_eq!(rust.len(), js.len(), "both storefronts show as many views");
+}

@@ -124,7 +124,14 @@ declare const miniapp: {
   /** Any host function of docs/abi.md §6 with its JSON request; throws MiniappError. */
   call(capability: string, fn: string, request?: unknown): any;
   openLink(options: { url: string } & MiniApp.Callbacks<MiniApp.LinkReply>): Promise<any> | void;
-  MiniappError: { new (code: MiniApp.ErrorCode, message: string): Error & { code: MiniApp.ErrorCode } };
+  MiniappError: {
+    new (code: MiniApp.ErrorCode, message: string, call?: string): Error & {
+      /** The ABI's stable error code. */
+      code: MiniApp.ErrorCode;
+      /** The host function that answered (`payment.refund`); `message` is then the host's own. */
+      call?: string;
+    };
+  };
 };
 declare function require(path: string): any;
 declare const module: { exports: any };

@@ -16,11 +16,19 @@
 
   /** An error a host call or the framework reports, with its stable ABI code. */
   class MiniappError extends Error {
-    constructor(code, message) {
+    constructor(code, message, call) {
       super(message);
       this.name = 'MiniappError';
       this.code = code;
+      // The host function that answered (`payment.refund`), when one did: the
+      // message is then the host's own, as a Rust program's error carries it.
+      if (call !== undefined) this.call = call;
     }
+  }
+
+  // What an error says where the program did not catch it: its call, if any.
+  function messageOf(error) {
+    return error.call ? `${error.call}: ${error.message}` : error.message;
   }
 
   const CODES = ['invalid_argument', 'capability_denied', 'user_cancelled', 'quota_exceeded', 'limit_exceeded',
@@ -59,7 +67,7 @@
     if (error instanceof Error) {
       const where = error.where || locate(error.stack);
       const code = CODES.includes(error.code) ? error.code : 'internal';
-      const text = `${error.name}: ${error.message}` + (where ? ` (${where})` : '');
+      const text = `${error.name}: ${messageOf(error)}` + (where ? ` (${where})` : '');
       return { code, message: oneLine(text) };
     }
     if (error && typeof error === 'object' && typeof error.errMsg === 'string') {
@@ -87,13 +95,13 @@
   function host(capability, fn, request) {
     const reply = nativeCall(capability, fn, JSON.stringify(request === undefined ? {} : request));
     if (reply.ok) return reply.reply === '' ? null : JSON.parse(reply.reply);
-    throw new MiniappError(reply.code, `${capability}.${fn}: ${reply.message}`);
+    throw new MiniappError(reply.code, reply.message, `${capability}.${fn}`);
   }
 
   // ---------------------------------------------------------------- console
 
   function format(args) {
-    return args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? `${a.name}: ${a.message}` : safeString(a)))
+    return args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? `${a.name}: ${messageOf(a)}` : safeString(a)))
       .join(' ');
   }
   global.console = {
@@ -324,10 +332,11 @@
     const dataset = event.payload && typeof event.payload === 'object' ? event.payload : {};
     const share = page.__handlers.share[event.action];
     if (share) {
-      const card = typeof page.onShareAppMessage === 'function' ? page.onShareAppMessage({ from: 'button', target: { id: event.action, dataset } }) : {};
+      const shared = Object.assign({}, dataset, { surface: share });
+      const card = typeof page.onShareAppMessage === 'function' ? page.onShareAppMessage({ from: 'button', target: { id: event.action, dataset: shared } }) : {};
       const reply = shareCard(card || {}, share);
       const then = handler(page, 'tap', event.action);
-      if (then) track(then.call(page, { type: 'tap', currentTarget: { id: event.action, dataset }, target: { id: event.action, dataset }, detail: reply }));
+      if (then) track(then.call(page, { type: 'tap', currentTarget: { id: event.action, dataset: shared }, target: { id: event.action, dataset: shared }, detail: reply }));
       return;
     }
     const fn = handler(page, 'tap', event.action);
@@ -803,6 +812,12 @@
             const surface = (data && data.surface) || 'chat';
             if (!SHARE_SURFACES.includes(surface)) throw templateError(file, line, `<button open-type="share" data-surface="${surface}">: one of ${SHARE_SURFACES.join(', ')}`);
             handlers.share[action] = surface;
+            // The surface is the button's setting, not the tap's payload; the
+            // tap's dataset gets it back (onTap).
+            if (data) {
+              delete data.surface;
+              if (Object.keys(data).length === 0) delete node.payload;
+            }
           } else if (openType !== undefined) {
             throw templateError(file, line, `<button open-type="${openType}"> is not supported (share is)`);
           }
@@ -827,7 +842,7 @@
   }
 
   function errorResult(api, error) {
-    const reason = error instanceof Error ? error.message : safeString(error);
+    const reason = error instanceof Error ? messageOf(error) : safeString(error);
     return { errMsg: `${api}:fail ${reason}`, code: error && error.code, error };
   }
 
