@@ -211,10 +211,7 @@ fn the_javascript_storefront_runs_the_rust_storefronts_demo_script_screen_for_sc
     for app in ["sample-programs/taobao-deals", "sample-programs/taobao-deals-js"] {
         let data = tempfile::tempdir().unwrap();
         let transcript = data.path().join("transcript.json");
-        let out = miniapp(
-            data.path(),
-            &["run", app, "--script", script, "--transcript", transcript.to_str().unwrap()],
-        );
+        let out = miniapp(data.path(), &["run", app, "--script", script, "--transcript", transcript.to_str().unwrap()]);
         let stdout = text(&out.stdout);
         assert!(out.status.success(), "{app}:\n{stdout}\n{}", text(&out.stderr));
         assert!(stdout.contains("[script] finished: 48 steps"), "{app}: {stdout}");
@@ -226,4 +223,64 @@ fn the_javascript_storefront_runs_the_rust_storefronts_demo_script_screen_for_sc
         assert_eq!(expected, actual, "view {index} differs between the Rust and the JavaScript storefront");
     }
     assert_eq!(rust.len(), js.len(), "both storefronts show as many views");
+}
+
+#[test]
+fn sessions_start_from_a_snapshot_with_math_random_reseeded_and_changed_files_make_a_new_one() {
+    if !runtime_buildable() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let app = tempfile::tempdir().unwrap();
+    let page = |marker: &str| {
+        format!(
+            "const atLoad = Math.random();\nPage({{ data: {{}}, onLoad() {{ this.setData({{ now: Math.random(), atLoad }}); }} }});\n// {marker}\n"
+        )
+    };
+    js_program(app.path(), &page("one"), "<text>now {{now}} at-load {{atLoad}}</text>", "");
+    let dir = app.path().to_str().unwrap();
+    let shown = |out: &std::process::Output| -> (String, String) {
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        assert!(!text(&out.stderr).contains("not pre-initialised"), "{}", text(&out.stderr));
+        let line = stdout.lines().find(|l| l.starts_with("now ")).unwrap_or_else(|| panic!("{stdout}")).to_string();
+        let mut words = line.split_whitespace();
+        (words.nth(1).unwrap().to_string(), words.nth(1).unwrap().to_string())
+    };
+    let (first_now, first_at_load) = shown(&miniapp(data.path(), &["run", dir]));
+    let (second_now, second_at_load) = shown(&miniapp(data.path(), &["run", dir]));
+    // The files were evaluated once, into the snapshot both sessions started from …
+    assert_eq!(first_at_load, second_at_load, "a value computed at the top of a file is the snapshot's");
+    // … and Math.random was reseeded at each launch.
+    assert_ne!(first_now, second_now, "two sessions drew the same Math.random()");
+
+    // A changed file is a new version, never the old snapshot.
+    std::fs::write(app.path().join("pages/index.wxml"), "<text>changed {{now}}</text>").unwrap();
+    let changed = miniapp(data.path(), &["run", dir]);
+    assert!(text(&changed.stdout).contains("changed 0."), "{}", text(&changed.stdout));
+}
+
+#[test]
+fn files_that_call_the_host_at_their_top_level_run_without_a_snapshot_and_say_why() {
+    if !runtime_buildable() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let app = tempfile::tempdir().unwrap();
+    js_program(
+        app.path(),
+        "const visits = (wx.getStorageSync('visits') || 0) + 1;\nwx.setStorageSync('visits', visits);\n\
+         Page({ data: { visits } });\n",
+        "<text>visit {{visits}}</text>",
+        "[capabilities.storage]\n",
+    );
+    let dir = app.path().to_str().unwrap();
+    for visit in ["visit 1", "visit 2"] {
+        let out = miniapp(data.path(), &["run", dir]);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains(visit), "each session evaluates the files, with the user's storage: {stdout}");
+        let note = stderr.lines().find(|l| l.contains("not pre-initialised")).unwrap_or_else(|| panic!("{stderr}"));
+        assert!(note.contains("called the host while its files were evaluated"), "{note}");
+    }
 }

@@ -292,6 +292,7 @@ impl SessionError {
         match self {
             SessionError::Ended { fault: Fault::Limit { .. }, .. } => "limit_exceeded",
             SessionError::Ended { fault: Fault::Abi(_), .. } => "abi_violation",
+            SessionError::Ended { fault: Fault::HostCallBeforeLaunch, .. } => "host_call_before_launch",
             SessionError::Trapped { .. } => "guest_trapped",
             SessionError::CallbackFailed { .. } => "callback_failed",
             SessionError::AlreadyEnded { .. } => "session_ended",

@@ -58,7 +58,7 @@ pub mod store;
 pub mod testing;
 pub mod transcript;
 
-pub use app::{App, ModuleAnalysis};
+pub use app::{App, ModuleAnalysis, Preinitialisation};
 pub use capability::{ProgramIdentity, ProgramInfo};
 pub use config::{EngineSettings, HostConfig, Limits};
 pub use error::{HostError, LoadError, SessionError};

@@ -108,6 +108,8 @@ pub struct Session {
     limits: Limits,
     wasm_stack_bytes: usize,
     store: Store<SessionState>,
+    /// The instance (a snapshot of it is what pre-initialisation keeps).
+    instance: wasmtime::Instance,
     output: OutputCapture,
     on_launch: TypedFunc<(i32, i32), i32>,
     on_show: Option<TypedFunc<(), i32>>,
@@ -170,6 +172,7 @@ impl Session {
             limits,
             wasm_stack_bytes,
             store,
+            instance: callbacks.instance,
             output,
             on_launch: callbacks.on_launch,
             on_show: callbacks.on_show,
@@ -216,6 +219,23 @@ impl Session {
             self.ended = Some(error.clone());
         }
         result
+    }
+
+    /// Pre-initialisation: hands the script runtime its sources with every host
+    /// call refused (what the files compute at their top level is shared by every
+    /// later session, so it may depend on no user or session), and leaves the
+    /// instance as the load left it, for [`Session::snapshot_parts`].
+    pub(crate) async fn preinitialise(&mut self) -> Result<(), SessionError> {
+        if self.script.is_none() {
+            return Err(host_error(&self.program, "pre-initialisation needs a script program's sources".into()));
+        }
+        self.store.data_mut().sandbox.refuse_host_calls();
+        self.load_script().await
+    }
+
+    /// The store and the instance, for taking a snapshot of its state.
+    pub(crate) fn snapshot_parts(&mut self) -> (&mut Store<SessionState>, wasmtime::Instance) {
+        (&mut self.store, self.instance)
     }
 
     /// Runs `miniapp_on_show`, if the program exports it.
@@ -432,6 +452,7 @@ impl Session {
 
 /// The callbacks of an instantiated program.
 struct Callbacks {
+    instance: wasmtime::Instance,
     on_launch: TypedFunc<(i32, i32), i32>,
     on_show: Option<TypedFunc<(), i32>>,
     on_hide: Option<TypedFunc<(), i32>>,
@@ -503,7 +524,7 @@ async fn instantiate(
     {
         return Err(classify(ends, store, error, abi::EXPORT_INITIALIZE));
     }
-    Ok(Callbacks { on_launch, on_show, on_hide, on_event, runtime_load })
+    Ok(Callbacks { instance, on_launch, on_show, on_hide, on_event, runtime_load })
 }
 
 /// Starts a callback's budget in `store`.

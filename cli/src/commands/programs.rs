@@ -6,7 +6,7 @@ use super::{build, open_host};
 use anyhow::{Context, bail};
 use clap::Args;
 use miniapp_host::package::{self, Contents, PublisherKey};
-use miniapp_host::{App, Host, HostConfig, Manifest};
+use miniapp_host::{App, Host, HostConfig, Manifest, Preinitialisation};
 use serde_json::json;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -50,7 +50,7 @@ impl Target {
 
     /// Builds (for a directory, unless `no_build`) and loads the program.
     pub async fn load(&self, host: &Host, no_build: bool) -> anyhow::Result<App> {
-        Ok(match self {
+        let app = match self {
             Target::Directory(dir) => {
                 if !no_build {
                     build::build(dir, &Manifest::from_dir(dir)?)?;
@@ -59,7 +59,16 @@ impl Target {
             }
             Target::Package(path) => host.load_package_file(path).await?,
             Target::Installed(id) => host.load_installed(id).await?,
-        })
+        };
+        // The reason may quote the program's own words (an exception's message).
+        if let Some(Preinitialisation::NotPossible(reason)) = app.preinitialisation() {
+            eprintln!(
+                "note: {} is not pre-initialised, so each session evaluates its files at launch: {}",
+                app.program().id,
+                miniapp_host::sanitize::line_within(reason, 400)
+            );
+        }
+        Ok(app)
     }
 }
 

@@ -2,8 +2,20 @@
 //! grants and its effective limits — ready to start sessions from.
 
 mod analysis;
+mod preinit;
 
 pub use analysis::{ModuleAnalysis, WASI_GROUP, analyze};
+
+/// Whether a script program's sessions start from a pre-initialised snapshot
+/// (the runtime with the program's files already evaluated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preinitialisation {
+    /// They do.
+    Snapshot,
+    /// They load the sources at launch, because of this (the files call the host
+    /// at their top level, say).
+    NotPossible(String),
+}
 
 use crate::audit::{AuditLog, Outcome};
 use crate::capability::{Capability, Grant, GrantState, ProgramIdentity, ProgramInfo, Registry};
@@ -148,6 +160,8 @@ struct AppInner {
     capabilities: Vec<(Arc<dyn Capability>, Grant)>,
     /// A script program's sources, for its runtime.
     bundle: Option<crate::script::Bundle>,
+    /// For a script program: whether its sessions start from a snapshot.
+    preinit: Option<Preinitialisation>,
 }
 
 impl App {
@@ -199,6 +213,8 @@ impl App {
         let LoadCode { bytes: module_bytes, format, source_name, bundle } = code;
         let program_id = manifest.id.clone();
         let module_size = module_bytes.len();
+        // A script program's runtime is instrumented for its snapshot, when one is made.
+        let runtime_bytes = bundle.as_ref().map(|_| module_bytes.clone());
         let manifest_path = || dir.as_deref().unwrap_or(Path::new(".")).join(crate::manifest::MANIFEST_FILE);
         let limits = manifest
             .limits
@@ -237,16 +253,6 @@ impl App {
             .await
             .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?;
 
-        let pre = host.linker.instantiate_pre(&compiled.module).map_err(|e| LoadError::UnknownImport {
-            program: program_id.clone(),
-            module: "?".into(),
-            name: "?".into(),
-            reason: crate::error::one_line(&format!("{e:#}")),
-        })?;
-        let exports = ExportIndices::of(&compiled.module).ok_or_else(|| LoadError::Host {
-            program: program_id.clone(),
-            reason: "required exports vanished after a clean analysis".into(),
-        })?;
         // A script program's version is its runtime's and its sources' together.
         let code_hash = crate::script::code_hash(bundle.as_ref(), compiled.hash);
         let program = Arc::new(ProgramInfo::new(
@@ -258,6 +264,31 @@ impl App {
             code_hash,
             grants,
         ));
+        // A script program's sessions start from its snapshot when it has one.
+        let (module, preinit) = match (&bundle, &runtime_bytes) {
+            (Some(bundle), Some(runtime)) => {
+                let plan =
+                    preinit::Plan { program: program.clone(), limits, capabilities: &capabilities, runtime, bundle };
+                match preinit::snapshot(&host, plan).await {
+                    Ok(snapshot) => (snapshot, Some(Preinitialisation::Snapshot)),
+                    Err(reason) => {
+                        tracing::info!(program = %program_id, %reason, "not pre-initialised");
+                        (compiled.module.clone(), Some(Preinitialisation::NotPossible(reason)))
+                    }
+                }
+            }
+            _ => (compiled.module.clone(), None),
+        };
+        let pre = host.linker.instantiate_pre(&module).map_err(|e| LoadError::UnknownImport {
+            program: program_id.clone(),
+            module: "?".into(),
+            name: "?".into(),
+            reason: crate::error::one_line(&format!("{e:#}")),
+        })?;
+        let exports = ExportIndices::of(&module).ok_or_else(|| LoadError::Host {
+            program: program_id.clone(),
+            reason: "required exports vanished after a clean analysis".into(),
+        })?;
         Ok(App {
             inner: Arc::new(AppInner {
                 host,
@@ -272,6 +303,7 @@ impl App {
                 exports,
                 capabilities,
                 bundle,
+                preinit,
             }),
         })
     }
@@ -295,7 +327,11 @@ impl App {
             pre: &self.inner.pre,
             exports: &self.inner.exports,
             engine: host.engine.engine(),
-            script: self.inner.bundle.as_ref().map(|bundle| bundle.message()),
+            // A snapshot has its sources loaded already.
+            script: match self.inner.preinit {
+                Some(Preinitialisation::Snapshot) => None,
+                _ => self.inner.bundle.as_ref().map(|bundle| bundle.message()),
+            },
         })
         .await
     }
@@ -346,6 +382,12 @@ impl App {
     /// program that is a module).
     pub fn script_sources(&self) -> Option<&crate::script::Bundle> {
         self.inner.bundle.as_ref()
+    }
+
+    /// For a script program, whether its sessions start from a pre-initialised
+    /// snapshot, or why not (`None` for a program that is a module).
+    pub fn preinitialisation(&self) -> Option<&Preinitialisation> {
+        self.inner.preinit.as_ref()
     }
 
     /// The module's size in bytes (a script program's: its runtime's).

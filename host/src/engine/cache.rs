@@ -69,6 +69,42 @@ impl ModuleCache {
         Ok(CompiledModule { module, hash })
     }
 
+    /// The module kept under `key` by [`ModuleCache::keep_derived`], if memory or
+    /// disk has it. A derived module (a pre-initialised snapshot) is named by
+    /// what it was made from, not by its own bytes, which differ each time it is
+    /// made: `key` must be a digest of everything it was made from.
+    pub(crate) fn derived(&self, engine: &Engine, key: &str) -> Option<Module> {
+        let slot = lock(&self.memory).get(key).cloned();
+        if let Some(module) = slot.and_then(|slot| lock(&slot).clone()) {
+            return Some(module);
+        }
+        let module = load_from_disk(engine, &self.disk_path(engine, key)?)?;
+        let slot = lock(&self.memory).entry(key.to_string()).or_default().clone();
+        *lock(&slot) = Some(module.clone());
+        Some(module)
+    }
+
+    /// Compiles `bytes` and keeps the module under `key` (see
+    /// [`ModuleCache::derived`]), in memory and on disk. CPU-bound: call from a
+    /// blocking context.
+    pub(crate) fn keep_derived(&self, engine: &Engine, key: &str, bytes: &[u8]) -> wasmtime::Result<Module> {
+        let module = Module::new(engine, bytes)?;
+        if let Some(path) = self.disk_path(engine, key)
+            && let Err(error) = store_on_disk(&module, &path)
+        {
+            tracing::warn!(path = %path.display(), %error, "cannot write the module cache");
+        }
+        let slot = {
+            let mut memory = lock(&self.memory);
+            if memory.len() >= MEMORY_ENTRIES && !memory.contains_key(key) {
+                memory.clear();
+            }
+            memory.entry(key.to_string()).or_default().clone()
+        };
+        *lock(&slot) = Some(module.clone());
+        Ok(module)
+    }
+
     fn disk_path(&self, engine: &Engine, hash: &str) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -125,6 +161,23 @@ mod tests {
             .collect();
         let modules: Vec<Module> = loaders.into_iter().map(|t| t.join().unwrap().unwrap()).collect();
         assert!(modules.windows(2).all(|pair| Module::same(&pair[0], &pair[1])), "each loader compiled its own copy");
+    }
+
+    #[test]
+    fn a_derived_module_is_found_by_its_key_in_memory_and_on_disk() {
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ModuleCache::new(Some(dir.path().to_path_buf()));
+        let key = "ab".repeat(32);
+        assert!(cache.derived(&engine, &key).is_none());
+        let wat = b"(module (func (export \"f\") (result i32) (i32.const 7)))";
+        let kept = cache.keep_derived(&engine, &key, wat).unwrap();
+        assert!(Module::same(&cache.derived(&engine, &key).unwrap(), &kept));
+        // Another process (a fresh cache over the same directory) finds it on disk.
+        let again = ModuleCache::new(Some(dir.path().to_path_buf()));
+        let from_disk = again.derived(&engine, &key).expect("the derived module is on disk");
+        assert!(from_disk.get_export("f").is_some());
+        assert!(again.derived(&engine, &"cd".repeat(32)).is_none(), "another key finds nothing");
     }
 
     #[test]

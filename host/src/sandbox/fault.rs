@@ -84,6 +84,13 @@ pub enum Fault {
     /// The guest broke the ABI's rules (bad pointer, bad allocator answer, …).
     #[error("violated the ABI: {0}")]
     Abi(String),
+    /// The guest called the host while it was being pre-initialised: what runs
+    /// then is shared by every session, which no user's or session's answer may be.
+    #[error(
+        "called the host while its files were evaluated for pre-initialisation (code at the top of a file \
+         runs once and is shared by every session: call the host from onLaunch or a page's methods)"
+    )]
+    HostCallBeforeLaunch,
 }
 
 impl Fault {

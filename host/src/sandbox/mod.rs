@@ -49,6 +49,9 @@ pub struct Sandbox {
     pub(crate) in_allocator: bool,
     /// Why the guest was ended, once it was.
     pub(crate) fault: Option<Fault>,
+    /// Whether host calls end the guest: while it is being pre-initialised, what
+    /// it computes is shared by every later session.
+    refuse_host_calls: bool,
 }
 
 /// A store state that holds a [`Sandbox`]: what the WASI functions, the
@@ -94,7 +97,13 @@ impl Sandbox {
             },
             in_allocator: false,
             fault: None,
+            refuse_host_calls: false,
         }
+    }
+
+    /// From now on, a host call ends the guest ([`Fault::HostCallBeforeLaunch`]).
+    pub(crate) fn refuse_host_calls(&mut self) {
+        self.refuse_host_calls = true;
     }
 
     /// Records `fault` as the reason this guest ends and returns the error that
@@ -127,6 +136,9 @@ impl Sandbox {
 
     /// Counts one host call against the callback's allowance.
     pub(crate) fn count_host_call(&mut self) -> Result<(), wasmtime::Error> {
+        if self.refuse_host_calls {
+            return Err(self.fail(Fault::HostCallBeforeLaunch));
+        }
         self.budget.host_calls += 1;
         if self.budget.host_calls > self.limits.host_calls_per_callback {
             let limit = self.limits.host_calls_per_callback;

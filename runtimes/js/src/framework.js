@@ -8,7 +8,9 @@
   const nativePrint = global.__miniapp_print;
   const nativeDepth = global.__miniapp_json_depth;
   const nativeCompile = global.__miniapp_compile;
-  for (const name of ['__miniapp_call', '__miniapp_print', '__miniapp_json_depth', '__miniapp_compile']) {
+  // Seeded by the host at each launch (the runtime may start from a snapshot).
+  Math.random = global.__miniapp_random;
+  for (const name of ['__miniapp_call', '__miniapp_print', '__miniapp_json_depth', '__miniapp_compile', '__miniapp_random']) {
     delete global[name];
   }
 

@@ -1,8 +1,9 @@
 //! The miniapp JavaScript runtime: QuickJS (quickjs-ng, through `rquickjs`) in a
 //! wasm32-wasip1 guest that speaks ABI 1.1 like any other.
 //!
-//! The host hands it a program's sources once per session through
-//! `miniapp_runtime_load` (docs/abi.md §4.6); from then on each lifecycle callback
+//! The host hands it a program's sources once through `miniapp_runtime_load`
+//! (docs/abi.md §4.6) — once per program when it snapshots the instance after the
+//! load (pre-initialisation), else once per session; from then on each lifecycle callback
 //! is passed to the framework in `framework.js` (WeChat's `App`, `Page`,
 //! `setData`, templates and `wx.*`), whose host calls come back through one
 //! native function, `__miniapp_call`, to [`miniapp_sdk::raw::call`]. The runtime
@@ -15,7 +16,7 @@ use miniapp_abi::script::Sources;
 use miniapp_sdk::prelude::*;
 use rquickjs::context::EvalOptions;
 use rquickjs::{CatchResultExt, CaughtError, Context, Ctx, Function, Object, Runtime};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// The framework: everything of WeChat's shape, in JavaScript, evaluated before
 /// the program's own files.
@@ -29,6 +30,40 @@ struct Engine {
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    /// `Math.random`'s state (SplitMix64). The host may snapshot this instance
+    /// after `miniapp_runtime_load` and start every session from the snapshot, so
+    /// the state is reseeded from the host's entropy at each launch: no two
+    /// sessions share a sequence.
+    static RANDOM: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) };
+}
+
+unsafe extern "C" {
+    /// wasi-libc's `getentropy` (WASI `random_get`): at most 256 bytes.
+    fn getentropy(buffer: *mut u8, len: usize) -> i32;
+}
+
+/// Seeds `Math.random` from the host's entropy.
+fn reseed() -> Result<()> {
+    let mut seed = [0u8; 8];
+    // SAFETY: `seed` is a valid, writable buffer of the length passed.
+    if unsafe { getentropy(seed.as_mut_ptr(), seed.len()) } != 0 {
+        return Err(Error::new(ErrorCode::Internal, "the host gave no entropy for Math.random".to_string()));
+    }
+    RANDOM.with(|state| state.set(u64::from_le_bytes(seed)));
+    Ok(())
+}
+
+/// `Math.random()`: a float in [0, 1) from 53 bits of SplitMix64.
+fn random() -> f64 {
+    RANDOM.with(|state| {
+        let next = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(next);
+        let mut z = next;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    })
 }
 
 /// `miniapp_runtime_load(ptr, len) -> status`: evaluates the framework and the
@@ -84,6 +119,7 @@ fn install_natives(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
             }
         })?,
     )?;
+    globals.set("__miniapp_random", Function::new(ctx.clone(), random)?)?;
     globals.set("__miniapp_json_depth", Function::new(ctx.clone(), |text: String| json_guard::depth(&text) as f64)?)?;
     Ok(())
 }
@@ -206,6 +242,7 @@ struct JsProgram;
 
 impl MiniApp for JsProgram {
     fn on_launch(&mut self, launch: LaunchContext) -> Result<()> {
+        reseed()?;
         dispatch("launch", serde_json::to_string(&launch).map_err(internal)?)
     }
 
