@@ -1,12 +1,20 @@
 //! Builds the guests the harness runs, for wasm32-wasip1: the miniapp guest (the
 //! floor runs the same module), the Extism guest, the pay-demo sample and the
-//! tests' probe (the throughput figures).
+//! tests' probe (the throughput figures), the Rust storefront and the
+//! JavaScript runtime (the storefront figures).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const GUESTS: &[&str] =
-    &["guests/tap-render", "guests/tap-render-extism", "../sample-programs/pay-demo", "../tests/guests/probe"];
+const GUESTS: &[&str] = &[
+    "guests/tap-render",
+    "guests/tap-render-extism",
+    "../sample-programs/pay-demo",
+    "../sample-programs/taobao-deals",
+    "../tests/guests/probe",
+    // The JavaScript runtime (its .cargo/config.toml sets the C toolchain's flags).
+    "../runtimes/js",
+];
 
 fn main() {
     let here = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

@@ -18,6 +18,7 @@ mod floor;
 mod memory;
 mod miniapp;
 mod stats;
+mod storefront;
 mod throughput;
 mod work;
 
@@ -35,6 +36,9 @@ struct Plan {
     rounds: usize,
     payments: usize,
     links: usize,
+    store_cold: usize,
+    store_launches: usize,
+    store_taps: usize,
 }
 
 impl Plan {
@@ -49,6 +53,9 @@ impl Plan {
             rounds: 5,
             payments: 300,
             links: 1_000,
+            store_cold: 100,
+            store_launches: 2_000,
+            store_taps: 20_000,
         }
     }
 
@@ -63,6 +70,9 @@ impl Plan {
             rounds: 2,
             payments: 50,
             links: 100,
+            store_cold: 10,
+            store_launches: 100,
+            store_taps: 500,
         }
     }
 }
@@ -90,6 +100,10 @@ fn main() {
         return;
     }
     let plan = if args.iter().any(|a| a == "--quick") { Plan::quick() } else { Plan::full() };
+    if args.iter().any(|a| a == "--storefront") {
+        storefronts(&plan);
+        return;
+    }
     if args.iter().any(|a| a == "--durable") {
         durable(&plan);
         println!();
@@ -156,6 +170,8 @@ fn main() {
     drop(systems);
 
     println!();
+    storefronts(&plan);
+    println!();
     durable(&plan);
     println!();
     throughput(&plan);
@@ -208,6 +224,36 @@ fn throughput(plan: &Plan) {
          2 signatures + 2 verifications as the simulators make them; the host's part takes that out, spread over \
          min(programs, {cores} cores))",
         rsa.as_secs_f64() * 1e6
+    );
+}
+
+/// The storefront compiled from Rust and written in JavaScript (pre-initialised).
+fn storefronts(plan: &Plan) {
+    let measured: Vec<(&str, storefront::Figures)> = storefront::storefronts()
+        .into_iter()
+        .map(|(name, dir)| (name, storefront::measure(&dir, plan.store_cold, plan.store_launches, plan.store_taps)))
+        .collect();
+    println!("| program | cold start, cached → home page | launch → first view | tap that renders a page |");
+    println!("|---|---|---|---|");
+    for (name, figures) in &measured {
+        println!(
+            "| {name} | {} | {} | {} |",
+            figures.cold_start.describe(),
+            figures.first_view.describe(),
+            figures.tap.describe()
+        );
+    }
+    if let [(_, rust), (_, js)] = measured.as_slice() {
+        println!(
+            "| JavaScript ÷ Rust | {:.2} | {:.2} | {:.2} |",
+            js.cold_start.median() / rust.cold_start.median(),
+            js.first_view.median() / rust.first_view.median(),
+            js.tap.median() / rust.tap.median()
+        );
+    }
+    println!(
+        "({} cold starts, {} launches, {} taps each; a tap is \"more deals\": a redirect, its page event, eight deals rendered)",
+        plan.store_cold, plan.store_launches, plan.store_taps
     );
 }
 

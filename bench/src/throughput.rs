@@ -44,7 +44,8 @@ impl Backend {
                 let url = settings.url.clone().expect("a test server");
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 runtime.block_on(async move {
-                    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+                    let (client, connection) =
+                        tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
                     tokio::spawn(connection);
                     client.batch_execute("CREATE TABLE bare (k BIGINT PRIMARY KEY, v TEXT)").await.expect("schema");
                     let insert = client.prepare("INSERT INTO bare (k, v) VALUES ($1, 'order')").await.expect("prepare");

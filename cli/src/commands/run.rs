@@ -127,6 +127,10 @@ pub async fn run(mut config: HostConfig, args: RunArgs) -> anyhow::Result<ExitCo
     let target = Target::parse(&args.program)?;
     let host = open_host(config)?;
     let app = target.load(&host, args.no_build).await?;
+    // What a script program's files printed at their top level, when its snapshot was made now.
+    if let Some(miniapp_host::Preinitialisation::Snapshot { output }) = app.preinitialisation() {
+        show(&app.program().id, output.clone());
+    }
 
     let transcript = args.transcript.as_ref().map(|_| Transcript::new());
     let script_user = ScriptUser::new();

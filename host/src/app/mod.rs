@@ -10,8 +10,12 @@ pub use analysis::{ModuleAnalysis, WASI_GROUP, analyze};
 /// (the runtime with the program's files already evaluated).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Preinitialisation {
-    /// They do.
-    Snapshot,
+    /// They do. `output` is what the files printed at their top level when the
+    /// snapshot was made by this load (empty when it came from the cache).
+    Snapshot {
+        /// What the load printed.
+        output: crate::sandbox::CapturedOutput,
+    },
     /// They load the sources at launch, because of this (the files call the host
     /// at their top level, say).
     NotPossible(String),
@@ -270,7 +274,7 @@ impl App {
                 let plan =
                     preinit::Plan { program: program.clone(), limits, capabilities: &capabilities, runtime, bundle };
                 match preinit::snapshot(&host, plan).await {
-                    Ok(snapshot) => (snapshot, Some(Preinitialisation::Snapshot)),
+                    Ok((snapshot, output)) => (snapshot, Some(Preinitialisation::Snapshot { output })),
                     Err(reason) => {
                         tracing::info!(program = %program_id, %reason, "not pre-initialised");
                         (compiled.module.clone(), Some(Preinitialisation::NotPossible(reason)))
@@ -329,7 +333,7 @@ impl App {
             engine: host.engine.engine(),
             // A snapshot has its sources loaded already.
             script: match self.inner.preinit {
-                Some(Preinitialisation::Snapshot) => None,
+                Some(Preinitialisation::Snapshot { .. }) => None,
                 _ => self.inner.bundle.as_ref().map(|bundle| bundle.message()),
             },
         })

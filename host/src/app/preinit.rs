@@ -14,6 +14,7 @@
 use super::Runtime;
 use crate::capability::{Capability, Grant, ProgramInfo};
 use crate::config::Limits;
+use crate::sandbox::CapturedOutput;
 use crate::script::Bundle;
 use crate::session::{ExportIndices, Session, SessionSpec, SessionState};
 use miniapp_abi as abi;
@@ -35,9 +36,10 @@ pub(crate) struct Plan<'a> {
     pub bundle: &'a Bundle,
 }
 
-/// The program's pre-initialised module: from the cache, or made now. `Err` says
-/// why there is none (the sessions then load the sources themselves).
-pub(crate) async fn snapshot(host: &Arc<Runtime>, plan: Plan<'_>) -> Result<Module, String> {
+/// The program's pre-initialised module: from the cache, or made now (with what
+/// the load printed). `Err` says why there is none (the sessions then load the
+/// sources themselves).
+pub(crate) async fn snapshot(host: &Arc<Runtime>, plan: Plan<'_>) -> Result<(Module, CapturedOutput), String> {
     let key = hex::encode(Sha256::digest(format!("{SNAPSHOT_FORMAT}\0{}", plan.program.module_hash)));
     let cached = {
         let (host, key) = (host.clone(), key.clone());
@@ -46,18 +48,19 @@ pub(crate) async fn snapshot(host: &Arc<Runtime>, plan: Plan<'_>) -> Result<Modu
             .map_err(|e| e.to_string())?
     };
     if let Some(module) = cached {
-        return Ok(module);
+        return Ok((module, CapturedOutput::default()));
     }
-    let bytes = make(host, &plan).await?;
+    let (bytes, output) = make(host, &plan).await?;
     let host = host.clone();
-    tokio::task::spawn_blocking(move || host.cache.keep_derived(host.engine.engine(), &key, &bytes))
+    let module = tokio::task::spawn_blocking(move || host.cache.keep_derived(host.engine.engine(), &key, &bytes))
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| format!("the snapshot does not compile: {}", crate::error::one_line(&format!("{e:#}"))))
+        .map_err(|e| format!("the snapshot does not compile: {}", crate::error::one_line(&format!("{e:#}"))))?;
+    Ok((module, output))
 }
 
 /// Runs the load in an instrumented runtime and snapshots the instance.
-async fn make(host: &Arc<Runtime>, plan: &Plan<'_>) -> Result<Vec<u8>, String> {
+async fn make(host: &Arc<Runtime>, plan: &Plan<'_>) -> Result<(Vec<u8>, CapturedOutput), String> {
     let mut wizer = Wizer::new();
     // The load ran: the snapshot no longer exports it, so its sessions skip it.
     wizer.init_func(abi::EXPORT_RUNTIME_LOAD);
@@ -87,12 +90,14 @@ async fn make(host: &Arc<Runtime>, plan: &Plan<'_>) -> Result<Vec<u8>, String> {
     .await
     .map_err(|e| e.to_string())?;
     session.preinitialise().await.map_err(|e| e.to_string())?;
+    let output = session.take_output();
     let (store, instance) = session.snapshot_parts();
     check_state_exports(&module, store, instance)?;
-    wizer
+    let bytes = wizer
         .snapshot(&context, &mut State { store, instance })
         .await
-        .map_err(|e| format!("cannot snapshot the runtime: {}", crate::error::one_line(&format!("{e:#}"))))
+        .map_err(|e| format!("cannot snapshot the runtime: {}", crate::error::one_line(&format!("{e:#}"))))?;
+    Ok((bytes, output))
 }
 
 /// Whether every global and memory the instrumentation exported is there to be
