@@ -308,3 +308,25 @@ fn files_that_call_the_host_at_their_top_level_run_without_a_snapshot_and_say_wh
         assert!(note.contains("called the host while its files were evaluated"), "{note}");
     }
 }
+
+#[test]
+fn every_wx_mapping_reaches_its_host_function() {
+    if !runtime_buildable() {
+        return;
+    }
+    // Storage (sync and async), consent (granted and refused), the address picker,
+    // a card of the program's own page, another program, launch options and
+    // canIUse, a cancelled payment, navigateTo / navigateBack / redirectTo / reLaunch,
+    // an unhandled wx.* rejection and an unsupported wx.* name.
+    let data = tempfile::tempdir().unwrap();
+    let app = "cli/tests/programs/wx-tour";
+    let out = miniapp(data.path(), &["run", app, "--script", "cli/tests/programs/wx-tour/tour.script"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("[script] finished: 42 steps"), "{stdout}");
+    assert!(stdout.contains("[host] link: shared mini-program com.example.wx-tour /pages/index to chat"), "{stdout}");
+    let uncaught =
+        stderr.lines().find(|l| l.contains("uncaught navigateTo:fail")).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(uncaught.contains("pages/nowhere"), "the rejection names what failed: {uncaught}");
+    assert!(stderr.contains("wx.showToast is not supported by miniapp"), "{stderr}");
+}

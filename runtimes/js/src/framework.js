@@ -415,7 +415,19 @@
     }
   };
 
+  // Promises rejected with no handler by the end of a callback (a `wx.*`
+  // promise nobody awaited, say): the first is the callback's failure, as an
+  // uncaught exception is, rather than nothing at all. The runtime reports each
+  // rejection, and each handler attached later, through `__miniapp_rejection`.
+  const unhandled = new Map();
+  global.__miniapp_rejection = function (promise, reason, handled) {
+    if (handled) unhandled.delete(promise);
+    else unhandled.set(promise, reason);
+  };
+
   global.__miniapp_flush = function () {
+    if (pendingError === null && unhandled.size > 0) pendingError = unhandled.values().next().value;
+    unhandled.clear();
     if (pendingError !== null) {
       const error = pendingError;
       pendingError = null;
@@ -834,6 +846,9 @@
   function parseUrl(url, api) {
     if (typeof url !== 'string' || url === '') throw new MiniappError('invalid_argument', `${api}: url is required`);
     const [path, search = ''] = url.replace(/^\//, '').split('?');
+    if (!pagePaths.includes(path)) {
+      throw new MiniappError('not_found', `${api}: page "${path}" is not one of the manifest's pages (${pagePaths.join(', ')})`);
+    }
     const query = {};
     for (const pair of search.split('&')) {
       if (!pair) continue;
@@ -924,8 +939,9 @@
     navigateBack: api('navigateBack', (o) => navigation('back', { pages: o.delta === undefined ? 1 : Number(o.delta) })),
     reLaunch: api('reLaunch', (o) => {
       const target = parseUrl(o.url, 'reLaunch');
-      const reply = host('view', 'back', { pages: stack.length || 1 });
-      return navigation('redirect', target) || reply;
+      // Down to the first page, which the redirect then replaces.
+      if (stack.length > 1) host('view', 'back', { pages: stack.length - 1 });
+      return navigation('redirect', target);
     }),
     setNavigationBarTitle: api('setNavigationBarTitle', (o) => {
       if (top()) {

@@ -86,6 +86,13 @@ fn load(bytes: &[u8]) -> Result<()> {
     let sources: Sources = serde_json::from_slice(bytes)
         .map_err(|e| Error::new(ErrorCode::InvalidArgument, format!("cannot decode the program's sources: {e}")))?;
     let runtime = Runtime::new().map_err(internal)?;
+    // The framework counts rejections nobody handles (a callback's failure).
+    runtime.set_host_promise_rejection_tracker(Some(Box::new(|ctx, promise, reason, handled| {
+        if let Ok(track) = ctx.globals().get::<_, Function>("__miniapp_rejection") {
+            // A throw here would have nowhere to go; the framework's function does not throw.
+            let _ = track.call::<_, ()>((promise, reason, handled));
+        }
+    })));
     // No heap ceiling of QuickJS's own: the host's memory limit is the program's,
     // and growth past it ends the program with that limit's name.
     let context = Context::full(&runtime).map_err(internal)?;

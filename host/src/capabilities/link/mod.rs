@@ -118,7 +118,15 @@ impl Link {
         self.evaluate(&context, &card.target, request.surface, Action::Share { title: &card.title }).await
     }
 
-    fn check(&self, target: &Target, grant: &LinkGrant) -> Result<CheckedTarget, (DenyReason, String, String)> {
+    /// Checks `target` for safety and against the declarations; `own_id` is the
+    /// calling program's, which a mini-program target with an empty `id` means (a
+    /// program may always name itself: a card of its own page).
+    fn check(
+        &self,
+        target: &Target,
+        grant: &LinkGrant,
+        own_id: &str,
+    ) -> Result<CheckedTarget, (DenyReason, String, String)> {
         let raw_display = |text: &str| safety::display_of_refused(text);
         match target {
             Target::Web { url } => {
@@ -144,11 +152,12 @@ impl Link {
                 })
             }
             Target::MiniProgram { id, path, extra_data } => {
+                let id = if id.is_empty() { own_id } else { id.as_str() };
                 let display =
                     safety::check_program(id, path, extra_data.as_ref()).map_err(|(r, m)| (r, m, raw_display(id)))?;
                 Ok(CheckedTarget {
                     kind: TargetKind::MiniProgram,
-                    declared: grant.programs.contains(id),
+                    declared: id == own_id || grant.programs.contains(id),
                     declaration: format!("program {id}"),
                     display,
                 })
@@ -176,7 +185,7 @@ impl Link {
             message,
         };
 
-        let reply = match self.check(target, grant) {
+        let reply = match self.check(target, grant, &context.program().id) {
             Err((reason, message, display)) => denied(reason, format!("{done}: {message}"), display),
             Ok(checked) if !checked.declared => denied(
                 DenyReason::NotDeclared,
