@@ -25,6 +25,10 @@ pub struct HostConfig {
     /// Where the host keeps its embedded database, installed packages and
     /// compiled-module cache.
     pub data_dir: PathBuf,
+    /// Where the compiled-module cache is, if not `<data dir>/cache`: hosts with
+    /// data directories of their own may share one (`miniapp test` gives each
+    /// case a fresh data directory and the user's cache).
+    pub module_cache_dir: Option<PathBuf>,
     /// Which database keeps the host's records: the embedded SQLite file in the
     /// data directory, or a PostgreSQL server shared by many hosts.
     pub database: DatabaseSettings,
@@ -51,6 +55,7 @@ impl Default for HostConfig {
         HostConfig {
             profile: "wechat".to_string(),
             data_dir: default_data_dir(),
+            module_cache_dir: None,
             database: DatabaseSettings::default(),
             limits: Limits::default(),
             engine: EngineSettings::default(),

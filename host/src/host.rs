@@ -115,7 +115,10 @@ impl HostBuilder {
         let mut linker = Linker::new(engine.engine());
         crate::sandbox::link_wasi(&mut linker).map_err(|e| HostError::Engine(format!("cannot link WASI: {e:#}")))?;
         registry.link(&mut linker).map_err(|e| HostError::Engine(format!("cannot link host functions: {e:#}")))?;
-        let cache_dir = config.engine.module_cache.then(|| config.data_dir.join("cache"));
+        let cache_dir = config
+            .engine
+            .module_cache
+            .then(|| config.module_cache_dir.clone().unwrap_or_else(|| config.data_dir.join("cache")));
         let runtime = Runtime {
             audit: services.audit.clone(),
             config,

@@ -5,11 +5,13 @@ mod audit;
 mod build;
 mod inspect;
 mod ledger;
+mod new;
 mod permissions;
 mod programs;
 mod run;
 mod serve;
 mod settings;
+mod test;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -42,9 +44,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a program from a template (rust, wat or js), ready to run and test.
+    New(new::NewArgs),
     /// Load a program (an app directory, built if stale; a package file; or an
     /// installed id), launch it and show its output.
     Run(run::RunArgs),
+    /// Run every script under a program's tests/ as a test case, each in a fresh data
+    /// directory (exit code 0 when all pass; --format json or junit for CI).
+    Test(test::TestArgs),
     /// Show a program's manifest, module, ABI version and imports by capability.
     Inspect(inspect::InspectArgs),
     /// List the host's recorded capability decisions.
@@ -113,7 +120,9 @@ pub fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = host_config(&cli)?;
     match cli.command {
+        Command::New(args) => new::new(args),
         Command::Run(args) => run::run(config, args).await,
+        Command::Test(args) => test::test(config, args).await,
         Command::Inspect(args) => inspect::inspect(config, args).await,
         Command::Audit(args) => audit::audit(config, args).await,
         Command::Settings(args) => settings::settings(config, args).await,
