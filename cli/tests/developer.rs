@@ -1,0 +1,129 @@
+//! The developer's loop through the real binary: `miniapp new` makes a program
+//! that `miniapp run` and `miniapp test` pass on at once, outside the repository;
+//! `miniapp test` reports a failing script with its line and the screen, in each
+//! format, with the exit code CI reads.
+
+mod support;
+
+use std::path::Path;
+use support::{miniapp, text};
+
+/// `miniapp new NAME --template TEMPLATE` in `parent`; the project's directory.
+fn new_program(data: &Path, parent: &Path, name: &str, template: &str) -> std::path::PathBuf {
+    let dir = parent.join(name);
+    let out = miniapp(data, &["new", dir.to_str().unwrap(), "--template", template]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("com.example.{name}")), "{}", text(&out.stdout));
+    for file in ["miniapp.toml", "demo.script", ".gitignore"] {
+        assert!(dir.join(file).is_file(), "{template}: {file} is missing");
+    }
+    dir
+}
+
+fn run_and_test(data: &Path, dir: &Path) {
+    let dir_text = dir.to_str().unwrap();
+    let demo = dir.join("demo.script");
+    let run = miniapp(data, &["run", dir_text, "--script", demo.to_str().unwrap()]);
+    assert!(run.status.success(), "run:\n{}\n{}", text(&run.stdout), text(&run.stderr));
+    assert!(text(&run.stdout).contains("[script] finished"), "{}", text(&run.stdout));
+    let test = miniapp(data, &["test", dir_text]);
+    let stdout = text(&test.stdout);
+    assert!(test.status.success(), "test:\n{stdout}\n{}", text(&test.stderr));
+    assert!(stdout.contains("tests: 1 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn new_programs_of_every_template_run_and_pass_their_tests_outside_the_repository() {
+    let data = tempfile::tempdir().unwrap();
+    let projects = tempfile::tempdir().unwrap();
+    for template in ["wat", "js", "rust"] {
+        if template == "js" && !Path::new("/usr/include/wasm32-wasi").is_dir() && std::env::var_os("CI").is_none() {
+            eprintln!("skipped the js template: the JavaScript runtime needs clang and wasi-libc");
+            continue;
+        }
+        let dir = new_program(data.path(), projects.path(), &format!("my-{template}"), template);
+        run_and_test(data.path(), &dir);
+    }
+}
+
+#[test]
+fn new_refuses_a_bad_name_and_a_directory_in_use_and_writes_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let projects = tempfile::tempdir().unwrap();
+    let bad = projects.path().join("My App");
+    let out = miniapp(data.path(), &["new", bad.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("cannot name a program"), "{stderr}");
+    assert!(!bad.exists(), "nothing was written");
+
+    let used = projects.path().join("used");
+    std::fs::create_dir(&used).unwrap();
+    std::fs::write(used.join("notes.txt"), "mine").unwrap();
+    let out = miniapp(data.path(), &["new", used.to_str().unwrap(), "--template", "wat"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("already exists and is not empty"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_dir(&used).unwrap().count(), 1, "nothing was added");
+}
+
+#[test]
+fn a_failing_script_fails_miniapp_test_with_its_line_in_every_format() {
+    let data = tempfile::tempdir().unwrap();
+    let projects = tempfile::tempdir().unwrap();
+    let dir = new_program(data.path(), projects.path(), "tapper", "wat");
+    std::fs::write(dir.join("tests/wrong.script"), "# a wrong expectation\ntap hello.tap\nexpect \"Untapped\"\n")
+        .unwrap();
+    std::fs::write(dir.join("tests/missing-button.script"), "tap buy\n").unwrap();
+    let dir_text = dir.to_str().unwrap();
+
+    let pretty = miniapp(data.path(), &["test", dir_text]);
+    let stdout = text(&pretty.stdout);
+    assert_eq!(pretty.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("ok      tests/tap.script"), "{stdout}");
+    assert!(stdout.contains("tests/wrong.script line 3: the screen does not show \"Untapped\""), "{stdout}");
+    assert!(stdout.contains("Tapped!"), "the failure shows the screen: {stdout}");
+    assert!(stdout.contains("tests/missing-button.script line 1: no button `buy`"), "{stdout}");
+    assert!(stdout.contains("tests: 1 passed, 2 failed"), "{stdout}");
+
+    let json = miniapp(data.path(), &["test", dir_text, "--format", "json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("the json report is JSON");
+    assert_eq!(report["failed"], 2);
+    let wrong = report["cases"].as_array().unwrap().iter().find(|c| c["name"] == "wrong").unwrap();
+    assert_eq!(wrong["line"], 3);
+    assert_eq!(wrong["passed"], false);
+
+    let junit = miniapp(data.path(), &["test", dir_text, "--format", "junit"]);
+    assert_eq!(junit.status.code(), Some(1));
+    let xml = text(&junit.stdout);
+    let document = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("not XML ({e}):\n{xml}"));
+    let cases: Vec<_> = document.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(cases.len(), 3, "one case per script");
+    let failures = cases.iter().filter(|case| case.children().any(|c| c.has_tag_name("failure"))).count();
+    assert_eq!(failures, 2);
+
+    // --filter runs the matching cases only; all of them passing is exit code 0.
+    let filtered = miniapp(data.path(), &["test", dir_text, "--filter", "tap"]);
+    assert!(filtered.status.success(), "{}", text(&filtered.stdout));
+    assert!(text(&filtered.stdout).contains("tests: 1 passed, 0 failed"), "{}", text(&filtered.stdout));
+    let none = miniapp(data.path(), &["test", dir_text, "--filter", "nothing-matches"]);
+    assert!(!none.status.success());
+    assert!(text(&none.stderr).contains("no test script"), "{}", text(&none.stderr));
+}
+
+#[test]
+fn each_case_starts_from_an_empty_data_directory() {
+    let data = tempfile::tempdir().unwrap();
+    let projects = tempfile::tempdir().unwrap();
+    let dir = new_program(data.path(), projects.path(), "counter", "rust");
+    // Two cases that each count from zero: neither sees the other's storage, nor
+    // the count left by a `miniapp run` on the user's data directory.
+    std::fs::copy(dir.join("tests/counter.script"), dir.join("tests/again.script")).unwrap();
+    let dir_text = dir.to_str().unwrap();
+    let demo = dir.join("demo.script");
+    assert!(miniapp(data.path(), &["run", dir_text, "--script", demo.to_str().unwrap()]).status.success());
+    let out = miniapp(data.path(), &["test", dir_text, "--jobs", "2"]);
+    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("tests: 2 passed, 0 failed"), "{}", text(&out.stdout));
+}
