@@ -44,7 +44,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create a program from a template (rust, wat or js), ready to run and test.
+    /// Create a program from a template (rust, c, wat or js), ready to run and test.
     New(new::NewArgs),
     /// Load a program (an app directory, built if stale; a package file; or an
     /// installed id), launch it and show its output.

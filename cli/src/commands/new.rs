@@ -1,6 +1,7 @@
-//! `miniapp new`: a working program from a template — Rust on the guest SDK, the
-//! WebAssembly text format, or JavaScript — with a demo script, a test script and a
-//! `.gitignore`, which `miniapp run` and `miniapp test` pass on at once.
+//! `miniapp new`: a working program from a template — Rust on the guest SDK, C on
+//! `miniapp.h` (copied into the project), the WebAssembly text format, or
+//! JavaScript — with a demo script, a test script and a `.gitignore`, which
+//! `miniapp run` and `miniapp test` pass on at once.
 //!
 //! A Rust program depends on the guest SDK by path: the `guest-sdk` of the miniapp
 //! source tree this binary was built from, or the one `--sdk` names (cargo fetches
@@ -37,6 +38,8 @@ enum Template {
     Wat,
     /// JavaScript the WeChat way: App, Page, WXML, wx (docs/javascript.md).
     Js,
+    /// C on miniapp.h (built with clang for wasm32-wasi).
+    C,
 }
 
 /// One template's files: where each goes, and its text.
@@ -70,6 +73,15 @@ const JS: Files = &[
     (".gitignore", include_str!("../../templates/js/gitignore")),
 ];
 
+const C: Files = &[
+    ("miniapp.toml", include_str!("../../templates/c/miniapp.toml")),
+    ("app.c", include_str!("../../templates/c/app.c")),
+    ("miniapp.h", include_str!("../../../guest-sdk-c/miniapp.h")),
+    ("demo.script", include_str!("../../templates/c/demo.script")),
+    ("tests/counter.script", include_str!("../../templates/c/tests/counter.script")),
+    (".gitignore", include_str!("../../templates/c/gitignore")),
+];
+
 pub fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
     let name = program_name(&args.path)?;
     if args.path.exists() && std::fs::read_dir(&args.path).map(|mut d| d.next().is_some()).unwrap_or(true) {
@@ -90,6 +102,7 @@ pub fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
         }
         Template::Wat => WAT,
         Template::Js => JS,
+        Template::C => C,
     };
     for (relative, template) in files {
         let text = replacements.iter().fold(template.to_string(), |text, (from, to)| text.replace(from, to));
