@@ -16,13 +16,35 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
-/// The two storefronts: a name and an app directory.
-pub fn storefronts() -> [(&'static str, PathBuf); 2] {
+/// The storefronts: a name and an app directory. The third is the JavaScript
+/// one with a host call at the top of `app.js`, which the host cannot
+/// pre-initialise: each of its sessions evaluates the files at launch (the
+/// copy lives in `scratch`).
+pub fn storefronts(scratch: &Path) -> [(&'static str, PathBuf); 3] {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let js = repo.join("sample-programs/taobao-deals-js");
+    let unsnapshotted = scratch.join("taobao-deals-js");
+    copy_dir(&js, &unsnapshotted);
+    let app = std::fs::read_to_string(js.join("app.js")).expect("app.js");
+    std::fs::write(unsnapshotted.join("app.js"), format!("wx.getStorageInfoSync();\n{app}")).expect("write app.js");
     [
         ("storefront, Rust", repo.join("sample-programs/taobao-deals")),
-        ("storefront, JavaScript", repo.join("sample-programs/taobao-deals-js")),
+        ("storefront, JavaScript (pre-initialised)", js),
+        ("the same, not pre-initialised", unsnapshotted),
     ]
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("make a directory");
+    for entry in std::fs::read_dir(from).expect("read a directory") {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
 }
 
 /// The JavaScript runtime's module, as the build script built it.
@@ -32,8 +54,12 @@ fn js_runtime() -> ScriptRuntime {
     ScriptRuntime::from_file("js", path)
 }
 
+/// A host with the payment simulators (the storefront checks out with them) and the JavaScript runtime.
 fn host(dir: &Path) -> Host {
-    Host::builder(HostConfig::with_data_dir(dir)).script_runtime(js_runtime()).build().expect("host")
+    miniapp_providers::install(Host::builder(HostConfig::with_data_dir(dir)))
+        .script_runtime(js_runtime())
+        .build()
+        .expect("host")
 }
 
 /// "More deals" (page `page`) on the home page.

@@ -14,6 +14,7 @@
 use super::Runtime;
 use crate::capability::{Capability, Grant, ProgramInfo};
 use crate::config::Limits;
+use crate::error::SessionError;
 use crate::sandbox::CapturedOutput;
 use crate::script::Bundle;
 use crate::session::{ExportIndices, Session, SessionSpec, SessionState};
@@ -40,17 +41,34 @@ pub(crate) struct Plan<'a> {
 /// the load printed). `Err` says why there is none (the sessions then load the
 /// sources themselves).
 pub(crate) async fn snapshot(host: &Arc<Runtime>, plan: Plan<'_>) -> Result<(Module, CapturedOutput), String> {
-    let key = hex::encode(Sha256::digest(format!("{SNAPSHOT_FORMAT}\0{}", plan.program.module_hash)));
+    // The code and the limits the load runs under (a memory limit decides whether
+    // it fits, and the snapshot's memory must fit every session).
+    let made_from = format!("{SNAPSHOT_FORMAT}\0{}\0{:?}", plan.program.module_hash, plan.limits);
+    let key = hex::encode(Sha256::digest(made_from));
     let cached = {
         let (host, key) = (host.clone(), key.clone());
-        tokio::task::spawn_blocking(move || host.cache.derived(host.engine.engine(), &key))
-            .await
-            .map_err(|e| e.to_string())?
+        tokio::task::spawn_blocking(move || {
+            let engine = host.engine.engine();
+            match host.cache.refusal(engine, &key) {
+                Some(reason) => Err(reason),
+                None => Ok(host.cache.derived(engine, &key)),
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())??
     };
     if let Some(module) = cached {
         return Ok((module, CapturedOutput::default()));
     }
-    let (bytes, output) = make(host, &plan).await?;
+    let (bytes, output) = match make(host, &plan).await {
+        Ok(made) => made,
+        Err(Refusal::Program(reason)) => {
+            // The same code under the same limits fails the same way: not again.
+            host.cache.keep_refusal(host.engine.engine(), &key, &reason);
+            return Err(reason);
+        }
+        Err(Refusal::Host(reason)) => return Err(reason),
+    };
     let host = host.clone();
     let module = tokio::task::spawn_blocking(move || host.cache.keep_derived(host.engine.engine(), &key, &bytes))
         .await
@@ -59,14 +77,37 @@ pub(crate) async fn snapshot(host: &Arc<Runtime>, plan: Plan<'_>) -> Result<(Mod
     Ok((module, output))
 }
 
+/// Why a snapshot was not made: the program's doing (its load failed or called
+/// the host: the same next time), or the host's (worth trying again).
+enum Refusal {
+    Program(String),
+    Host(String),
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Refusal {
+        Refusal::Host(reason)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(reason: &str) -> Refusal {
+        Refusal::Host(reason.to_string())
+    }
+}
+
 /// Runs the load in an instrumented runtime and snapshots the instance.
-async fn make(host: &Arc<Runtime>, plan: &Plan<'_>) -> Result<(Vec<u8>, CapturedOutput), String> {
+async fn make(host: &Arc<Runtime>, plan: &Plan<'_>) -> Result<(Vec<u8>, CapturedOutput), Refusal> {
     let mut wizer = Wizer::new();
     // The load ran: the snapshot no longer exports it, so its sessions skip it.
     wizer.init_func(abi::EXPORT_RUNTIME_LOAD);
-    let (context, instrumented) = wizer
-        .instrument(plan.runtime)
-        .map_err(|e| format!("the runtime cannot be pre-initialised: {}", crate::error::one_line(&format!("{e:#}"))))?;
+    let (context, instrumented) = wizer.instrument(plan.runtime).map_err(|e| {
+        // The runtime module's doing, the same at every load.
+        Refusal::Program(format!(
+            "the runtime cannot be pre-initialised: {}",
+            crate::error::one_line(&format!("{e:#}"))
+        ))
+    })?;
     let module = {
         let engine = host.engine.engine().clone();
         tokio::task::spawn_blocking(move || Module::new(&engine, &instrumented))
@@ -89,7 +130,10 @@ async fn make(host: &Arc<Runtime>, plan: &Plan<'_>) -> Result<(Vec<u8>, Captured
     })
     .await
     .map_err(|e| e.to_string())?;
-    session.preinitialise().await.map_err(|e| e.to_string())?;
+    session.preinitialise().await.map_err(|e| match e {
+        SessionError::Host { .. } | SessionError::Capacity { .. } => Refusal::Host(e.to_string()),
+        _ => Refusal::Program(e.to_string()),
+    })?;
     let output = session.take_output();
     let (store, instance) = session.snapshot_parts();
     check_state_exports(&module, store, instance)?;

@@ -22,6 +22,8 @@ pub(crate) struct ModuleCache {
     /// compiling again (a thousand programs starting at once from one module
     /// compile it once).
     memory: Mutex<HashMap<String, Arc<Mutex<Option<Module>>>>>,
+    /// Keys no derived module can be made for, with why.
+    refusals: Mutex<HashMap<String, String>>,
 }
 
 /// A compiled module and the hex SHA-256 of its bytes.
@@ -33,7 +35,7 @@ pub(crate) struct CompiledModule {
 impl ModuleCache {
     /// A cache that also persists to `dir`, if given.
     pub(crate) fn new(dir: Option<PathBuf>) -> ModuleCache {
-        ModuleCache { dir, memory: Mutex::new(HashMap::new()) }
+        ModuleCache { dir, memory: Mutex::new(HashMap::new()), refusals: Mutex::new(HashMap::new()) }
     }
 
     /// The module for `bytes` (binary or text format), compiling it only if no cache
@@ -105,6 +107,29 @@ impl ModuleCache {
         Ok(module)
     }
 
+    /// Why no derived module could be made under `key`, if an earlier attempt
+    /// said so ([`ModuleCache::keep_refusal`]): so that a program that cannot be
+    /// pre-initialised is not instrumented and run again at every load.
+    pub(crate) fn refusal(&self, engine: &Engine, key: &str) -> Option<String> {
+        if let Some(reason) = lock(&self.refusals).get(key) {
+            return Some(reason.clone());
+        }
+        let path = self.disk_path(engine, key)?.with_extension("refused");
+        let reason = std::fs::read_to_string(path).ok()?;
+        lock(&self.refusals).insert(key.to_string(), reason.clone());
+        Some(reason)
+    }
+
+    /// Records why no derived module can be made under `key` (memory and disk).
+    pub(crate) fn keep_refusal(&self, engine: &Engine, key: &str, reason: &str) {
+        lock(&self.refusals).insert(key.to_string(), reason.to_string());
+        if let Some(path) = self.disk_path(engine, key).map(|p| p.with_extension("refused"))
+            && let Err(error) = write_atomically(&path, reason.as_bytes())
+        {
+            tracing::warn!(path = %path.display(), %error, "cannot write the module cache");
+        }
+    }
+
     fn disk_path(&self, engine: &Engine, hash: &str) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -131,9 +156,14 @@ fn load_from_disk(engine: &Engine, path: &Path) -> Option<Module> {
 }
 
 fn store_on_disk(module: &Module, path: &Path) -> Result<(), String> {
+    let bytes = module.serialize().map_err(|e| format!("{e:#}"))?;
+    write_atomically(path, &bytes)
+}
+
+/// Writes `bytes` to a temporary name and renames it to `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().ok_or("cache path has no directory")?;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let bytes = module.serialize().map_err(|e| format!("{e:#}"))?;
     let temporary = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&temporary, bytes).map_err(|e| e.to_string())?;
     std::fs::rename(&temporary, path).map_err(|e| e.to_string())
@@ -178,6 +208,13 @@ mod tests {
         let from_disk = again.derived(&engine, &key).expect("the derived module is on disk");
         assert!(from_disk.get_export("f").is_some());
         assert!(again.derived(&engine, &"cd".repeat(32)).is_none(), "another key finds nothing");
+
+        // A refusal is remembered the same way.
+        let refused = "ef".repeat(32);
+        assert!(cache.refusal(&engine, &refused).is_none());
+        cache.keep_refusal(&engine, &refused, "calls the host at its top level");
+        let fresh = ModuleCache::new(Some(dir.path().to_path_buf()));
+        assert_eq!(fresh.refusal(&engine, &refused).as_deref(), Some("calls the host at its top level"));
     }
 
     #[test]
