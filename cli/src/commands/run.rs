@@ -177,8 +177,7 @@ async fn drive(
     launched?;
 
     if let Some((script, script_user, transcript)) = script {
-        let settings = host.user_settings();
-        let result = script::run(script, driver, script_user, settings, host.clock(), transcript, |driver, step| {
+        let result = script::run(script, driver, script_user, host, transcript, |driver, step| {
             println!("[script] {}: {}", step.line, step.text);
             console.present(driver);
         })

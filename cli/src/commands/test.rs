@@ -157,10 +157,8 @@ async fn drive(config: HostConfig, app_dir: &Path, text: &str, output: &mut Stri
     let launched = driver.launch(&LaunchContext::new(Surface::Direct)).await;
     collect(output, driver.take_output());
     launched.map_err(|e| before(format!("the launch failed: {e}")))?;
-    let result = script::run(&script, &mut driver, &user, host.user_settings(), host.clock(), None, |driver, _| {
-        collect(output, driver.take_output())
-    })
-    .await;
+    let result =
+        script::run(&script, &mut driver, &user, &host, None, |driver, _| collect(output, driver.take_output())).await;
     collect(output, driver.take_output());
     result.map_err(|e| Failure { line: e.line, message: e.message })
 }

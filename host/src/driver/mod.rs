@@ -24,7 +24,36 @@ pub struct Driver {
     screen: Option<Arc<Screen>>,
     transcript: Option<Transcript>,
     recorded_version: Option<u64>,
+    last_call: Arc<LastCall>,
 }
+
+/// A host call as a script sees it: which, its status, its reply as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCall {
+    /// `capability.function`.
+    pub function: String,
+    /// 0, or the error code's number.
+    pub status: i32,
+    /// The reply (the error object on failure), as text.
+    pub reply: String,
+}
+
+/// Keeps the session's last call of each host function (`expect reply`).
+#[derive(Default)]
+struct LastCall(std::sync::Mutex<std::collections::HashMap<String, HostCall>>);
+
+impl crate::capability::CallObserver for LastCall {
+    fn host_call(&self, capability: &str, function: &str, _: &[u8], status: i32, reply: &[u8], _: std::time::Duration) {
+        let call = HostCall {
+            function: format!("{capability}.{function}"),
+            status,
+            reply: String::from_utf8_lossy(reply).into_owned(),
+        };
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(call.function.clone(), call);
+    }
+}
+
+impl crate::session::SessionObserver for LastCall {}
 
 impl Driver {
     /// Drives `session`, recording into `transcript` if given.
@@ -32,8 +61,15 @@ impl Driver {
         if let Some(transcript) = &transcript {
             session.observe(Arc::new(transcript.clone()));
         }
+        let last_call = Arc::new(LastCall::default());
+        session.observe(last_call.clone());
         let screen = session.data::<Screen>(miniapp_abi::view::CAPABILITY);
-        Driver { session, screen, transcript, recorded_version: None }
+        Driver { session, screen, transcript, recorded_version: None, last_call }
+    }
+
+    /// The session's last call of `function` (`capability.function`), if it made one.
+    pub fn last_host_call(&self, function: &str) -> Option<HostCall> {
+        self.last_call.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(function).cloned()
     }
 
     /// The session.

@@ -17,7 +17,6 @@ use super::Driver;
 use crate::capabilities::view::reading::{self, ControlKind};
 use crate::consent::{Answer, AnswerFuture, LOCAL_USER, Prompt, User};
 use crate::error::SessionError;
-use crate::settings::UserSettings;
 use crate::transcript::{Record, Transcript};
 use miniapp_abi::lifecycle::{Event, Surface};
 use serde_json::Value;
@@ -117,6 +116,29 @@ pub enum Expectation {
     Page(String),
     /// The host ended the program, for a reason containing this text (any, if empty).
     Ended(String),
+    /// The program's storage holds this JSON value under this key (`None`: no entry).
+    Storage {
+        /// The key.
+        key: String,
+        /// The value, or `None` for "not stored".
+        value: Option<Value>,
+    },
+    /// The host's ledger has this program's order in this state (`paid`, `cancelled`, …).
+    Order {
+        /// The program's order number (`out_trade_no`).
+        out_trade_no: String,
+        /// The state's stable name.
+        state: String,
+    },
+    /// The last reply of a host function (its JSON, or the error object) contains this text.
+    Reply {
+        /// `capability.function`, e.g. `payment.request`.
+        function: String,
+        /// The text.
+        text: String,
+    },
+    /// One of the host's audit records about this program contains this text.
+    Audit(String),
 }
 
 /// A script that does not parse or a step that failed.
@@ -245,7 +267,9 @@ fn parse_command(verb: &Word, args: &[Word]) -> Result<Command, String> {
             Ok(Command::Pay(if method == "cancel" { None } else { Some(method) }))
         }
         "expect" => {
-            let usage = "expect \"text\" | expect no \"text\" | expect page <path> | expect ended [\"reason\"]";
+            let usage = "expect \"text\" | expect no \"text\" | expect page <path> | expect ended [\"reason\"] | \
+                         expect storage <key> <json>|none | expect order <out_trade_no> <state> | \
+                         expect reply <capability.function> \"text\" | expect audit \"text\"";
             match args {
                 [Word::Quoted(text)] => Ok(Command::Expect(Expectation::Text(text.clone()))),
                 [Word::Bare(no), Word::Quoted(text)] if no == "no" => {
@@ -256,6 +280,30 @@ fn parse_command(verb: &Word, args: &[Word]) -> Result<Command, String> {
                 [Word::Bare(ended), reason] if ended == "ended" => {
                     Ok(Command::Expect(Expectation::Ended(reason.text())))
                 }
+                [Word::Bare(storage), key, value] if storage == "storage" => {
+                    let value = match value {
+                        Word::Bare(none) if none == "none" => None,
+                        Word::Json(value) => Some(value.clone()),
+                        Word::Quoted(text) => Some(Value::String(text.clone())),
+                        Word::Bare(text) => Some(serde_json::from_str(text).map_err(|_| {
+                            format!("`{text}` is not a JSON value (quote a string: \"{text}\"), nor `none`")
+                        })?),
+                    };
+                    Ok(Command::Expect(Expectation::Storage { key: key.text(), value }))
+                }
+                [Word::Bare(order), number, state] if order == "order" => {
+                    let state = state.text();
+                    if crate::capabilities::payment::ledger::State::parse(&state).is_none() {
+                        return Err(format!(
+                            "`{state}` is not an order state (paid, cancelled, failed, pending, closed, …)"
+                        ));
+                    }
+                    Ok(Command::Expect(Expectation::Order { out_trade_no: number.text(), state }))
+                }
+                [Word::Bare(reply), function, text] if reply == "reply" => {
+                    Ok(Command::Expect(Expectation::Reply { function: function.text(), text: text.text() }))
+                }
+                [Word::Bare(audit), text] if audit == "audit" => Ok(Command::Expect(Expectation::Audit(text.text()))),
                 _ => Err(format!("usage: {usage}")),
             }
         }
@@ -487,8 +535,7 @@ pub async fn run(
     script: &Script,
     driver: &mut Driver,
     user: &ScriptUser,
-    settings: &UserSettings,
-    clock: &crate::clock::Clock,
+    host: &crate::Host,
     transcript: Option<&Transcript>,
     mut after_step: impl FnMut(&mut Driver, &Step),
 ) -> Result<(), ScriptError> {
@@ -496,7 +543,7 @@ pub async fn run(
         if let Some(transcript) = transcript {
             transcript.record(Record::Step { line: step.line, step: step.text.clone() });
         }
-        let result = run_step(step, driver, user, settings, clock).await;
+        let result = run_step(step, driver, user, host).await;
         let result = result.and_then(|()| match user.take_errors().into_iter().next() {
             Some(error) => Err(error.message),
             None => Ok(()),
@@ -519,13 +566,8 @@ pub async fn run(
     Ok(())
 }
 
-async fn run_step(
-    step: &Step,
-    driver: &mut Driver,
-    user: &ScriptUser,
-    settings: &UserSettings,
-    clock: &crate::clock::Clock,
-) -> Result<(), String> {
+async fn run_step(step: &Step, driver: &mut Driver, user: &ScriptUser, host: &crate::Host) -> Result<(), String> {
+    let (settings, clock) = (host.user_settings(), host.clock());
     if let Some(ended) = driver.ended()
         && !matches!(step.command, Command::Expect(Expectation::Ended(_)) | Command::Wait(_) | Command::Advance(_))
     {
@@ -551,7 +593,7 @@ async fn run_step(
             user.plan(step.line, step.command.clone());
             Ok(())
         }
-        Command::Expect(expectation) => return check(expectation, driver),
+        Command::Expect(expectation) => return check(expectation, driver, host).await,
         Command::Back => match driver.back().await {
             Ok(true) => Ok(()),
             Ok(false) => return Err("already on the first page".to_string()),
@@ -583,7 +625,7 @@ async fn run_step(
     Ok(())
 }
 
-fn check(expectation: &Expectation, driver: &Driver) -> Result<(), String> {
+async fn check(expectation: &Expectation, driver: &mut Driver, host: &crate::Host) -> Result<(), String> {
     let screen_text = || driver.top().and_then(|(top, _, _)| top.view).map(|view| reading::text_of(&view));
     match expectation {
         Expectation::Text(text) => match screen_text() {
@@ -605,6 +647,61 @@ fn check(expectation: &Expectation, driver: &Driver) -> Result<(), String> {
             Some(ended) => Err(format!("the program ended, but for another reason: {ended}")),
             None => Err("the program is still running".to_string()),
         },
+        Expectation::Storage { key, value } => {
+            let program = driver.session().program().key().to_string();
+            let stored = crate::capabilities::storage::stored_value(host.database(), &program, key)
+                .await
+                .map_err(|e| format!("cannot read the program's storage: {e}"))?;
+            match (value, stored) {
+                (None, None) => Ok(()),
+                (None, Some(stored)) => Err(format!("storage holds `{key}` = {stored}")),
+                (Some(value), Some(stored)) if *value == stored => Ok(()),
+                (Some(value), Some(stored)) => Err(format!("storage holds `{key}` = {stored}, not {value}")),
+                (Some(value), None) => Err(format!("storage has no `{key}` (expected {value})")),
+            }
+        }
+        Expectation::Order { out_trade_no, state } => {
+            let program = driver.session().program().key().to_string();
+            let orders = host.payment_ledger().list().await.map_err(|e| format!("cannot read the ledger: {e}"))?;
+            let order = orders.iter().find(|o| o.program_id == program && o.out_trade_no == *out_trade_no);
+            match order {
+                Some(order) if order.state.as_str() == state => Ok(()),
+                Some(order) => Err(format!("order {out_trade_no} is {}, not {state}", order.state.as_str())),
+                None => Err(format!("the ledger has no order {out_trade_no} of this program")),
+            }
+        }
+        Expectation::Reply { function, text } => match driver.last_host_call(function) {
+            Some(call) if call.reply.contains(text.as_str()) => Ok(()),
+            Some(call) => Err(format!(
+                "the last {function} (status {}) replied {}, without \"{text}\"",
+                call.status,
+                crate::sanitize::line_within(&call.reply, 300)
+            )),
+            None => Err(format!("the program has not called {function}")),
+        },
+        Expectation::Audit(text) => {
+            let program = driver.session().program().key().to_string();
+            let decisions = host
+                .audit()
+                .recent(Some(&program), 200)
+                .await
+                .map_err(|e| format!("cannot read the audit log: {e}"))?;
+            let lines: Vec<String> = decisions
+                .iter()
+                .map(|d| {
+                    let target = d.target.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
+                    format!("{}.{} {}{target}: {}", d.capability, d.action, d.outcome.as_str(), d.reason)
+                })
+                .collect();
+            if lines.iter().any(|line| line.contains(text.as_str())) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "no audit record about this program contains \"{text}\"; the latest: {}",
+                    lines.iter().take(5).cloned().collect::<Vec<_>>().join(" | ")
+                ))
+            }
+        }
     }
 }
 

@@ -61,6 +61,29 @@ struct StorageParams {
     quota_bytes: Option<u64>,
 }
 
+/// The JSON value program `program_key` keeps under `key`, if any: what a
+/// script's `expect storage` reads, outside any session.
+pub async fn stored_value(
+    database: &crate::store::Database,
+    program_key: &str,
+    key: &str,
+) -> Result<Option<serde_json::Value>, crate::store::StoreError> {
+    let (program, key) = (program_key.to_string(), key.to_string());
+    let stored: Option<String> = database
+        .run(move |t| {
+            t.query_one("SELECT value FROM storage_entries WHERE program_id = $1 AND key = $2", params![program, key])?
+                .map(|row| row.text(0))
+                .transpose()
+        })
+        .await?;
+    stored
+        .map(|text| {
+            serde_json::from_str(&text)
+                .map_err(|e| crate::store::StoreError::Query(format!("a stored value is not JSON: {e}")))
+        })
+        .transpose()
+}
+
 /// Makes the storage capability from `[storage]` and the host database.
 pub fn init(context: &InitContext<'_>) -> Result<Arc<dyn Capability>, HostError> {
     let settings = context.settings(miniapp_abi::storage::CAPABILITY)?;
