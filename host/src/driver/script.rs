@@ -712,6 +712,32 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn the_expectations_tests_need_parse() {
+        let script = Script::parse(
+            "expect storage cart {\"lines\": []}\nexpect storage count 2\nexpect storage name \"Li\"\n\
+             expect storage gone none\nexpect order TD00000001 paid\nexpect reply payment.request \"paid\"\n\
+             expect audit \"link.open\"\n",
+        )
+        .unwrap();
+        let expected = [
+            Expectation::Storage { key: "cart".into(), value: Some(serde_json::json!({"lines": []})) },
+            Expectation::Storage { key: "count".into(), value: Some(serde_json::json!(2)) },
+            Expectation::Storage { key: "name".into(), value: Some(serde_json::json!("Li")) },
+            Expectation::Storage { key: "gone".into(), value: None },
+            Expectation::Order { out_trade_no: "TD00000001".into(), state: "paid".into() },
+            Expectation::Reply { function: "payment.request".into(), text: "paid".into() },
+            Expectation::Audit("link.open".into()),
+        ];
+        for (step, expected) in script.steps.iter().zip(expected) {
+            assert_eq!(step.command, Command::Expect(expected));
+        }
+        let bad_state = Script::parse("expect order TD1 shipped\n").unwrap_err();
+        assert!(bad_state.message.contains("not an order state"), "{bad_state}");
+        let bad_value = Script::parse("expect storage k hello\n").unwrap_err();
+        assert!(bad_value.message.contains("quote a string"), "{bad_value}");
+    }
+
+    #[test]
     fn scripts_parse_with_line_numbers() {
         let script = Script::parse(
             "# demo\n\ntap \"加入购物车\"\ntap item.open {\"id\": \"1042\"}\ntap #3\ninput coupon SPRING SALE\n\
