@@ -165,3 +165,62 @@ fn the_c_sample_renders_stores_pays_and_links() {
     let imported = report["capabilities"]["imported"].as_array().unwrap();
     assert_eq!(imported.len(), 4, "view, storage, payment, link: {imported:?}");
 }
+
+/// Copies the directory `from` to `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_storefronts_demo_transcript_replays_entry_for_entry() {
+    let data = tempfile::tempdir().unwrap();
+    let transcript = data.path().join("demo.json");
+    let app = "sample-programs/taobao-deals";
+    let script = "sample-programs/taobao-deals/demo.script";
+    let run = miniapp(data.path(), &["run", app, "--script", script, "--transcript", transcript.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    // The providers mint new transaction and refund ids; everything else is the same.
+    let replay = miniapp(data.path(), &["replay", transcript.to_str().unwrap()]);
+    let stdout = text(&replay.stdout);
+    assert!(replay.status.success(), "{stdout}\n{}", text(&replay.stderr));
+    assert!(stdout.contains("replayed 48 steps of com.taobao.deals: the same session, entry for entry"), "{stdout}");
+}
+
+#[test]
+fn replaying_against_a_changed_program_reports_the_first_difference() {
+    if !c_toolchain() {
+        eprintln!("skipped: the JavaScript storefront needs clang, lld and wasi-libc");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let transcript = data.path().join("demo.json");
+    let app = "sample-programs/taobao-deals-js";
+    let script = "sample-programs/taobao-deals/demo.script";
+    let run = miniapp(data.path(), &["run", app, "--script", script, "--transcript", transcript.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+
+    // A new version whose cart says something else.
+    let changed = tempfile::tempdir().unwrap();
+    copy_dir(&support::repo().join(app), changed.path());
+    let item = changed.path().join("pages/item.js");
+    let source = std::fs::read_to_string(&item).unwrap().replace("已加入购物车 Added to cart", "加购成功 In your cart");
+    std::fs::write(&item, source).unwrap();
+    let out =
+        miniapp(data.path(), &["replay", transcript.to_str().unwrap(), "--against", changed.path().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("is not the recorded version's"), "{stdout}");
+    let recorded =
+        stdout.lines().find(|l| l.trim_start().starts_with("recorded:")).unwrap_or_else(|| panic!("{stdout}"));
+    let replayed = stdout.lines().find(|l| l.trim_start().starts_with("replayed:")).unwrap();
+    assert!(recorded.contains("已加入购物车 Added to cart"), "{recorded}");
+    assert!(replayed.contains("加购成功 In your cart"), "{replayed}");
+}

@@ -8,6 +8,7 @@ mod ledger;
 mod new;
 mod permissions;
 mod programs;
+mod replay;
 mod run;
 mod serve;
 mod settings;
@@ -49,6 +50,9 @@ enum Command {
     /// Load a program (an app directory, built if stale; a package file; or an
     /// installed id), launch it and show its output.
     Run(run::RunArgs),
+    /// Run a recorded session (a transcript) again, in a fresh data directory, and
+    /// report the first entry that differs (--against: another version of the program).
+    Replay(replay::ReplayArgs),
     /// Run every script under a program's tests/ as a test case, each in a fresh data
     /// directory (exit code 0 when all pass; --format json or junit for CI).
     Test(test::TestArgs),
@@ -123,6 +127,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::New(args) => new::new(args),
         Command::Run(args) => run::run(config, args).await,
         Command::Test(args) => test::test(config, args).await,
+        Command::Replay(args) => replay::replay(config, args).await,
         Command::Inspect(args) => inspect::inspect(config, args).await,
         Command::Audit(args) => audit::audit(config, args).await,
         Command::Settings(args) => settings::settings(config, args).await,

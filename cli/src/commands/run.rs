@@ -193,6 +193,7 @@ async fn drive(
     }
 
     for event in &args.events {
+        driver.record_step(&Driver::step_of(event));
         let handled = driver.event(event).await;
         console.present(driver);
         handled?;
@@ -268,21 +269,24 @@ async fn interact(driver: &mut Driver, console: &mut Console) -> anyhow::Result<
                 println!("back (or <) closes the page · refresh redraws it · hide / show · quit");
                 continue;
             }
-            ["back" | "<"] => match driver.back().await {
+            ["back" | "<"] => match record(driver, "back").back().await {
                 Ok(false) => {
                     println!("[host] already on the first page");
                     Ok(())
                 }
                 other => other.map(|_| ()),
             },
-            ["refresh"] => driver.refresh().await,
-            ["hide"] => driver.hide().await,
-            ["show"] => driver.show().await,
+            ["refresh"] => record(driver, "refresh").refresh().await,
+            ["hide"] => record(driver, "hide").hide().await,
+            ["show"] => record(driver, "show").show().await,
             [target, rest @ ..] => {
                 let controls = driver.top().and_then(|(top, _, _)| top.view).map(|v| reading::controls(&v));
                 let controls = controls.unwrap_or_default();
                 match choose(&controls, target, rest.first().copied()).await {
-                    Ok(event) => driver.event(&event).await,
+                    Ok(event) => {
+                        driver.record_step(&Driver::step_of(&event));
+                        driver.event(&event).await
+                    }
                     Err(message) => {
                         println!("[host] {message}");
                         continue;
@@ -299,6 +303,12 @@ async fn interact(driver: &mut Driver, console: &mut Console) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+/// Records `step` (a person's action) in the transcript, for a replay.
+fn record<'a>(driver: &'a mut Driver, step: &str) -> &'a mut Driver {
+    driver.record_step(step);
+    driver
 }
 
 /// The event a person's line means: a button by number, key or action, or text
@@ -341,6 +351,8 @@ async fn read_line() -> Option<String> {
 
 fn write_transcript(path: &PathBuf, transcript: &Transcript, app: &App, args: &RunArgs) -> anyhow::Result<()> {
     let mut header = miniapp_host::transcript::header(app, args.surface);
+    // Where the program came from, for `miniapp replay`.
+    header.insert("target".into(), args.program.clone().into());
     if let Some(script) = &args.script {
         header.insert("script".into(), script.display().to_string().into());
     }

@@ -7,6 +7,7 @@
 //! sessions through a [`Driver`], so a scripted run is the interactive run minus
 //! the person.
 
+pub mod replay;
 pub mod script;
 
 use crate::capabilities::view::{PageEntry, Screen};
@@ -25,6 +26,8 @@ pub struct Driver {
     transcript: Option<Transcript>,
     recorded_version: Option<u64>,
     last_call: Arc<LastCall>,
+    /// Steps recorded by [`Driver::record_step`].
+    steps_taken: usize,
 }
 
 /// A host call as a script sees it: which, its status, its reply as text.
@@ -64,7 +67,29 @@ impl Driver {
         let last_call = Arc::new(LastCall::default());
         session.observe(last_call.clone());
         let screen = session.data::<Screen>(miniapp_abi::view::CAPABILITY);
-        Driver { session, screen, transcript, recorded_version: None, last_call }
+        Driver { session, screen, transcript, recorded_version: None, last_call, steps_taken: 0 }
+    }
+
+    /// Records a step the person took (`tap cart.add {"id":1042}`, `back`) in the
+    /// transcript, if there is one, in the script language (docs/scripts.md): a
+    /// replay runs it again.
+    pub fn record_step(&mut self, step: &str) {
+        if let Some(transcript) = &self.transcript {
+            self.steps_taken += 1;
+            transcript.record(Record::Step { line: self.steps_taken, step: step.to_string() });
+        }
+    }
+
+    /// The step a person's event is, in the script language.
+    pub fn step_of(event: &Event) -> String {
+        match event {
+            Event::Tap { action, payload } if payload.is_null() => format!("tap {action}"),
+            Event::Tap { action, payload } => format!("tap {action} {payload}"),
+            Event::Input { field, value } => {
+                format!("input {field} {}", serde_json::Value::String(value.clone()))
+            }
+            other => format!("event {}", serde_json::to_string(other).unwrap_or_default()),
+        }
     }
 
     /// The session's last call of `function` (`capability.function`), if it made one.
