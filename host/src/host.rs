@@ -5,7 +5,7 @@ use crate::app::{App, LoadCode, ModuleAnalysis, Runtime, analyze};
 use crate::audit::AuditLog;
 use crate::capabilities::payment::Payment;
 use crate::capabilities::payment::ledger::Ledger;
-use crate::capabilities::payment::provider::ProviderPlugin;
+use crate::capabilities::payment::provider::{ProviderPlugin, ScenarioControl};
 use crate::capabilities::payment::receipt::ReceiptSigner;
 use crate::capability::{Capability, HostServices, Init, InitContext, Registry};
 use crate::capability::{HeldData, ProgramIdentity};
@@ -38,6 +38,7 @@ struct HostInner {
     programs: Programs,
     ledger: Ledger,
     receipts: Arc<ReceiptSigner>,
+    scenarios: Option<Arc<dyn ScenarioControl>>,
 }
 
 /// Builds a [`Host`] with capabilities and payment providers beyond the built-in ones.
@@ -47,9 +48,17 @@ pub struct HostBuilder {
     providers: Vec<Arc<dyn ProviderPlugin>>,
     scripts: BTreeMap<String, ScriptRuntime>,
     user: Arc<dyn User>,
+    scenarios: Option<Arc<dyn ScenarioControl>>,
 }
 
 impl HostBuilder {
+    /// Lets scripts switch the providers' behaviour (`scenario NAME`): the
+    /// simulators' control; the last one given is used.
+    pub fn scenario_control(mut self, control: Arc<dyn ScenarioControl>) -> HostBuilder {
+        self.scenarios = Some(control);
+        self
+    }
+
     /// Adds a script runtime: programs whose manifest says `runtime = "<name>"`
     /// run on it (one of the same name is replaced).
     pub fn script_runtime(mut self, runtime: ScriptRuntime) -> HostBuilder {
@@ -129,7 +138,10 @@ impl HostBuilder {
             scripts: self.scripts,
             user: self.user,
         };
-        Ok(Host { inner: Arc::new(HostInner { runtime: Arc::new(runtime), services, programs, ledger, receipts }) })
+        let scenarios = self.scenarios;
+        Ok(Host {
+            inner: Arc::new(HostInner { runtime: Arc::new(runtime), services, programs, ledger, receipts, scenarios }),
+        })
     }
 }
 
@@ -176,7 +188,13 @@ impl Host {
             providers: Vec::new(),
             scripts: BTreeMap::new(),
             user: Arc::new(Nobody),
+            scenarios: None,
         }
+    }
+
+    /// What lets scripts switch the providers' behaviour, if the host has it.
+    pub fn scenario_control(&self) -> Option<&Arc<dyn ScenarioControl>> {
+        self.inner.scenarios.as_ref()
     }
 
     /// Loads the program in `app_dir` (its `miniapp.toml` and the module it names),

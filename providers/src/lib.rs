@@ -51,9 +51,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Installs both simulators in `builder`.
+/// Installs both simulators in `builder`, with a scenario control for scripts
+/// (`scenario insufficient_funds`).
 pub fn install(builder: HostBuilder) -> HostBuilder {
-    simulators().into_iter().fold(builder, HostBuilder::payment_provider)
+    install_switched(builder, &ScenarioSwitch::default())
 }
 
 /// The simulators as plug-ins: WeChat Pay, then Alipay.
@@ -64,7 +65,10 @@ pub fn simulators() -> Vec<Arc<dyn ProviderPlugin>> {
 /// Installs both simulators in `builder`, both following `switch` for the orders
 /// started while it is set (a simulator's "payment scenario" control).
 pub fn install_switched(builder: HostBuilder, switch: &ScenarioSwitch) -> HostBuilder {
-    simulators_switched(switch).into_iter().fold(builder, HostBuilder::payment_provider)
+    simulators_switched(switch)
+        .into_iter()
+        .fold(builder, HostBuilder::payment_provider)
+        .scenario_control(Arc::new(switch.clone()))
 }
 
 /// The simulators as plug-ins, both following `switch`.
@@ -79,6 +83,24 @@ pub fn simulators_switched(switch: &ScenarioSwitch) -> Vec<Arc<dyn ProviderPlugi
 #[derive(Debug, Clone, Default)]
 pub struct ScenarioSwitch {
     chosen: Arc<std::sync::Mutex<Option<Scenario>>>,
+}
+
+impl miniapp_host::capabilities::payment::provider::ScenarioControl for ScenarioSwitch {
+    fn names(&self) -> Vec<&'static str> {
+        Scenario::ALL.iter().map(|s| s.as_str()).collect()
+    }
+
+    fn set(&self, name: &str) -> Result<(), String> {
+        if name == "default" {
+            ScenarioSwitch::set(self, None);
+            return Ok(());
+        }
+        let scenario = Scenario::parse(name).ok_or_else(|| {
+            format!("unknown payment scenario `{name}`; expected default or one of: {}", self.names().join(", "))
+        })?;
+        ScenarioSwitch::set(self, Some(scenario));
+        Ok(())
+    }
 }
 
 impl ScenarioSwitch {

@@ -85,6 +85,9 @@ pub enum Command {
     Advance(Duration),
     /// Deliver a raw event.
     Event(Event),
+    /// The payment providers answer the orders started from now on this way
+    /// (a simulator's scenario: `insufficient_funds`, `timeout`, …; `default`).
+    Scenario(String),
     /// The user turns links on a surface on or off in the host's settings.
     Links {
         /// The surface.
@@ -254,6 +257,10 @@ fn parse_command(verb: &Word, args: &[Word]) -> Result<Command, String> {
             }
             let text: Vec<String> = args[1..].iter().map(Word::text).collect();
             Ok(Command::Input { field: args[0].text(), text: text.join(" ") })
+        }
+        "scenario" => {
+            arity(1, 1, "scenario <name> | default")?;
+            Ok(Command::Scenario(args[0].text()))
         }
         "answer" => {
             arity(1, 1, "answer yes | no | <number>")?;
@@ -615,6 +622,10 @@ async fn run_step(step: &Step, driver: &mut Driver, user: &ScriptUser, host: &cr
             Ok(())
         }
         Command::Event(event) => driver.event(event).await,
+        Command::Scenario(name) => {
+            let control = host.scenario_control().ok_or("this host's payment providers have no scenarios")?;
+            return control.set(name);
+        }
         Command::Links { surface, enabled } => {
             return settings.set_links_enabled(LOCAL_USER, *surface, *enabled).await.map_err(|e| e.to_string());
         }

@@ -330,3 +330,15 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// without trusting it, so a refusal is recorded against that order.
     fn claimed_order(&self, notification: &Notification) -> Option<(String, String)>;
 }
+
+/// What a script may switch in the installed providers' behaviour (the script
+/// step `scenario NAME`, docs/scripts.md): the simulators offer one, so that a
+/// test sets a provider's answer (a declined card, a timeout) before the tap that
+/// pays. A production provider offers none.
+pub trait ScenarioControl: Send + Sync + 'static {
+    /// The scenarios' names.
+    fn names(&self) -> Vec<&'static str>;
+    /// Sets the scenario for the orders started from now on (`default`: back to
+    /// the configured one); an unknown name is an error naming the known ones.
+    fn set(&self, name: &str) -> Result<(), String>;
+}
