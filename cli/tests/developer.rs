@@ -6,19 +6,7 @@
 mod support;
 
 use std::path::Path;
-use support::{miniapp, text};
-
-/// Whether Debian's C toolchain for wasm32-wasi is here (C guests and the
-/// JavaScript runtime need it); under `CI` it must be.
-fn c_toolchain() -> bool {
-    let clang = std::process::Command::new("clang").arg("--version").output().is_ok_and(|o| o.status.success());
-    let present = clang && Path::new("/usr/include/wasm32-wasi").is_dir();
-    assert!(
-        present || std::env::var_os("CI").is_none(),
-        "CI needs clang, lld, wasi-libc and libclang-rt-14-dev-wasm32"
-    );
-    present
-}
+use support::{c_toolchain, miniapp, text};
 
 /// `miniapp new NAME --template TEMPLATE` in `parent`; the project's directory.
 fn new_program(data: &Path, parent: &Path, name: &str, template: &str) -> std::path::PathBuf {

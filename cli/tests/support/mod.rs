@@ -49,3 +49,22 @@ pub fn wat_guest(imports: &str, data: &str, launch: &str) -> String {
     {launch}))"#
     )
 }
+
+/// Whether Debian's C toolchain for wasm32-wasi is here (clang and wasi-libc: C
+/// guests and the JavaScript runtime need it). Without it a test says it was
+/// skipped, except under `CI`, where it must be there.
+#[allow(dead_code)] // Not every test binary sharing this module builds C.
+pub fn c_toolchain() -> bool {
+    let clang = Command::new("clang").arg("--version").output().is_ok_and(|o| o.status.success());
+    let present = clang && Path::new("/usr/include/wasm32-wasi").is_dir();
+    assert!(
+        present || std::env::var_os("CI").is_none(),
+        "CI needs clang, lld, wasi-libc and libclang-rt-14-dev-wasm32"
+    );
+    if !present {
+        eprintln!(
+            "skipped: install clang, lld, wasi-libc and libclang-rt-14-dev-wasm32 (C guests, the JavaScript runtime)"
+        );
+    }
+    present
+}
