@@ -70,6 +70,8 @@ fn more_deals(page: u32) -> Event {
 /// One storefront's three figures.
 pub struct Figures {
     pub cold_start: Summary,
+    /// `App::start`: a fresh instance (of the snapshot, for the JavaScript one).
+    pub instantiate: Summary,
     pub first_view: Summary,
     pub tap: Summary,
 }
@@ -93,25 +95,28 @@ pub fn measure(app_dir: &Path, cold: usize, launches: usize, taps: usize) -> Fig
             started.elapsed()
         })
         .collect::<Vec<_>>();
-    let first_view = first_views(&runtime, &app, launches);
+    let (instantiate, first_view) = first_views(&runtime, &app, launches);
     let tap = taps_that_render(&runtime, &app, taps);
     Figures {
         cold_start: Summary::of_durations(&cold_start, Unit::Micros),
+        instantiate: Summary::of_durations(&instantiate, Unit::Micros),
         first_view: Summary::of_durations(&first_view, Unit::Micros),
         tap: Summary::of_durations(&tap, Unit::Micros),
     }
 }
 
-fn first_views(runtime: &Runtime, app: &App, samples: usize) -> Vec<Duration> {
+/// Each launch's instantiation, and the whole of it to the first view.
+fn first_views(runtime: &Runtime, app: &App, samples: usize) -> (Vec<Duration>, Vec<Duration>) {
     runtime.block_on(async {
-        let mut durations = Vec::with_capacity(samples);
+        let (mut starts, mut durations) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
         for _ in 0..samples {
             let started = Instant::now();
             let mut session = app.start().await.expect("start");
+            starts.push(started.elapsed());
             session.launch(&crate::work::launch()).await.expect("launch");
             durations.push(started.elapsed());
         }
-        durations
+        (starts, durations)
     })
 }
 
