@@ -82,10 +82,16 @@ impl Driver {
 
     /// The step a person's event is, in the script language.
     pub fn step_of(event: &Event) -> String {
+        // A name a script reads back as one bare word; anything else is written as the raw event.
+        let bare = |name: &str| {
+            !name.is_empty()
+                && !name.starts_with(['"', '#', '{', '['])
+                && !name.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
         match event {
-            Event::Tap { action, payload } if payload.is_null() => format!("tap {action}"),
-            Event::Tap { action, payload } => format!("tap {action} {payload}"),
-            Event::Input { field, value } => {
+            Event::Tap { action, payload } if bare(action) && payload.is_null() => format!("tap {action}"),
+            Event::Tap { action, payload } if bare(action) => format!("tap {action} {payload}"),
+            Event::Input { field, value } if bare(field) => {
                 format!("input {field} {}", serde_json::Value::String(value.clone()))
             }
             other => format!("event {}", serde_json::to_string(other).unwrap_or_default()),

@@ -182,6 +182,32 @@ mod tests {
     }
 
     #[test]
+    fn a_persons_events_read_back_as_the_same_events() {
+        use super::super::Driver;
+        use super::super::script::Command;
+        use miniapp_abi::lifecycle::Event;
+        let events = [
+            Event::Tap { action: "cart.add".into(), payload: json!({"id": 1042, "note": "a b \"c\""}) },
+            Event::Tap { action: "home".into(), payload: Value::Null },
+            Event::Tap { action: "odd action".into(), payload: Value::Null },
+            Event::Input { field: "coupon".into(), value: "SPRING \"SALE\" #1".into() },
+        ];
+        for event in events {
+            let step = Driver::step_of(&event);
+            let script = Script::parse(&step).unwrap_or_else(|e| panic!("{step}: {e}"));
+            let read = match &script.steps[0].command {
+                Command::Tap { target: super::super::script::TapTarget::Word(action), payload } => {
+                    Event::Tap { action: action.clone(), payload: payload.clone().unwrap_or(Value::Null) }
+                }
+                Command::Input { field, text } => Event::Input { field: field.clone(), value: text.clone() },
+                Command::Event(event) => event.clone(),
+                other => panic!("{step} read back as {other:?}"),
+            };
+            assert_eq!(read, event, "{step}");
+        }
+    }
+
+    #[test]
     fn timings_and_minted_ids_are_not_differences_and_anything_else_is() {
         let one = json!({"entries": [
             {"kind": "host_call", "t_ms": 1.0, "micros": 5, "reply": {"transaction_id": "4200246813149006397007989180", "receipt": "abc"}},
