@@ -170,14 +170,14 @@ fn a_javascript_program_packs_installs_and_runs_from_its_package() {
 /// transaction id masked (the one thing two runs may not share).
 fn views(transcript: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(transcript).unwrap();
-    let masked = regex_free_mask(&text, "交易号 Transaction ");
+    let masked = mask_digits_after(&text, "交易号 Transaction ");
     let record: serde_json::Value = serde_json::from_str(&masked).unwrap();
     let entries = record["entries"].as_array().unwrap();
     entries.iter().filter(|e| e["kind"] == "view").map(|e| serde_json::json!([e["page"], e["view"]])).collect()
 }
 
 /// `text` with the digits after every `marker` replaced by `#`.
-fn regex_free_mask(text: &str, marker: &str) -> String {
+fn mask_digits_after(text: &str, marker: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(marker) {

@@ -78,6 +78,11 @@ pub struct TrustSettings {
 }
 
 impl HostConfig {
+    /// Where the compiled-module cache is: `module_cache_dir`, else `<data dir>/cache`.
+    pub fn module_cache_path(&self) -> PathBuf {
+        self.module_cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"))
+    }
+
     /// The default configuration with its data in `data_dir`.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> HostConfig {
         HostConfig { data_dir: data_dir.into(), ..HostConfig::default() }

@@ -124,10 +124,7 @@ impl HostBuilder {
         let mut linker = Linker::new(engine.engine());
         crate::sandbox::link_wasi(&mut linker).map_err(|e| HostError::Engine(format!("cannot link WASI: {e:#}")))?;
         registry.link(&mut linker).map_err(|e| HostError::Engine(format!("cannot link host functions: {e:#}")))?;
-        let cache_dir = config
-            .engine
-            .module_cache
-            .then(|| config.module_cache_dir.clone().unwrap_or_else(|| config.data_dir.join("cache")));
+        let cache_dir = config.engine.module_cache.then(|| config.module_cache_path());
         let runtime = Runtime {
             audit: services.audit.clone(),
             config,
@@ -464,9 +461,15 @@ impl Host {
     ) -> Result<(Manifest, usize, String, ModuleAnalysis), LoadError> {
         let size = code.bytes.len();
         let limits = self.inner.runtime.config.limits;
-        let compiled =
-            crate::app::compile(&self.inner.runtime, &manifest.id, code.bytes, code.format, &limits, &code.source_name)
-                .await?;
+        let compiled = crate::app::compile(
+            &self.inner.runtime,
+            &manifest.id,
+            Arc::new(code.bytes),
+            code.format,
+            &limits,
+            &code.source_name,
+        )
+        .await?;
         let mut analysis = analyze(&compiled.module, &manifest, &self.inner.runtime.registry);
         let hash = crate::script::code_hash(code.bundle.as_ref(), compiled.hash.clone());
         // Everything a load would refuse, not only what the module shows.

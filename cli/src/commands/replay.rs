@@ -51,7 +51,7 @@ pub async fn replay(mut config: HostConfig, args: ReplayArgs) -> anyhow::Result<
     // A fresh data directory, as a recording made from one started; compiled
     // modules come from the user's cache.
     let data = tempfile::tempdir().context("cannot make a data directory")?;
-    config.module_cache_dir = Some(config.module_cache_dir.clone().unwrap_or_else(|| config.data_dir.join("cache")));
+    config.module_cache_dir = Some(config.module_cache_path());
     config.data_dir = data.path().to_path_buf();
     let host = open_host(config)?;
     let app = Target::parse(&target)?.load(&host, args.no_build).await?;
@@ -86,7 +86,8 @@ pub async fn replay(mut config: HostConfig, args: ReplayArgs) -> anyhow::Result<
     let recorded_hash = recorded.get("module_sha256").and_then(Value::as_str).unwrap_or("");
     if recorded_hash != app.program().module_hash {
         println!(
-            "note: {program}'s code is not the recorded version's (sha256 {recorded_hash} then, {} now)",
+            "note: {program}'s code is not the recorded version's (sha256 {} then, {} now)",
+            miniapp_host::sanitize::line_within(recorded_hash, 80),
             app.program().module_hash
         );
     }

@@ -74,7 +74,7 @@ pub async fn test(config: HostConfig, args: TestArgs) -> anyhow::Result<ExitCode
     }
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let limit = Arc::new(tokio::sync::Semaphore::new(jobs));
-    let shared_cache = config.module_cache_dir.clone().unwrap_or_else(|| config.data_dir.join("cache"));
+    let shared_cache = config.module_cache_path();
     let mut running = Vec::new();
     for (name, path) in cases {
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -191,7 +191,12 @@ fn pretty(program: &str, results: &[Case], failed: usize) {
     for case in results {
         let Some(failure) = &case.failure else { continue };
         println!();
-        println!("tests/{}.script line {}: {}", case.name, failure.line, failure.message);
+        // The message can quote the program (its screen, an exception's words).
+        let mut message = miniapp_host::sanitize::output_lines(&failure.message);
+        println!("tests/{}.script line {}: {}", case.name, failure.line, message.next().unwrap_or_default());
+        for line in message {
+            println!("{line}");
+        }
         if !case.output.is_empty() {
             println!("its output:");
             for line in case.output.lines() {

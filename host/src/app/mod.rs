@@ -99,7 +99,7 @@ pub(crate) fn declare(
 pub(crate) async fn compile(
     host: &Arc<Runtime>,
     program_id: &str,
-    bytes: Vec<u8>,
+    bytes: Arc<Vec<u8>>,
     format: Format,
     limits: &Limits,
     source_name: &str,
@@ -217,14 +217,14 @@ impl App {
         let LoadCode { bytes: module_bytes, format, source_name, bundle } = code;
         let program_id = manifest.id.clone();
         let module_size = module_bytes.len();
-        // A script program's runtime is instrumented for its snapshot, when one is made.
-        let runtime_bytes = bundle.as_ref().map(|_| module_bytes.clone());
+        // Shared: a script program's runtime is also instrumented for its snapshot.
+        let module_bytes = Arc::new(module_bytes);
         let manifest_path = || dir.as_deref().unwrap_or(Path::new(".")).join(crate::manifest::MANIFEST_FILE);
         let limits = manifest
             .limits
             .apply(&host.config.limits, host.config.engine.fuel)
             .map_err(|(field, message)| ManifestError { path: manifest_path(), field: Some(field), message })?;
-        let compiled = compile(&host, &program_id, module_bytes, format, &limits, &source_name).await?;
+        let compiled = compile(&host, &program_id, module_bytes.clone(), format, &limits, &source_name).await?;
 
         let mut analysis = analyze(&compiled.module, &manifest, &host.registry);
         if !analysis.problems.is_empty() {
@@ -269,10 +269,15 @@ impl App {
             grants,
         ));
         // A script program's sessions start from its snapshot when it has one.
-        let (module, preinit) = match (&bundle, &runtime_bytes) {
-            (Some(bundle), Some(runtime)) => {
-                let plan =
-                    preinit::Plan { program: program.clone(), limits, capabilities: &capabilities, runtime, bundle };
+        let (module, preinit) = match &bundle {
+            Some(bundle) => {
+                let plan = preinit::Plan {
+                    program: program.clone(),
+                    limits,
+                    capabilities: &capabilities,
+                    runtime: &module_bytes,
+                    bundle,
+                };
                 match preinit::snapshot(&host, plan).await {
                     Ok((snapshot, output)) => (snapshot, Some(Preinitialisation::Snapshot { output })),
                     Err(reason) => {
@@ -281,7 +286,7 @@ impl App {
                     }
                 }
             }
-            _ => (compiled.module.clone(), None),
+            None => (compiled.module.clone(), None),
         };
         let pre = host.linker.instantiate_pre(&module).map_err(|e| LoadError::UnknownImport {
             program: program_id.clone(),

@@ -15,7 +15,7 @@ use super::Runtime;
 use crate::capability::{Capability, Grant, ProgramInfo};
 use crate::config::Limits;
 use crate::error::SessionError;
-use crate::sandbox::CapturedOutput;
+use crate::sandbox::{CapturedOutput, Fault, LimitKind};
 use crate::script::Bundle;
 use crate::session::{ExportIndices, Session, SessionSpec, SessionState};
 use miniapp_abi as abi;
@@ -32,7 +32,7 @@ pub(crate) struct Plan<'a> {
     pub program: Arc<ProgramInfo>,
     pub limits: Limits,
     pub capabilities: &'a [(Arc<dyn Capability>, Grant)],
-    /// The runtime's module, as admitted.
+    /// The runtime's module (binary: one in the text format is not instrumented).
     pub runtime: &'a [u8],
     pub bundle: &'a Bundle,
 }
@@ -77,8 +77,8 @@ pub(crate) async fn snapshot(host: &Arc<Runtime>, plan: Plan<'_>) -> Result<(Mod
     Ok((module, output))
 }
 
-/// Why a snapshot was not made: the program's doing (its load failed or called
-/// the host: the same next time), or the host's (worth trying again).
+/// Why a snapshot was not made: the code's doing (its load failed or called the
+/// host: the same next time), or not (worth trying again).
 enum Refusal {
     Program(String),
     Host(String),
@@ -131,7 +131,12 @@ async fn make(host: &Arc<Runtime>, plan: &Plan<'_>) -> Result<(Vec<u8>, Captured
     .await
     .map_err(|e| e.to_string())?;
     session.preinitialise().await.map_err(|e| match e {
+        // The host's state, or a time limit (what a busy moment can break): try again next load.
         SessionError::Host { .. } | SessionError::Capacity { .. } => Refusal::Host(e.to_string()),
+        SessionError::Ended {
+            fault: Fault::Limit { kind: LimitKind::LaunchTime | LimitKind::CallbackTime, .. },
+            ..
+        } => Refusal::Host(e.to_string()),
         _ => Refusal::Program(e.to_string()),
     })?;
     let output = session.take_output();

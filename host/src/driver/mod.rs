@@ -25,7 +25,8 @@ pub struct Driver {
     screen: Option<Arc<Screen>>,
     transcript: Option<Transcript>,
     recorded_version: Option<u64>,
-    last_call: Arc<LastCall>,
+    /// The last reply of each host function, once a script asked to check them.
+    last_call: Option<Arc<LastCall>>,
     /// Steps recorded by [`Driver::record_step`].
     steps_taken: usize,
 }
@@ -64,10 +65,18 @@ impl Driver {
         if let Some(transcript) = &transcript {
             session.observe(Arc::new(transcript.clone()));
         }
-        let last_call = Arc::new(LastCall::default());
-        session.observe(last_call.clone());
         let screen = session.data::<Screen>(miniapp_abi::view::CAPABILITY);
-        Driver { session, screen, transcript, recorded_version: None, last_call, steps_taken: 0 }
+        Driver { session, screen, transcript, recorded_version: None, last_call: None, steps_taken: 0 }
+    }
+
+    /// From now on keeps the last reply of each host function, for
+    /// [`Driver::last_host_call`] (a script that checks replies turns it on).
+    pub fn keep_replies(&mut self) {
+        if self.last_call.is_none() {
+            let last_call = Arc::new(LastCall::default());
+            self.session.observe(last_call.clone());
+            self.last_call = Some(last_call);
+        }
     }
 
     /// Records a step the person took (`tap cart.add {"id":1042}`, `back`) in the
@@ -98,9 +107,11 @@ impl Driver {
         }
     }
 
-    /// The session's last call of `function` (`capability.function`), if it made one.
+    /// The session's last call of `function` (`capability.function`) since
+    /// [`Driver::keep_replies`], if it made one.
     pub fn last_host_call(&self, function: &str) -> Option<HostCall> {
-        self.last_call.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(function).cloned()
+        let calls = self.last_call.as_ref()?;
+        calls.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(function).cloned()
     }
 
     /// The session.

@@ -546,6 +546,9 @@ pub async fn run(
     transcript: Option<&Transcript>,
     mut after_step: impl FnMut(&mut Driver, &Step),
 ) -> Result<(), ScriptError> {
+    if script.steps.iter().any(|step| matches!(step.command, Command::Expect(Expectation::Reply { .. }))) {
+        driver.keep_replies();
+    }
     for step in &script.steps {
         if let Some(transcript) = transcript {
             transcript.record(Record::Step { line: step.line, step: step.text.clone() });

@@ -43,13 +43,7 @@ impl ModuleCache {
     /// compilation blocks: call from a blocking context.
     pub(crate) fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<CompiledModule> {
         let hash = hex::encode(Sha256::digest(bytes));
-        let slot = {
-            let mut memory = lock(&self.memory);
-            if memory.len() >= MEMORY_ENTRIES && !memory.contains_key(&hash) {
-                memory.clear();
-            }
-            memory.entry(hash.clone()).or_default().clone()
-        };
+        let slot = self.slot(&hash);
         let mut slot = lock(&slot);
         if let Some(module) = slot.as_ref() {
             return Ok(CompiledModule { module: module.clone(), hash });
@@ -81,8 +75,7 @@ impl ModuleCache {
             return Some(module);
         }
         let module = load_from_disk(engine, &self.disk_path(engine, key)?)?;
-        let slot = lock(&self.memory).entry(key.to_string()).or_default().clone();
-        *lock(&slot) = Some(module.clone());
+        *lock(&self.slot(key)) = Some(module.clone());
         Some(module)
     }
 
@@ -96,15 +89,18 @@ impl ModuleCache {
         {
             tracing::warn!(path = %path.display(), %error, "cannot write the module cache");
         }
-        let slot = {
-            let mut memory = lock(&self.memory);
-            if memory.len() >= MEMORY_ENTRIES && !memory.contains_key(key) {
-                memory.clear();
-            }
-            memory.entry(key.to_string()).or_default().clone()
-        };
-        *lock(&slot) = Some(module.clone());
+        *lock(&self.slot(key)) = Some(module.clone());
         Ok(module)
+    }
+
+    /// The memory slot of `key`, made if new (the oldest are dropped past
+    /// [`MEMORY_ENTRIES`]).
+    fn slot(&self, key: &str) -> Arc<Mutex<Option<Module>>> {
+        let mut memory = lock(&self.memory);
+        if memory.len() >= MEMORY_ENTRIES && !memory.contains_key(key) {
+            memory.clear();
+        }
+        memory.entry(key.to_string()).or_default().clone()
     }
 
     /// Why no derived module could be made under `key`, if an earlier attempt
