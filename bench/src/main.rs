@@ -8,6 +8,9 @@
 //! RUST_BACKTRACE=0 cargo run --release -- --quick
 //! ```
 //!
+//! `--only TEXT` measures only the comparison's figures whose name holds TEXT
+//! (`--only "round trip"`), to compare one change quickly.
+//!
 //! `--profile <cold-start|instantiate|round-trip|event>` runs only one of miniapp's
 //! figures (`event`: the round trip without a host call), for
 //! a long time, to record under `perf`.
@@ -113,8 +116,13 @@ fn main() {
     println!("building the systems…");
     let mut systems: Vec<Box<dyn System>> = vec![system("floor", 64), system("miniapp", 64), system("extism", 64)];
 
+    // `--only TEXT`: the figures whose name holds TEXT, and nothing after the table.
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
     let mut rows = Vec::new();
-    let mut measure = |figure, target, run: &mut dyn FnMut(&mut dyn System) -> Summary| {
+    let mut measure = |figure: &'static str, target, run: &mut dyn FnMut(&mut dyn System) -> Summary| {
+        if only.as_deref().is_some_and(|only| !figure.contains(only)) {
+            return;
+        }
         let values: Vec<Summary> = systems
             .iter_mut()
             .map(|system| {
@@ -168,6 +176,9 @@ fn main() {
         );
     }
     drop(systems);
+    if only.is_some() {
+        return;
+    }
 
     println!();
     storefronts(&plan);

@@ -8,6 +8,16 @@
 //! future is being polled — a fiber runs only inside a poll, on the polling
 //! thread — plus the guest's own waits, which are added explicitly. Host calls
 //! pause the meter while their handler runs.
+//!
+//! Reading a thread's CPU clock is a system call (about half a microsecond on a
+//! virtual machine), and most callbacks end in microseconds, long before any limit
+//! could matter. So a callback's meter starts reading the clock at the first
+//! interruption tick its guest code sees — the engine's ticker interrupts running
+//! wasm every `engine.epoch_tick_ms` — and from then on charges every segment
+//! exactly. What ran before that tick is not charged: less than one tick of the
+//! guest's own running, since a tick that passes while the guest waits (in the
+//! run queue or a host call) is seen the moment it runs again. A callback that ends
+//! within its first tick reads no clock at all.
 
 use super::fault::LimitKind;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,7 +50,13 @@ pub struct RunMeter {
 struct MeterState {
     /// Time charged to the running callback so far.
     charged: Duration,
-    /// The thread CPU reading at which the running segment began, while one runs.
+    /// Whether the running callback is measured: its guest code has seen an
+    /// interruption tick.
+    measuring: bool,
+    /// Whether a poll of the callback is running on this thread.
+    polled: bool,
+    /// The thread CPU reading at which the running segment began, while one runs
+    /// and the callback is measured.
     segment_start: Option<Duration>,
     /// Whether the host is serving a host call (nothing is charged meanwhile).
     paused: bool,
@@ -52,6 +68,12 @@ impl MeterState {
             self.charged += thread_cpu_time().saturating_sub(start);
         }
     }
+
+    fn open_segment(&mut self) {
+        if self.measuring && self.polled && !self.paused {
+            self.segment_start = Some(thread_cpu_time());
+        }
+    }
 }
 
 impl RunMeter {
@@ -59,7 +81,7 @@ impl RunMeter {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Starts a callback: nothing charged yet.
+    /// Starts a callback: nothing charged yet, not measured until its first tick.
     pub(crate) fn reset(&self) {
         *self.lock() = MeterState::default();
     }
@@ -67,14 +89,15 @@ impl RunMeter {
     /// A poll of the callback begins on this thread.
     pub(crate) fn enter(&self) {
         let mut state = self.lock();
-        if !state.paused {
-            state.segment_start = Some(thread_cpu_time());
-        }
+        state.polled = true;
+        state.open_segment();
     }
 
     /// The poll ends: what ran since [`RunMeter::enter`] is charged.
     pub(crate) fn leave(&self) {
-        self.lock().close_segment();
+        let mut state = self.lock();
+        state.close_segment();
+        state.polled = false;
     }
 
     /// The host starts serving a host call.
@@ -89,7 +112,17 @@ impl RunMeter {
     pub(crate) fn resume(&self) {
         let mut state = self.lock();
         state.paused = false;
-        state.segment_start = Some(thread_cpu_time());
+        state.open_segment();
+    }
+
+    /// The guest's code saw an interruption tick: from now on the callback's
+    /// running time is read from the clock.
+    pub(crate) fn tick(&self) {
+        let mut state = self.lock();
+        if !state.measuring {
+            state.measuring = true;
+            state.open_segment();
+        }
     }
 
     /// Charges a wait the guest chose (a WASI sleep).
@@ -157,6 +190,7 @@ mod tests {
     fn only_polled_work_and_chosen_waits_are_charged() {
         let meter = RunMeter::default();
         meter.enter();
+        meter.tick();
         spin(Duration::from_millis(5));
         meter.leave();
         let after_run = meter.charged();
@@ -171,9 +205,44 @@ mod tests {
         spin(Duration::from_millis(5));
         meter.leave();
         assert!(meter.charged() < after_run + Duration::from_millis(5));
+        // Delivering the reply runs guest code again, and is charged.
+        meter.enter();
+        meter.resume();
+        spin(Duration::from_millis(5));
+        meter.leave();
+        assert!(meter.charged() >= after_run + Duration::from_millis(5));
         meter.charge(Duration::from_secs(1));
         assert!(meter.charged() >= after_run + Duration::from_secs(1));
         meter.reset();
         assert_eq!(meter.charged(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_callback_is_measured_from_its_first_tick() {
+        let meter = RunMeter::default();
+        meter.enter();
+        spin(Duration::from_millis(5));
+        // Before the first tick nothing is read or charged.
+        assert_eq!(meter.charged(), Duration::ZERO);
+        meter.tick();
+        spin(Duration::from_millis(5));
+        assert!(meter.charged() >= Duration::from_millis(5));
+        meter.leave();
+        let charged = meter.charged();
+        // A second tick changes nothing; the next poll is measured at once.
+        meter.tick();
+        meter.enter();
+        spin(Duration::from_millis(5));
+        meter.leave();
+        assert!(meter.charged() >= charged + Duration::from_millis(5));
+        // A tick seen inside a host call's handler starts no segment before it ends.
+        meter.reset();
+        meter.enter();
+        meter.pause();
+        meter.tick();
+        spin(Duration::from_millis(5));
+        meter.resume();
+        meter.leave();
+        assert!(meter.charged() < Duration::from_millis(5));
     }
 }

@@ -150,6 +150,7 @@ impl Sandbox {
     /// Called on every interruption-clock tick while wasm runs: ends the guest if its
     /// callback has spent its time, else lets other tasks run.
     pub(crate) fn on_epoch_tick(&mut self) -> Result<wasmtime::UpdateDeadline, wasmtime::Error> {
+        self.budget.meter.tick();
         if self.budget.remaining().is_zero() {
             return Err(self.fail(self.time_fault()));
         }
