@@ -201,8 +201,8 @@ impl Host {
     pub async fn load_app(&self, app_dir: impl AsRef<Path>) -> Result<App, LoadError> {
         let files = self.read_app_files(app_dir.as_ref())?;
         let identity = self.development_identity(&files.manifest.id);
-        self.admit(&identity, Source::Directory).await?;
-        App::load(self.runtime(), files.manifest, Some(files.dir), files.code, identity).await
+        let admission = self.admit(&identity, Source::Directory);
+        App::load(self.runtime(), files.manifest, Some(files.dir), files.code, &identity, admission).await
     }
 
     /// Loads a program from a manifest and module bytes (binary or text format)
@@ -217,10 +217,10 @@ impl Host {
             });
         }
         let identity = self.development_identity(&manifest.id);
-        self.admit(&identity, Source::Directory).await?;
+        let admission = self.admit(&identity, Source::Directory);
         let source_name = format!("module of {}", manifest.id);
         let code = LoadCode { bytes: module_bytes, format: Format::BinaryOrText, source_name, bundle: None };
-        App::load(self.runtime(), manifest, None, code, identity).await
+        App::load(self.runtime(), manifest, None, code, &identity, admission).await
     }
 
     /// Loads a verified package as the program its signer publishes, without
@@ -295,13 +295,21 @@ impl Host {
     async fn load_verified(&self, package: &VerifiedPackage, source: Source) -> Result<App, LoadError> {
         let manifest = package.contents.manifest.clone();
         let identity = self.inner.programs.identity(&manifest.id, package.fingerprint());
-        self.admit(&identity, source).await?;
-        let code = self.package_code(package)?;
-        App::load(self.runtime(), manifest, None, code, identity).await
+        let admission = self.admit(&identity, source);
+        let code = match self.package_code(package) {
+            Ok(code) => code,
+            // An identity refused here is the first thing to say.
+            Err(error) => {
+                admission.await?;
+                return Err(error);
+            }
+        };
+        App::load(self.runtime(), manifest, None, code, &identity, admission).await
     }
 
     /// Refuses (and audits the refusal of) an identity whose id is bound to
-    /// another key here.
+    /// another key here. [`App::load`] awaits it beside the module's compilation
+    /// and says its refusal first.
     async fn admit(&self, identity: &ProgramIdentity, source: Source) -> Result<(), LoadError> {
         let refusal = match self.inner.programs.check(identity, source).await {
             Ok(()) => return Ok(()),
@@ -360,17 +368,17 @@ impl Host {
 
     fn read_app_files(&self, app_dir: &Path) -> Result<AppFiles, LoadError> {
         let manifest = Manifest::from_dir(app_dir)?;
+        let dir = app_dir
+            .canonicalize()
+            .map_err(|e| LoadError::ModuleUnreadable { path: app_dir.to_path_buf(), reason: e.to_string() })?;
         let code = match &manifest.code {
-            Code::Module(module) => read_module(app_dir, &manifest, module)?,
+            Code::Module(module) => read_module(app_dir, &dir, &manifest, module)?,
             Code::Script(script) => {
                 let files = crate::script::read_dir(app_dir, script)
                     .map_err(|reason| LoadError::ScriptInvalid { program: manifest.id.clone(), reason })?;
                 self.script_code(&manifest, script, files)?
             }
         };
-        let dir = app_dir
-            .canonicalize()
-            .map_err(|e| LoadError::ModuleUnreadable { path: app_dir.to_path_buf(), reason: e.to_string() })?;
         Ok(AppFiles { manifest, dir, code })
     }
 
@@ -564,7 +572,8 @@ fn module_format(path: &Path) -> Format {
     }
 }
 
-fn read_module(app_dir: &Path, manifest: &Manifest, module: &Path) -> Result<LoadCode, LoadError> {
+/// Reads the module of the app in `app_dir` (`dir`: the same, canonical).
+fn read_module(app_dir: &Path, dir: &Path, manifest: &Manifest, module: &Path) -> Result<LoadCode, LoadError> {
     let manifest_path = app_dir.join(crate::manifest::MANIFEST_FILE);
     let module_path = app_dir.join(module);
     let hint = match &manifest.build {
@@ -575,17 +584,15 @@ fn read_module(app_dir: &Path, manifest: &Manifest, module: &Path) -> Result<Loa
         ),
         None => String::new(),
     };
-    if !module_path.exists() {
-        return Err(LoadError::ModuleMissing { path: module_path, hint });
-    }
     // The manifest's path has no `..`, but a symlink could still lead outside.
-    let dir = app_dir
-        .canonicalize()
-        .map_err(|e| LoadError::ModuleUnreadable { path: app_dir.to_path_buf(), reason: e.to_string() })?;
-    let resolved = module_path
-        .canonicalize()
-        .map_err(|e| LoadError::ModuleUnreadable { path: module_path.clone(), reason: e.to_string() })?;
-    if !resolved.starts_with(&dir) {
+    let resolved = match module_path.canonicalize() {
+        Ok(resolved) => resolved,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LoadError::ModuleMissing { path: module_path, hint });
+        }
+        Err(e) => return Err(LoadError::ModuleUnreadable { path: module_path.clone(), reason: e.to_string() }),
+    };
+    if !resolved.starts_with(dir) {
         return Err(ManifestError {
             path: manifest_path,
             field: Some("module".into()),

@@ -29,6 +29,10 @@ fn is_invisible(c: char) -> bool {
 /// What is wrong with the first unsafe character of `text`, if any: "control
 /// character U+001B", "bidirectional control U+202E", "invisible character U+200B".
 pub fn first_unsafe(text: &str) -> Option<String> {
+    // Printable ASCII, the common case, is safe throughout.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return None;
+    }
     text.chars().find(|c| is_unsafe(*c)).map(|c| {
         let kind = if c.is_control() {
             "control character"
@@ -124,6 +128,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn first_unsafe_finds_exactly_the_unsafe_characters(text in any::<String>()) {
+            prop_assert_eq!(first_unsafe(&text).is_some(), text.chars().any(is_unsafe));
+        }
+
         #[test]
         fn nothing_unsafe_survives(text in any::<String>()) {
             prop_assert!(line(&text).chars().all(|c| !is_unsafe(c)));

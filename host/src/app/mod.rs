@@ -131,6 +131,25 @@ pub(crate) async fn compile(
     .map_err(|e| LoadError::Host { program: program_id.to_string(), reason: e.to_string() })?
 }
 
+/// Why a load failed: the identity gate refused it (and audited that itself), or
+/// a later check did (the load gate's refusal, audited by [`App::load`]).
+enum LoadFailure {
+    Admission(LoadError),
+    Load(LoadError),
+}
+
+impl From<LoadError> for LoadFailure {
+    fn from(error: LoadError) -> LoadFailure {
+        LoadFailure::Load(error)
+    }
+}
+
+impl From<ManifestError> for LoadFailure {
+    fn from(error: ManifestError) -> LoadFailure {
+        LoadFailure::Load(error.into())
+    }
+}
+
 /// A program loaded into a [`crate::Host`]; cheap to clone. Start a [`Session`] to
 /// run it.
 #[derive(Clone)]
@@ -171,17 +190,23 @@ struct AppInner {
 impl App {
     /// Loads a program from a manifest and module bytes; a refusal is recorded in the audit log like every other
     /// gate decision (the load gate: module, manifest and declarations).
+    ///
+    /// `admission` is the identity gate's answer (the id is not bound to another
+    /// key here): it is awaited beside the compilation, and its refusal, which it
+    /// audits itself, comes before any other.
     pub(crate) async fn load(
         host: Arc<Runtime>,
         manifest: Manifest,
         dir: Option<PathBuf>,
         code: LoadCode,
-        identity: ProgramIdentity,
+        identity: &ProgramIdentity,
+        admission: impl std::future::Future<Output = Result<(), LoadError>>,
     ) -> Result<App, LoadError> {
         let program_key = identity.key().to_string();
         let audit = host.audit.clone();
-        let loaded = App::load_checked(host, manifest, dir, code, identity).await;
+        let loaded = App::load_checked(host, manifest, dir, code, identity.clone(), admission).await;
         if let Err(error) = &loaded
+            && let LoadFailure::Load(error) = error
             && !matches!(error, LoadError::Host { .. })
         {
             let capability = match error {
@@ -204,7 +229,7 @@ impl App {
                 tracing::warn!("cannot audit a refused load: {audit_error}");
             }
         }
-        loaded
+        loaded.map_err(|(LoadFailure::Admission(error) | LoadFailure::Load(error))| error)
     }
 
     async fn load_checked(
@@ -213,7 +238,8 @@ impl App {
         dir: Option<PathBuf>,
         code: LoadCode,
         identity: ProgramIdentity,
-    ) -> Result<App, LoadError> {
+        admission: impl std::future::Future<Output = Result<(), LoadError>>,
+    ) -> Result<App, LoadFailure> {
         let LoadCode { bytes: module_bytes, format, source_name, bundle } = code;
         let program_id = manifest.id.clone();
         let module_size = module_bytes.len();
@@ -224,11 +250,20 @@ impl App {
             .limits
             .apply(&host.config.limits, host.config.engine.fuel)
             .map_err(|(field, message)| ManifestError { path: manifest_path(), field: Some(field), message })?;
-        let compiled = compile(&host, &program_id, module_bytes.clone(), format, &limits, &source_name).await?;
+        // The identity gate, the audit log's last record of this program's grants
+        // and the compilation wait on different threads: all three at once.
+        let capability_names: Vec<String> = manifest.capabilities.keys().cloned().collect();
+        let (admitted, recorded, compiled) = tokio::join!(
+            admission,
+            host.audit.last_load_decisions(identity.key(), capability_names),
+            compile(&host, &program_id, module_bytes.clone(), format, &limits, &source_name)
+        );
+        admitted.map_err(LoadFailure::Admission)?;
+        let compiled = compiled?;
 
         let mut analysis = analyze(&compiled.module, &manifest, &host.registry);
         if !analysis.problems.is_empty() {
-            return Err(analysis.problems.remove(0));
+            return Err(analysis.problems.remove(0).into());
         }
         let abi_version = analysis.parsed_version.ok_or_else(|| LoadError::Host {
             program: program_id.clone(),
@@ -252,10 +287,20 @@ impl App {
             load_decisions.push((name.clone(), outcome, reason));
             grants.insert(name.clone(), state);
         }
-        host.audit
-            .record_load(identity.key(), &load_decisions)
-            .await
-            .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?;
+        let unchanged = recorded.as_ref().is_ok_and(|recorded| {
+            recorded.len() == load_decisions.len()
+                && recorded.iter().zip(&load_decisions).all(|(last, (_, outcome, reason))| {
+                    last.as_ref().is_some_and(|(o, r)| o == outcome.as_str() && r == reason)
+                })
+        });
+        // Grants are recorded when they change; the write checks again in its
+        // own transaction, so the read above only spares the unchanged case.
+        if !unchanged {
+            host.audit
+                .record_load(identity.key(), &load_decisions)
+                .await
+                .map_err(|e| LoadError::Host { program: program_id.clone(), reason: e.to_string() })?;
+        }
 
         // A script program's version is its runtime's and its sources' together.
         let code_hash = crate::script::code_hash(bundle.as_ref(), compiled.hash);

@@ -7,6 +7,12 @@
 use crate::store::{Database, StoreError, params};
 use serde::Serialize;
 
+/// The load decision last recorded for a program (`$1`) and capability (`$2`):
+/// its outcome and reason (the `decisions_by_capability` index finds it).
+const LAST_LOAD_DECISION: &str = "SELECT outcome, reason FROM decisions
+     WHERE program_id = $1 AND capability = $2 AND action = 'load'
+     ORDER BY id DESC LIMIT 1";
+
 const SCHEMA: &[&str] = &[
     "CREATE TABLE decisions (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -108,6 +114,29 @@ impl AuditLog {
         Ok(AuditLog { database })
     }
 
+    /// The outcome and reason of the load decision last recorded for each of
+    /// `capabilities` of `program_id`, in that order (`None`: never recorded): what
+    /// a load compares its grants with before writing anything.
+    pub async fn last_load_decisions(
+        &self,
+        program_id: &str,
+        capabilities: Vec<String>,
+    ) -> Result<Vec<Option<(String, String)>>, StoreError> {
+        let program_id = program_id.to_string();
+        self.database
+            .run(move |t| {
+                let mut last = Vec::with_capacity(capabilities.len());
+                for capability in &capabilities {
+                    let row = t.query_one(LAST_LOAD_DECISION, params![&program_id, capability])?;
+                    last.push(row.map(|row| Ok::<_, StoreError>((row.text(0)?, row.text(1)?))).transpose()?);
+                }
+                // A read: nothing to commit.
+                t.abandon();
+                Ok(last)
+            })
+            .await
+    }
+
     /// Records what loading `program_id` decided for each capability it declares
     /// (`(capability, outcome, reason)`), skipping each decision that repeats the
     /// last one recorded for that program and capability. A program loaded again
@@ -124,12 +153,7 @@ impl AuditLog {
             .run(move |t| {
                 let mut changed = false;
                 for (capability, outcome, reason) in &decisions {
-                    let last = t.query_one(
-                        "SELECT outcome, reason FROM decisions
-                         WHERE program_id = $1 AND capability = $2 AND action = 'load'
-                         ORDER BY id DESC LIMIT 1",
-                        params![&program_id, capability],
-                    )?;
+                    let last = t.query_one(LAST_LOAD_DECISION, params![&program_id, capability])?;
                     if let Some(last) = last
                         && last.text(0)? == outcome.as_str()
                         && last.text(1)? == *reason

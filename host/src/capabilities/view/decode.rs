@@ -33,12 +33,13 @@ pub struct ViewError {
 /// Decodes and checks a view under `limits`.
 pub fn decode_view(value: &Value, limits: &ViewSettings) -> Result<View, ViewError> {
     let mut decoder = Decoder { limits, nodes: 0, keys: BTreeSet::new(), fields: BTreeSet::new() };
-    let object = expect_object(value, "view")?;
-    check_fields(object, "view", &["title", "body"])?;
-    let title = decoder.label(object, "view", "title", MAX_LABEL_CHARS)?;
+    let view = Place::Root("view");
+    let object = expect_object(value, &view)?;
+    check_fields(object, &view, &["title", "body"])?;
+    let title = decoder.label(object, &view, "title", MAX_LABEL_CHARS)?;
     let body = match object.get("body") {
         None => Vec::new(),
-        Some(body) => decoder.nodes(body, "body", 1)?,
+        Some(body) => decoder.nodes(body, &Place::Root("body"), 1)?,
     };
     Ok(View { title, body })
 }
@@ -51,14 +52,14 @@ struct Decoder<'a> {
 }
 
 impl Decoder<'_> {
-    fn nodes(&mut self, value: &Value, path: &str, depth: u32) -> Result<Vec<Node>, ViewError> {
+    fn nodes(&mut self, value: &Value, path: &Place<'_>, depth: u32) -> Result<Vec<Node>, ViewError> {
         let Value::Array(items) = value else {
             return Err(error(path, format!("expected an array of components, found {}", kind(value))));
         };
-        items.iter().enumerate().map(|(i, item)| self.node(item, &format!("{path}[{i}]"), depth)).collect()
+        items.iter().enumerate().map(|(i, item)| self.node(item, &Place::Index(path, i), depth)).collect()
     }
 
-    fn node(&mut self, value: &Value, path: &str, depth: u32) -> Result<Node, ViewError> {
+    fn node(&mut self, value: &Value, path: &Place<'_>, depth: u32) -> Result<Node, ViewError> {
         if depth > self.limits.max_depth {
             return Err(error(path, format!("components are nested more than {} deep", self.limits.max_depth)));
         }
@@ -70,7 +71,7 @@ impl Decoder<'_> {
         let kind_name = match object.get("type") {
             Some(Value::String(name)) => name.as_str(),
             Some(other) => {
-                return Err(error(&format!("{path}.type"), format!("expected a string, found {}", kind(other))));
+                return Err(error(&Place::Field(path, "type"), format!("expected a string, found {}", kind(other))));
             }
             None => return Err(error(path, "missing field `type`")),
         };
@@ -85,7 +86,7 @@ impl Decoder<'_> {
                     None => 1,
                     Some(value) => match value.as_u64() {
                         Some(level @ 1..=3) => level as u8,
-                        _ => return Err(error(&format!("{path}.level"), "expected 1, 2 or 3")),
+                        _ => return Err(error(&Place::Field(path, "level"), "expected 1, 2 or 3")),
                     },
                 };
                 Node::Heading { text: self.text(object, path, "text")?, level }
@@ -93,7 +94,7 @@ impl Decoder<'_> {
             "image" => {
                 check_fields(object, path, &["type", "src", "alt"])?;
                 let src = string(object, path, "src")?;
-                check_image_url(src).map_err(|message| error(&format!("{path}.src"), message))?;
+                check_image_url(src).map_err(|message| error(&Place::Field(path, "src"), message))?;
                 Node::Image { src: src.to_string(), alt: self.label(object, path, "alt", MAX_LABEL_CHARS)? }
             }
             "price" => {
@@ -104,7 +105,7 @@ impl Decoder<'_> {
                         let currency = string(object, path, "currency")?;
                         if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
                             return Err(error(
-                                &format!("{path}.currency"),
+                                &Place::Field(path, "currency"),
                                 format!("`{currency}` is not an ISO 4217 code (three capital letters)"),
                             ));
                         }
@@ -124,20 +125,20 @@ impl Decoder<'_> {
             "row" | "column" => {
                 check_fields(object, path, &["type", "children"])?;
                 let children = required(object, path, "children")?;
-                let children = self.nodes(children, &format!("{path}.children"), depth + 1)?;
+                let children = self.nodes(children, &Place::Field(path, "children"), depth + 1)?;
                 if kind_name == "row" { Node::Row { children } } else { Node::Column { children } }
             }
             "list" => {
                 check_fields(object, path, &["type", "items"])?;
                 let items = required(object, path, "items")?;
-                Node::List { items: self.nodes(items, &format!("{path}.items"), depth + 1)? }
+                Node::List { items: self.nodes(items, &Place::Field(path, "items"), depth + 1)? }
             }
             "button" => self.button(object, path)?,
             "input" => {
                 check_fields(object, path, &["type", "field", "label", "placeholder", "value"])?;
                 let field = identifier(object, path, "field")?;
                 if !self.fields.insert(field.clone()) {
-                    return Err(error(&format!("{path}.field"), format!("another input already uses field `{field}`")));
+                    return Err(error(&Place::Field(path, "field"), format!("another input already uses field `{field}`")));
                 }
                 Node::Input {
                     field,
@@ -155,7 +156,7 @@ impl Decoder<'_> {
             }
             other => {
                 return Err(error(
-                    &format!("{path}.type"),
+                    &Place::Field(path, "type"),
                     format!("unknown component `{}`; expected one of: {}", shorten(other), Node::TYPES.join(", ")),
                 ));
             }
@@ -163,18 +164,18 @@ impl Decoder<'_> {
         Ok(node)
     }
 
-    fn button(&mut self, object: &Map<String, Value>, path: &str) -> Result<Node, ViewError> {
+    fn button(&mut self, object: &Map<String, Value>, path: &Place<'_>) -> Result<Node, ViewError> {
         check_fields(object, path, &["type", "label", "action", "payload", "key", "style", "disabled"])?;
         let label = self.label(object, path, "label", MAX_LABEL_CHARS)?;
         if label.trim().is_empty() {
-            return Err(error(&format!("{path}.label"), "a button needs a label"));
+            return Err(error(&Place::Field(path, "label"), "a button needs a label"));
         }
         let action = identifier(object, path, "action")?;
         let payload = object.get("payload").cloned().unwrap_or(Value::Null);
-        let payload_size = serde_json::to_vec(&payload).map_or(usize::MAX, |bytes| bytes.len());
+        let payload_size = json_size(&payload);
         if payload_size > MAX_PAYLOAD_BYTES {
             return Err(error(
-                &format!("{path}.payload"),
+                &Place::Field(path, "payload"),
                 format!("payload is {payload_size} bytes of JSON; at most {MAX_PAYLOAD_BYTES}"),
             ));
         }
@@ -183,10 +184,10 @@ impl Decoder<'_> {
             Some(_) => {
                 let key = string(object, path, "key")?;
                 if key.len() != 1 || !key.bytes().all(|b| b.is_ascii_lowercase()) {
-                    return Err(error(&format!("{path}.key"), format!("`{}` is not one letter a-z", shorten(key))));
+                    return Err(error(&Place::Field(path, "key"), format!("`{}` is not one letter a-z", shorten(key))));
                 }
                 if !self.keys.insert(key.to_string()) {
-                    return Err(error(&format!("{path}.key"), format!("another button already uses key `{key}`")));
+                    return Err(error(&Place::Field(path, "key"), format!("another button already uses key `{key}`")));
                 }
                 Some(key.to_string())
             }
@@ -197,7 +198,7 @@ impl Decoder<'_> {
                 let name = string(object, path, "style")?;
                 Some(ButtonStyle::parse(name).ok_or_else(|| {
                     error(
-                        &format!("{path}.style"),
+                        &Place::Field(path, "style"),
                         format!("unknown style `{}`; expected primary, secondary or danger", shorten(name)),
                     )
                 })?)
@@ -208,7 +209,7 @@ impl Decoder<'_> {
             Some(Value::Bool(disabled)) => *disabled,
             Some(other) => {
                 return Err(error(
-                    &format!("{path}.disabled"),
+                    &Place::Field(path, "disabled"),
                     format!("expected true or false, found {}", kind(other)),
                 ));
             }
@@ -217,21 +218,21 @@ impl Decoder<'_> {
     }
 
     /// Body text: newlines allowed.
-    fn text(&self, object: &Map<String, Value>, path: &str, field: &str) -> Result<String, ViewError> {
+    fn text(&self, object: &Map<String, Value>, path: &Place<'_>, field: &str) -> Result<String, ViewError> {
         let text = string(object, path, field)?;
         check_text(text, true, self.limits.max_text_chars as usize)
-            .map_err(|m| error(&format!("{path}.{field}"), m))?;
+            .map_err(|m| error(&Place::Field(path, field), m))?;
         Ok(text.to_string())
     }
 
     /// A one-line string of at most `max` characters.
-    fn label(&self, object: &Map<String, Value>, path: &str, field: &str, max: usize) -> Result<String, ViewError> {
+    fn label(&self, object: &Map<String, Value>, path: &Place<'_>, field: &str, max: usize) -> Result<String, ViewError> {
         let text = string(object, path, field)?;
-        check_text(text, false, max).map_err(|m| error(&format!("{path}.{field}"), m))?;
+        check_text(text, false, max).map_err(|m| error(&Place::Field(path, field), m))?;
         Ok(text.to_string())
     }
 
-    fn optional_label(&self, object: &Map<String, Value>, path: &str, field: &str) -> Result<String, ViewError> {
+    fn optional_label(&self, object: &Map<String, Value>, path: &Place<'_>, field: &str) -> Result<String, ViewError> {
         match object.get(field) {
             None => Ok(String::new()),
             Some(_) => self.label(object, path, field, MAX_LABEL_CHARS),
@@ -248,8 +249,12 @@ pub fn check_text(text: &str, newlines: bool, max_chars: usize) -> Result<(), St
     }
     // Line breaks are allowed where the component allows them; nothing else that
     // could rewrite or disguise the screen is.
-    let checked: std::borrow::Cow<'_, str> = if newlines { text.replace('\n', " ").into() } else { text.into() };
-    match crate::sanitize::first_unsafe(&checked) {
+    let problem = if newlines {
+        text.split('\n').find_map(crate::sanitize::first_unsafe)
+    } else {
+        crate::sanitize::first_unsafe(text)
+    };
+    match problem {
         Some(problem) => Err(format!("{problem} is not allowed")),
         None => Ok(()),
     }
@@ -269,7 +274,7 @@ fn check_image_url(src: &str) -> Result<(), String> {
     check_text(src, false, MAX_URL_BYTES)
 }
 
-fn tone(object: &Map<String, Value>, path: &str) -> Result<Option<Tone>, ViewError> {
+fn tone(object: &Map<String, Value>, path: &Place<'_>) -> Result<Option<Tone>, ViewError> {
     match object.get("tone") {
         None | Some(Value::Null) => Ok(None),
         Some(_) => {
@@ -277,7 +282,7 @@ fn tone(object: &Map<String, Value>, path: &str) -> Result<Option<Tone>, ViewErr
             let known: Vec<&str> = Tone::ALL.iter().map(|t| t.as_str()).collect();
             Tone::parse(name).map(Some).ok_or_else(|| {
                 error(
-                    &format!("{path}.tone"),
+                    &Place::Field(path, "tone"),
                     format!("unknown tone `{}`; expected one of: {}", shorten(name), known.join(", ")),
                 )
             })
@@ -285,51 +290,51 @@ fn tone(object: &Map<String, Value>, path: &str) -> Result<Option<Tone>, ViewErr
     }
 }
 
-fn amount(object: &Map<String, Value>, path: &str, field: &str) -> Result<i64, ViewError> {
+fn amount(object: &Map<String, Value>, path: &Place<'_>, field: &str) -> Result<i64, ViewError> {
     let value = required(object, path, field)?;
     match value.as_i64() {
         Some(amount @ 0..=MAX_AMOUNT) => Ok(amount),
         _ => Err(error(
-            &format!("{path}.{field}"),
+            &Place::Field(path, field),
             format!("expected a whole number of minor units (fen) from 0 to {MAX_AMOUNT}, found {value}"),
         )),
     }
 }
 
 /// An action id or field name: 1 to 64 of `a-z 0-9 _ - . :`.
-fn identifier(object: &Map<String, Value>, path: &str, field: &str) -> Result<String, ViewError> {
+fn identifier(object: &Map<String, Value>, path: &Place<'_>, field: &str) -> Result<String, ViewError> {
     let text = string(object, path, field)?;
     let ok = !text.is_empty()
         && text.len() <= 64
         && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.:".contains(&b));
     if !ok {
         return Err(error(
-            &format!("{path}.{field}"),
+            &Place::Field(path, field),
             format!("`{}` is not an id (1 to 64 of a-z 0-9 _ - . :)", shorten(text)),
         ));
     }
     Ok(text.to_string())
 }
 
-fn string<'v>(object: &'v Map<String, Value>, path: &str, field: &str) -> Result<&'v str, ViewError> {
+fn string<'v>(object: &'v Map<String, Value>, path: &Place<'_>, field: &str) -> Result<&'v str, ViewError> {
     match required(object, path, field)? {
         Value::String(text) => Ok(text),
-        other => Err(error(&format!("{path}.{field}"), format!("expected a string, found {}", kind(other)))),
+        other => Err(error(&Place::Field(path, field), format!("expected a string, found {}", kind(other)))),
     }
 }
 
-fn required<'v>(object: &'v Map<String, Value>, path: &str, field: &str) -> Result<&'v Value, ViewError> {
+fn required<'v>(object: &'v Map<String, Value>, path: &Place<'_>, field: &str) -> Result<&'v Value, ViewError> {
     object.get(field).ok_or_else(|| error(path, format!("missing field `{field}`")))
 }
 
-fn expect_object<'v>(value: &'v Value, path: &str) -> Result<&'v Map<String, Value>, ViewError> {
+fn expect_object<'v>(value: &'v Value, path: &Place<'_>) -> Result<&'v Map<String, Value>, ViewError> {
     match value {
         Value::Object(object) => Ok(object),
         other => Err(error(path, format!("expected an object, found {}", kind(other)))),
     }
 }
 
-fn check_fields(object: &Map<String, Value>, path: &str, known: &[&str]) -> Result<(), ViewError> {
+fn check_fields(object: &Map<String, Value>, path: &Place<'_>, known: &[&str]) -> Result<(), ViewError> {
     match object.keys().find(|key| !known.contains(&key.as_str())) {
         Some(unknown) => {
             Err(error(path, format!("unknown field `{}`; expected one of: {}", shorten(unknown), known.join(", "))))
@@ -349,6 +354,22 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// The length of `value` as compact JSON, counted without writing it out.
+fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).map_or(usize::MAX, |()| count.0)
+}
+
 /// A guest-chosen string quoted in an error: at most 40 characters, escaped.
 fn shorten(text: &str) -> String {
     let mut short: String = text.chars().take(40).collect::<String>().escape_debug().to_string();
@@ -358,7 +379,26 @@ fn shorten(text: &str) -> String {
     short
 }
 
-fn error(path: &str, message: impl Into<String>) -> ViewError {
+/// Where in the tree a value is: written out only for an error, so that a view
+/// that decodes allocates no paths.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    Root(&'static str),
+    Index(&'a Place<'a>, usize),
+    Field(&'a Place<'a>, &'a str),
+}
+
+impl std::fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Root(name) => f.write_str(name),
+            Place::Index(parent, index) => write!(f, "{parent}[{index}]"),
+            Place::Field(parent, field) => write!(f, "{parent}.{field}"),
+        }
+    }
+}
+
+fn error(path: &Place<'_>, message: impl Into<String>) -> ViewError {
     ViewError { path: path.to_string(), message: message.into() }
 }
 
