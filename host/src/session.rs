@@ -111,10 +111,9 @@ pub struct Session {
     /// The instance (a snapshot of it is what pre-initialisation keeps).
     instance: wasmtime::Instance,
     output: OutputCapture,
-    on_launch: TypedFunc<(i32, i32), i32>,
-    on_show: Option<TypedFunc<(), i32>>,
-    on_hide: Option<TypedFunc<(), i32>>,
-    on_event: Option<TypedFunc<(i32, i32), i32>>,
+    /// The lifecycle callbacks, shared so that running one clones no function
+    /// (a typed function's clone counts a reference to its type in the engine).
+    funcs: Arc<Lifecycle>,
     /// A script runtime's loader and the sources it has yet to load: run before
     /// the first launch.
     script: Option<PendingScript>,
@@ -124,6 +123,14 @@ pub struct Session {
     observers: Vec<Arc<dyn SessionObserver>>,
 }
 
+/// A program's lifecycle exports, typed.
+struct Lifecycle {
+    on_launch: TypedFunc<(i32, i32), i32>,
+    on_show: Option<TypedFunc<(), i32>>,
+    on_hide: Option<TypedFunc<(), i32>>,
+    on_event: Option<TypedFunc<(i32, i32), i32>>,
+}
+
 /// A script runtime's loader and the program's sources, not yet loaded.
 struct PendingScript {
     load: TypedFunc<(i32, i32), i32>,
@@ -131,8 +138,8 @@ struct PendingScript {
 }
 
 enum Callback<'a> {
-    WithMessage(TypedFunc<(i32, i32), i32>, &'a [u8]),
-    Plain(TypedFunc<(), i32>),
+    WithMessage(&'a TypedFunc<(i32, i32), i32>, &'a [u8]),
+    Plain(&'a TypedFunc<(), i32>),
 }
 
 impl Session {
@@ -174,10 +181,12 @@ impl Session {
             store,
             instance: callbacks.instance,
             output,
-            on_launch: callbacks.on_launch,
-            on_show: callbacks.on_show,
-            on_hide: callbacks.on_hide,
-            on_event: callbacks.on_event,
+            funcs: Arc::new(Lifecycle {
+                on_launch: callbacks.on_launch,
+                on_show: callbacks.on_show,
+                on_hide: callbacks.on_hide,
+                on_event: callbacks.on_event,
+            }),
             script,
             ended: None,
             hooks: states,
@@ -195,7 +204,8 @@ impl Session {
         for state in self.hooks.iter() {
             state.capability.on_launch(&state.data, context);
         }
-        let callback = Callback::WithMessage(self.on_launch.clone(), &message);
+        let funcs = self.funcs.clone();
+        let callback = Callback::WithMessage(&funcs.on_launch, &message);
         let time = self.limits.launch_time();
         // Opening the program is the user's action.
         self.store.data().call.session.action.set(true);
@@ -210,7 +220,7 @@ impl Session {
     /// runtime printed says why.
     async fn load_script(&mut self) -> Result<(), SessionError> {
         let Some(PendingScript { load, sources }) = self.script.take() else { return Ok(()) };
-        let callback = Callback::WithMessage(load, &sources);
+        let callback = Callback::WithMessage(&load, &sources);
         let time = self.limits.launch_time();
         let result = self.run(abi::EXPORT_RUNTIME_LOAD, callback, time, LimitKind::LaunchTime).await;
         if let Err(error) = &result
@@ -240,7 +250,8 @@ impl Session {
 
     /// Runs `miniapp_on_show`, if the program exports it.
     pub async fn show(&mut self) -> Result<(), SessionError> {
-        let result = match self.on_show.clone() {
+        let funcs = self.funcs.clone();
+        let result = match &funcs.on_show {
             Some(func) => self.run_plain(abi::EXPORT_ON_SHOW, func).await,
             None => self.check_alive(),
         };
@@ -249,7 +260,8 @@ impl Session {
 
     /// Runs `miniapp_on_hide`, if the program exports it.
     pub async fn hide(&mut self) -> Result<(), SessionError> {
-        let result = match self.on_hide.clone() {
+        let funcs = self.funcs.clone();
+        let result = match &funcs.on_hide {
             Some(func) => self.run_plain(abi::EXPORT_ON_HIDE, func).await,
             None => self.check_alive(),
         };
@@ -290,7 +302,7 @@ impl Session {
 
     /// Whether the program handles events.
     pub fn handles_events(&self) -> bool {
-        self.on_event.is_some()
+        self.funcs.on_event.is_some()
     }
 
     /// Takes what the program printed since the last call.
@@ -313,7 +325,8 @@ impl Session {
         for observer in &self.observers {
             observer.event(event);
         }
-        let Some(func) = self.on_event.clone() else {
+        let funcs = self.funcs.clone();
+        let Some(func) = &funcs.on_event else {
             return self.check_alive();
         };
         let message = self.encode(event)?;
@@ -368,7 +381,7 @@ impl Session {
             .find_map(|state| state.capability.follow_up(&state.data).map(|e| (state.capability.name(), e)))
     }
 
-    async fn run_plain(&mut self, name: &'static str, func: TypedFunc<(), i32>) -> Result<(), SessionError> {
+    async fn run_plain(&mut self, name: &'static str, func: &TypedFunc<(), i32>) -> Result<(), SessionError> {
         let time = self.limits.callback_time();
         self.run(name, Callback::Plain(func), time, LimitKind::CallbackTime).await
     }
@@ -517,7 +530,7 @@ async fn instantiate(
         .and_then(|f| f.typed::<(i32, i32), i32>(&*store).ok());
     let initialize =
         exports.initialize.as_ref().and_then(|i| func(&mut *store, i)).and_then(|f| f.typed::<(), ()>(&*store).ok());
-    store.data_mut().sandbox.exports = Some(GuestExports { memory, alloc });
+    store.data_mut().sandbox.exports = Some(Arc::new(GuestExports { memory, alloc }));
 
     if let Some(initialize) = initialize
         && let Err(error) = meter.run(initialize.call_async(&mut *store, ())).await

@@ -43,7 +43,7 @@ pub(crate) fn guest_range(ptr: i32, len: i32, memory_len: usize) -> Result<Range
     Ok(start..end)
 }
 
-fn exports(state: &mut Sandbox) -> Result<GuestExports, wasmtime::Error> {
+fn exports(state: &mut Sandbox) -> Result<std::sync::Arc<GuestExports>, wasmtime::Error> {
     match &state.exports {
         Some(exports) => Ok(exports.clone()),
         None => Err(state.fail(Fault::Abi("host call made before the instance finished starting".into()))),

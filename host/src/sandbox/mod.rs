@@ -39,7 +39,7 @@ pub struct Sandbox {
     /// The guest's monotonic clock (WASI `clock_time_get` and `poll_oneoff`).
     monotonic: clock::CoarseMonotonicClock,
     /// The guest's memory and allocator, once instantiated.
-    pub(crate) exports: Option<GuestExports>,
+    pub(crate) exports: Option<std::sync::Arc<GuestExports>>,
     /// Captured stdout and stderr.
     pub(crate) output: OutputCapture,
     /// The running callback's budget.
