@@ -1,7 +1,7 @@
 //! The host: one engine, one linker with every capability's host functions, the
 //! database, the audit log and the module cache — shared by every program it loads.
 
-use crate::app::{App, LoadCode, ModuleAnalysis, Runtime, analyze};
+use crate::app::{App, LoadCode, ModuleAnalysis, ModuleSource, Runtime, analyze};
 use crate::audit::AuditLog;
 use crate::capabilities::payment::Payment;
 use crate::capabilities::payment::ledger::Ledger;
@@ -219,7 +219,8 @@ impl Host {
         let identity = self.development_identity(&manifest.id);
         let admission = self.admit(&identity, Source::Directory);
         let source_name = format!("module of {}", manifest.id);
-        let code = LoadCode { bytes: module_bytes, format: Format::BinaryOrText, source_name, bundle: None };
+        let module = ModuleSource::bytes(module_bytes);
+        let code = LoadCode { module, format: Format::BinaryOrText, source_name, bundle: None };
         App::load(self.runtime(), manifest, None, code, &identity, admission).await
     }
 
@@ -372,7 +373,7 @@ impl Host {
             .canonicalize()
             .map_err(|e| LoadError::ModuleUnreadable { path: app_dir.to_path_buf(), reason: e.to_string() })?;
         let code = match &manifest.code {
-            Code::Module(module) => read_module(app_dir, &dir, &manifest, module)?,
+            Code::Module(module) => read_module(&self.inner.runtime.cache, app_dir, &dir, &manifest, module)?,
             Code::Script(script) => {
                 let files = crate::script::read_dir(app_dir, script)
                     .map_err(|reason| LoadError::ScriptInvalid { program: manifest.id.clone(), reason })?;
@@ -388,7 +389,7 @@ impl Host {
             Code::Module(module) => {
                 let module_name = crate::package::entry_name(module);
                 Ok(LoadCode {
-                    bytes: package.module().to_vec(),
+                    module: ModuleSource::bytes(package.module().to_vec()),
                     format: module_format(Path::new(&module_name)),
                     source_name: format!("{}:{module_name}", manifest.id),
                     bundle: None,
@@ -427,7 +428,7 @@ impl Host {
             reason: format!("the `{}` runtime's module: {reason}", script.runtime),
         })?;
         let source_name = format!("the `{}` runtime", script.runtime);
-        Ok(LoadCode { bytes, format: Format::Binary, source_name, bundle: Some(bundle) })
+        Ok(LoadCode { module: ModuleSource::bytes(bytes), format: Format::Binary, source_name, bundle: Some(bundle) })
     }
 
     fn runtime(&self) -> Arc<Runtime> {
@@ -467,12 +468,12 @@ impl Host {
         manifest_path: &Path,
         (identity, kind): (&ProgramIdentity, Source),
     ) -> Result<(Manifest, usize, String, ModuleAnalysis), LoadError> {
-        let size = code.bytes.len();
+        let size = code.module.size();
         let limits = self.inner.runtime.config.limits;
         let compiled = crate::app::compile(
             &self.inner.runtime,
             &manifest.id,
-            Arc::new(code.bytes),
+            code.module,
             code.format,
             &limits,
             &code.source_name,
@@ -572,8 +573,15 @@ fn module_format(path: &Path) -> Format {
     }
 }
 
-/// Reads the module of the app in `app_dir` (`dir`: the same, canonical).
-fn read_module(app_dir: &Path, dir: &Path, manifest: &Manifest, module: &Path) -> Result<LoadCode, LoadError> {
+/// Reads the module of the app in `app_dir` (`dir`: the same, canonical), unless
+/// `cache` knows the file unchanged since it last hashed it.
+fn read_module(
+    cache: &crate::engine::ModuleCache,
+    app_dir: &Path,
+    dir: &Path,
+    manifest: &Manifest,
+    module: &Path,
+) -> Result<LoadCode, LoadError> {
     let manifest_path = app_dir.join(crate::manifest::MANIFEST_FILE);
     let module_path = app_dir.join(module);
     let hint = match &manifest.build {
@@ -600,8 +608,21 @@ fn read_module(app_dir: &Path, dir: &Path, manifest: &Manifest, module: &Path) -
         }
         .into());
     }
-    let bytes = std::fs::read(&resolved)
-        .map_err(|e| LoadError::ModuleUnreadable { path: module_path.clone(), reason: e.to_string() })?;
+    let unreadable =
+        |e: std::io::Error| LoadError::ModuleUnreadable { path: module_path.clone(), reason: e.to_string() };
+    // The stamp and the bytes come through one descriptor: what is remembered is
+    // what was read.
+    let mut file = std::fs::File::open(&resolved).map_err(unreadable)?;
+    let stamp = crate::engine::FileStamp::of(&file.metadata().map_err(unreadable)?);
+    let module = match stamp.as_ref().and_then(|stamp| cache.files().known(&resolved, stamp).map(|k| (stamp, k))) {
+        Some((stamp, known)) => ModuleSource::Known { path: resolved, size: stamp.size(), known },
+        None => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
+            let file = stamp.map(|stamp| (resolved, stamp));
+            ModuleSource::Bytes { bytes: Arc::new(bytes), file }
+        }
+    };
     let format = module_format(&module_path);
-    Ok(LoadCode { bytes, format, source_name: module_path.display().to_string(), bundle: None })
+    Ok(LoadCode { module, format, source_name: module_path.display().to_string(), bundle: None })
 }

@@ -11,6 +11,7 @@ mod identity;
 mod link;
 mod link_safety;
 mod load;
+mod module_files;
 mod multihost;
 mod payment;
 mod program_identity;

@@ -26,7 +26,7 @@ use crate::capability::{Capability, Grant, GrantState, ProgramIdentity, ProgramI
 use crate::config::{HostConfig, Limits};
 use crate::consent::User;
 use crate::engine::admission::{self, Format};
-use crate::engine::{ModuleCache, SharedEngine};
+use crate::engine::{FileStamp, KnownFile, ModuleCache, SharedEngine};
 use crate::error::{LoadError, SessionError};
 use crate::manifest::{Manifest, ManifestError};
 use crate::session::{ExportIndices, Session, SessionSpec, SessionState};
@@ -54,11 +54,35 @@ pub(crate) struct Runtime {
 /// What a load compiles, and for a script program the sources its runtime is
 /// handed.
 pub(crate) struct LoadCode {
-    pub bytes: Vec<u8>,
+    pub module: ModuleSource,
     pub format: Format,
     /// Names the module in errors.
     pub source_name: String,
     pub bundle: Option<crate::script::Bundle>,
+}
+
+/// Where a load's module comes from.
+pub(crate) enum ModuleSource {
+    /// Bytes in hand. `file`: the file they were just read from and its stamp, for
+    /// the module cache to remember it by.
+    Bytes { bytes: Arc<Vec<u8>>, file: Option<(PathBuf, FileStamp)> },
+    /// A file the module cache knows unchanged since it hashed it: not read.
+    Known { path: PathBuf, size: u64, known: KnownFile },
+}
+
+impl ModuleSource {
+    /// Bytes in hand, from no file.
+    pub(crate) fn bytes(bytes: Vec<u8>) -> ModuleSource {
+        ModuleSource::Bytes { bytes: Arc::new(bytes), file: None }
+    }
+
+    /// The module's size in bytes, as given.
+    pub(crate) fn size(&self) -> usize {
+        match self {
+            ModuleSource::Bytes { bytes, .. } => bytes.len(),
+            ModuleSource::Known { size, .. } => usize::try_from(*size).unwrap_or(usize::MAX),
+        }
+    }
 }
 
 /// What declaring capability `name` with `params` grants, or the problem: a
@@ -93,26 +117,42 @@ pub(crate) fn declare(
     Ok(grant)
 }
 
-/// Admits `bytes` under `limits` (size, functions, imports: before any code is
-/// compiled) and compiles them, or takes them from the module cache, off the async
-/// workers so that a large module never stalls other programs' callbacks.
+/// Admits the module under `limits` (size, functions, imports: before any code is
+/// compiled) and compiles it, or takes it from the module cache, off the async
+/// workers so that a large module never stalls other programs' callbacks. A file
+/// the cache knows unchanged is admitted by its remembered shape and not read.
 pub(crate) async fn compile(
     host: &Arc<Runtime>,
     program_id: &str,
-    bytes: Arc<Vec<u8>>,
+    module: ModuleSource,
     format: Format,
     limits: &Limits,
     source_name: &str,
 ) -> Result<crate::engine::CompiledModule, LoadError> {
     let (host, limits, source) = (host.clone(), *limits, source_name.to_string());
     tokio::task::spawn_blocking(move || {
-        let binary = admission::admit(&bytes, format, &limits).map_err(|refusal| match refusal {
+        let refused = |refusal: admission::Refusal| match refusal {
             admission::Refusal::Limit { .. } => {
                 LoadError::ModuleTooLarge { source_name: source.clone(), reason: refusal.to_string() }
             }
             admission::Refusal::NotWasm(reason) => LoadError::ModuleInvalid { source_name: source.clone(), reason },
-        })?;
-        host.cache.load(host.engine.engine(), &binary).map_err(|e| {
+        };
+        let engine = host.engine.engine();
+        let (bytes, file) = match module {
+            ModuleSource::Known { path, size, known } => {
+                admission::admit_shape(size, &known.shape, &limits).map_err(refused)?;
+                if let Some(module) = host.cache.kept(engine, &known.hash) {
+                    return Ok(crate::engine::CompiledModule { module, hash: known.hash });
+                }
+                // Its compiled code has left the cache: read and compile it again.
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| LoadError::ModuleUnreadable { path: path.clone(), reason: e.to_string() })?;
+                (Arc::new(bytes), None)
+            }
+            ModuleSource::Bytes { bytes, file } => (bytes, file),
+        };
+        let (binary, shape) = admission::admit(&bytes, format, &limits).map_err(refused)?;
+        let compiled = host.cache.load(engine, &binary).map_err(|e| {
             let reason = crate::error::one_line(&format!("{e:#}"));
             // The instance allocator's own refusal (an instance's state larger than
             // one pool slot) is a limit of this host, not an invalid module.
@@ -125,7 +165,11 @@ pub(crate) async fn compile(
             } else {
                 LoadError::ModuleInvalid { source_name: source.clone(), reason }
             }
-        })
+        })?;
+        if let Some((path, stamp)) = file {
+            host.cache.files().remember(&path, &stamp, &KnownFile { hash: compiled.hash.clone(), shape });
+        }
+        Ok(compiled)
     })
     .await
     .map_err(|e| LoadError::Host { program: program_id.to_string(), reason: e.to_string() })?
@@ -240,11 +284,14 @@ impl App {
         identity: ProgramIdentity,
         admission: impl std::future::Future<Output = Result<(), LoadError>>,
     ) -> Result<App, LoadFailure> {
-        let LoadCode { bytes: module_bytes, format, source_name, bundle } = code;
+        let LoadCode { module, format, source_name, bundle } = code;
         let program_id = manifest.id.clone();
-        let module_size = module_bytes.len();
+        let module_size = module.size();
         // Shared: a script program's runtime is also instrumented for its snapshot.
-        let module_bytes = Arc::new(module_bytes);
+        let runtime_bytes = match &module {
+            ModuleSource::Bytes { bytes, .. } => Some(bytes.clone()),
+            ModuleSource::Known { .. } => None,
+        };
         let manifest_path = || dir.as_deref().unwrap_or(Path::new(".")).join(crate::manifest::MANIFEST_FILE);
         let limits = manifest
             .limits
@@ -256,7 +303,7 @@ impl App {
         let (admitted, recorded, compiled) = tokio::join!(
             admission,
             host.audit.last_load_decisions(identity.key(), capability_names),
-            compile(&host, &program_id, module_bytes.clone(), format, &limits, &source_name)
+            compile(&host, &program_id, module, format, &limits, &source_name)
         );
         admitted.map_err(LoadFailure::Admission)?;
         let compiled = compiled?;
@@ -314,15 +361,17 @@ impl App {
             grants,
         ));
         // A script program's sessions start from its snapshot when it has one.
-        let (module, preinit) = match &bundle {
-            Some(bundle) => {
-                let plan = preinit::Plan {
-                    program: program.clone(),
-                    limits,
-                    capabilities: &capabilities,
-                    runtime: &module_bytes,
-                    bundle,
-                };
+        let (module, preinit) = match (&bundle, &runtime_bytes) {
+            (Some(_), None) => {
+                return Err(LoadError::Host {
+                    program: program_id,
+                    reason: "a script runtime's module must be read, not taken as known".into(),
+                }
+                .into());
+            }
+            (Some(bundle), Some(runtime)) => {
+                let plan =
+                    preinit::Plan { program: program.clone(), limits, capabilities: &capabilities, runtime, bundle };
                 match preinit::snapshot(&host, plan).await {
                     Ok((snapshot, output)) => (snapshot, Some(Preinitialisation::Snapshot { output })),
                     Err(reason) => {
@@ -331,7 +380,7 @@ impl App {
                     }
                 }
             }
-            None => (compiled.module.clone(), None),
+            (None, _) => (compiled.module.clone(), None),
         };
         let pre = host.linker.instantiate_pre(&module).map_err(|e| LoadError::UnknownImport {
             program: program_id.clone(),

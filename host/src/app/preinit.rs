@@ -51,7 +51,7 @@ pub(crate) async fn snapshot(host: &Arc<Runtime>, plan: Plan<'_>) -> Result<(Mod
             let engine = host.engine.engine();
             match host.cache.refusal(engine, &key) {
                 Some(reason) => Err(reason),
-                None => Ok(host.cache.derived(engine, &key)),
+                None => Ok(host.cache.kept(engine, &key)),
             }
         })
         .await

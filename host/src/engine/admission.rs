@@ -46,9 +46,10 @@ pub(crate) enum Format {
     BinaryOrText,
 }
 
-/// The binary module for `bytes`, once it is within `limits`. Text is converted to
-/// binary only where `format` allows it; the size limit applies to what was given.
-pub(crate) fn admit<'a>(bytes: &'a [u8], format: Format, limits: &Limits) -> Result<Cow<'a, [u8]>, Refusal> {
+/// The binary module for `bytes` and its shape, once it is within `limits`. Text
+/// is converted to binary only where `format` allows it; the size limit applies to
+/// what was given.
+pub(crate) fn admit<'a>(bytes: &'a [u8], format: Format, limits: &Limits) -> Result<(Cow<'a, [u8]>, Shape), Refusal> {
     check(bytes.len() as u64, limits.module_bytes, "bytes", "limits.module_bytes")?;
     let binary = if bytes.starts_with(b"\0asm") {
         Cow::Borrowed(bytes)
@@ -63,21 +64,25 @@ pub(crate) fn admit<'a>(bytes: &'a [u8], format: Format, limits: &Limits) -> Res
         ));
     };
     let shape = Shape::of(&binary)?;
-    check(shape.functions, limits.module_functions, "functions", "limits.module_functions")?;
-    check(shape.imports, limits.module_imports, "imports", "limits.module_imports")?;
-    let limit = |what: &'static str, key: &'static str, actual: u64, limit: u64| {
-        if actual > limit { Err(Refusal::Limit { what, key, actual, limit }) } else { Ok(()) }
-    };
-    // Minimums the instance could never be given: refused here with the limit's
-    // name, not by the instance allocator in its own words.
-    limit("bytes of initial memory", "limits.memory_bytes", shape.initial_memory_bytes, limits.memory_bytes)?;
-    limit("initial table elements", "limits.table_elements", shape.initial_table_elements, limits.table_elements)?;
-    limit("memories", "the ABI's one memory", shape.memories, 1)?;
-    limit("tables", "tables per module", shape.tables, MAX_TABLES)?;
-    Ok(binary)
+    admit_shape(bytes.len() as u64, &shape, limits)?;
+    Ok((binary, shape))
 }
 
-/// Tables a module may have (the instance allocator's per-module room).
+/// Checks a module of `size` bytes (as given) and `shape` against `limits`: what
+/// [`admit`] checks, for a module whose shape is already known.
+pub(crate) fn admit_shape(size: u64, shape: &Shape, limits: &Limits) -> Result<(), Refusal> {
+    check(size, limits.module_bytes, "bytes", "limits.module_bytes")?;
+    check(shape.functions, limits.module_functions, "functions", "limits.module_functions")?;
+    check(shape.imports, limits.module_imports, "imports", "limits.module_imports")?;
+    // Minimums the instance could never be given: refused here with the limit's
+    // name, not by the instance allocator in its own words.
+    check(shape.initial_memory_bytes, limits.memory_bytes, "bytes of initial memory", "limits.memory_bytes")?;
+    check(shape.initial_table_elements, limits.table_elements, "initial table elements", "limits.table_elements")?;
+    check(shape.memories, 1, "memories", "the ABI's one memory")?;
+    check(shape.tables, MAX_TABLES, "tables", "tables per module")?;
+    Ok(())
+}
+
 pub(crate) const MAX_TABLES: u64 = 4;
 
 fn check(actual: u64, limit: u64, what: &'static str, key: &'static str) -> Result<(), Refusal> {
@@ -85,14 +90,21 @@ fn check(actual: u64, limit: u64, what: &'static str, key: &'static str) -> Resu
 }
 
 /// What the section headers say about a module.
-#[derive(Default)]
-struct Shape {
-    functions: u64,
-    imports: u64,
-    memories: u64,
-    tables: u64,
-    initial_memory_bytes: u64,
-    initial_table_elements: u64,
+/// What admission counts in a module.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Functions defined.
+    pub functions: u64,
+    /// Imports declared.
+    pub imports: u64,
+    /// Memories, imported or defined.
+    pub memories: u64,
+    /// Tables, imported or defined.
+    pub tables: u64,
+    /// The largest initial memory, in bytes.
+    pub initial_memory_bytes: u64,
+    /// The largest initial table, in elements.
+    pub initial_table_elements: u64,
 }
 
 impl Shape {
@@ -171,6 +183,6 @@ mod tests {
         let refusal = admit(b"(module)", Format::Binary, &limits()).unwrap_err();
         assert!(refusal.to_string().contains("must be named `.wat`"), "{refusal}");
         assert!(admit(b"(module)", Format::BinaryOrText, &limits()).is_ok());
-        assert!(matches!(admit(b"\0asm\x01\0\0\0", Format::Binary, &limits()), Ok(Cow::Borrowed(_))));
+        assert!(matches!(admit(b"\0asm\x01\0\0\0", Format::Binary, &limits()), Ok((Cow::Borrowed(_), _))));
     }
 }

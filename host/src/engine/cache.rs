@@ -5,6 +5,7 @@
 //! never loads another's code. Files are written to a temporary name and renamed,
 //! so a crash leaves either a whole file or none.
 
+use super::files::FileRegistry;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -24,6 +25,8 @@ pub(crate) struct ModuleCache {
     memory: Mutex<HashMap<String, Arc<Mutex<Option<Module>>>>>,
     /// Keys no derived module can be made for, with why.
     refusals: Mutex<HashMap<String, String>>,
+    /// Module files known unchanged since they were last hashed.
+    files: FileRegistry,
 }
 
 /// A compiled module and the hex SHA-256 of its bytes.
@@ -35,7 +38,8 @@ pub(crate) struct CompiledModule {
 impl ModuleCache {
     /// A cache that also persists to `dir`, if given.
     pub(crate) fn new(dir: Option<PathBuf>) -> ModuleCache {
-        ModuleCache { dir, memory: Mutex::new(HashMap::new()), refusals: Mutex::new(HashMap::new()) }
+        let files = FileRegistry::new(dir.as_deref());
+        ModuleCache { dir, memory: Mutex::new(HashMap::new()), refusals: Mutex::new(HashMap::new()), files }
     }
 
     /// The module for `bytes` (binary or text format), compiling it only if no cache
@@ -65,11 +69,18 @@ impl ModuleCache {
         Ok(CompiledModule { module, hash })
     }
 
-    /// The module kept under `key` by [`ModuleCache::keep_derived`], if memory or
-    /// disk has it. A derived module (a pre-initialised snapshot) is named by
-    /// what it was made from, not by its own bytes, which differ each time it is
-    /// made: `key` must be a digest of everything it was made from.
-    pub(crate) fn derived(&self, engine: &Engine, key: &str) -> Option<Module> {
+    /// The module files the cache knows unchanged.
+    pub(crate) fn files(&self) -> &FileRegistry {
+        &self.files
+    }
+
+    /// The module kept under `key`, if memory or disk has it; nothing is
+    /// compiled. `key` is the hash of a module [`ModuleCache::load`] compiled, or
+    /// the key of one [`ModuleCache::keep_derived`] kept: a derived module (a
+    /// pre-initialised snapshot) is named by what it was made from, not by its
+    /// own bytes, which differ each time it is made, so its key must be a digest
+    /// of everything it was made from.
+    pub(crate) fn kept(&self, engine: &Engine, key: &str) -> Option<Module> {
         let slot = lock(&self.memory).get(key).cloned();
         if let Some(module) = slot.and_then(|slot| lock(&slot).clone()) {
             return Some(module);
@@ -80,7 +91,7 @@ impl ModuleCache {
     }
 
     /// Compiles `bytes` and keeps the module under `key` (see
-    /// [`ModuleCache::derived`]), in memory and on disk. CPU-bound: call from a
+    /// [`ModuleCache::kept`]), in memory and on disk. CPU-bound: call from a
     /// blocking context.
     pub(crate) fn keep_derived(&self, engine: &Engine, key: &str, bytes: &[u8]) -> wasmtime::Result<Module> {
         let module = Module::new(engine, bytes)?;
@@ -157,7 +168,7 @@ fn store_on_disk(module: &Module, path: &Path) -> Result<(), String> {
 }
 
 /// Writes `bytes` to a temporary name and renames it to `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(super) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().ok_or("cache path has no directory")?;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let temporary = path.with_extension(format!("tmp{}", std::process::id()));
@@ -195,15 +206,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = ModuleCache::new(Some(dir.path().to_path_buf()));
         let key = "ab".repeat(32);
-        assert!(cache.derived(&engine, &key).is_none());
+        assert!(cache.kept(&engine, &key).is_none());
         let wat = b"(module (func (export \"f\") (result i32) (i32.const 7)))";
         let kept = cache.keep_derived(&engine, &key, wat).unwrap();
-        assert!(Module::same(&cache.derived(&engine, &key).unwrap(), &kept));
+        assert!(Module::same(&cache.kept(&engine, &key).unwrap(), &kept));
         // Another process (a fresh cache over the same directory) finds it on disk.
         let again = ModuleCache::new(Some(dir.path().to_path_buf()));
-        let from_disk = again.derived(&engine, &key).expect("the derived module is on disk");
+        let from_disk = again.kept(&engine, &key).expect("the derived module is on disk");
         assert!(from_disk.get_export("f").is_some());
-        assert!(again.derived(&engine, &"cd".repeat(32)).is_none(), "another key finds nothing");
+        assert!(again.kept(&engine, &"cd".repeat(32)).is_none(), "another key finds nothing");
 
         // A refusal is remembered the same way.
         let refused = "ef".repeat(32);

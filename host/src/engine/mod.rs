@@ -4,8 +4,10 @@
 
 pub(crate) mod admission;
 mod cache;
+mod files;
 
 pub(crate) use cache::{CompiledModule, ModuleCache};
+pub(crate) use files::{FileStamp, KnownFile};
 
 use crate::config::{EngineSettings, Limits};
 use std::sync::Arc;

@@ -138,7 +138,10 @@ impl Decoder<'_> {
                 check_fields(object, path, &["type", "field", "label", "placeholder", "value"])?;
                 let field = identifier(object, path, "field")?;
                 if !self.fields.insert(field.clone()) {
-                    return Err(error(&Place::Field(path, "field"), format!("another input already uses field `{field}`")));
+                    return Err(error(
+                        &Place::Field(path, "field"),
+                        format!("another input already uses field `{field}`"),
+                    ));
                 }
                 Node::Input {
                     field,
@@ -226,7 +229,13 @@ impl Decoder<'_> {
     }
 
     /// A one-line string of at most `max` characters.
-    fn label(&self, object: &Map<String, Value>, path: &Place<'_>, field: &str, max: usize) -> Result<String, ViewError> {
+    fn label(
+        &self,
+        object: &Map<String, Value>,
+        path: &Place<'_>,
+        field: &str,
+        max: usize,
+    ) -> Result<String, ViewError> {
         let text = string(object, path, field)?;
         check_text(text, false, max).map_err(|m| error(&Place::Field(path, field), m))?;
         Ok(text.to_string())

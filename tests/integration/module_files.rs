@@ -1,0 +1,82 @@
+//! Module files and the module cache: a directory's module is read and hashed
+//! again only when its file changed; a changed file — the same size, rewritten
+//! in place right after the host remembered it — always runs its new code, on the
+//! same host and on a new one over the same cache.
+
+use crate::common;
+use miniapp_host::{Host, SessionError};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// A module whose launch answers `status`: the same size for every one digit.
+fn module(status: u8) -> String {
+    format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (func (export "miniapp_abi_v1_0"))
+  (func (export "miniapp_alloc") (param i32) (result i32) (i32.const 4096))
+  (func (export "miniapp_on_launch") (param i32 i32) (result i32) (i32.const {status})))
+"#
+    )
+}
+
+/// Launches the app in `dir` on `host`: the status its launch answered.
+async fn launch_status(host: &Host, dir: &Path) -> (i32, String) {
+    let app = host.load_app(dir).await.unwrap();
+    let hash = app.program().module_hash.clone();
+    let mut session = app.start().await.unwrap();
+    match session.launch(&common::direct()).await {
+        Ok(()) => (0, hash),
+        Err(SessionError::CallbackFailed { status, .. }) => (status, hash),
+        Err(other) => panic!("launch: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_rewritten_module_file_never_runs_its_old_code() {
+    let data = tempfile::tempdir().unwrap();
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(
+        app.path().join("miniapp.toml"),
+        "id = \"com.example.files\"\nname = \"Files\"\nversion = \"0.1.0\"\npublisher = \"tests\"\nmodule = \"app.wat\"\n",
+    )
+    .unwrap();
+    let wat = app.path().join("app.wat");
+    std::fs::write(&wat, module(1)).unwrap();
+    let host = common::host(&data);
+    let (status, first_hash) = launch_status(&host, app.path()).await;
+    assert_eq!(status, 1);
+
+    // Once the file's times are settled in the past, the host remembers its hash
+    // and a load reads nothing; the answer is the same.
+    std::thread::sleep(Duration::from_millis(2_100));
+    assert_eq!(launch_status(&host, app.path()).await, (1, first_hash.clone()));
+    let remembered = std::fs::read_dir(data.path().join("cache/files")).map_or(0, Iterator::count);
+    assert_eq!(remembered, 1, "the settled file is remembered");
+    assert_eq!(launch_status(&host, app.path()).await, (1, first_hash.clone()));
+
+    // Rewritten in place with the same size and its modification time put back:
+    // the change time still moved, so the new code runs, here and on a new host.
+    let modified = std::fs::metadata(&wat).unwrap().modified().unwrap();
+    std::fs::write(&wat, module(2)).unwrap();
+    std::fs::File::options().write(true).open(&wat).unwrap().set_modified(modified).unwrap();
+    let (status, second_hash) = launch_status(&host, app.path()).await;
+    assert_eq!(status, 2);
+    assert_ne!(second_hash, first_hash);
+    drop(host);
+    assert_eq!(launch_status(&common::host(&data), app.path()).await, (2, second_hash.clone()));
+
+    // Settled again, and then replaced by another file (a new inode): the same.
+    std::thread::sleep(Duration::from_millis(2_100));
+    assert_eq!(launch_status(&common::host(&data), app.path()).await, (2, second_hash.clone()));
+    let replacement = app.path().join("app.wat.new");
+    std::fs::write(&replacement, module(3)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&replacement)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+    std::fs::rename(&replacement, &wat).unwrap();
+    assert_eq!(launch_status(&common::host(&data), app.path()).await.0, 3);
+}
