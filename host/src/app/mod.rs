@@ -117,6 +117,18 @@ pub(crate) fn declare(
     Ok(grant)
 }
 
+/// The load error for admission's `refusal` of the module `source_name` names.
+fn refused(source_name: &str, refusal: admission::Refusal) -> LoadError {
+    let source_name = source_name.to_string();
+    match refusal {
+        admission::Refusal::Limit { .. } => LoadError::ModuleTooLarge { source_name, reason: refusal.to_string() },
+        admission::Refusal::NotWasm(reason) => LoadError::ModuleInvalid { source_name, reason },
+    }
+}
+
+/// The largest module whose compiled code a load maps on the async thread.
+const MAPPED_INLINE_BYTES: u64 = 1 << 20;
+
 /// Admits the module under `limits` (size, functions, imports: before any code is
 /// compiled) and compiles it, or takes it from the module cache, off the async
 /// workers so that a large module never stalls other programs' callbacks. A file
@@ -129,14 +141,20 @@ pub(crate) async fn compile(
     limits: &Limits,
     source_name: &str,
 ) -> Result<crate::engine::CompiledModule, LoadError> {
+    // A small module the cache knows unchanged is only mapped from its compiled
+    // file (no compilation, no hashing): cheaper here than a trip to a blocking
+    // thread and back.
+    if let ModuleSource::Known { size, known, .. } = &module
+        && *size <= MAPPED_INLINE_BYTES
+    {
+        admission::admit_shape(*size, &known.shape, limits).map_err(|refusal| refused(source_name, refusal))?;
+        if let Some(module) = host.cache.kept(host.engine.engine(), &known.hash) {
+            return Ok(crate::engine::CompiledModule { module, hash: known.hash.clone() });
+        }
+    }
     let (host, limits, source) = (host.clone(), *limits, source_name.to_string());
     tokio::task::spawn_blocking(move || {
-        let refused = |refusal: admission::Refusal| match refusal {
-            admission::Refusal::Limit { .. } => {
-                LoadError::ModuleTooLarge { source_name: source.clone(), reason: refusal.to_string() }
-            }
-            admission::Refusal::NotWasm(reason) => LoadError::ModuleInvalid { source_name: source.clone(), reason },
-        };
+        let refused = |refusal| refused(&source, refusal);
         let engine = host.engine.engine();
         let (bytes, file) = match module {
             ModuleSource::Known { path, size, known } => {

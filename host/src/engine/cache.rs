@@ -27,6 +27,8 @@ pub(crate) struct ModuleCache {
     refusals: Mutex<HashMap<String, String>>,
     /// Module files known unchanged since they were last hashed.
     files: FileRegistry,
+    /// The digest of the engine's compatibility hash that names its files.
+    engine_tag: std::sync::OnceLock<u64>,
 }
 
 /// A compiled module and the hex SHA-256 of its bytes.
@@ -39,7 +41,13 @@ impl ModuleCache {
     /// A cache that also persists to `dir`, if given.
     pub(crate) fn new(dir: Option<PathBuf>) -> ModuleCache {
         let files = FileRegistry::new(dir.as_deref());
-        ModuleCache { dir, memory: Mutex::new(HashMap::new()), refusals: Mutex::new(HashMap::new()), files }
+        ModuleCache {
+            dir,
+            memory: Mutex::new(HashMap::new()),
+            refusals: Mutex::new(HashMap::new()),
+            files,
+            engine_tag: std::sync::OnceLock::new(),
+        }
     }
 
     /// The module for `bytes` (binary or text format), compiling it only if no cache
@@ -139,9 +147,13 @@ impl ModuleCache {
 
     fn disk_path(&self, engine: &Engine, hash: &str) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        Some(dir.join(format!("{hash}-{:016x}.cwasm", hasher.finish())))
+        // One engine per cache: its compatibility hash is taken once.
+        let engine_tag = *self.engine_tag.get_or_init(|| {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut hasher);
+            hasher.finish()
+        });
+        Some(dir.join(format!("{hash}-{engine_tag:016x}.cwasm")))
     }
 }
 

@@ -155,7 +155,7 @@ fn parse_entry(text: &str, path: &Path) -> Option<(FileStamp, KnownFile)> {
     let stamp: Vec<&str> = lines.next()?.split(' ').collect();
     let hash = lines.next()?;
     let shape: Vec<u64> = lines.next()?.split(' ').map(str::parse).collect::<Result<_, _>>().ok()?;
-    if lines.next()? != "" || lines.next().is_some() {
+    if !lines.next()?.is_empty() || lines.next().is_some() {
         return None;
     }
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
