@@ -30,6 +30,8 @@ use work::System;
 
 /// How many samples each figure takes.
 struct Plan {
+    /// Rounds the cold starts, instantiations and round trips are taken in.
+    rounds_micro: usize,
     cold_cached: usize,
     cold_first: usize,
     instantiate: usize,
@@ -47,6 +49,7 @@ struct Plan {
 impl Plan {
     fn full() -> Plan {
         Plan {
+            rounds_micro: 10,
             cold_cached: 200,
             cold_first: 10,
             instantiate: 20_000,
@@ -64,6 +67,7 @@ impl Plan {
 
     fn quick() -> Plan {
         Plan {
+            rounds_micro: 2,
             cold_cached: 10,
             cold_first: 2,
             instantiate: 500,
@@ -85,6 +89,8 @@ struct Row {
     figure: &'static str,
     target: &'static str,
     values: Vec<Summary>,
+    /// miniapp ÷ floor and Extism ÷ miniapp: the medians of the rounds' ratios.
+    ratios: (f64, f64),
 }
 
 fn main() {
@@ -119,36 +125,55 @@ fn main() {
     // `--only TEXT`: the figures whose name holds TEXT, and nothing after the table.
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
     let mut rows = Vec::new();
-    let mut measure = |figure: &'static str, target, run: &mut dyn FnMut(&mut dyn System) -> Summary| {
+    // Each figure is taken in rounds, the systems one after another within a round,
+    // so that a slow spell of the machine falls on all of them alike; the ratios
+    // are the medians of the rounds' ratios.
+    let mut measure = |figure: &'static str,
+                       target,
+                       rounds: usize,
+                       run: &mut dyn FnMut(&mut dyn System, usize) -> Summary| {
         if only.as_deref().is_some_and(|only| !figure.contains(only)) {
             return;
         }
+        let mut parts: Vec<Vec<Summary>> = vec![Vec::new(); systems.len()];
+        for _ in 0..rounds {
+            for (system, parts) in systems.iter_mut().zip(&mut parts) {
+                parts.push(run(system.as_mut(), rounds));
+            }
+        }
+        let ratio = |over: usize, under: usize| {
+            let per_round: Vec<f64> =
+                (0..rounds).map(|r| parts[over][r].median() / parts[under][r].median()).collect();
+            Summary::of_values(per_round, Unit::Rate).median()
+        };
+        let ratios = (ratio(1, 0), ratio(2, 1));
         let values: Vec<Summary> = systems
-            .iter_mut()
-            .map(|system| {
-                let summary = run(system.as_mut());
+            .iter()
+            .zip(&parts)
+            .map(|(system, parts)| {
+                let summary = Summary::merge(parts);
                 println!("  {figure:<34} {:<22} {}", system.name(), summary.describe());
                 summary
             })
             .collect();
-        rows.push(Row { figure, target, values });
+        rows.push(Row { figure, target, values, ratios });
     };
-    measure("cold start, cached module", "≤ 150 µs", &mut |s| {
-        Summary::of_durations(&s.cold_start_cached(plan.cold_cached), Unit::Micros)
+    measure("cold start, cached module", "≤ 150 µs", plan.rounds_micro, &mut |s, r| {
+        Summary::of_durations(&s.cold_start_cached(plan.cold_cached / r), Unit::Micros)
     });
-    measure("cold start, first ever (compiles)", "printed", &mut |s| {
+    measure("cold start, first ever (compiles)", "printed", 1, &mut |s, _| {
         Summary::of_durations(&s.cold_start_first(plan.cold_first), Unit::Millis)
     });
-    measure("instantiate a ready program", "≤ 10 µs", &mut |s| {
-        Summary::of_durations(&s.instantiate(plan.instantiate), Unit::Micros)
+    measure("instantiate a ready program", "≤ 10 µs", plan.rounds_micro, &mut |s, r| {
+        Summary::of_durations(&s.instantiate(plan.instantiate / r), Unit::Micros)
     });
-    measure("event round trip (1 host call)", "≤ 3.5 µs", &mut |s| {
-        Summary::of_durations(&s.round_trip(plan.round_trip, &work::tap()), Unit::Micros)
+    measure("event round trip (1 host call)", "≤ 3.5 µs", plan.rounds_micro, &mut |s, r| {
+        Summary::of_durations(&s.round_trip(plan.round_trip / r, &work::tap()), Unit::Micros)
     });
-    measure("event round trip, no host call", "—", &mut |s| {
-        Summary::of_durations(&s.round_trip(plan.round_trip, &work::ignored_tap()), Unit::Micros)
+    measure("event round trip, no host call", "—", plan.rounds_micro, &mut |s, r| {
+        Summary::of_durations(&s.round_trip(plan.round_trip / r, &work::ignored_tap()), Unit::Micros)
     });
-    measure("idle programs per GiB (PSS)", "≥ 20,000", &mut |s| {
+    measure("idle programs per GiB (PSS)", "≥ 20,000", 1, &mut |s, _| {
         // Each measurement in a fresh process: memory freed by an earlier round stays
         // resident in the allocator and would hide the next round's growth.
         let values = (0..plan.idle_rounds)
@@ -171,8 +196,8 @@ fn main() {
             floor.describe(),
             miniapp.describe(),
             extism.describe(),
-            miniapp.median() / floor.median(),
-            extism.median() / miniapp.median(),
+            row.ratios.0,
+            row.ratios.1,
         );
     }
     drop(systems);

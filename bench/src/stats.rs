@@ -36,6 +36,12 @@ impl Summary {
         Summary { sorted: values, unit }
     }
 
+    /// The samples of `parts` together (all in the first part's unit).
+    pub fn merge(parts: &[Summary]) -> Summary {
+        let values = parts.iter().flat_map(|part| part.sorted.iter().copied()).collect();
+        Summary::of_values(values, parts[0].unit)
+    }
+
     /// The value at quantile `q` (0 to 1).
     pub fn quantile(&self, q: f64) -> f64 {
         self.sorted[((self.sorted.len() - 1) as f64 * q).round() as usize]
