@@ -128,36 +128,34 @@ fn main() {
     // Each figure is taken in rounds, the systems one after another within a round,
     // so that a slow spell of the machine falls on all of them alike; the ratios
     // are the medians of the rounds' ratios.
-    let mut measure = |figure: &'static str,
-                       target,
-                       rounds: usize,
-                       run: &mut dyn FnMut(&mut dyn System, usize) -> Summary| {
-        if only.as_deref().is_some_and(|only| !figure.contains(only)) {
-            return;
-        }
-        let mut parts: Vec<Vec<Summary>> = vec![Vec::new(); systems.len()];
-        for _ in 0..rounds {
-            for (system, parts) in systems.iter_mut().zip(&mut parts) {
-                parts.push(run(system.as_mut(), rounds));
+    let mut measure =
+        |figure: &'static str, target, rounds: usize, run: &mut dyn FnMut(&mut dyn System, usize) -> Summary| {
+            if only.as_deref().is_some_and(|only| !figure.contains(only)) {
+                return;
             }
-        }
-        let ratio = |over: usize, under: usize| {
-            let per_round: Vec<f64> =
-                (0..rounds).map(|r| parts[over][r].median() / parts[under][r].median()).collect();
-            Summary::of_values(per_round, Unit::Rate).median()
+            let mut parts: Vec<Vec<Summary>> = vec![Vec::new(); systems.len()];
+            for _ in 0..rounds {
+                for (system, parts) in systems.iter_mut().zip(&mut parts) {
+                    parts.push(run(system.as_mut(), rounds));
+                }
+            }
+            let ratio = |over: usize, under: usize| {
+                let per_round: Vec<f64> =
+                    (0..rounds).map(|r| parts[over][r].median() / parts[under][r].median()).collect();
+                Summary::of_values(per_round, Unit::Rate).median()
+            };
+            let ratios = (ratio(1, 0), ratio(2, 1));
+            let values: Vec<Summary> = systems
+                .iter()
+                .zip(&parts)
+                .map(|(system, parts)| {
+                    let summary = Summary::merge(parts);
+                    println!("  {figure:<34} {:<22} {}", system.name(), summary.describe());
+                    summary
+                })
+                .collect();
+            rows.push(Row { figure, target, values, ratios });
         };
-        let ratios = (ratio(1, 0), ratio(2, 1));
-        let values: Vec<Summary> = systems
-            .iter()
-            .zip(&parts)
-            .map(|(system, parts)| {
-                let summary = Summary::merge(parts);
-                println!("  {figure:<34} {:<22} {}", system.name(), summary.describe());
-                summary
-            })
-            .collect();
-        rows.push(Row { figure, target, values, ratios });
-    };
     measure("cold start, cached module", "≤ 150 µs", plan.rounds_micro, &mut |s, r| {
         Summary::of_durations(&s.cold_start_cached(plan.cold_cached / r), Unit::Micros)
     });
