@@ -144,6 +144,7 @@ pub(crate) async fn compile(
     // A small module the cache knows unchanged is only mapped from its compiled
     // file (no compilation, no hashing): cheaper here than a trip to a blocking
     // thread and back.
+    let mut looked_up = false;
     if let ModuleSource::Known { size, known, .. } = &module
         && *size <= MAPPED_INLINE_BYTES
     {
@@ -151,6 +152,7 @@ pub(crate) async fn compile(
         if let Some(module) = host.cache.kept(host.engine.engine(), &known.hash) {
             return Ok(crate::engine::CompiledModule { module, hash: known.hash.clone() });
         }
+        looked_up = true;
     }
     let (host, limits, source) = (host.clone(), *limits, source_name.to_string());
     tokio::task::spawn_blocking(move || {
@@ -158,9 +160,12 @@ pub(crate) async fn compile(
         let engine = host.engine.engine();
         let (bytes, file) = match module {
             ModuleSource::Known { path, size, known } => {
-                admission::admit_shape(size, &known.shape, &limits).map_err(refused)?;
-                if let Some(module) = host.cache.kept(engine, &known.hash) {
-                    return Ok(crate::engine::CompiledModule { module, hash: known.hash });
+                // Admitted and looked up above already when small: not twice.
+                if !looked_up {
+                    admission::admit_shape(size, &known.shape, &limits).map_err(refused)?;
+                    if let Some(module) = host.cache.kept(engine, &known.hash) {
+                        return Ok(crate::engine::CompiledModule { module, hash: known.hash });
+                    }
                 }
                 // Its compiled code has left the cache: read and compile it again.
                 let bytes = std::fs::read(&path)
