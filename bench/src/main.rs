@@ -13,7 +13,8 @@
 //!
 //! `--profile <cold-start|instantiate|round-trip|event>` runs only one of miniapp's
 //! figures (`event`: the round trip without a host call), for
-//! a long time, to record under `perf`.
+//! a long time, to record under `perf`; `--profile floor:round-trip` runs the
+//! floor's, to compare the two profiles.
 
 mod decisions;
 mod extism;
@@ -329,9 +330,10 @@ fn durable(plan: &Plan) {
     println!("(bare commits/s median {})", number(bare.median()));
 }
 
-/// Runs one of miniapp's figures for about ten seconds, for a profiler.
+/// Runs one of miniapp's figures (or, as `floor:<figure>`, the floor's) for about
+/// ten seconds, for a profiler.
 fn profile(figure: &str) {
-    let mut system = miniapp::Miniapp::new(64);
+    let (name, figure) = figure.split_once(':').unwrap_or(("miniapp", figure));
     let (samples, unit) = match figure {
         "cold-start" => (10_000, Unit::Micros),
         "instantiate" => (2_000_000, Unit::Micros),
@@ -341,13 +343,18 @@ fn profile(figure: &str) {
             std::process::exit(2);
         }
     };
+    if name != "miniapp" && name != "floor" {
+        eprintln!("--profile runs miniapp's figures or, as `floor:<figure>`, the floor's, not `{name}`'s");
+        std::process::exit(2);
+    }
+    let mut system = system(name, 64);
     let durations = match figure {
         "cold-start" => system.cold_start_cached(samples),
         "instantiate" => system.instantiate(samples),
         "event" => system.round_trip(samples, &work::ignored_tap()),
         _ => system.round_trip(samples, &work::tap()),
     };
-    println!("miniapp {figure}: {}", Summary::of_durations(&durations, unit).describe());
+    println!("{name} {figure}: {}", Summary::of_durations(&durations, unit).describe());
 }
 
 const IDLE_CHILD: &str = "--idle-child";
