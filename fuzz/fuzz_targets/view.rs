@@ -9,11 +9,11 @@ use miniapp_cli::terminal;
 use miniapp_host::capabilities::view::{ViewSettings, decode};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else { return };
     let settings = ViewSettings::default();
-    match decode::decode_view(&value, &settings) {
+    match decode::decode_view(text, &settings) {
         Ok(view) => {
-            let again = decode::decode_view(&serde_json::to_value(&view).unwrap(), &settings).unwrap();
+            let again = decode::decode_view(&serde_json::to_string(&view).unwrap(), &settings).unwrap();
             assert_eq!(again, view);
             let page = Page { path: String::new(), query: Default::default() };
             let width = 24 + data.len() % 100;

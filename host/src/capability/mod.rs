@@ -248,6 +248,27 @@ impl HostFunction {
         HostFunction::json(name, move |context, request| method(state.clone(), context, request))
     }
 
+    /// A function served by `method` of `state` that reads its request's bytes
+    /// itself (with [`request_text`]) — for a request too wide to decode into one
+    /// type up front, such as a view; its reply encodes `Resp` as with
+    /// [`HostFunction::json`].
+    pub fn raw_method<S, Resp, F, Fut>(name: &'static str, state: &Arc<S>, method: F) -> HostFunction
+    where
+        S: Send + Sync + 'static,
+        Resp: Serialize,
+        F: Fn(Arc<S>, CallContext, Vec<u8>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Resp, ApiError>> + Send + 'static,
+    {
+        let state = state.clone();
+        HostFunction {
+            name,
+            handler: Arc::new(move |context, bytes| {
+                let reply = method(state.clone(), context, bytes);
+                Box::pin(async move { encode_reply(&reply.await?) })
+            }),
+        }
+    }
+
     /// The import name.
     pub fn name(&self) -> &'static str {
         self.name
@@ -264,11 +285,16 @@ impl HostFunction {
 /// JSON into `Req`, with errors naming the problem. An empty request means `{}`
 /// (a call without arguments). serde_json's nesting limit (128) bounds recursion.
 pub fn decode_request<Req: DeserializeOwned>(bytes: &[u8]) -> Result<Req, ApiError> {
+    serde_json::from_str(request_text(bytes)?).map_err(|e| ApiError::invalid_argument(format!("bad request: {e}")))
+}
+
+/// A request's bytes as the JSON text to decode: UTF-8 (an error names the
+/// offset of the first bad byte), and `{}` for an empty request.
+pub fn request_text(bytes: &[u8]) -> Result<&str, ApiError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         ApiError::invalid_argument(format!("request is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
     })?;
-    let text = if text.is_empty() { "{}" } else { text };
-    serde_json::from_str(text).map_err(|e| ApiError::invalid_argument(format!("bad request: {e}")))
+    Ok(if text.is_empty() { "{}" } else { text })
 }
 
 fn encode_reply<Resp: Serialize>(reply: &Resp) -> Result<Vec<u8>, ApiError> {

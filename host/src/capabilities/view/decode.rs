@@ -7,9 +7,14 @@
 //! overrides, non-https images, oversized or over-deep trees.
 
 use super::settings::ViewSettings;
+use super::tree::Json;
 use miniapp_abi::view::{ButtonStyle, Node, Tone, View};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeSet;
+
+/// An object's fields, in the order sent.
+type Object<'a> = [(Cow<'a, str>, Json<'a>)];
 
 /// Largest button payload, as compact JSON.
 pub const MAX_PAYLOAD_BYTES: usize = 1024;
@@ -30,14 +35,20 @@ pub struct ViewError {
     pub message: String,
 }
 
-/// Decodes and checks a view under `limits`.
-pub fn decode_view(value: &Value, limits: &ViewSettings) -> Result<View, ViewError> {
+/// Reads the JSON text of a view and decodes and checks it under `limits`.
+pub fn decode_view(text: &str, limits: &ViewSettings) -> Result<View, ViewError> {
+    let value = Json::parse(text).map_err(|e| error(&Place::Root("view"), format!("not JSON: {e}")))?;
+    decode_view_tree(&value, limits)
+}
+
+/// Decodes and checks a view already read into a [`Json`] tree, under `limits`.
+pub fn decode_view_tree(value: &Json<'_>, limits: &ViewSettings) -> Result<View, ViewError> {
     let mut decoder = Decoder { limits, nodes: 0, keys: BTreeSet::new(), fields: BTreeSet::new() };
     let view = Place::Root("view");
     let object = expect_object(value, &view)?;
     check_fields(object, &view, &["title", "body"])?;
     let title = decoder.label(object, &view, "title", MAX_LABEL_CHARS)?;
-    let body = match object.get("body") {
+    let body = match get(object, "body") {
         None => Vec::new(),
         Some(body) => decoder.nodes(body, &Place::Root("body"), 1)?,
     };
@@ -52,14 +63,14 @@ struct Decoder<'a> {
 }
 
 impl Decoder<'_> {
-    fn nodes(&mut self, value: &Value, path: &Place<'_>, depth: u32) -> Result<Vec<Node>, ViewError> {
-        let Value::Array(items) = value else {
-            return Err(error(path, format!("expected an array of components, found {}", kind(value))));
+    fn nodes(&mut self, value: &Json<'_>, path: &Place<'_>, depth: u32) -> Result<Vec<Node>, ViewError> {
+        let Json::Array(items) = value else {
+            return Err(error(path, format!("expected an array of components, found {}", value.kind())));
         };
         items.iter().enumerate().map(|(i, item)| self.node(item, &Place::Index(path, i), depth)).collect()
     }
 
-    fn node(&mut self, value: &Value, path: &Place<'_>, depth: u32) -> Result<Node, ViewError> {
+    fn node(&mut self, value: &Json<'_>, path: &Place<'_>, depth: u32) -> Result<Node, ViewError> {
         if depth > self.limits.max_depth {
             return Err(error(path, format!("components are nested more than {} deep", self.limits.max_depth)));
         }
@@ -68,10 +79,10 @@ impl Decoder<'_> {
             return Err(error(path, format!("the view has more than {} components", self.limits.max_nodes)));
         }
         let object = expect_object(value, path)?;
-        let kind_name = match object.get("type") {
-            Some(Value::String(name)) => name.as_str(),
+        let kind_name = match get(object, "type") {
+            Some(Json::String(name)) => name.as_ref(),
             Some(other) => {
-                return Err(error(&Place::Field(path, "type"), format!("expected a string, found {}", kind(other))));
+                return Err(error(&Place::Field(path, "type"), format!("expected a string, found {}", other.kind())));
             }
             None => return Err(error(path, "missing field `type`")),
         };
@@ -82,9 +93,9 @@ impl Decoder<'_> {
             }
             "heading" => {
                 check_fields(object, path, &["type", "text", "level"])?;
-                let level = match object.get("level") {
+                let level = match get(object, "level") {
                     None => 1,
-                    Some(value) => match value.as_u64() {
+                    Some(value) => match as_i64(value) {
                         Some(level @ 1..=3) => level as u8,
                         _ => return Err(error(&Place::Field(path, "level"), "expected 1, 2 or 3")),
                     },
@@ -99,7 +110,7 @@ impl Decoder<'_> {
             }
             "price" => {
                 check_fields(object, path, &["type", "amount", "currency", "original"])?;
-                let currency = match object.get("currency") {
+                let currency = match get(object, "currency") {
                     None => "CNY".to_string(),
                     Some(_) => {
                         let currency = string(object, path, "currency")?;
@@ -112,8 +123,8 @@ impl Decoder<'_> {
                         currency.to_string()
                     }
                 };
-                let original = match object.get("original") {
-                    None | Some(Value::Null) => None,
+                let original = match get(object, "original") {
+                    None | Some(Json::Null) => None,
                     Some(_) => Some(amount(object, path, "original")?),
                 };
                 Node::Price { amount: amount(object, path, "amount")?, currency, original }
@@ -147,7 +158,7 @@ impl Decoder<'_> {
                     field,
                     label: self.optional_label(object, path, "label")?,
                     placeholder: self.optional_label(object, path, "placeholder")?,
-                    value: match object.get("value") {
+                    value: match get(object, "value") {
                         None => String::new(),
                         Some(_) => self.label(object, path, "value", self.limits.max_text_chars as usize)?,
                     },
@@ -167,14 +178,14 @@ impl Decoder<'_> {
         Ok(node)
     }
 
-    fn button(&mut self, object: &Map<String, Value>, path: &Place<'_>) -> Result<Node, ViewError> {
+    fn button(&mut self, object: &Object<'_>, path: &Place<'_>) -> Result<Node, ViewError> {
         check_fields(object, path, &["type", "label", "action", "payload", "key", "style", "disabled"])?;
         let label = self.label(object, path, "label", MAX_LABEL_CHARS)?;
         if label.trim().is_empty() {
             return Err(error(&Place::Field(path, "label"), "a button needs a label"));
         }
         let action = identifier(object, path, "action")?;
-        let payload = object.get("payload").cloned().unwrap_or(Value::Null);
+        let payload = get(object, "payload").map_or(Value::Null, Json::to_value);
         let payload_size = json_size(&payload);
         if payload_size > MAX_PAYLOAD_BYTES {
             return Err(error(
@@ -182,8 +193,8 @@ impl Decoder<'_> {
                 format!("payload is {payload_size} bytes of JSON; at most {MAX_PAYLOAD_BYTES}"),
             ));
         }
-        let key = match object.get("key") {
-            None | Some(Value::Null) => None,
+        let key = match get(object, "key") {
+            None | Some(Json::Null) => None,
             Some(_) => {
                 let key = string(object, path, "key")?;
                 if key.len() != 1 || !key.bytes().all(|b| b.is_ascii_lowercase()) {
@@ -195,8 +206,8 @@ impl Decoder<'_> {
                 Some(key.to_string())
             }
         };
-        let style = match object.get("style") {
-            None | Some(Value::Null) => None,
+        let style = match get(object, "style") {
+            None | Some(Json::Null) => None,
             Some(_) => {
                 let name = string(object, path, "style")?;
                 Some(ButtonStyle::parse(name).ok_or_else(|| {
@@ -207,13 +218,13 @@ impl Decoder<'_> {
                 })?)
             }
         };
-        let disabled = match object.get("disabled") {
+        let disabled = match get(object, "disabled") {
             None => false,
-            Some(Value::Bool(disabled)) => *disabled,
+            Some(Json::Bool(disabled)) => *disabled,
             Some(other) => {
                 return Err(error(
                     &Place::Field(path, "disabled"),
-                    format!("expected true or false, found {}", kind(other)),
+                    format!("expected true or false, found {}", other.kind()),
                 ));
             }
         };
@@ -221,7 +232,7 @@ impl Decoder<'_> {
     }
 
     /// Body text: newlines allowed.
-    fn text(&self, object: &Map<String, Value>, path: &Place<'_>, field: &str) -> Result<String, ViewError> {
+    fn text(&self, object: &Object<'_>, path: &Place<'_>, field: &str) -> Result<String, ViewError> {
         let text = string(object, path, field)?;
         check_text(text, true, self.limits.max_text_chars as usize)
             .map_err(|m| error(&Place::Field(path, field), m))?;
@@ -229,20 +240,14 @@ impl Decoder<'_> {
     }
 
     /// A one-line string of at most `max` characters.
-    fn label(
-        &self,
-        object: &Map<String, Value>,
-        path: &Place<'_>,
-        field: &str,
-        max: usize,
-    ) -> Result<String, ViewError> {
+    fn label(&self, object: &Object<'_>, path: &Place<'_>, field: &str, max: usize) -> Result<String, ViewError> {
         let text = string(object, path, field)?;
         check_text(text, false, max).map_err(|m| error(&Place::Field(path, field), m))?;
         Ok(text.to_string())
     }
 
-    fn optional_label(&self, object: &Map<String, Value>, path: &Place<'_>, field: &str) -> Result<String, ViewError> {
-        match object.get(field) {
+    fn optional_label(&self, object: &Object<'_>, path: &Place<'_>, field: &str) -> Result<String, ViewError> {
+        match get(object, field) {
             None => Ok(String::new()),
             Some(_) => self.label(object, path, field, MAX_LABEL_CHARS),
         }
@@ -283,9 +288,9 @@ fn check_image_url(src: &str) -> Result<(), String> {
     check_text(src, false, MAX_URL_BYTES)
 }
 
-fn tone(object: &Map<String, Value>, path: &Place<'_>) -> Result<Option<Tone>, ViewError> {
-    match object.get("tone") {
-        None | Some(Value::Null) => Ok(None),
+fn tone(object: &Object<'_>, path: &Place<'_>) -> Result<Option<Tone>, ViewError> {
+    match get(object, "tone") {
+        None | Some(Json::Null) => Ok(None),
         Some(_) => {
             let name = string(object, path, "tone")?;
             let known: Vec<&str> = Tone::ALL.iter().map(|t| t.as_str()).collect();
@@ -299,9 +304,9 @@ fn tone(object: &Map<String, Value>, path: &Place<'_>) -> Result<Option<Tone>, V
     }
 }
 
-fn amount(object: &Map<String, Value>, path: &Place<'_>, field: &str) -> Result<i64, ViewError> {
+fn amount(object: &Object<'_>, path: &Place<'_>, field: &str) -> Result<i64, ViewError> {
     let value = required(object, path, field)?;
-    match value.as_i64() {
+    match as_i64(value) {
         Some(amount @ 0..=MAX_AMOUNT) => Ok(amount),
         _ => Err(error(
             &Place::Field(path, field),
@@ -311,7 +316,7 @@ fn amount(object: &Map<String, Value>, path: &Place<'_>, field: &str) -> Result<
 }
 
 /// An action id or field name: 1 to 64 of `a-z 0-9 _ - . :`.
-fn identifier(object: &Map<String, Value>, path: &Place<'_>, field: &str) -> Result<String, ViewError> {
+fn identifier(object: &Object<'_>, path: &Place<'_>, field: &str) -> Result<String, ViewError> {
     let text = string(object, path, field)?;
     let ok = !text.is_empty()
         && text.len() <= 64
@@ -325,42 +330,54 @@ fn identifier(object: &Map<String, Value>, path: &Place<'_>, field: &str) -> Res
     Ok(text.to_string())
 }
 
-fn string<'v>(object: &'v Map<String, Value>, path: &Place<'_>, field: &str) -> Result<&'v str, ViewError> {
+fn string<'v>(object: &'v Object<'_>, path: &Place<'_>, field: &str) -> Result<&'v str, ViewError> {
     match required(object, path, field)? {
-        Value::String(text) => Ok(text),
-        other => Err(error(&Place::Field(path, field), format!("expected a string, found {}", kind(other)))),
+        Json::String(text) => Ok(text),
+        other => Err(error(&Place::Field(path, field), format!("expected a string, found {}", other.kind()))),
     }
 }
 
-fn required<'v>(object: &'v Map<String, Value>, path: &Place<'_>, field: &str) -> Result<&'v Value, ViewError> {
-    object.get(field).ok_or_else(|| error(path, format!("missing field `{field}`")))
+fn required<'v, 'a>(object: &'v Object<'a>, path: &Place<'_>, field: &str) -> Result<&'v Json<'a>, ViewError> {
+    get(object, field).ok_or_else(|| error(path, format!("missing field `{field}`")))
 }
 
-fn expect_object<'v>(value: &'v Value, path: &Place<'_>) -> Result<&'v Map<String, Value>, ViewError> {
+/// The field `name`; [`check_fields`] has made sure it is there at most once.
+fn get<'v, 'a>(object: &'v Object<'a>, name: &str) -> Option<&'v Json<'a>> {
+    object.iter().find(|(field, _)| field == name).map(|(_, value)| value)
+}
+
+fn as_i64(value: &Json<'_>) -> Option<i64> {
     match value {
-        Value::Object(object) => Ok(object),
-        other => Err(error(path, format!("expected an object, found {}", kind(other)))),
+        Json::Number(number) => number.as_i64(),
+        _ => None,
     }
 }
 
-fn check_fields(object: &Map<String, Value>, path: &Place<'_>, known: &[&str]) -> Result<(), ViewError> {
-    match object.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(unknown) => {
-            Err(error(path, format!("unknown field `{}`; expected one of: {}", shorten(unknown), known.join(", "))))
+fn expect_object<'v, 'a>(value: &'v Json<'a>, path: &Place<'_>) -> Result<&'v Object<'a>, ViewError> {
+    match value {
+        Json::Object(object) => Ok(object),
+        other => Err(error(path, format!("expected an object, found {}", other.kind()))),
+    }
+}
+
+/// Refuses a field not in `known`, and one sent twice (JSON leaves a repeated
+/// name's meaning open; a view must not mean one thing to one reader and another
+/// to the next).
+fn check_fields(object: &Object<'_>, path: &Place<'_>, known: &[&str]) -> Result<(), ViewError> {
+    let mut seen = 0u64;
+    for (name, _) in object {
+        let Some(index) = known.iter().position(|field| field == name) else {
+            return Err(error(
+                path,
+                format!("unknown field `{}`; expected one of: {}", shorten(name), known.join(", ")),
+            ));
+        };
+        if seen & (1 << index) != 0 {
+            return Err(error(path, format!("field `{name}` is given twice")));
         }
-        None => Ok(()),
+        seen |= 1 << index;
     }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    Ok(())
 }
 
 /// The length of `value` as compact JSON, counted without writing it out.
@@ -425,8 +442,8 @@ mod tests {
         let mut decoded = 0;
         for entry in std::fs::read_dir(&dir).expect("the corpus is in tests/data") {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-                let _ = decode_view(&value, &ViewSettings::default());
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let _ = decode_view(text, &ViewSettings::default());
                 decoded += 1;
             }
         }
@@ -434,7 +451,7 @@ mod tests {
     }
 
     fn decode(value: Value) -> Result<View, ViewError> {
-        decode_view(&value, &ViewSettings::default())
+        decode_view(&value.to_string(), &ViewSettings::default())
     }
 
     #[test]
@@ -499,6 +516,26 @@ mod tests {
             let err = decode(value.clone()).unwrap_err();
             assert_eq!(err.path, path, "{value}: {err}");
             assert!(err.message.contains(message), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_a_view_is_refused_at_its_place() {
+        let settings = ViewSettings::default();
+        let cases = [
+            (r#"{"title": "t", "title": "u", "body": []}"#, "view", "field `title` is given twice"),
+            (
+                r#"{"title": "t", "body": [{"type": "text", "text": "a", "type": "badge"}]}"#,
+                "body[0]",
+                "`type` is given twice",
+            ),
+            (r#"{"title": "t", "body": [}"#, "view", "not JSON"),
+            (r#"{"title": "\u001b[2J", "body": []}"#, "view.title", "control character U+001B"),
+        ];
+        for (text, path, message) in cases {
+            let err = decode_view(text, &settings).unwrap_err();
+            assert_eq!(err.path, path, "{text}: {err}");
+            assert!(err.message.contains(message), "{text}: {err}");
         }
     }
 

@@ -13,10 +13,13 @@
 pub mod decode;
 pub mod reading;
 mod settings;
+pub mod tree;
 
 pub use settings::ViewSettings;
 
-use crate::capability::{CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext, SessionData};
+use crate::capability::{
+    CallContext, Capability, DeclarationError, Grant, HostFunction, InitContext, SessionData, request_text,
+};
 use crate::error::HostError;
 use miniapp_abi::lifecycle::{Event, LaunchContext};
 use miniapp_abi::view::{BackRequest, Page, PageReason, PageRequest, StackReply, View};
@@ -54,9 +57,11 @@ impl Views {
         Views { settings }
     }
 
-    async fn render(self: Arc<Self>, context: CallContext, request: serde_json::Value) -> Result<(), ApiError> {
+    /// Reads the view from the request's text itself (not through a general JSON
+    /// value): it is the widest message a program sends, every render.
+    async fn render(self: Arc<Self>, context: CallContext, request: Vec<u8>) -> Result<(), ApiError> {
         let screen = Screen::of_call(&context)?;
-        match decode::decode_view(&request, &self.settings) {
+        match decode::decode_view(request_text(&request)?, &self.settings) {
             Ok(view) => {
                 screen.set_view(view);
                 Ok(())
@@ -122,7 +127,7 @@ impl Capability for Views {
 
     fn functions(self: Arc<Self>) -> Vec<HostFunction> {
         vec![
-            HostFunction::method("render", &self, Views::render),
+            HostFunction::raw_method("render", &self, Views::render),
             HostFunction::method("navigate", &self, Views::navigate),
             HostFunction::method("redirect", &self, Views::redirect),
             HostFunction::method("back", &self, Views::back),
