@@ -160,6 +160,9 @@ fn main() {
     measure("cold start, cached module", "≤ 150 µs", plan.rounds_micro, &mut |s, r| {
         Summary::of_durations(&s.cold_start_cached(plan.cold_cached / r), Unit::Micros)
     });
+    measure("cold start, cached module, new host", "printed", plan.rounds_micro, &mut |s, r| {
+        Summary::of_durations(&s.cold_start_new_host(plan.cold_cached / r), Unit::Micros)
+    });
     measure("cold start, first ever (compiles)", "printed", 1, &mut |s, _| {
         Summary::of_durations(&s.cold_start_first(plan.cold_first), Unit::Millis)
     });
@@ -335,11 +338,11 @@ fn durable(plan: &Plan) {
 fn profile(figure: &str) {
     let (name, figure) = figure.split_once(':').unwrap_or(("miniapp", figure));
     let (samples, unit) = match figure {
-        "cold-start" => (10_000, Unit::Micros),
+        "cold-start" | "cold-start-new-host" => (10_000, Unit::Micros),
         "instantiate" => (2_000_000, Unit::Micros),
         "round-trip" | "event" => (2_000_000, Unit::Micros),
         other => {
-            eprintln!("--profile takes cold-start, instantiate, round-trip or event, not `{other}`");
+            eprintln!("--profile takes cold-start, cold-start-new-host, instantiate, round-trip or event, not `{other}`");
             std::process::exit(2);
         }
     };
@@ -350,6 +353,7 @@ fn profile(figure: &str) {
     let mut system = system(name, 64);
     let durations = match figure {
         "cold-start" => system.cold_start_cached(samples),
+        "cold-start-new-host" => system.cold_start_new_host(samples),
         "instantiate" => system.instantiate(samples),
         "event" => system.round_trip(samples, &work::ignored_tap()),
         _ => system.round_trip(samples, &work::tap()),

@@ -67,8 +67,14 @@ pub fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
 pub trait System {
     /// Its name in the table.
     fn name(&self) -> &'static str;
-    /// From a compiled module in the on-disk cache to the first event answered.
+    /// From a compiled module in the on-disk cache to the first event answered,
+    /// on a host (an engine) that is already running and keeps no compiled
+    /// module in memory.
     fn cold_start_cached(&mut self, samples: usize) -> Vec<Duration>;
+    /// The same on a host (an engine) made just before, untimed: the first
+    /// program it runs, whose first use of the instance pool and fiber stacks
+    /// falls in the timer.
+    fn cold_start_new_host(&mut self, samples: usize) -> Vec<Duration>;
     /// From wasm bytes never seen before (compiling) to the first event answered.
     fn cold_start_first(&mut self, samples: usize) -> Vec<Duration>;
     /// A fresh instance of a ready (compiled, linked) program.

@@ -250,6 +250,10 @@ pub struct EngineSettings {
     pub epoch_tick_ms: u64,
     /// Keep compiled modules in `<data dir>/cache` so the next load skips compilation.
     pub module_cache: bool,
+    /// Compiled modules kept in memory, the most recently used (256); a load of
+    /// any other maps its compiled code from the cache directory again. 0 keeps
+    /// none: each load maps from disk.
+    pub modules_in_memory: usize,
     /// Count fuel, so `limits.fuel_per_callback` can apply.
     pub fuel: bool,
 }
@@ -262,6 +266,7 @@ impl Default for EngineSettings {
             wasm_stack_bytes: 512 << 10,
             epoch_tick_ms: 5,
             module_cache: true,
+            modules_in_memory: 256,
             fuel: false,
         }
     }

@@ -125,13 +125,14 @@ impl HostBuilder {
         crate::sandbox::link_wasi(&mut linker).map_err(|e| HostError::Engine(format!("cannot link WASI: {e:#}")))?;
         registry.link(&mut linker).map_err(|e| HostError::Engine(format!("cannot link host functions: {e:#}")))?;
         let cache_dir = config.engine.module_cache.then(|| config.module_cache_path());
+        let cache = ModuleCache::new(cache_dir, config.engine.modules_in_memory);
         let runtime = Runtime {
             audit: services.audit.clone(),
             config,
             engine,
             linker,
             registry,
-            cache: ModuleCache::new(cache_dir),
+            cache,
             scripts: self.scripts,
             user: self.user,
         };

@@ -3,18 +3,20 @@
 //! A module is keyed by the SHA-256 of its bytes; on disk the key also carries the
 //! engine's compatibility hash, so a different wasmtime version or engine setting
 //! never loads another's code. Files are written to a temporary name and renamed,
-//! so a crash leaves either a whole file or none.
+//! so a crash leaves either a whole file or none. Memory holds the most recently
+//! used modules, up to `engine.modules_in_memory`; the rest are mapped from disk
+//! again when next loaded.
 
 use super::files::FileRegistry;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use wasmtime::{Engine, Module};
 
-/// Modules kept in memory before the oldest are dropped.
-const MEMORY_ENTRIES: usize = 256;
+/// A memory slot: filled once with the module of its key.
+type Slot = Arc<Mutex<Option<Module>>>;
 
 pub(crate) struct ModuleCache {
     dir: Option<PathBuf>,
@@ -22,7 +24,7 @@ pub(crate) struct ModuleCache {
     /// that arrive while it is being compiled wait for that compilation instead of
     /// compiling again (a thousand programs starting at once from one module
     /// compile it once).
-    memory: Mutex<HashMap<String, Arc<Mutex<Option<Module>>>>>,
+    memory: Mutex<Memory>,
     /// Keys no derived module can be made for, with why.
     refusals: Mutex<HashMap<String, String>>,
     /// Module files known unchanged since they were last hashed.
@@ -38,12 +40,13 @@ pub(crate) struct CompiledModule {
 }
 
 impl ModuleCache {
-    /// A cache that also persists to `dir`, if given.
-    pub(crate) fn new(dir: Option<PathBuf>) -> ModuleCache {
+    /// A cache that keeps up to `in_memory` modules in memory and also persists
+    /// to `dir`, if given.
+    pub(crate) fn new(dir: Option<PathBuf>, in_memory: usize) -> ModuleCache {
         let files = FileRegistry::new(dir.as_deref());
         ModuleCache {
             dir,
-            memory: Mutex::new(HashMap::new()),
+            memory: Mutex::new(Memory { slots: HashMap::new(), used: VecDeque::new(), capacity: in_memory }),
             refusals: Mutex::new(HashMap::new()),
             files,
             engine_tag: std::sync::OnceLock::new(),
@@ -74,6 +77,8 @@ impl ModuleCache {
             None => Module::new(engine, bytes)?,
         };
         *slot = Some(module.clone());
+        drop(slot);
+        self.trim();
         Ok(CompiledModule { module, hash })
     }
 
@@ -89,12 +94,13 @@ impl ModuleCache {
     /// own bytes, which differ each time it is made, so its key must be a digest
     /// of everything it was made from.
     pub(crate) fn kept(&self, engine: &Engine, key: &str) -> Option<Module> {
-        let slot = lock(&self.memory).get(key).cloned();
+        let slot = lock(&self.memory).used(key);
         if let Some(module) = slot.and_then(|slot| lock(&slot).clone()) {
             return Some(module);
         }
         let module = load_from_disk(engine, &self.disk_path(engine, key)?)?;
         *lock(&self.slot(key)) = Some(module.clone());
+        self.trim();
         Some(module)
     }
 
@@ -109,17 +115,41 @@ impl ModuleCache {
             tracing::warn!(path = %path.display(), %error, "cannot write the module cache");
         }
         *lock(&self.slot(key)) = Some(module.clone());
+        self.trim();
         Ok(module)
     }
 
-    /// The memory slot of `key`, made if new (the oldest are dropped past
-    /// [`MEMORY_ENTRIES`]).
-    fn slot(&self, key: &str) -> Arc<Mutex<Option<Module>>> {
+    /// The memory slot of `key`, made (empty) if new, marked as just used.
+    fn slot(&self, key: &str) -> Slot {
         let mut memory = lock(&self.memory);
-        if memory.len() >= MEMORY_ENTRIES && !memory.contains_key(key) {
-            memory.clear();
+        if let Some(slot) = memory.used(key) {
+            return slot;
         }
-        memory.entry(key.to_string()).or_default().clone()
+        let slot = Slot::default();
+        memory.slots.insert(key.to_string(), slot.clone());
+        memory.used.push_back(key.to_string());
+        slot
+    }
+
+    /// Drops the least recently used filled modules past the capacity. A slot
+    /// still being filled stays, so that loaders waiting on it are not joined
+    /// by a second compilation of the same bytes.
+    fn trim(&self) {
+        let mut memory = lock(&self.memory);
+        let Memory { slots, used, capacity } = &mut *memory;
+        let mut excess = slots.len().saturating_sub(*capacity);
+        let mut index = 0;
+        while excess > 0 && index < used.len() {
+            let filled = slots.get(&used[index]).is_some_and(|slot| slot.try_lock().is_ok_and(|s| s.is_some()));
+            if filled {
+                if let Some(key) = used.remove(index) {
+                    slots.remove(&key);
+                }
+                excess -= 1;
+            } else {
+                index += 1;
+            }
+        }
     }
 
     /// Why no derived module could be made under `key`, if an earlier attempt
@@ -154,6 +184,27 @@ impl ModuleCache {
             hasher.finish()
         });
         Some(dir.join(format!("{hash}-{engine_tag:016x}.cwasm")))
+    }
+}
+
+/// The modules in memory and the order they were last used in.
+struct Memory {
+    slots: HashMap<String, Slot>,
+    /// Keys of `slots`, least recently used first.
+    used: VecDeque<String>,
+    capacity: usize,
+}
+
+impl Memory {
+    /// The slot of `key`, if present, marked as just used.
+    fn used(&mut self, key: &str) -> Option<Slot> {
+        let slot = self.slots.get(key)?.clone();
+        if let Some(position) = self.used.iter().position(|k| k == key) {
+            if let Some(key) = self.used.remove(position) {
+                self.used.push_back(key);
+            }
+        }
+        Some(slot)
     }
 }
 
@@ -203,7 +254,7 @@ mod tests {
     #[test]
     fn concurrent_loads_of_one_module_compile_it_once() {
         let engine = Engine::default();
-        let cache = Arc::new(ModuleCache::new(None));
+        let cache = Arc::new(ModuleCache::new(None, 256));
         let wat = b"(module (func (export \"f\") (result i32) (i32.const 42)))".to_vec();
         let loaders: Vec<_> = (0..8)
             .map(|_| {
@@ -219,14 +270,14 @@ mod tests {
     fn a_derived_module_is_found_by_its_key_in_memory_and_on_disk() {
         let engine = Engine::default();
         let dir = tempfile::tempdir().unwrap();
-        let cache = ModuleCache::new(Some(dir.path().to_path_buf()));
+        let cache = ModuleCache::new(Some(dir.path().to_path_buf()), 256);
         let key = "ab".repeat(32);
         assert!(cache.kept(&engine, &key).is_none());
         let wat = b"(module (func (export \"f\") (result i32) (i32.const 7)))";
         let kept = cache.keep_derived(&engine, &key, wat).unwrap();
         assert!(Module::same(&cache.kept(&engine, &key).unwrap(), &kept));
         // Another process (a fresh cache over the same directory) finds it on disk.
-        let again = ModuleCache::new(Some(dir.path().to_path_buf()));
+        let again = ModuleCache::new(Some(dir.path().to_path_buf()), 256);
         let from_disk = again.kept(&engine, &key).expect("the derived module is on disk");
         assert!(from_disk.get_export("f").is_some());
         assert!(again.kept(&engine, &"cd".repeat(32)).is_none(), "another key finds nothing");
@@ -235,14 +286,46 @@ mod tests {
         let refused = "ef".repeat(32);
         assert!(cache.refusal(&engine, &refused).is_none());
         cache.keep_refusal(&engine, &refused, "calls the host at its top level");
-        let fresh = ModuleCache::new(Some(dir.path().to_path_buf()));
+        let fresh = ModuleCache::new(Some(dir.path().to_path_buf()), 256);
         assert_eq!(fresh.refusal(&engine, &refused).as_deref(), Some("calls the host at its top level"));
+    }
+
+    #[test]
+    fn memory_keeps_the_most_recently_used_modules() {
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ModuleCache::new(Some(dir.path().to_path_buf()), 2);
+        let wat = |n: i32| format!("(module (func (export \"f\") (result i32) (i32.const {n})))").into_bytes();
+        let first = cache.load(&engine, &wat(1)).unwrap();
+        let second = cache.load(&engine, &wat(2)).unwrap();
+        // Using the first makes the second the least recently used.
+        assert!(Module::same(&cache.load(&engine, &wat(1)).unwrap().module, &first.module));
+        cache.load(&engine, &wat(3)).unwrap();
+        let in_memory = |hash: &str| lock(&cache.memory).slots.contains_key(hash);
+        assert!(in_memory(&first.hash) && !in_memory(&second.hash), "the least recently used left memory");
+        // The one that left is mapped from disk again: a new copy, the same code.
+        let again = cache.kept(&engine, &second.hash).expect("on disk");
+        assert!(!Module::same(&again, &second.module));
+        assert!(again.get_export("f").is_some());
+    }
+
+    #[test]
+    fn a_cache_of_no_modules_in_memory_maps_each_load_from_disk() {
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ModuleCache::new(Some(dir.path().to_path_buf()), 0);
+        let wat = b"(module (func (export \"f\") (result i32) (i32.const 9)))";
+        let first = cache.load(&engine, wat).unwrap();
+        assert!(lock(&cache.memory).slots.is_empty());
+        let second = cache.load(&engine, wat).unwrap();
+        assert_eq!(first.hash, second.hash);
+        assert!(!Module::same(&first.module, &second.module), "the second load mapped the compiled file again");
     }
 
     #[test]
     fn a_failed_compilation_is_not_cached() {
         let engine = Engine::default();
-        let cache = ModuleCache::new(None);
+        let cache = ModuleCache::new(None, 256);
         assert!(cache.load(&engine, b"not wasm").is_err());
         assert!(cache.load(&engine, b"not wasm").is_err(), "the second load tries again and fails the same way");
     }
