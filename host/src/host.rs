@@ -12,7 +12,7 @@ use crate::capability::{HeldData, ProgramIdentity};
 use crate::config::HostConfig;
 use crate::consent::{Nobody, User};
 use crate::engine::admission::Format;
-use crate::engine::{ModuleCache, SharedEngine};
+use crate::engine::{FileStamp, ModuleCache, SharedEngine};
 use crate::error::{HostError, LoadError};
 use crate::manifest::{Code, Manifest, ManifestError, Script};
 use crate::package::VerifiedPackage;
@@ -21,9 +21,9 @@ use crate::script::{Bundle, ScriptRuntime};
 use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};
 use miniapp_abi::ApiError;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use wasmtime::Linker;
 
 /// A host that loads and runs mini-programs; cheap to clone.
@@ -34,11 +34,62 @@ pub struct Host {
 
 struct HostInner {
     runtime: Arc<Runtime>,
+    manifests: KnownManifests,
     services: HostServices,
     programs: Programs,
     ledger: Ledger,
     receipts: Arc<ReceiptSigner>,
     scenarios: Option<Arc<dyn ScenarioControl>>,
+}
+
+/// Manifests kept before the memory is emptied and filled again.
+const KNOWN_MANIFESTS: usize = 4096;
+
+/// The app directories' manifests this host has read, by path, with the stamp of
+/// the file each was read from (see [`FileStamp`]): an unchanged `miniapp.toml`
+/// is neither read nor parsed again, and a changed one always is. A file whose
+/// times are not yet settled is not remembered.
+#[derive(Default)]
+struct KnownManifests {
+    memory: Mutex<HashMap<PathBuf, (FileStamp, Manifest)>>,
+}
+
+impl KnownManifests {
+    /// The manifest of `app_dir`, validated.
+    fn read(&self, app_dir: &Path) -> Result<Manifest, ManifestError> {
+        let path = app_dir.join(crate::manifest::MANIFEST_FILE);
+        let unreadable = |e: std::io::Error| Manifest::unreadable(app_dir, &path, &e);
+        // The stamp and the text come through one descriptor.
+        let mut file = std::fs::File::open(&path).map_err(unreadable)?;
+        let stamp = FileStamp::of(&file.metadata().map_err(unreadable)?);
+        if let Some(stamp) = &stamp
+            && let Some((kept, manifest)) = self.lock().get(&path)
+            && kept == stamp
+        {
+            return Ok(manifest.clone());
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text).map_err(unreadable)?;
+        let manifest = Manifest::parse(&text, &path)?;
+        let mut memory = self.lock();
+        match stamp {
+            Some(stamp) if stamp.settled(std::time::SystemTime::now()) => {
+                if memory.len() >= KNOWN_MANIFESTS && !memory.contains_key(&path) {
+                    memory.clear();
+                }
+                memory.insert(path, (stamp, manifest.clone()));
+            }
+            _ => {
+                memory.remove(&path);
+            }
+        }
+        Ok(manifest)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FileStamp, Manifest)>> {
+        // Every entry is whole: a panic elsewhere leaves nothing half-written.
+        self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// Builds a [`Host`] with capabilities and payment providers beyond the built-in ones.
@@ -138,7 +189,15 @@ impl HostBuilder {
         };
         let scenarios = self.scenarios;
         Ok(Host {
-            inner: Arc::new(HostInner { runtime: Arc::new(runtime), services, programs, ledger, receipts, scenarios }),
+            inner: Arc::new(HostInner {
+                runtime: Arc::new(runtime),
+                manifests: KnownManifests::default(),
+                services,
+                programs,
+                ledger,
+                receipts,
+                scenarios,
+            }),
         })
     }
 }
@@ -369,7 +428,7 @@ impl Host {
     }
 
     fn read_app_files(&self, app_dir: &Path) -> Result<AppFiles, LoadError> {
-        let manifest = Manifest::from_dir(app_dir)?;
+        let manifest = self.inner.manifests.read(app_dir)?;
         let dir = app_dir
             .canonicalize()
             .map_err(|e| LoadError::ModuleUnreadable { path: app_dir.to_path_buf(), reason: e.to_string() })?;

@@ -141,17 +141,22 @@ impl Manifest {
     /// Reads and validates `<app_dir>/miniapp.toml`.
     pub fn from_dir(app_dir: &Path) -> Result<Manifest, ManifestError> {
         let path = app_dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| ManifestError {
-            path: path.clone(),
+        let text = std::fs::read_to_string(&path).map_err(|e| Manifest::unreadable(app_dir, &path, &e))?;
+        Manifest::parse(&text, &path)
+    }
+
+    /// The error for the manifest at `path`, in `app_dir`, that cannot be read.
+    pub(crate) fn unreadable(app_dir: &Path, path: &Path, error: &std::io::Error) -> ManifestError {
+        ManifestError {
+            path: path.to_path_buf(),
             field: None,
-            message: match e.kind() {
+            message: match error.kind() {
                 std::io::ErrorKind::NotFound => {
                     format!("no {MANIFEST_FILE} here (is {} an app directory?)", app_dir.display())
                 }
-                _ => format!("cannot read: {e}"),
+                _ => format!("cannot read: {error}"),
             },
-        })?;
-        Manifest::parse(&text, &path)
+        }
     }
 
     /// Parses and validates manifest text; `path` is used in error messages.

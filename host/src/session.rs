@@ -396,7 +396,10 @@ impl Session {
     }
 
     fn encode(&self, message: &impl serde::Serialize) -> Result<Vec<u8>, SessionError> {
-        let bytes = serde_json::to_vec(message).map_err(|e| host_error(&self.program, e.to_string()))?;
+        // Room for a typical event at once: serde_json's own start (128 bytes)
+        // would grow, and copy, for most.
+        let mut bytes = Vec::with_capacity(512);
+        serde_json::to_writer(&mut bytes, message).map_err(|e| host_error(&self.program, e.to_string()))?;
         let limit = self.limits.message_bytes as usize;
         if bytes.len() > limit {
             return Err(host_error(

@@ -80,3 +80,40 @@ async fn a_rewritten_module_file_never_runs_its_old_code() {
     std::fs::rename(&replacement, &wat).unwrap();
     assert_eq!(launch_status(&common::host(&data), app.path()).await.0, 3);
 }
+
+#[tokio::test]
+async fn a_rewritten_manifest_is_read_again() {
+    let data = tempfile::tempdir().unwrap();
+    let app = tempfile::tempdir().unwrap();
+    let manifest = app.path().join("miniapp.toml");
+    let text = |name: &str| {
+        format!(
+            "id = \"com.example.manifests\"\nname = \"{name}\"\nversion = \"0.1.0\"\npublisher = \"tests\"\n\
+             module = \"app.wat\"\n"
+        )
+    };
+    std::fs::write(&manifest, text("First")).unwrap();
+    std::fs::write(app.path().join("app.wat"), module(0)).unwrap();
+    let host = common::host(&data);
+    let name = |app: &miniapp_host::App| app.program().name.clone();
+    assert_eq!(name(&host.load_app(app.path()).await.unwrap()), "First");
+
+    // Settled: the host remembers the manifest, and answers the same from memory.
+    std::thread::sleep(Duration::from_millis(2_100));
+    assert_eq!(name(&host.load_app(app.path()).await.unwrap()), "First");
+    assert_eq!(name(&host.load_app(app.path()).await.unwrap()), "First");
+
+    // Rewritten in place, the same size, its modification time put back: the
+    // change time moved, so the new text is read.
+    let modified = std::fs::metadata(&manifest).unwrap().modified().unwrap();
+    std::fs::write(&manifest, text("Other")).unwrap();
+    std::fs::File::options().write(true).open(&manifest).unwrap().set_modified(modified).unwrap();
+    assert_eq!(name(&host.load_app(app.path()).await.unwrap()), "Other");
+
+    // Made invalid: refused at once, naming the file, though a good one was known.
+    std::thread::sleep(Duration::from_millis(2_100));
+    assert_eq!(name(&host.load_app(app.path()).await.unwrap()), "Other");
+    std::fs::write(&manifest, "id = 7\n").unwrap();
+    let error = host.load_app(app.path()).await.unwrap_err().to_string();
+    assert!(error.contains("miniapp.toml"), "{error}");
+}

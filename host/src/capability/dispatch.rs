@@ -39,15 +39,15 @@ pub(super) fn link<T: Sandboxed + Calling>(
                 boundary::check_reply_slot(&mut caller, reply_slot)?;
                 let request = boundary::read_message(&mut caller, request_ptr, request_len)?;
 
-                let started = Instant::now();
                 // The host's work and waits for this call are not the program's.
                 let meter = caller.data().sandbox_ref().meter();
                 meter.pause();
                 let call = caller.data().call_state();
                 let (program, session) = (call.program.clone(), call.session.clone());
-                // Only an observed session pays for keeping a copy of the request.
+                // Only an observed session pays for timing the call and keeping a
+                // copy of its request.
                 let observers = (!call.observers.is_empty()).then(|| call.observers.clone());
-                let observed_request = observers.as_ref().map(|_| request.clone());
+                let observed = observers.as_ref().map(|_| (request.clone(), Instant::now()));
                 let result = match program.grant(capability) {
                     Ok(grant) => handler(CallContext::new(capability, program, grant, session), request).await,
                     Err(denied) => Err(denied),
@@ -63,7 +63,7 @@ pub(super) fn link<T: Sandboxed + Calling>(
                     )),
                     Err(error) => error_reply(&error),
                 };
-                if let (Some(request), Some(observers)) = (observed_request, observers) {
+                if let (Some((request, started)), Some(observers)) = (observed, observers) {
                     for observer in &observers {
                         observer.host_call(capability, name, &request, status, &body, started.elapsed());
                     }

@@ -67,7 +67,7 @@ impl FileStamp {
     }
 
     /// Whether both times are at least [`SETTLED`] before `now`.
-    fn settled(&self, now: SystemTime) -> bool {
+    pub(crate) fn settled(&self, now: SystemTime) -> bool {
         let now_ns = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
         let limit = now_ns - SETTLED.as_nanos() as i128;
         self.modified_ns < limit && self.changed_ns < limit

@@ -46,8 +46,20 @@ pub(crate) fn guest_range(ptr: i32, len: i32, memory_len: usize) -> Result<Range
 fn exports(state: &mut Sandbox) -> Result<std::sync::Arc<GuestExports>, wasmtime::Error> {
     match &state.exports {
         Some(exports) => Ok(exports.clone()),
-        None => Err(state.fail(Fault::Abi("host call made before the instance finished starting".into()))),
+        None => Err(not_started(state)),
     }
+}
+
+/// The guest's memory: a copied handle, without taking a reference on the exports.
+fn memory(state: &mut Sandbox) -> Result<Memory, wasmtime::Error> {
+    match &state.exports {
+        Some(exports) => Ok(exports.memory),
+        None => Err(not_started(state)),
+    }
+}
+
+fn not_started(state: &mut Sandbox) -> wasmtime::Error {
+    state.fail(Fault::Abi("host call made before the instance finished starting".into()))
 }
 
 /// Copies a guest message `ptr, len` into a host buffer, after checking its length
@@ -72,7 +84,7 @@ fn checked<T: Sandboxed>(
     ptr: i32,
     len: u32,
 ) -> Result<(Memory, Range<usize>), wasmtime::Error> {
-    let memory = exports(context.data_mut().sandbox())?.memory;
+    let memory = memory(context.data_mut().sandbox())?;
     match guest_range(ptr, len as i32, memory.data_size(&*context)) {
         Ok(range) => Ok((memory, range)),
         Err(fault) => Err(context.data_mut().sandbox().fail(fault)),
