@@ -199,10 +199,10 @@ impl Memory {
     /// The slot of `key`, if present, marked as just used.
     fn used(&mut self, key: &str) -> Option<Slot> {
         let slot = self.slots.get(key)?.clone();
-        if let Some(position) = self.used.iter().position(|k| k == key) {
-            if let Some(key) = self.used.remove(position) {
-                self.used.push_back(key);
-            }
+        if let Some(position) = self.used.iter().position(|k| k == key)
+            && let Some(key) = self.used.remove(position)
+        {
+            self.used.push_back(key);
         }
         Some(slot)
     }
