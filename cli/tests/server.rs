@@ -288,18 +288,25 @@ async fn the_panels_read_and_change_the_hosts_records() {
 /// A program whose build copies `src/app.wat` to the module it runs, and fails
 /// while a file `broken` exists, as a compiler would on a syntax error.
 fn watched_app(dir: &std::path::Path, version: &str) {
+    let build = r#"["sh", "-c", "if [ -e broken ]; then echo 'error: expected `)` at src/app.wat:3' >&2; exit 1; fi; cp src/app.wat app.wat"]"#;
+    watched_app_built_by(dir, version, build);
+}
+
+fn watched_app_built_by(dir: &std::path::Path, version: &str, build: &str) {
     std::fs::create_dir_all(dir.join("src")).unwrap();
     std::fs::write(
         dir.join("miniapp.toml"),
-        r#"id = "test.watched"
+        format!(
+            r#"id = "test.watched"
 name = "Watched"
 version = "1.0.0"
 publisher = "tests"
 module = "app.wat"
-build = ["sh", "-c", "if [ -e broken ]; then echo 'error: expected `)` at src/app.wat:3' >&2; exit 1; fi; cp src/app.wat app.wat"]
+build = {build}
 
 [capabilities.storage]
-"#,
+"#
+        ),
     )
     .unwrap();
     write_source(dir, version);
@@ -373,4 +380,39 @@ async fn dev_rebuilds_and_relaunches_on_change_and_keeps_the_last_good_module() 
     assert_eq!(output["lines"], json!(["version three"]));
     let (_, info) = api.get("/api").await;
     assert_eq!(info["build_error"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_saved_while_a_build_runs_is_built_next() {
+    let data = tempfile::tempdir().unwrap();
+    let app = tempfile::tempdir().unwrap();
+    // The build copies the source, then says it is still running (a hidden
+    // file, which the watcher ignores) for a second.
+    let build = r#"["sh", "-c", "cp src/app.wat app.wat; touch .building; sleep 1; rm -f .building"]"#;
+    watched_app_built_by(app.path(), "version one", build);
+    let server = Served::start(data.path(), &["dev", app.path().to_str().unwrap()]);
+    let api = server.api();
+    let session = api.open("test.watched", json!({})).await;
+    let mut stream = server.stream(&session).await;
+    assert_eq!(stream.until(|m| m["type"] == "output").await["lines"], json!(["version one"]));
+
+    write_source(app.path(), "version two");
+    let building = app.path().join(".building");
+    let started = std::time::Instant::now();
+    while !building.exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the change was never built");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Saved while that build runs: the next build takes it.
+    write_source(app.path(), "version three, saved during a build");
+    let last = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            let output = stream.until(|m| m["type"] == "output").await;
+            if output["lines"] == json!(["version three, saved during a build"]) {
+                return output;
+            }
+        }
+    })
+    .await;
+    assert!(last.is_ok(), "the change saved during a build was never built; seen: {:?}", stream.seen);
 }

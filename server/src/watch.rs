@@ -41,9 +41,12 @@ impl Reloader {
             if let Err(error) = self.rebuild(&app_dir).await {
                 tracing::info!("rebuild of {} failed: {}", app_dir.display(), one_line(&error));
             }
-            // The build may have touched the tree (a lock file); what counts is
-            // the next change after it.
-            seen = fingerprint(&app_dir).await;
+            // What this build started from: a change saved while it ran is the
+            // next change, never absorbed into this one. The module the build
+            // writes is not a source (see `fingerprint`); a build that touches
+            // other files (a lock file) is followed by one more, which finds them
+            // as it left them.
+            seen = now;
         }
     }
 
@@ -103,12 +106,18 @@ impl Reloader {
 }
 
 /// A number that changes when a source file under `dir` is added, removed,
-/// resized or modified.
+/// resized or modified. The module the manifest names is the build's output,
+/// not a source: it is left out.
 async fn fingerprint(dir: &Path) -> u64 {
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let mut files: Vec<(PathBuf, u64, Option<SystemTime>)> = Vec::new();
         collect(&dir, &mut files, 0);
+        let output = miniapp_host::Manifest::from_dir(&dir).ok().and_then(|manifest| match manifest.code {
+            miniapp_host::manifest::Code::Module(module) => Some(dir.join(module)),
+            miniapp_host::manifest::Code::Script(_) => None,
+        });
+        files.retain(|(path, ..)| Some(path) != output.as_ref());
         files.sort();
         let mut hasher = DefaultHasher::new();
         files.hash(&mut hasher);

@@ -499,12 +499,8 @@ mod tests {
     /// tests, to the view decoder).
     #[test]
     fn the_json_test_suite_through_the_message_decoder() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/json-test-suite/test_parsing");
         let mut seen = 0;
-        for entry in std::fs::read_dir(&dir).expect("the corpus is in tests/data") {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let bytes = std::fs::read(&path).unwrap();
+        for (name, bytes) in crate::testing::json_test_suite() {
             let decoded = decode_request::<serde_json::Value>(&bytes);
             match &decoded {
                 Ok(_) if name.starts_with("n_") && !bytes.is_empty() => panic!("{name} was accepted"),
