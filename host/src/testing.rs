@@ -187,19 +187,3 @@ impl TestCall {
 
 pub use crate::store::TestBackend;
 pub use crate::store::test_backend::POSTGRES_URL_ENV;
-
-/// JSONTestSuite's parsing cases (`tests/data/json-test-suite/test_parsing`),
-/// each file's name and bytes, for the decoders' corpus tests.
-#[cfg(test)]
-pub(crate) fn json_test_suite() -> Vec<(String, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/json-test-suite/test_parsing");
-    let entries = std::fs::read_dir(&dir).expect("the corpus is in tests/data");
-    entries
-        .map(|entry| {
-            let path = entry.expect("a corpus entry").path();
-            let name = path.file_name().expect("a file name").to_string_lossy().into_owned();
-            let bytes = std::fs::read(&path).expect("a readable corpus file");
-            (name, bytes)
-        })
-        .collect()
-}

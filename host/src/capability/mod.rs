@@ -470,6 +470,22 @@ impl Registry {
     }
 }
 
+/// JSONTestSuite's parsing cases (`tests/data/json-test-suite/test_parsing`),
+/// each file's name and bytes, for the decoders' corpus tests.
+#[cfg(test)]
+pub(crate) fn json_test_suite() -> Vec<(String, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/json-test-suite/test_parsing");
+    let entries = std::fs::read_dir(&dir).expect("the corpus is in tests/data");
+    entries
+        .map(|entry| {
+            let path = entry.expect("a corpus entry").path();
+            let name = path.file_name().expect("a file name").to_string_lossy().into_owned();
+            let bytes = std::fs::read(&path).expect("a readable corpus file");
+            (name, bytes)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -500,7 +516,7 @@ mod tests {
     #[test]
     fn the_json_test_suite_through_the_message_decoder() {
         let mut seen = 0;
-        for (name, bytes) in crate::testing::json_test_suite() {
+        for (name, bytes) in json_test_suite() {
             let decoded = decode_request::<serde_json::Value>(&bytes);
             match &decoded {
                 Ok(_) if name.starts_with("n_") && !bytes.is_empty() => panic!("{name} was accepted"),

@@ -439,7 +439,7 @@ mod tests {
     #[test]
     fn the_json_test_suite_through_the_view_decoder() {
         let mut decoded = 0;
-        for (_, bytes) in crate::testing::json_test_suite() {
+        for (_, bytes) in crate::capability::json_test_suite() {
             if let Ok(text) = std::str::from_utf8(&bytes) {
                 let _ = decode_view(text, &ViewSettings::default());
                 decoded += 1;

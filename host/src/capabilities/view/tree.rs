@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn the_json_test_suite_reads_as_serde_json_reads_it() {
         let mut compared = 0;
-        for (name, bytes) in crate::testing::json_test_suite() {
+        for (name, bytes) in crate::capability::json_test_suite() {
             let Ok(text) = std::str::from_utf8(&bytes) else { continue };
             let ours = Json::parse(text).map(|json| json.to_value()).ok();
             let theirs = serde_json::from_str::<Value>(text).ok();
