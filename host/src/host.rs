@@ -12,7 +12,7 @@ use crate::capability::{HeldData, ProgramIdentity};
 use crate::config::HostConfig;
 use crate::consent::{Nobody, User};
 use crate::engine::admission::Format;
-use crate::engine::{FileStamp, ModuleCache, SharedEngine};
+use crate::engine::{FileStamp, KnownByStamp, ModuleCache, SharedEngine};
 use crate::error::{HostError, LoadError};
 use crate::manifest::{Code, Manifest, ManifestError, Script};
 use crate::package::VerifiedPackage;
@@ -21,9 +21,9 @@ use crate::script::{Bundle, ScriptRuntime};
 use crate::settings::UserSettings;
 use crate::store::{Database, StoreError};
 use miniapp_abi::ApiError;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use wasmtime::Linker;
 
 /// A host that loads and runs mini-programs; cheap to clone.
@@ -46,15 +46,17 @@ struct HostInner {
 const KNOWN_MANIFESTS: usize = 4096;
 
 /// The app directories' manifests this host has read, by path, with the stamp of
-/// the file each was read from (see [`FileStamp`]): an unchanged `miniapp.toml`
-/// is neither read nor parsed again, and a changed one always is. A file whose
-/// times are not yet settled is not remembered.
-#[derive(Default)]
+/// the file each was read from (see [`KnownByStamp`]): an unchanged
+/// `miniapp.toml` is neither read nor parsed again, and a changed one always is.
 struct KnownManifests {
-    memory: Mutex<HashMap<PathBuf, (FileStamp, Manifest)>>,
+    memory: KnownByStamp<Manifest>,
 }
 
 impl KnownManifests {
+    fn new() -> KnownManifests {
+        KnownManifests { memory: KnownByStamp::new(KNOWN_MANIFESTS) }
+    }
+
     /// The manifest of `app_dir`, validated.
     fn read(&self, app_dir: &Path) -> Result<Manifest, ManifestError> {
         let path = app_dir.join(crate::manifest::MANIFEST_FILE);
@@ -63,32 +65,21 @@ impl KnownManifests {
         let mut file = std::fs::File::open(&path).map_err(unreadable)?;
         let stamp = FileStamp::of(&file.metadata().map_err(unreadable)?);
         if let Some(stamp) = &stamp
-            && let Some((kept, manifest)) = self.lock().get(&path)
-            && kept == stamp
+            && let Some((kept, manifest)) = self.memory.get(&path)
+            && kept == *stamp
         {
-            return Ok(manifest.clone());
+            return Ok(manifest);
         }
         let mut text = String::new();
         std::io::Read::read_to_string(&mut file, &mut text).map_err(unreadable)?;
         let manifest = Manifest::parse(&text, &path)?;
-        let mut memory = self.lock();
-        match stamp {
-            Some(stamp) if stamp.settled(std::time::SystemTime::now()) => {
-                if memory.len() >= KNOWN_MANIFESTS && !memory.contains_key(&path) {
-                    memory.clear();
-                }
-                memory.insert(path, (stamp, manifest.clone()));
+        match &stamp {
+            Some(stamp) => {
+                self.memory.remember(&path, stamp, manifest.clone());
             }
-            _ => {
-                memory.remove(&path);
-            }
+            None => self.memory.forget(&path),
         }
         Ok(manifest)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FileStamp, Manifest)>> {
-        // Every entry is whole: a panic elsewhere leaves nothing half-written.
-        self.memory.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -191,7 +182,7 @@ impl HostBuilder {
         Ok(Host {
             inner: Arc::new(HostInner {
                 runtime: Arc::new(runtime),
-                manifests: KnownManifests::default(),
+                manifests: KnownManifests::new(),
                 services,
                 programs,
                 ledger,

@@ -1,6 +1,7 @@
-//! What the module cache remembers of module files: for a file unchanged since
-//! it was last read, the SHA-256 of its module and the module's shape, so that
-//! loading it again reads and hashes nothing before the compiled code is mapped.
+//! What the host remembers of files by their stamp ([`KnownByStamp`]), and what
+//! the module cache remembers of module files: for a file unchanged since it was
+//! last read, the SHA-256 of its module and the module's shape, so that loading it
+//! again reads and hashes nothing before the compiled code is mapped.
 //!
 //! "Unchanged" is the file's stamp — device, inode, size, modification and
 //! status-change times, all from one `fstat` of the descriptor the bytes were
@@ -67,7 +68,7 @@ impl FileStamp {
     }
 
     /// Whether both times are at least [`SETTLED`] before `now`.
-    pub(crate) fn settled(&self, now: SystemTime) -> bool {
+    fn settled(&self, now: SystemTime) -> bool {
         let now_ns = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
         let limit = now_ns - SETTLED.as_nanos() as i128;
         self.modified_ns < limit && self.changed_ns < limit
@@ -83,41 +84,86 @@ pub(crate) struct KnownFile {
     pub shape: Shape,
 }
 
+/// What is known of files, in memory, by path, each with the stamp of the file
+/// it was learnt from: a file's entry stands only while the file still has that
+/// stamp, and only a settled stamp is remembered.
+pub(crate) struct KnownByStamp<T> {
+    memory: Mutex<HashMap<PathBuf, (FileStamp, T)>>,
+    /// Entries kept before the memory is emptied and filled again.
+    capacity: usize,
+}
+
+impl<T: Clone> KnownByStamp<T> {
+    /// An empty memory of at most `capacity` files.
+    pub(crate) fn new(capacity: usize) -> KnownByStamp<T> {
+        KnownByStamp { memory: Mutex::new(HashMap::new()), capacity }
+    }
+
+    /// The entry for `path`, with the stamp it was learnt from.
+    pub(crate) fn get(&self, path: &Path) -> Option<(FileStamp, T)> {
+        lock(&self.memory).get(path).cloned()
+    }
+
+    /// Keeps `value` for `path` with `stamp`, settled or not (a stamp read back
+    /// from where it was kept settled).
+    fn insert(&self, path: &Path, stamp: FileStamp, value: T) {
+        let mut memory = lock(&self.memory);
+        if memory.len() >= self.capacity && !memory.contains_key(path) {
+            memory.clear();
+        }
+        memory.insert(path.to_path_buf(), (stamp, value));
+    }
+
+    /// Remembers `value` for the file at `path` with `stamp` if its stamp is
+    /// settled, and says so; otherwise forgets the file (it is being written to).
+    pub(crate) fn remember(&self, path: &Path, stamp: &FileStamp, value: T) -> bool {
+        if !stamp.settled(SystemTime::now()) {
+            self.forget(path);
+            return false;
+        }
+        self.insert(path, *stamp, value);
+        true
+    }
+
+    /// Forgets the file at `path`.
+    pub(crate) fn forget(&self, path: &Path) {
+        lock(&self.memory).remove(path);
+    }
+}
+
 /// The remembered files: in memory for the host's lifetime, and on disk when the
 /// cache has a directory.
 pub(crate) struct FileRegistry {
     dir: Option<PathBuf>,
-    memory: Mutex<HashMap<PathBuf, (FileStamp, KnownFile)>>,
+    memory: KnownByStamp<KnownFile>,
 }
 
 impl FileRegistry {
     /// A registry persisting under `cache_dir`, if given.
     pub(crate) fn new(cache_dir: Option<&Path>) -> FileRegistry {
-        FileRegistry { dir: cache_dir.map(|dir| dir.join("files")), memory: Mutex::new(HashMap::new()) }
+        FileRegistry { dir: cache_dir.map(|dir| dir.join("files")), memory: KnownByStamp::new(usize::MAX) }
     }
 
     /// What is known of the file at `path` (canonical) if it still has `stamp`.
     pub(crate) fn known(&self, path: &Path, stamp: &FileStamp) -> Option<KnownFile> {
-        if let Some((kept, known)) = lock(&self.memory).get(path) {
-            return (kept == stamp).then(|| known.clone());
+        if let Some((kept, known)) = self.memory.get(path) {
+            return (kept == *stamp).then_some(known);
         }
         let text = std::fs::read_to_string(self.entry_path(path)?).ok()?;
         let (kept, known) = parse_entry(&text, path)?;
         if kept != *stamp {
             return None;
         }
-        lock(&self.memory).insert(path.to_path_buf(), (kept, known.clone()));
+        self.memory.insert(path, kept, known.clone());
         Some(known)
     }
 
     /// Remembers that the file at `path` with `stamp` holds `known`, if its stamp
     /// is settled; otherwise forgets it (it is being written to).
     pub(crate) fn remember(&self, path: &Path, stamp: &FileStamp, known: &KnownFile) {
-        if !stamp.settled(SystemTime::now()) {
-            lock(&self.memory).remove(path);
+        if !self.memory.remember(path, stamp, known.clone()) {
             return;
         }
-        lock(&self.memory).insert(path.to_path_buf(), (*stamp, known.clone()));
         let Some(entry) = self.entry_path(path) else { return };
         if let Err(error) = super::cache::write_atomically(&entry, entry_text(path, stamp, known).as_bytes()) {
             tracing::warn!(path = %entry.display(), %error, "cannot write the module cache");

@@ -7,7 +7,7 @@ mod cache;
 mod files;
 
 pub(crate) use cache::{CompiledModule, ModuleCache};
-pub(crate) use files::{FileStamp, KnownFile};
+pub(crate) use files::{FileStamp, KnownByStamp, KnownFile};
 
 use crate::config::{EngineSettings, Limits};
 use std::sync::Arc;
