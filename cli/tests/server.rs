@@ -382,13 +382,18 @@ async fn dev_rebuilds_and_relaunches_on_change_and_keeps_the_last_good_module() 
     assert_eq!(info["build_error"], Value::Null);
 }
 
+/// How long a watch test waits before calling a hang a failure: never a budget
+/// for the work, which is a `cp`.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(300);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_saved_while_a_build_runs_is_built_next() {
     let data = tempfile::tempdir().unwrap();
     let app = tempfile::tempdir().unwrap();
-    // The build copies the source, then says it is still running (a hidden
-    // file, which the watcher ignores) for a second.
-    let build = r#"["sh", "-c", "cp src/app.wat app.wat; touch .building; sleep 1; rm -f .building"]"#;
+    // The build copies the source; while `.hold` exists it then stays running
+    // (saying so in `.building`) until the test says `.go`. Hidden files are not
+    // sources: the watcher ignores them.
+    let build = r#"["sh", "-c", "cp src/app.wat app.wat; if [ -e .hold ]; then touch .building; while [ ! -e .go ]; do sleep 0.05; done; rm -f .hold .go .building; fi"]"#;
     watched_app_built_by(app.path(), "version one", build);
     let server = Served::start(data.path(), &["dev", app.path().to_str().unwrap()]);
     let api = server.api();
@@ -396,16 +401,19 @@ async fn a_change_saved_while_a_build_runs_is_built_next() {
     let mut stream = server.stream(&session).await;
     assert_eq!(stream.until(|m| m["type"] == "output").await["lines"], json!(["version one"]));
 
+    std::fs::write(app.path().join(".hold"), "").unwrap();
     write_source(app.path(), "version two");
     let building = app.path().join(".building");
     let started = std::time::Instant::now();
+    // Only a guard against hanging: the build holds until told.
     while !building.exists() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the change was never built");
+        assert!(started.elapsed() < HANG_GUARD, "the change was never built");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     // Saved while that build runs: the next build takes it.
     write_source(app.path(), "version three, saved during a build");
-    let last = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+    std::fs::write(app.path().join(".go"), "").unwrap();
+    let last = tokio::time::timeout(HANG_GUARD, async {
         loop {
             let output = stream.until(|m| m["type"] == "output").await;
             if output["lines"] == json!(["version three, saved during a build"]) {
