@@ -31,8 +31,9 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 /// program is; the host's store state holds it and hands it out through
 /// [`Sandboxed`].
 pub struct Sandbox {
-    /// WASI preview 1, sandboxed.
-    pub(crate) wasi: WasiP1Ctx,
+    /// WASI preview 1, sandboxed; made at the program's first WASI call (see
+    /// [`Sandbox::wasi`]).
+    wasi: Option<WasiP1Ctx>,
     /// The program's effective limits.
     pub(crate) limits: Limits,
     limiter: GuestLimiter,
@@ -67,7 +68,7 @@ pub trait Sandboxed: Send + 'static {
 /// Links WASI preview 1 as the sandbox offers it: wasmtime-wasi's implementation,
 /// with `poll_oneoff` replaced by one that waits under the callback's budget.
 pub(crate) fn link_wasi<T: Sandboxed>(linker: &mut wasmtime::Linker<T>) -> wasmtime::Result<()> {
-    wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut T| &mut state.sandbox().wasi)?;
+    wasmtime_wasi::p1::add_to_linker_async(linker, |state: &mut T| state.sandbox().wasi())?;
     poll::link_poll_oneoff(linker)
 }
 
@@ -76,14 +77,8 @@ impl Sandbox {
     pub(crate) fn new(limits: Limits) -> Sandbox {
         let output = OutputCapture::new(limits.output_bytes);
         let monotonic = clock::CoarseMonotonicClock::new();
-        let wasi = wasmtime_wasi::WasiCtxBuilder::new()
-            .stdout(output.stdout())
-            .stderr(output.stderr())
-            .wall_clock(clock::CoarseWallClock)
-            .monotonic_clock(monotonic)
-            .build_p1();
         Sandbox {
-            wasi,
+            wasi: None,
             limiter: GuestLimiter::new(&limits),
             monotonic,
             limits,
@@ -99,6 +94,22 @@ impl Sandbox {
             fault: None,
             refuse_host_calls: false,
         }
+    }
+
+    /// The program's WASI context, made the first time it is needed. Making one
+    /// seeds two random generators (twice over: wasmtime-wasi's builder makes a
+    /// second one as it finishes), a third of what starting an instance costs,
+    /// and most programs' sessions never make a WASI call.
+    pub(crate) fn wasi(&mut self) -> &mut WasiP1Ctx {
+        let (output, monotonic) = (&self.output, self.monotonic);
+        self.wasi.get_or_insert_with(|| {
+            wasmtime_wasi::WasiCtxBuilder::new()
+                .stdout(output.stdout())
+                .stderr(output.stderr())
+                .wall_clock(clock::CoarseWallClock)
+                .monotonic_clock(monotonic)
+                .build_p1()
+        })
     }
 
     /// From now on, a host call ends the guest ([`Fault::HostCallBeforeLaunch`]).

@@ -23,6 +23,9 @@ use std::sync::mpsc;
 /// among many concurrent payers, few enough that a unit is not kept long.
 const MAX_GROUP: usize = 128;
 
+/// How many prepared statements the connection keeps.
+const STATEMENT_CACHE: usize = 256;
+
 type Answer = Result<Box<dyn Any + Send>, StoreError>;
 
 /// Where a unit's answer goes.
@@ -131,6 +134,9 @@ impl Sqlite {
     }
 
     fn start(path: PathBuf, connection: Connection, read_only: bool) -> Result<Sqlite, StoreError> {
+        // Every component's statements, and the writer's own, stay prepared: the
+        // default of 16 would have them evict each other and be parsed again.
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let (jobs, queue) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("miniapp-sqlite".into())
@@ -172,9 +178,16 @@ enum Ran {
     RolledBack(Answer),
 }
 
+/// Runs one of the writer's own transaction-control statements. They run for
+/// every unit, so they are prepared once and kept, not parsed each time (as
+/// `execute_batch` would).
+fn control(connection: &Connection, sql: &str) -> Result<(), rusqlite::Error> {
+    connection.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn run_group(connection: &Connection, group: Vec<Job>, read_only: bool) {
     let begin = if read_only { "BEGIN DEFERRED" } else { "BEGIN IMMEDIATE" };
-    if let Err(error) = connection.execute_batch(begin) {
+    if let Err(error) = control(connection, begin) {
         let error = query_error(error);
         for job in group {
             job.reply.send(Err(StoreError::Query(error.to_string())));
@@ -185,11 +198,11 @@ fn run_group(connection: &Connection, group: Vec<Job>, read_only: bool) {
     for Job { mut work, reply } in group {
         ran.push((run_unit(connection, &mut work), reply));
     }
-    let committed = connection.execute_batch("COMMIT").map_err(query_error);
+    let committed = control(connection, "COMMIT").map_err(query_error);
     if committed.is_err() {
         // SQLite leaves the transaction open when a commit fails (a busy reader,
         // a full disk): end it, so the next group starts clean.
-        let _ = connection.execute_batch("ROLLBACK");
+        let _ = control(connection, "ROLLBACK");
     }
     for (outcome, reply) in ran {
         reply.send(match (outcome, &committed) {
@@ -201,7 +214,7 @@ fn run_group(connection: &Connection, group: Vec<Job>, read_only: bool) {
 }
 
 fn run_unit(connection: &Connection, work: &mut Work) -> Ran {
-    if let Err(error) = connection.execute_batch("SAVEPOINT unit") {
+    if let Err(error) = control(connection, "SAVEPOINT unit") {
         return Ran::RolledBack(Err(query_error(error)));
     }
     let mut unit = SqliteTransaction { connection, abandoned: false, failed: false };
@@ -209,8 +222,12 @@ fn run_unit(connection: &Connection, work: &mut Work) -> Ran {
     let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut unit)))
         .unwrap_or_else(|_| Err(StoreError::Worker("the unit of work panicked".into())));
     let keep = answer.is_ok() && !unit.abandoned && !unit.failed;
-    let end = if keep { "RELEASE unit" } else { "ROLLBACK TO unit; RELEASE unit" };
-    match (connection.execute_batch(end), keep, answer) {
+    let end = if keep {
+        control(connection, "RELEASE unit")
+    } else {
+        control(connection, "ROLLBACK TO unit").and_then(|()| control(connection, "RELEASE unit"))
+    };
+    match (end, keep, answer) {
         (Ok(()), true, Ok(answer)) => Ran::Kept(answer),
         (Ok(()), _, answer) => Ran::RolledBack(answer),
         (Err(error), _, _) => Ran::RolledBack(Err(query_error(error))),
