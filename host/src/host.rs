@@ -11,6 +11,7 @@ use crate::capability::{Capability, HostServices, Init, InitContext, Registry};
 use crate::capability::{HeldData, ProgramIdentity};
 use crate::config::HostConfig;
 use crate::consent::{Nobody, User};
+use crate::directory::{AppDirectory, AppFile, OpenError};
 use crate::engine::admission::Format;
 use crate::engine::{FileStamp, KnownByStamp, ModuleCache, SharedEngine};
 use crate::error::{HostError, LoadError};
@@ -420,11 +421,11 @@ impl Host {
 
     fn read_app_files(&self, app_dir: &Path) -> Result<AppFiles, LoadError> {
         let manifest = self.inner.manifests.read(app_dir)?;
-        let dir = app_dir
-            .canonicalize()
+        let directory = AppDirectory::open(app_dir)
             .map_err(|e| LoadError::ModuleUnreadable { path: app_dir.to_path_buf(), reason: e.to_string() })?;
+        let dir = directory.path().to_path_buf();
         let code = match &manifest.code {
-            Code::Module(module) => read_module(&self.inner.runtime.cache, app_dir, &dir, &manifest, module)?,
+            Code::Module(module) => read_module(&self.inner.runtime.cache, app_dir, &directory, &manifest, module)?,
             Code::Script(script) => {
                 let files = crate::script::read_dir(app_dir, script)
                     .map_err(|reason| LoadError::ScriptInvalid { program: manifest.id.clone(), reason })?;
@@ -629,7 +630,7 @@ fn module_format(path: &Path) -> Format {
 fn read_module(
     cache: &crate::engine::ModuleCache,
     app_dir: &Path,
-    dir: &Path,
+    directory: &AppDirectory,
     manifest: &Manifest,
     module: &Path,
 ) -> Result<LoadCode, LoadError> {
@@ -643,34 +644,37 @@ fn read_module(
         ),
         None => String::new(),
     };
-    // The manifest's path has no `..`, but a symlink could still lead outside.
-    let resolved = match module_path.canonicalize() {
-        Ok(resolved) => resolved,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(LoadError::ModuleMissing { path: module_path, hint });
+    // The manifest's path has no `..`, but a symlink could still lead outside:
+    // the directory opens it only if it resolves inside.
+    let unreadable = |reason: String| LoadError::ModuleUnreadable { path: module_path.clone(), reason };
+    let mut file = match directory.open_file(module) {
+        Ok(file) => file,
+        Err(OpenError::Missing) => return Err(LoadError::ModuleMissing { path: module_path, hint }),
+        Err(OpenError::Outside(resolved)) => {
+            return Err(ManifestError {
+                path: manifest_path,
+                field: Some("module".into()),
+                message: format!(
+                    "`{}` resolves to {}, outside the app directory",
+                    module.display(),
+                    resolved.display()
+                ),
+            }
+            .into());
         }
-        Err(e) => return Err(LoadError::ModuleUnreadable { path: module_path.clone(), reason: e.to_string() }),
+        Err(OpenError::Io(e)) => return Err(unreadable(e.to_string())),
     };
-    if !resolved.starts_with(dir) {
-        return Err(ManifestError {
-            path: manifest_path,
-            field: Some("module".into()),
-            message: format!("`{}` resolves to {}, outside the app directory", module.display(), resolved.display()),
-        }
-        .into());
-    }
-    let unreadable =
-        |e: std::io::Error| LoadError::ModuleUnreadable { path: module_path.clone(), reason: e.to_string() };
     // The stamp and the bytes come through one descriptor: what is remembered is
     // what was read.
-    let mut file = std::fs::File::open(&resolved).map_err(unreadable)?;
-    let stamp = crate::engine::FileStamp::of(&file.metadata().map_err(unreadable)?);
-    let module = match stamp.as_ref().and_then(|stamp| cache.files().known(&resolved, stamp).map(|k| (stamp, k))) {
-        Some((stamp, known)) => ModuleSource::Known { path: resolved, size: stamp.size(), known },
+    let stamp = crate::engine::FileStamp::of(&file.metadata().map_err(|e| unreadable(e.to_string()))?);
+    let app_file = AppFile { dir: directory.path().to_path_buf(), relative: module.to_path_buf() };
+    let key = app_file.path();
+    let module = match stamp.as_ref().and_then(|stamp| cache.files().known(&key, stamp).map(|k| (stamp, k))) {
+        Some((stamp, known)) => ModuleSource::Known { file: app_file, size: stamp.size(), known },
         None => {
             let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut file, &mut bytes).map_err(unreadable)?;
-            let file = stamp.map(|stamp| (resolved, stamp));
+            std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| unreadable(e.to_string()))?;
+            let file = stamp.map(|stamp| (key, stamp));
             ModuleSource::Bytes { bytes: Arc::new(bytes), file }
         }
     };

@@ -41,6 +41,7 @@ pub mod capability;
 pub mod clock;
 pub mod config;
 pub mod consent;
+mod directory;
 pub mod driver;
 mod engine;
 mod error;

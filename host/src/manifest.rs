@@ -346,12 +346,9 @@ pub fn entry_name(path: &Path) -> String {
 /// Every file under `relative` (a file, or a directory walked in full), refusing
 /// links that lead outside `app_dir`.
 pub(crate) fn collect_files(app_dir: &Path, relative: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    let root = app_dir.canonicalize().map_err(|e| e.to_string())?;
+    let root = crate::directory::AppDirectory::open(app_dir).map_err(|e| e.to_string())?;
     let path = app_dir.join(relative);
-    let resolved = path.canonicalize().map_err(|e| e.to_string())?;
-    if !resolved.starts_with(&root) {
-        return Err(format!("resolves to {}, outside the app directory", resolved.display()));
-    }
+    let resolved = root.resolve(relative).map_err(|e| crate::directory::describe(&e))?;
     if resolved.is_dir() {
         let mut children: Vec<PathBuf> = std::fs::read_dir(&path)
             .map_err(|e| e.to_string())?

@@ -165,15 +165,14 @@ pub fn files_in_dir(app_dir: &Path, script: &Script) -> Result<Vec<std::path::Pa
 
 /// Reads `script`'s files from `app_dir` (each inside it, links included).
 pub fn read_dir(app_dir: &Path, script: &Script) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let root = app_dir.canonicalize().map_err(|e| format!("{}: {e}", app_dir.display()))?;
+    let root = crate::directory::AppDirectory::open(app_dir).map_err(|e| format!("{}: {e}", app_dir.display()))?;
     let mut files = Vec::new();
     for name in files_in_dir(app_dir, script)? {
-        let path = app_dir.join(&name);
-        let resolved = path.canonicalize().map_err(|e| format!("`{}`: {e}", name.display()))?;
-        if !resolved.starts_with(&root) {
-            return Err(format!("`{}` resolves to {}, outside the app directory", name.display(), resolved.display()));
-        }
-        let bytes = std::fs::read(&resolved).map_err(|e| format!("cannot read `{}`: {e}", name.display()))?;
+        let mut file =
+            root.open_file(&name).map_err(|e| format!("`{}` {}", name.display(), crate::directory::describe(&e)))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes)
+            .map_err(|e| format!("cannot read `{}`: {e}", name.display()))?;
         files.push((crate::manifest::entry_name(&name), bytes));
     }
     Ok(files)

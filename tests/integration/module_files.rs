@@ -117,3 +117,37 @@ async fn a_rewritten_manifest_is_read_again() {
     let error = host.load_app(app.path()).await.unwrap_err().to_string();
     assert!(error.contains("miniapp.toml"), "{error}");
 }
+
+/// A module path that leads outside the app directory through a symlink is
+/// refused, naming where it leads; one whose links stay inside (an absolute link
+/// back into the directory, a directory reached through a link) loads. Swapping
+/// the link after a load is seen at the next load.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_module_linked_outside_the_app_directory_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let app = root.path().join("app");
+    std::fs::create_dir_all(app.join("build")).unwrap();
+    std::fs::write(
+        app.join("miniapp.toml"),
+        "id = \"com.example.links\"\nname = \"Links\"\nversion = \"0.1.0\"\npublisher = \"tests\"\nmodule = \"build/app.wat\"\n",
+    )
+    .unwrap();
+    std::fs::write(app.join("real.wat"), module(3)).unwrap();
+    std::fs::write(root.path().join("outside.wat"), module(4)).unwrap();
+    let link = app.join("build/app.wat");
+    std::os::unix::fs::symlink(app.join("real.wat"), &link).unwrap();
+    let host = common::host(&data);
+    assert_eq!(launch_status(&host, &app).await.0, 3, "an absolute link back inside loads");
+    std::os::unix::fs::symlink(&app, root.path().join("alias")).unwrap();
+    assert_eq!(launch_status(&host, &root.path().join("alias")).await.0, 3, "a directory reached through a link");
+
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("../../outside.wat", &link).unwrap();
+    let refused = host.load_app(&app).await.err().expect("a module outside the directory is refused").to_string();
+    let outside = root.path().canonicalize().unwrap().join("outside.wat");
+    assert!(refused.contains("outside the app directory"), "{refused}");
+    assert!(refused.contains(&outside.display().to_string()), "{refused}");
+    assert!(!refused.contains('\n'), "one line: {refused}");
+}

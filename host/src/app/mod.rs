@@ -67,7 +67,7 @@ pub(crate) enum ModuleSource {
     /// the module cache to remember it by.
     Bytes { bytes: Arc<Vec<u8>>, file: Option<(PathBuf, FileStamp)> },
     /// A file the module cache knows unchanged since it hashed it: not read.
-    Known { path: PathBuf, size: u64, known: KnownFile },
+    Known { file: crate::directory::AppFile, size: u64, known: KnownFile },
 }
 
 impl ModuleSource {
@@ -159,7 +159,7 @@ pub(crate) async fn compile(
         let refused = |refusal| refused(&source, refusal);
         let engine = host.engine.engine();
         let (bytes, file) = match module {
-            ModuleSource::Known { path, size, known } => {
+            ModuleSource::Known { file, size, known } => {
                 // Admitted and looked up above already when small: not twice.
                 if !looked_up {
                     admission::admit_shape(size, &known.shape, &limits).map_err(refused)?;
@@ -168,8 +168,10 @@ pub(crate) async fn compile(
                     }
                 }
                 // Its compiled code has left the cache: read and compile it again.
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| LoadError::ModuleUnreadable { path: path.clone(), reason: e.to_string() })?;
+                let unreadable = |reason: String| LoadError::ModuleUnreadable { path: file.path(), reason };
+                let mut opened = file.open().map_err(|e| unreadable(crate::directory::describe(&e)))?;
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut opened, &mut bytes).map_err(|e| unreadable(e.to_string()))?;
                 (Arc::new(bytes), None)
             }
             ModuleSource::Bytes { bytes, file } => (bytes, file),
