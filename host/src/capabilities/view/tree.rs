@@ -4,13 +4,39 @@
 //! `serde_json::Value` builds a map per component and a `String` per text only for
 //! the decoder to copy them again into the [`View`](miniapp_abi::view::View); this
 //! tree borrows every string that has no escapes from the request and keeps an
-//! object's fields as a list, in the order sent. serde_json's parser (its nesting
-//! limit of 128 bounds the recursion) reads it.
+//! object's fields as a list, in the order sent.
+//!
+//! The parser is this module's own, one pass over the bytes: strict RFC 8259 (what
+//! serde_json accepts, it accepts, and refuses what serde_json refuses — tested on
+//! the JSONTestSuite and on generated text), numbers read exactly as serde_json
+//! reads them (its `Number` parses their text), and nesting bounded at
+//! [`MAX_DEPTH`] levels, as serde_json's is, so the recursion is bounded by a constant.
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
 use std::borrow::Cow;
 use std::fmt;
+
+/// How deeply arrays and objects may nest: serde_json's own limit (it refuses the
+/// 128th level).
+pub const MAX_DEPTH: usize = 127;
+
+/// Why a text is not one JSON document: what was wrong, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// What was wrong.
+    problem: &'static str,
+    /// The 1-based line and column of the byte where it was found.
+    line: usize,
+    column: usize,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at line {} column {}", self.problem, self.line, self.column)
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 /// One JSON value, its strings borrowed from the text where they can be.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,8 +57,15 @@ pub enum Json<'a> {
 
 impl<'a> Json<'a> {
     /// Reads `text` as one JSON document.
-    pub fn parse(text: &'a str) -> Result<Json<'a>, serde_json::Error> {
-        serde_json::from_str(text)
+    pub fn parse(text: &'a str) -> Result<Json<'a>, ParseError> {
+        let mut parser = Parser { text, bytes: text.as_bytes(), at: 0 };
+        parser.skip_whitespace();
+        let value = parser.value(0)?;
+        parser.skip_whitespace();
+        if parser.at < parser.bytes.len() {
+            return Err(parser.error("trailing characters"));
+        }
+        Ok(value)
     }
 
     /// What kind of value it is, for an error: `a string`, `an object`.
@@ -69,84 +102,267 @@ impl fmt::Display for Json<'_> {
     }
 }
 
-impl<'de> Deserialize<'de> for Json<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(JsonVisitor)
-    }
+/// The parser's place in the text. `at` is always on a character boundary of
+/// `text`: it only moves past ASCII bytes or past whole runs the parser checked.
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
 }
 
-struct JsonVisitor;
-
-impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+impl<'a> Parser<'a> {
+    fn error(&self, problem: &'static str) -> ParseError {
+        let before = &self.bytes[..self.at.min(self.bytes.len())];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        ParseError { problem, line, column: self.at.saturating_sub(line_start) + 1 }
     }
 
-    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
-        Ok(Json::Null)
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
     }
 
-    fn visit_none<E>(self) -> Result<Json<'de>, E> {
-        Ok(Json::Null)
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Json<'de>, E> {
-        Ok(Json::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(value.into()))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(value.into()))
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Json<'de>, E> {
-        // serde_json never reads a non-finite number from text.
-        Number::from_f64(value).map(Json::Number).ok_or_else(|| E::custom("a number that is not finite"))
-    }
-
-    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Json<'de>, E> {
-        Ok(Json::String(Cow::Borrowed(text)))
-    }
-
-    fn visit_str<E>(self, text: &str) -> Result<Json<'de>, E> {
-        Ok(Json::String(Cow::Owned(text.to_string())))
-    }
-
-    fn visit_string<E>(self, text: String) -> Result<Json<'de>, E> {
-        Ok(Json::String(Cow::Owned(text)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
         }
-        Ok(Json::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+    fn value(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
+        match self.peek() {
+            None => Err(self.error("EOF while parsing a value")),
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => self.string().map(Json::String),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("expected value")),
+        }
+    }
+
+    fn literal(&mut self, word: &'static str, value: Json<'a>) -> Result<Json<'a>, ParseError> {
+        if self.bytes[self.at..].starts_with(word.as_bytes()) {
+            self.at += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("expected value"))
+        }
+    }
+
+    fn enter(&self, depth: usize) -> Result<(), ParseError> {
+        if depth > MAX_DEPTH { Err(self.error("recursion limit exceeded")) } else { Ok(()) }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
+        self.enter(depth)?;
+        self.at += 1;
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(Json::Array(items));
+        }
+        loop {
+            self.skip_whitespace();
+            items.push(self.value(depth)?);
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(Json::Array(items));
+                }
+                None => return Err(self.error("EOF while parsing a list")),
+                Some(_) => return Err(self.error("expected `,` or `]`")),
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
+        self.enter(depth)?;
+        self.at += 1;
         let mut fields = Vec::new();
-        while let Some(FieldName(name)) = map.next_key()? {
-            fields.push((name, map.next_value()?));
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(Json::Object(fields));
         }
-        Ok(Json::Object(fields))
+        loop {
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b'"') => {}
+                None => return Err(self.error("EOF while parsing an object")),
+                Some(_) => return Err(self.error("key must be a string")),
+            }
+            let name = self.string()?;
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b':') => self.at += 1,
+                None => return Err(self.error("EOF while parsing an object")),
+                Some(_) => return Err(self.error("expected `:`")),
+            }
+            self.skip_whitespace();
+            let value = self.value(depth)?;
+            fields.push((name, value));
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(Json::Object(fields));
+                }
+                None => return Err(self.error("EOF while parsing an object")),
+                Some(_) => return Err(self.error("expected `,` or `}`")),
+            }
+        }
     }
-}
 
-/// An object's field name, borrowed like a string value (serde's own `Cow<str>`
-/// always copies).
-struct FieldName<'a>(Cow<'a, str>);
+    /// A string, the parser on its opening quote: borrowed when it has no escapes.
+    fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
+        self.at += 1;
+        let start = self.at;
+        // The run up to the first quote or backslash: the text is UTF-8 already,
+        // so only control characters need a look.
+        loop {
+            match self.peek() {
+                None => return Err(self.error("EOF while parsing a string")),
+                Some(b'"') => {
+                    let text = &self.text[start..self.at];
+                    self.at += 1;
+                    return Ok(Cow::Borrowed(text));
+                }
+                Some(b'\\') => break,
+                Some(0x00..=0x1f) => return Err(self.error("control character in a string")),
+                Some(_) => self.at += 1,
+            }
+        }
+        let mut owned = String::from(&self.text[start..self.at]);
+        loop {
+            match self.peek() {
+                None => return Err(self.error("EOF while parsing a string")),
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok(Cow::Owned(owned));
+                }
+                Some(b'\\') => {
+                    self.at += 1;
+                    self.escape(&mut owned)?;
+                }
+                Some(0x00..=0x1f) => return Err(self.error("control character in a string")),
+                Some(_) => {
+                    let run = self.at;
+                    while let Some(b) = self.peek() {
+                        if b == b'"' || b == b'\\' || b < 0x20 {
+                            break;
+                        }
+                        self.at += 1;
+                    }
+                    owned.push_str(&self.text[run..self.at]);
+                }
+            }
+        }
+    }
 
-impl<'de> Deserialize<'de> for FieldName<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match deserializer.deserialize_str(JsonVisitor)? {
-            Json::String(name) => Ok(FieldName(name)),
-            _ => Err(serde::de::Error::custom("a field name that is not a string")),
+    /// One escape, the parser just past its backslash.
+    fn escape(&mut self, out: &mut String) -> Result<(), ParseError> {
+        let Some(kind) = self.peek() else { return Err(self.error("EOF while parsing a string")) };
+        self.at += 1;
+        let c = match kind {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let first = self.hex4()?;
+                match first {
+                    0xD800..=0xDBFF => {
+                        // A high surrogate must be followed by an escaped low one.
+                        if !self.bytes[self.at..].starts_with(b"\\u") {
+                            return Err(self.error("lone leading surrogate in hex escape"));
+                        }
+                        self.at += 2;
+                        let second = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&second) {
+                            return Err(self.error("lone leading surrogate in hex escape"));
+                        }
+                        let code = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                        char::from_u32(code).ok_or_else(|| self.error("invalid unicode code point"))?
+                    }
+                    0xDC00..=0xDFFF => return Err(self.error("lone trailing surrogate in hex escape")),
+                    code => char::from_u32(code).ok_or_else(|| self.error("invalid unicode code point"))?,
+                }
+            }
+            _ => {
+                self.at -= 1;
+                return Err(self.error("invalid escape"));
+            }
+        };
+        out.push(c);
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u32, ParseError> {
+        let mut code = 0;
+        for _ in 0..4 {
+            let digit = match self.peek() {
+                Some(b @ b'0'..=b'9') => b - b'0',
+                Some(b @ b'a'..=b'f') => b - b'a' + 10,
+                Some(b @ b'A'..=b'F') => b - b'A' + 10,
+                None => return Err(self.error("EOF while parsing a string")),
+                Some(_) => return Err(self.error("invalid escape")),
+            };
+            code = code * 16 + u32::from(digit);
+            self.at += 1;
+        }
+        Ok(code)
+    }
+
+    /// A number: its grammar checked here, its value read by serde_json's own
+    /// `Number` from the same text, so that integers stay exact and floats round
+    /// as serde_json rounds them.
+    fn number(&mut self) -> Result<Json<'a>, ParseError> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.error("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number"));
+            }
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number"));
+            }
+            self.digits();
+        }
+        let text = &self.text[start..self.at];
+        text.parse::<Number>().map(Json::Number).map_err(|_| {
+            self.at = start;
+            self.error("number out of range")
+        })
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
         }
     }
 }
@@ -170,6 +386,10 @@ mod tests {
     fn nesting_is_bounded_by_the_parser() {
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(Json::parse(&deep).unwrap_err().to_string().contains("recursion limit"));
+        let limit = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(Json::parse(&limit).is_ok(), "{MAX_DEPTH} levels are allowed");
+        let over = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(Json::parse(&over).is_err());
     }
 
     fn any_value() -> impl Strategy<Value = Value> {
@@ -208,6 +428,34 @@ mod tests {
             let ours = Json::parse(&text).map(|json| json.to_value()).ok();
             let theirs = serde_json::from_str::<Value>(&text).ok();
             prop_assert_eq!(ours, theirs);
+        }
+
+        /// Strings of escapes (surrogate pairs, lone and reversed surrogates, bad
+        /// escapes), raw control characters and any Unicode read as serde_json
+        /// reads them, or are refused as it refuses them.
+        #[test]
+        fn strings_read_as_serde_json_reads_them(pieces in prop::collection::vec(prop_oneof![
+            Just("a".to_string()), Just("\\n".to_string()), Just("\\u00e9".to_string()),
+            Just("\\ud83d\\ude00".to_string()), Just("\\ud83d".to_string()), Just("\\ude00".to_string()),
+            Just("\\uD83D\\uDE00".to_string()), Just("\\ud83da".to_string()), Just("\\x".to_string()),
+            Just("\\u12".to_string()), Just("\u{1}".to_string()), Just("\u{7f}".to_string()),
+            Just("\\/".to_string()), Just("\\\"".to_string()), any::<char>().prop_map(String::from),
+        ], 0..8)) {
+            let text = format!("\"{}\"", pieces.concat());
+            let ours = Json::parse(&text).map(|json| json.to_value()).ok();
+            let theirs = serde_json::from_str::<Value>(&text).ok();
+            prop_assert_eq!(ours, theirs, "{}", text);
+        }
+
+        /// Number-like text reads as the number serde_json reads, or is refused as
+        /// it refuses it (leading zeros, a bare sign or point, huge exponents).
+        #[test]
+        fn numbers_read_as_serde_json_reads_them(
+            text in r"-?[0-9]{0,25}(\.[0-9]{0,3})?([eE][+-]?[0-9]{0,4})?"
+        ) {
+            let ours = Json::parse(&text).map(|json| json.to_value()).ok();
+            let theirs = serde_json::from_str::<Value>(&text).ok();
+            prop_assert_eq!(ours, theirs, "{}", text);
         }
     }
 
