@@ -33,6 +33,10 @@ const REEXPORTS: &[(&str, &str)] = &[
 
 /// What each layer must never use.
 const FORBIDDEN: &[(&str, &[&str])] = &[
+    (
+        "directory",
+        &["config", "manifest", "script", "package", "capability", "capabilities", "app", "session", "host", "store"],
+    ),
     ("clock", &["config", "capability", "capabilities", "app", "session", "host", "store", "sandbox", "driver"]),
     ("sandbox", &["capability", "capabilities", "app", "session", "host", "consent", "transcript", "driver", "store"]),
     ("capability", &["capabilities", "app", "session", "host", "transcript", "driver", "records"]),
