@@ -145,7 +145,8 @@ async fn a_module_linked_outside_the_app_directory_is_refused() {
 
     std::fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink("../../outside.wat", &link).unwrap();
-    let refused = host.load_app(&app).await.err().expect("a module outside the directory is refused").to_string();
+    let Err(refused) = host.load_app(&app).await else { panic!("a module outside the directory is refused") };
+    let refused = refused.to_string();
     let outside = root.path().canonicalize().unwrap().join("outside.wat");
     assert!(refused.contains("outside the app directory"), "{refused}");
     assert!(refused.contains(&outside.display().to_string()), "{refused}");

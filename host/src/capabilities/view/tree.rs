@@ -151,70 +151,76 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn enter(&self, depth: usize) -> Result<(), ParseError> {
-        if depth > MAX_DEPTH { Err(self.error("recursion limit exceeded")) } else { Ok(()) }
+    /// Opens an array or object at `depth`, the parser on its opening bracket:
+    /// whether it closes at once with `close`.
+    fn open(&mut self, depth: usize, close: u8) -> Result<bool, ParseError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("recursion limit exceeded"));
+        }
+        self.at += 1;
+        self.skip_whitespace();
+        let empty = self.peek() == Some(close);
+        if empty {
+            self.at += 1;
+        }
+        Ok(empty)
+    }
+
+    /// After an item: `,` (another follows) or `close` (the end, consumed).
+    fn next_or_close(&mut self, close: u8, eof: &'static str, expected: &'static str) -> Result<bool, ParseError> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                self.skip_whitespace();
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.at += 1;
+                Ok(false)
+            }
+            None => Err(self.error(eof)),
+            Some(_) => Err(self.error(expected)),
+        }
     }
 
     fn array(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
-        self.enter(depth)?;
-        self.at += 1;
         let mut items = Vec::new();
-        self.skip_whitespace();
-        if self.peek() == Some(b']') {
-            self.at += 1;
+        if self.open(depth, b']')? {
             return Ok(Json::Array(items));
         }
         loop {
-            self.skip_whitespace();
             items.push(self.value(depth)?);
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(Json::Array(items));
-                }
-                None => return Err(self.error("EOF while parsing a list")),
-                Some(_) => return Err(self.error("expected `,` or `]`")),
+            if !self.next_or_close(b']', "EOF while parsing a list", "expected `,` or `]`")? {
+                return Ok(Json::Array(items));
             }
         }
     }
 
     fn object(&mut self, depth: usize) -> Result<Json<'a>, ParseError> {
-        self.enter(depth)?;
-        self.at += 1;
+        const EOF: &str = "EOF while parsing an object";
         let mut fields = Vec::new();
-        self.skip_whitespace();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
+        if self.open(depth, b'}')? {
             return Ok(Json::Object(fields));
         }
         loop {
-            self.skip_whitespace();
             match self.peek() {
                 Some(b'"') => {}
-                None => return Err(self.error("EOF while parsing an object")),
+                None => return Err(self.error(EOF)),
                 Some(_) => return Err(self.error("key must be a string")),
             }
             let name = self.string()?;
             self.skip_whitespace();
             match self.peek() {
                 Some(b':') => self.at += 1,
-                None => return Err(self.error("EOF while parsing an object")),
+                None => return Err(self.error(EOF)),
                 Some(_) => return Err(self.error("expected `:`")),
             }
             self.skip_whitespace();
             let value = self.value(depth)?;
             fields.push((name, value));
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(Json::Object(fields));
-                }
-                None => return Err(self.error("EOF while parsing an object")),
-                Some(_) => return Err(self.error("expected `,` or `}`")),
+            if !self.next_or_close(b'}', EOF, "expected `,` or `}`")? {
+                return Ok(Json::Object(fields));
             }
         }
     }
