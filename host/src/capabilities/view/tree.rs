@@ -446,6 +446,9 @@ mod tests {
             Just("\\uD83D\\uDE00".to_string()), Just("\\ud83da".to_string()), Just("\\x".to_string()),
             Just("\\u12".to_string()), Just("\u{1}".to_string()), Just("\u{7f}".to_string()),
             Just("\\/".to_string()), Just("\\\"".to_string()), any::<char>().prop_map(String::from),
+            // The surrogate ranges' edges, alone and paired.
+            Just("\\ud800".to_string()), Just("\\udbff".to_string()), Just("\\udc00".to_string()),
+            Just("\\udfff".to_string()), Just("\\ue000".to_string()), Just("\\ud7ff".to_string()),
         ], 0..8)) {
             let text = format!("\"{}\"", pieces.concat());
             let ours = Json::parse(&text).map(|json| json.to_value()).ok();
