@@ -25,12 +25,13 @@ pub(crate) enum OpenError {
     Io(io::Error),
 }
 
-/// What `error` says, for a message about the file.
+/// What `error` says of the file, to follow its name: "does not exist",
+/// "resolves to …, outside the app directory", "cannot be opened: …".
 pub(crate) fn describe(error: &OpenError) -> String {
     match error {
-        OpenError::Missing => "no such file".to_string(),
+        OpenError::Missing => "does not exist".to_string(),
         OpenError::Outside(resolved) => format!("resolves to {}, outside the app directory", resolved.display()),
-        OpenError::Io(e) => e.to_string(),
+        OpenError::Io(e) => format!("cannot be opened: {e}"),
     }
 }
 

@@ -650,17 +650,9 @@ fn read_module(
     let mut file = match directory.open_file(module) {
         Ok(file) => file,
         Err(OpenError::Missing) => return Err(LoadError::ModuleMissing { path: module_path, hint }),
-        Err(OpenError::Outside(resolved)) => {
-            return Err(ManifestError {
-                path: manifest_path,
-                field: Some("module".into()),
-                message: format!(
-                    "`{}` resolves to {}, outside the app directory",
-                    module.display(),
-                    resolved.display()
-                ),
-            }
-            .into());
+        Err(outside @ OpenError::Outside(_)) => {
+            let message = format!("`{}` {}", module.display(), crate::directory::describe(&outside));
+            return Err(ManifestError { path: manifest_path, field: Some("module".into()), message }.into());
         }
         Err(OpenError::Io(e)) => return Err(unreadable(e.to_string())),
     };

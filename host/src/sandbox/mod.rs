@@ -98,8 +98,8 @@ impl Sandbox {
 
     /// The program's WASI context, made the first time it is needed. Making one
     /// seeds two random generators (twice over: wasmtime-wasi's builder makes a
-    /// second one as it finishes), a third of what starting an instance costs,
-    /// and most programs' sessions never make a WASI call.
+    /// second context as it finishes), about 0.35 µs of the 2.5 µs instantiation
+    /// took, and most programs' sessions never make a WASI call.
     pub(crate) fn wasi(&mut self) -> &mut WasiP1Ctx {
         let (output, monotonic) = (&self.output, self.monotonic);
         self.wasi.get_or_insert_with(|| {

@@ -58,11 +58,11 @@ pub enum Json<'a> {
 impl<'a> Json<'a> {
     /// Reads `text` as one JSON document.
     pub fn parse(text: &'a str) -> Result<Json<'a>, ParseError> {
-        let mut parser = Parser { text, bytes: text.as_bytes(), at: 0 };
+        let mut parser = Parser { text, at: 0 };
         parser.skip_whitespace();
         let value = parser.value(0)?;
         parser.skip_whitespace();
-        if parser.at < parser.bytes.len() {
+        if parser.at < parser.bytes().len() {
             return Err(parser.error("trailing characters"));
         }
         Ok(value)
@@ -106,20 +106,23 @@ impl fmt::Display for Json<'_> {
 /// `text`: it only moves past ASCII bytes or past whole runs the parser checked.
 struct Parser<'a> {
     text: &'a str,
-    bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Parser<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
     fn error(&self, problem: &'static str) -> ParseError {
-        let before = &self.bytes[..self.at.min(self.bytes.len())];
+        let before = &self.bytes()[..self.at.min(self.bytes().len())];
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
         let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         ParseError { problem, line, column: self.at.saturating_sub(line_start) + 1 }
     }
 
     fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
+        self.bytes().get(self.at).copied()
     }
 
     fn skip_whitespace(&mut self) {
@@ -143,7 +146,7 @@ impl<'a> Parser<'a> {
     }
 
     fn literal(&mut self, word: &'static str, value: Json<'a>) -> Result<Json<'a>, ParseError> {
-        if self.bytes[self.at..].starts_with(word.as_bytes()) {
+        if self.bytes()[self.at..].starts_with(word.as_bytes()) {
             self.at += word.len();
             Ok(value)
         } else {
@@ -289,7 +292,7 @@ impl<'a> Parser<'a> {
                 match first {
                     0xD800..=0xDBFF => {
                         // A high surrogate must be followed by an escaped low one.
-                        if !self.bytes[self.at..].starts_with(b"\\u") {
+                        if !self.bytes()[self.at..].starts_with(b"\\u") {
                             return Err(self.error("lone leading surrogate in hex escape"));
                         }
                         self.at += 2;
